@@ -1,0 +1,170 @@
+// Types of the public API of hf-inference-wasm. Result shapes and task
+// parameters use the Hugging Face wire names, as @huggingface/inference does.
+
+/** Stable failure codes carried by `InferenceError.code`. */
+export type InferenceErrorCode =
+  | "INVALID_INPUT"
+  | "BAD_REQUEST"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "GONE"
+  | "PAYLOAD_TOO_LARGE"
+  | "VALIDATION"
+  | "RATE_LIMITED"
+  | "MODEL_LOADING"
+  | "UPSTREAM_ERROR"
+  | "CONFIG"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "NETWORK"
+  | "BAD_RESPONSE";
+
+/** Every rejection of this package. Holds no access token. */
+export class InferenceError extends Error {
+  constructor(message: string, code: InferenceErrorCode, details?: InferenceErrorDetails);
+  readonly name: "InferenceError";
+  /** What kind of failure: stable, safe to switch on. */
+  readonly code: InferenceErrorCode;
+  /** The HTTP status, when an answer came. */
+  readonly status?: number;
+  /** The model called. */
+  readonly model?: string;
+  /** Upstream's `x-request-id`, to quote when reporting a problem. */
+  readonly requestId?: string;
+  /** Attempts made (0 when refused before any request). */
+  readonly attempts: number;
+  /** How long upstream asked to wait (Retry-After or a loading model's estimate). */
+  readonly retryAfterMs?: number;
+}
+
+/** The optional fields an `InferenceError` is built with. */
+export interface InferenceErrorDetails {
+  status?: number;
+  model?: string;
+  requestId?: string;
+  attempts?: number;
+  retryAfterMs?: number;
+}
+
+/** One endpoint of a list. */
+export interface Endpoint {
+  /** Base URL; task calls go to `${url}/models/${model}`. */
+  url: string;
+  /** A token for this endpoint only. */
+  token?: string;
+  /** `url` is one model's own endpoint (an Inference Endpoint), used as is. */
+  dedicated?: boolean;
+  /** Relative share of traffic. */
+  weight?: number;
+  /** A name for reports. */
+  name?: string;
+}
+
+/** Options of a single call; a client's options are their defaults. */
+export interface CallOptions {
+  /** Aborts the call at once (code ABORTED). */
+  signal?: AbortSignal;
+  /** Limit of one attempt in milliseconds (code TIMEOUT). */
+  timeoutMs?: number;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+}
+
+/** Options of a client (and of the free functions). */
+export interface ClientOptions extends CallOptions {
+  /**
+   * A Hugging Face access token. Never logged or echoed. In a browser page it
+   * is visible to every visitor: use the proxy worker there instead.
+   */
+  token?: string;
+  /** Default "https://router.huggingface.co/hf-inference". */
+  endpoint?: string | Endpoint[];
+  /** Organisation billed for the calls (X-HF-Bill-To). */
+  billTo?: string;
+}
+
+/** A class and its probability. */
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+/** Binary input accepted for images. */
+export type BinaryInput = Blob | ArrayBuffer | Uint8Array;
+
+/** A JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface TextClassificationParameters {
+  /** How many classes to return. */
+  top_k?: number;
+  function_to_apply?: "sigmoid" | "softmax" | "none";
+  [key: string]: JsonValue | undefined;
+}
+
+export interface TextGenerationParameters {
+  max_new_tokens?: number;
+  /** Accepted by gpt2 and other models on the legacy pipeline. */
+  max_length?: number;
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  repetition_penalty?: number;
+  return_full_text?: boolean;
+  do_sample?: boolean;
+  seed?: number;
+  stop?: string[];
+  details?: boolean;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface TextGenerationOutput {
+  generated_text: string;
+  /** Present when asked for with `details: true`. */
+  details?: { [key: string]: JsonValue };
+}
+
+export interface ImageClassificationParameters {
+  top_k?: number;
+  function_to_apply?: "sigmoid" | "softmax" | "none";
+  [key: string]: JsonValue | undefined;
+}
+
+export interface ZeroShotParameters {
+  /** Several labels may be true at once (scores do not sum to 1). */
+  multi_label?: boolean;
+  /** e.g. "This example is {}." */
+  hypothesis_template?: string;
+  [key: string]: JsonValue | undefined;
+}
+
+/** A client; every method rejects with `InferenceError`. */
+export class InferenceClient {
+  constructor(options?: ClientOptions);
+  /** Sends a payload as is: parsed JSON back, text, or a Blob for a binary answer. */
+  query(model: string, payload: JsonValue | BinaryInput, callOptions?: CallOptions): Promise<JsonValue | Blob>;
+  textClassification(model: string, text: string, params?: TextClassificationParameters, callOptions?: CallOptions): Promise<LabelScore[]>;
+  textClassification(model: string, text: string[], params?: TextClassificationParameters, callOptions?: CallOptions): Promise<LabelScore[][]>;
+  textGeneration(model: string, prompt: string, params?: TextGenerationParameters, callOptions?: CallOptions): Promise<TextGenerationOutput>;
+  classifyImage(model: string, image: BinaryInput, params?: ImageClassificationParameters, callOptions?: CallOptions): Promise<LabelScore[]>;
+  /** Labels sorted by score, highest first. */
+  zeroShot(model: string, text: string, candidate_labels: string[], params?: ZeroShotParameters, callOptions?: CallOptions): Promise<LabelScore[]>;
+  zeroShot(model: string, text: string[], candidate_labels: string[], params?: ZeroShotParameters, callOptions?: CallOptions): Promise<LabelScore[][]>;
+  free(): void;
+}
+
+export function query(model: string, payload: JsonValue | BinaryInput, options?: ClientOptions): Promise<JsonValue | Blob>;
+export function textClassification(model: string, text: string, params?: TextClassificationParameters, options?: ClientOptions): Promise<LabelScore[]>;
+export function textClassification(model: string, text: string[], params?: TextClassificationParameters, options?: ClientOptions): Promise<LabelScore[][]>;
+export function textGeneration(model: string, prompt: string, params?: TextGenerationParameters, options?: ClientOptions): Promise<TextGenerationOutput>;
+export function classifyImage(model: string, image: BinaryInput, params?: ImageClassificationParameters, options?: ClientOptions): Promise<LabelScore[]>;
+export function zeroShot(model: string, text: string, candidate_labels: string[], params?: ZeroShotParameters, options?: ClientOptions): Promise<LabelScore[]>;
+export function zeroShot(model: string, text: string[], candidate_labels: string[], params?: ZeroShotParameters, options?: ClientOptions): Promise<LabelScore[][]>;
+
+/**
+ * Instantiates the wasm. The entries already do it; call it only to load the
+ * `.wasm` from another URL before the first call.
+ */
+export function init(input?: { module_or_path?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module }): Promise<unknown>;

@@ -1,0 +1,9 @@
+// Cloudflare Workers entry: the bundler hands the .wasm over as a compiled
+// WebAssembly.Module, instantiated synchronously.
+import wasmModule from "./hf_inference_wasm_bg.wasm";
+import { initSync } from "./hf_inference_wasm.js";
+
+initSync({ module: wasmModule });
+
+export { default as init, InferenceClient, query, textClassification, textGeneration, classifyImage, zeroShot } from "./hf_inference_wasm.js";
+export { InferenceError } from "./inference_error.js";

@@ -1,0 +1,14 @@
+// The error every rejection of hf-inference-wasm carries. The wasm module
+// constructs it (see src/js/error.rs); it never holds an access token.
+export class InferenceError extends Error {
+  constructor(message, code, details = {}) {
+    super(message);
+    this.name = "InferenceError";
+    this.code = code;
+    this.status = details.status;
+    this.model = details.model;
+    this.requestId = details.requestId;
+    this.attempts = details.attempts ?? 0;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: the wasm (wasm-pack, release), optimised
+# with the npm binaryen's wasm-opt (Debian's breaks wasm-bindgen output), the
+# wasm-bindgen glue, and the entries, types and docs from pkg-template/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+crate_version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+package_version=$(node -p 'require("./pkg-template/package.json").version')
+if [ "$crate_version" != "$package_version" ]; then
+  echo "build: Cargo.toml version $crate_version differs from pkg-template/package.json $package_version" >&2
+  exit 1
+fi
+
+out=build/wasm-pack
+wasm-pack build --release --target web --no-typescript --no-pack \
+  --out-dir "$out" --out-name hf_inference_wasm . >/dev/null 2>build/wasm-pack.log \
+  || { cat build/wasm-pack.log >&2; exit 1; }
+
+rm -rf pkg
+mkdir -p pkg
+node_modules/.bin/wasm-opt -Oz \
+  --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals \
+  "$out/hf_inference_wasm_bg.wasm" -o pkg/hf_inference_wasm_bg.wasm
+cp "$out/hf_inference_wasm.js" pkg/
+cp pkg-template/*.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
+cp LICENSE pkg/
+echo "build: pkg/ ready ($(wc -c < pkg/hf_inference_wasm_bg.wasm) bytes of wasm)"

@@ -1,0 +1,536 @@
+//! `InferenceClient` and the free functions: argument checks, one call per
+//! task, and the typed results handed back to JavaScript.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::Blob;
+
+use super::convert::{
+    generated_text_to_js, label_scores_to_js, model_arg, parameters_arg, per_input_to_js,
+    string_array, text_input_arg,
+};
+use super::fetch::{send, Answer, AnswerBody, HttpRequest};
+use super::options::{call_options, CallOptions, ClientConfig};
+use crate::policy::retry::retry_after_ms;
+use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
+use crate::protocol::json::Json;
+use crate::protocol::response::{
+    parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
+};
+use crate::protocol::task::{
+    image_json_body, sniff_image_type, task_url, text_body, validate_candidate_labels,
+    validate_model_id, validate_parameters, zero_shot_body, TextInput, SNIFF_BYTES,
+};
+
+const JSON_TYPE: &str = "application/json";
+
+thread_local! {
+    static TOKEN_WARNING_SHOWN: Cell<bool> = const { Cell::new(false) };
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(message: &str);
+}
+
+/// A token in a page's script is readable by anyone who opens the page: say
+/// so once per page. Workers and Node have no `document`, so stay quiet there.
+fn warn_if_token_in_page(config: &ClientConfig) {
+    let in_page =
+        js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("document")).unwrap_or(false);
+    if config.has_token() && in_page && !TOKEN_WARNING_SHOWN.with(|shown| shown.replace(true)) {
+        console_warn(
+            "hf-inference-wasm: the access token given to InferenceClient is visible to anyone who can \
+             open this page. Keep it server-side: deploy the proxy worker and set `endpoint` to its URL \
+             with no token.",
+        );
+    }
+}
+
+/// A request body and its content type.
+struct Payload {
+    body: JsValue,
+    content_type: Option<String>,
+}
+
+impl Payload {
+    fn json(text: String) -> Payload {
+        Payload {
+            body: JsValue::from_str(&text),
+            content_type: Some(JSON_TYPE.to_owned()),
+        }
+    }
+}
+
+/// Binary input: a `Blob`, an `ArrayBuffer` or a `Uint8Array` (a Node `Buffer` is one).
+enum Bytes {
+    Blob(Blob),
+    View(Uint8Array),
+}
+
+impl Bytes {
+    fn from_js(value: &JsValue, argument: &str) -> Option<Result<Bytes, InferenceError>> {
+        let bytes = if let Some(blob) = value.dyn_ref::<Blob>() {
+            Bytes::Blob(blob.clone())
+        } else if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
+            Bytes::View(Uint8Array::new(buffer))
+        } else if let Some(view) = value.dyn_ref::<Uint8Array>() {
+            Bytes::View(view.clone())
+        } else {
+            return None;
+        };
+        let empty = match &bytes {
+            Bytes::Blob(blob) => blob.size() == 0.0,
+            Bytes::View(view) => view.length() == 0,
+        };
+        Some(if empty {
+            Err(InferenceError::invalid_input(
+                argument,
+                "is empty (0 bytes)",
+            ))
+        } else {
+            Ok(bytes)
+        })
+    }
+
+    /// The declared type of a Blob, else one sniffed from the first bytes.
+    async fn content_type(&self) -> Result<Option<String>, InferenceError> {
+        let head = match self {
+            Bytes::Blob(blob) if !blob.type_().is_empty() => return Ok(Some(blob.type_())),
+            Bytes::Blob(blob) => {
+                let head = blob
+                    .slice_with_i32_and_i32(0, SNIFF_BYTES as i32)
+                    .map_err(read_error)?;
+                Uint8Array::new(
+                    &JsFuture::from(head.array_buffer())
+                        .await
+                        .map_err(read_error)?,
+                )
+                .to_vec()
+            }
+            Bytes::View(view) => view.subarray(0, SNIFF_BYTES as u32).to_vec(),
+        };
+        Ok(sniff_image_type(&head).map(str::to_owned))
+    }
+
+    /// A copy of all the bytes in wasm memory (only for JSON bodies that embed them).
+    async fn to_vec(&self) -> Result<Vec<u8>, InferenceError> {
+        Ok(match self {
+            Bytes::Blob(blob) => Uint8Array::new(
+                &JsFuture::from(blob.array_buffer())
+                    .await
+                    .map_err(read_error)?,
+            )
+            .to_vec(),
+            Bytes::View(view) => view.to_vec(),
+        })
+    }
+
+    /// The value fetch sends as is: no copy into wasm, no base64.
+    fn into_body(self) -> JsValue {
+        match self {
+            Bytes::Blob(blob) => blob.into(),
+            Bytes::View(view) => view.into(),
+        }
+    }
+}
+
+fn read_error(_: JsValue) -> InferenceError {
+    InferenceError::invalid_input("image", "could not be read")
+}
+
+/// Wraps a call into a Promise whose rejection is always an `InferenceError`.
+fn promise(call: impl Future<Output = Result<JsValue, InferenceError>> + 'static) -> Promise {
+    future_to_promise(async move { call.await.map_err(JsValue::from) })
+}
+
+/// Gives every error of a call its model, and the status and request id of
+/// the answer a result could not be read from.
+fn tag<T>(
+    result: Result<T, InferenceError>,
+    model: &str,
+    answer: Option<&Answer>,
+) -> Result<T, InferenceError> {
+    result.map_err(|mut err| {
+        err.model = Some(model.to_owned());
+        if let Some(answer) = answer {
+            err.status = err.status.or(Some(answer.meta.status));
+            err.request_id = err.request_id.or_else(|| answer.meta.request_id.clone());
+            err.attempts = err.attempts.max(1);
+        }
+        err
+    })
+}
+
+fn checked_model(value: &JsValue) -> Result<String, InferenceError> {
+    let model = model_arg(value)?;
+    validate_model_id(&model)?;
+    Ok(model)
+}
+
+fn checked_parameters(value: &JsValue) -> Result<Option<Json>, InferenceError> {
+    let parameters = parameters_arg(value)?;
+    validate_parameters(parameters.as_ref())?;
+    Ok(parameters)
+}
+
+/// The client state every call shares.
+struct Shared {
+    config: ClientConfig,
+}
+
+impl Shared {
+    /// Sends one task call and returns its 2xx answer, or the upstream error.
+    async fn call(
+        &self,
+        model: &str,
+        call: &CallOptions,
+        payload: Payload,
+    ) -> Result<Answer, InferenceError> {
+        let endpoint = &self.config.endpoints[0];
+        let url = task_url(&endpoint.url, model, endpoint.dedicated);
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if let Some(content_type) = payload.content_type {
+            headers.push(("content-type".to_owned(), content_type));
+        }
+        for (name, value) in &call.headers {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            headers.push((name.clone(), value.clone()));
+        }
+        if let Some(bill_to) = &self.config.bill_to {
+            headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+        }
+        if let Some(token) = endpoint.token.as_ref().or(self.config.token.as_ref()) {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+            headers.push(("authorization".to_owned(), token.authorization()));
+        }
+        let request = HttpRequest {
+            url: &url,
+            headers,
+            body: payload.body,
+        };
+        let answer = send(request, call).await.map_err(|mut err| {
+            err.attempts = 1;
+            err
+        })?;
+        if !(200..300).contains(&answer.meta.status) {
+            let wait = answer
+                .meta
+                .retry_after
+                .as_deref()
+                .and_then(|value| retry_after_ms(value, js_sys::Date::now() as u64));
+            let mut err = error_from_response(&answer.meta, answer.text(), wait);
+            err.attempts = 1;
+            return Err(err);
+        }
+        Ok(answer)
+    }
+}
+
+/// A Hugging Face inference client.
+#[wasm_bindgen]
+pub struct InferenceClient {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl InferenceClient {
+    /// Creates a client from `ClientOptions` (all optional).
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<InferenceClient, JsValue> {
+        let config = ClientConfig::from_js(&options)?;
+        warn_if_token_in_page(&config);
+        Ok(InferenceClient {
+            shared: Rc::new(Shared { config }),
+        })
+    }
+
+    /// Sends `payload` (JSON-serialisable, or bytes) to the model as is, and
+    /// returns parsed JSON, text, or a Blob for a binary answer.
+    pub fn query(&self, model: JsValue, payload: JsValue, call_options: JsValue) -> Promise {
+        let shared = self.shared.clone();
+        promise(async move {
+            let model = checked_model(&model)?;
+            let call = call_options_arg(&call_options, &shared)?;
+            let payload = tag(query_payload(&payload).await, &model, None)?;
+            let answer = tag(shared.call(&model, &call, payload).await, &model, None)?;
+            let value = match &answer.body {
+                AnswerBody::Blob(blob) => Ok(blob.into()),
+                AnswerBody::Text(text) if answer.content_type.contains("json") => {
+                    js_sys::JSON::parse(text).map_err(|_| {
+                        InferenceError::new(ErrorCode::BadResponse, "the answer is not valid JSON")
+                    })
+                }
+                AnswerBody::Text(text) => Ok(JsValue::from_str(text)),
+            };
+            tag(value, &model, Some(&answer))
+        })
+    }
+
+    /// Classifies a text, or each text of an array in one request.
+    #[wasm_bindgen(js_name = textClassification)]
+    pub fn text_classification(
+        &self,
+        model: JsValue,
+        text: JsValue,
+        params: JsValue,
+        call_options: JsValue,
+    ) -> Promise {
+        let shared = self.shared.clone();
+        promise(async move {
+            let model = checked_model(&model)?;
+            let (input, params, call) = tag(
+                text_call_args(&text, &params, &call_options, &shared),
+                &model,
+                None,
+            )?;
+            let answer = tag(
+                shared
+                    .call(
+                        &model,
+                        &call,
+                        Payload::json(text_body(&input, params.as_ref())),
+                    )
+                    .await,
+                &model,
+                None,
+            )?;
+            let lists = tag(
+                parse_text_classification(answer.text(), input.len()),
+                &model,
+                Some(&answer),
+            )?;
+            Ok(per_input_to_js(&input, lists))
+        })
+    }
+
+    /// Continues a prompt; unknown parameters (gpt2's `max_length`) pass through.
+    #[wasm_bindgen(js_name = textGeneration)]
+    pub fn text_generation(
+        &self,
+        model: JsValue,
+        prompt: JsValue,
+        params: JsValue,
+        call_options: JsValue,
+    ) -> Promise {
+        let shared = self.shared.clone();
+        promise(async move {
+            let model = checked_model(&model)?;
+            let args = prompt
+                .as_string()
+                .ok_or_else(|| {
+                    InferenceError::invalid_input("prompt", "must be a non-empty string")
+                })
+                .and_then(|p| {
+                    text_call_args(&JsValue::from_str(&p), &params, &call_options, &shared)
+                })
+                .map_err(|mut e| {
+                    e.message = e.message.replacen("text", "prompt", 1);
+                    e
+                });
+            let (input, params, call) = tag(args, &model, None)?;
+            let answer = tag(
+                shared
+                    .call(
+                        &model,
+                        &call,
+                        Payload::json(text_body(&input, params.as_ref())),
+                    )
+                    .await,
+                &model,
+                None,
+            )?;
+            let result = tag(parse_text_generation(answer.text()), &model, Some(&answer))?;
+            Ok(generated_text_to_js(&result))
+        })
+    }
+
+    /// Classifies an image sent as raw bytes (`Blob`, `ArrayBuffer` or `Uint8Array`).
+    #[wasm_bindgen(js_name = classifyImage)]
+    pub fn classify_image(
+        &self,
+        model: JsValue,
+        image: JsValue,
+        params: JsValue,
+        call_options: JsValue,
+    ) -> Promise {
+        let shared = self.shared.clone();
+        promise(async move {
+            let model = checked_model(&model)?;
+            let payload = tag(image_payload(&image, &params).await, &model, None)?;
+            let call = tag(call_options_arg(&call_options, &shared), &model, None)?;
+            let answer = tag(shared.call(&model, &call, payload).await, &model, None)?;
+            let list = tag(
+                parse_image_classification(answer.text()),
+                &model,
+                Some(&answer),
+            )?;
+            Ok(label_scores_to_js(&list))
+        })
+    }
+
+    /// Scores a text (or each text of an array) against `candidate_labels`,
+    /// highest first.
+    #[wasm_bindgen(js_name = zeroShot)]
+    pub fn zero_shot(
+        &self,
+        model: JsValue,
+        text: JsValue,
+        candidate_labels: JsValue,
+        params: JsValue,
+        call_options: JsValue,
+    ) -> Promise {
+        let shared = self.shared.clone();
+        promise(async move {
+            let model = checked_model(&model)?;
+            let args = text_call_args(&text, &params, &call_options, &shared).and_then(|args| {
+                let labels = string_array(&candidate_labels, "candidate_labels")?;
+                validate_candidate_labels(&labels)?;
+                Ok((args, labels))
+            });
+            let ((input, params, call), labels) = tag(args, &model, None)?;
+            let body = zero_shot_body(&input, &labels, params.as_ref());
+            let answer = tag(
+                shared.call(&model, &call, Payload::json(body)).await,
+                &model,
+                None,
+            )?;
+            let lists = tag(
+                parse_zero_shot(answer.text(), input.len()),
+                &model,
+                Some(&answer),
+            )?;
+            Ok(per_input_to_js(&input, lists))
+        })
+    }
+}
+
+fn call_options_arg(value: &JsValue, shared: &Shared) -> Result<CallOptions, InferenceError> {
+    call_options(value, &shared.config.defaults, "callOptions")
+}
+
+fn text_call_args(
+    text: &JsValue,
+    params: &JsValue,
+    call_options: &JsValue,
+    shared: &Shared,
+) -> Result<(TextInput, Option<Json>, CallOptions), InferenceError> {
+    let input = text_input_arg(text, "text")?;
+    input.validate("text")?;
+    Ok((
+        input,
+        checked_parameters(params)?,
+        call_options_arg(call_options, shared)?,
+    ))
+}
+
+async fn image_payload(image: &JsValue, params: &JsValue) -> Result<Payload, InferenceError> {
+    let bytes = Bytes::from_js(image, "image").unwrap_or_else(|| {
+        Err(InferenceError::invalid_input(
+            "image",
+            "must be a Blob, an ArrayBuffer or a Uint8Array",
+        ))
+    })?;
+    match checked_parameters(params)? {
+        // Parameters only travel in JSON, so the image goes as base64 there.
+        Some(parameters) => Ok(Payload::json(image_json_body(
+            &bytes.to_vec().await?,
+            &parameters,
+        ))),
+        None => Ok(Payload {
+            content_type: bytes.content_type().await?,
+            body: bytes.into_body(),
+        }),
+    }
+}
+
+async fn query_payload(payload: &JsValue) -> Result<Payload, InferenceError> {
+    if payload.is_undefined() {
+        return Err(InferenceError::invalid_input("payload", "is required"));
+    }
+    if let Some(bytes) = Bytes::from_js(payload, "payload") {
+        let bytes = bytes?;
+        return Ok(Payload {
+            content_type: bytes.content_type().await?,
+            body: bytes.into_body(),
+        });
+    }
+    let text = js_sys::JSON::stringify(payload)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| InferenceError::invalid_input("payload", "cannot be serialised to JSON"))?;
+    Ok(Payload::json(text))
+}
+
+/// Runs one method on a client built from `options`; bad options reject.
+fn with_client(options: JsValue, run: impl FnOnce(&InferenceClient) -> Promise) -> Promise {
+    match InferenceClient::new(options) {
+        Ok(client) => run(&client),
+        Err(err) => Promise::reject(&err),
+    }
+}
+
+/// `query` without a client: `options` are `ClientOptions`.
+#[wasm_bindgen(js_name = query)]
+pub fn query_fn(model: JsValue, payload: JsValue, options: JsValue) -> Promise {
+    with_client(options, |c| c.query(model, payload, JsValue::UNDEFINED))
+}
+
+/// `textClassification` without a client.
+#[wasm_bindgen(js_name = textClassification)]
+pub fn text_classification_fn(
+    model: JsValue,
+    text: JsValue,
+    params: JsValue,
+    options: JsValue,
+) -> Promise {
+    with_client(options, |c| {
+        c.text_classification(model, text, params, JsValue::UNDEFINED)
+    })
+}
+
+/// `textGeneration` without a client.
+#[wasm_bindgen(js_name = textGeneration)]
+pub fn text_generation_fn(
+    model: JsValue,
+    prompt: JsValue,
+    params: JsValue,
+    options: JsValue,
+) -> Promise {
+    with_client(options, |c| {
+        c.text_generation(model, prompt, params, JsValue::UNDEFINED)
+    })
+}
+
+/// `classifyImage` without a client.
+#[wasm_bindgen(js_name = classifyImage)]
+pub fn classify_image_fn(
+    model: JsValue,
+    image: JsValue,
+    params: JsValue,
+    options: JsValue,
+) -> Promise {
+    with_client(options, |c| {
+        c.classify_image(model, image, params, JsValue::UNDEFINED)
+    })
+}
+
+/// `zeroShot` without a client.
+#[wasm_bindgen(js_name = zeroShot)]
+pub fn zero_shot_fn(
+    model: JsValue,
+    text: JsValue,
+    candidate_labels: JsValue,
+    params: JsValue,
+    options: JsValue,
+) -> Promise {
+    with_client(options, |c| {
+        c.zero_shot(model, text, candidate_labels, params, JsValue::UNDEFINED)
+    })
+}

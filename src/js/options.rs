@@ -1,0 +1,213 @@
+//! Client and call options read from JavaScript objects, checked once.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
+
+use super::convert::is_absent;
+use crate::protocol::error::InferenceError;
+use crate::protocol::task::{validate_endpoint_url, Token};
+
+/// Where task calls go by default.
+pub const DEFAULT_ENDPOINT: &str = "https://router.huggingface.co/hf-inference";
+
+/// One place to send task calls.
+pub struct Endpoint {
+    /// Base URL (or the whole URL of a dedicated endpoint).
+    pub url: String,
+    /// A token for this endpoint only; the client's token otherwise.
+    pub token: Option<Token>,
+    /// `url` serves one model at its root (an Inference Endpoint).
+    pub dedicated: bool,
+}
+
+/// Per-call settings; the client's are the defaults of each call.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Signals that abort the call (the client's and the call's).
+    pub signals: Vec<AbortSignal>,
+    /// Limit of one attempt.
+    pub timeout_ms: Option<u32>,
+    /// Extra request headers; later entries win.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Everything a client was built with.
+pub struct ClientConfig {
+    /// Task endpoints, in order of preference.
+    pub endpoints: Vec<Endpoint>,
+    /// The client-wide token.
+    pub token: Option<Token>,
+    /// `X-HF-Bill-To`.
+    pub bill_to: Option<String>,
+    /// Defaults of every call.
+    pub defaults: CallOptions,
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn object_arg<'a>(
+    value: &'a JsValue,
+    argument: &str,
+) -> Result<Option<&'a Object>, InferenceError> {
+    if is_absent(value) {
+        return Ok(None);
+    }
+    match value.dyn_ref::<Object>() {
+        Some(object) if !js_sys::Array::is_array(value) && !value.is_function() => Ok(Some(object)),
+        _ => Err(InferenceError::invalid_input(argument, "must be an object")),
+    }
+}
+
+fn optional_string(
+    object: &JsValue,
+    key: &str,
+    argument: &str,
+) -> Result<Option<String>, InferenceError> {
+    let value = get(object, key);
+    if is_absent(&value) {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| InferenceError::invalid_input(argument, "must be a string"))
+}
+
+/// Reads a token without ever putting its value into an error.
+fn token_option(object: &JsValue, argument: &str) -> Result<Option<Token>, InferenceError> {
+    optional_string(object, "token", argument)?
+        .map(Token::new)
+        .transpose()
+        .map_err(|mut err| {
+            err.message = err.message.replacen("token", argument, 1);
+            err
+        })
+}
+
+fn endpoint_list(value: &JsValue) -> Result<Vec<Endpoint>, InferenceError> {
+    if is_absent(value) {
+        return Ok(vec![Endpoint {
+            url: DEFAULT_ENDPOINT.to_owned(),
+            token: None,
+            dedicated: false,
+        }]);
+    }
+    if let Some(url) = value.as_string() {
+        validate_endpoint_url(&url, "endpoint")?;
+        return Ok(vec![Endpoint {
+            url,
+            token: None,
+            dedicated: false,
+        }]);
+    }
+    let array: &js_sys::Array = value.dyn_ref().ok_or_else(|| {
+        InferenceError::invalid_input(
+            "endpoint",
+            "must be a URL string or an array of {url, token?, dedicated?}",
+        )
+    })?;
+    if array.length() == 0 {
+        return Err(InferenceError::invalid_input(
+            "endpoint",
+            "must not be an empty array",
+        ));
+    }
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let name = format!("endpoint[{i}]");
+            object_arg(&item, &name)?.ok_or_else(|| {
+                InferenceError::invalid_input(&name, "must be an object {url, token?}")
+            })?;
+            let url = optional_string(&item, "url", &format!("{name}.url"))?.ok_or_else(|| {
+                InferenceError::invalid_input(&format!("{name}.url"), "is required")
+            })?;
+            validate_endpoint_url(&url, &format!("{name}.url"))?;
+            Ok(Endpoint {
+                url,
+                token: token_option(&item, &format!("{name}.token"))?,
+                dedicated: get(&item, "dedicated").is_truthy(),
+            })
+        })
+        .collect()
+}
+
+/// Reads the call options of `value` on top of `defaults`.
+pub fn call_options(
+    value: &JsValue,
+    defaults: &CallOptions,
+    argument: &str,
+) -> Result<CallOptions, InferenceError> {
+    let mut options = defaults.clone();
+    if object_arg(value, argument)?.is_none() {
+        return Ok(options);
+    }
+    let signal = get(value, "signal");
+    if !is_absent(&signal) {
+        let signal = signal.dyn_into::<AbortSignal>().map_err(|_| {
+            InferenceError::invalid_input(&format!("{argument}.signal"), "must be an AbortSignal")
+        })?;
+        options.signals.push(signal);
+    }
+    let timeout = get(value, "timeoutMs");
+    if !is_absent(&timeout) {
+        match timeout.as_f64() {
+            Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= f64::from(u32::MAX) => {
+                options.timeout_ms = Some(ms as u32)
+            }
+            _ => {
+                return Err(InferenceError::invalid_input(
+                    &format!("{argument}.timeoutMs"),
+                    "must be a positive number of milliseconds",
+                ))
+            }
+        }
+    }
+    let headers = get(value, "headers");
+    if let Some(headers) = object_arg(&headers, &format!("{argument}.headers"))? {
+        for entry in Object::entries(headers).iter() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            let name = pair.get(0).as_string().unwrap_or_default();
+            let value = pair.get(1).as_string().ok_or_else(|| {
+                InferenceError::invalid_input(
+                    &format!("{argument}.headers.{name}"),
+                    "must be a string",
+                )
+            })?;
+            options
+                .headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            options.headers.push((name, value));
+        }
+    }
+    Ok(options)
+}
+
+impl ClientConfig {
+    /// Reads `ClientOptions`.
+    pub fn from_js(value: &JsValue) -> Result<ClientConfig, InferenceError> {
+        if object_arg(value, "options")?.is_none() {
+            return Ok(ClientConfig {
+                endpoints: endpoint_list(&JsValue::UNDEFINED)?,
+                token: None,
+                bill_to: None,
+                defaults: CallOptions::default(),
+            });
+        }
+        Ok(ClientConfig {
+            endpoints: endpoint_list(&get(value, "endpoint"))?,
+            token: token_option(value, "token")?,
+            bill_to: optional_string(value, "billTo", "billTo")?,
+            defaults: call_options(value, &CallOptions::default(), "options")?,
+        })
+    }
+
+    /// Whether any token was given (client-wide or on an endpoint).
+    pub fn has_token(&self) -> bool {
+        self.token.is_some() || self.endpoints.iter().any(|e| e.token.is_some())
+    }
+}

@@ -1,0 +1,3 @@
+//! Pure, sans-IO decisions: when to wait and retry. Clock and randomness are injected.
+
+pub mod retry;

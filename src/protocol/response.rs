@@ -1,0 +1,316 @@
+//! Typed results, normalised from every answer shape seen on the wire.
+
+use super::error::{ErrorCode, InferenceError};
+use super::json::Json;
+
+/// One class and its probability.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelScore {
+    /// The class name.
+    pub label: String,
+    /// Its score, between 0 and 1.
+    pub score: f64,
+}
+
+/// The text a generation call produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeneratedText {
+    /// The generated text (with the prompt unless `return_full_text` was false).
+    pub generated_text: String,
+    /// Upstream's `details` object, when asked for with `details: true`.
+    pub details: Option<Json>,
+}
+
+fn bad_response(task: &str, expected: &str) -> InferenceError {
+    InferenceError::new(
+        ErrorCode::BadResponse,
+        format!("the {task} answer is not {expected}"),
+    )
+}
+
+fn parse_body(body: &str, task: &str) -> Result<Json, InferenceError> {
+    Json::parse(body).map_err(|e| {
+        InferenceError::new(
+            ErrorCode::BadResponse,
+            format!("the {task} answer is not JSON ({e})"),
+        )
+    })
+}
+
+/// An `error` member in a 2xx answer: upstream's words, kept.
+fn embedded_error(json: &Json) -> Option<InferenceError> {
+    let message = json.get("error")?.as_str()?;
+    let code = match json.get("error_type").and_then(Json::as_str) {
+        Some("validation") => ErrorCode::Validation,
+        _ => ErrorCode::UpstreamError,
+    };
+    Some(InferenceError::new(code, message))
+}
+
+fn label_score(item: &Json) -> Option<LabelScore> {
+    Some(LabelScore {
+        label: item.get("label")?.as_str()?.to_owned(),
+        score: item.get("score")?.as_f64()?,
+    })
+}
+
+fn label_scores(items: &[Json]) -> Option<Vec<LabelScore>> {
+    items.iter().map(label_score).collect()
+}
+
+/// Sorts by score, highest first; equal scores keep their order.
+fn by_score_desc(mut list: Vec<LabelScore>) -> Vec<LabelScore> {
+    list.sort_by(|a, b| b.score.total_cmp(&a.score));
+    list
+}
+
+/// Reads a classification answer as one list per input: `[[{label, score}]]`
+/// (the router's nested form) or a flat `[{label, score}]` (one input).
+fn classification_lists(body: &str, task: &str) -> Result<Vec<Vec<LabelScore>>, InferenceError> {
+    let json = parse_body(body, task)?;
+    if let Some(err) = embedded_error(&json) {
+        return Err(err);
+    }
+    let expected = "a list of {label, score}";
+    let items = json
+        .as_array()
+        .ok_or_else(|| bad_response(task, expected))?;
+    if items.iter().all(|i| i.as_array().is_some()) && !items.is_empty() {
+        items
+            .iter()
+            .map(|list| label_scores(list.as_array().unwrap_or_default()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad_response(task, expected))
+    } else {
+        label_scores(items)
+            .map(|list| vec![list])
+            .ok_or_else(|| bad_response(task, expected))
+    }
+}
+
+/// A text-classification answer: one list per input, as sent.
+pub fn parse_text_classification(
+    body: &str,
+    inputs: usize,
+) -> Result<Vec<Vec<LabelScore>>, InferenceError> {
+    let lists = classification_lists(body, "text-classification")?;
+    if lists.len() != inputs {
+        return Err(InferenceError::new(
+            ErrorCode::BadResponse,
+            format!(
+                "the text-classification answer has {} results for {inputs} inputs",
+                lists.len()
+            ),
+        ));
+    }
+    Ok(lists)
+}
+
+/// An image-classification answer: `[{label, score}]`.
+pub fn parse_image_classification(body: &str) -> Result<Vec<LabelScore>, InferenceError> {
+    let mut lists = classification_lists(body, "image-classification")?;
+    match lists.len() {
+        1 => Ok(lists.remove(0)),
+        _ => Err(bad_response(
+            "image-classification",
+            "a single list of {label, score}",
+        )),
+    }
+}
+
+/// A zero-shot answer: one list per input, each sorted by score, from either
+/// the old `{sequence, labels, scores}` form (or a list of them) or the new
+/// `[{label, score}]` form.
+pub fn parse_zero_shot(body: &str, inputs: usize) -> Result<Vec<Vec<LabelScore>>, InferenceError> {
+    const TASK: &str = "zero-shot-classification";
+    let json = parse_body(body, TASK)?;
+    if let Some(err) = embedded_error(&json) {
+        return Err(err);
+    }
+    let lists = match &json {
+        Json::Object(_) => vec![old_zero_shot(&json)?],
+        Json::Array(items)
+            if items.iter().all(Json::is_object)
+                && items.iter().any(|i| i.get("labels").is_some()) =>
+        {
+            items.iter().map(old_zero_shot).collect::<Result<_, _>>()?
+        }
+        _ => classification_lists(body, TASK)?,
+    };
+    if lists.len() != inputs {
+        return Err(InferenceError::new(
+            ErrorCode::BadResponse,
+            format!(
+                "the {TASK} answer has {} results for {inputs} inputs",
+                lists.len()
+            ),
+        ));
+    }
+    Ok(lists.into_iter().map(by_score_desc).collect())
+}
+
+fn old_zero_shot(json: &Json) -> Result<Vec<LabelScore>, InferenceError> {
+    let bad = || {
+        bad_response(
+            "zero-shot-classification",
+            "{labels, scores} or [{label, score}]",
+        )
+    };
+    let labels = json
+        .get("labels")
+        .and_then(Json::as_array)
+        .ok_or_else(bad)?;
+    let scores = json
+        .get("scores")
+        .and_then(Json::as_array)
+        .ok_or_else(bad)?;
+    if labels.len() != scores.len() {
+        return Err(bad());
+    }
+    labels
+        .iter()
+        .zip(scores)
+        .map(|(label, score)| {
+            Some(LabelScore {
+                label: label.as_str()?.to_owned(),
+                score: score.as_f64()?,
+            })
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(bad)
+}
+
+/// A text-generation answer: `[{generated_text}]` or `{generated_text}`.
+pub fn parse_text_generation(body: &str) -> Result<GeneratedText, InferenceError> {
+    const TASK: &str = "text-generation";
+    let json = parse_body(body, TASK)?;
+    if let Some(err) = embedded_error(&json) {
+        return Err(err);
+    }
+    let first = match &json {
+        Json::Array(items) => items.first(),
+        other => Some(other),
+    };
+    let item = first.ok_or_else(|| bad_response(TASK, "[{generated_text}]"))?;
+    let text = item
+        .get("generated_text")
+        .and_then(Json::as_str)
+        .ok_or_else(|| bad_response(TASK, "[{generated_text}]"))?;
+    Ok(GeneratedText {
+        generated_text: text.to_owned(),
+        details: item.get("details").filter(|d| **d != Json::Null).cloned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ls(label: &str, score: f64) -> LabelScore {
+        LabelScore {
+            label: label.into(),
+            score,
+        }
+    }
+
+    #[test]
+    fn nested_and_flat_classification() {
+        let nested = parse_text_classification(
+            r#"[[{"label":"A","score":0.9},{"label":"B","score":0.1}]]"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(nested, vec![vec![ls("A", 0.9), ls("B", 0.1)]]);
+        let flat = parse_text_classification(r#"[{"label":"A","score":1e-3}]"#, 1).unwrap();
+        assert_eq!(flat, vec![vec![ls("A", 0.001)]]);
+        let err = parse_text_classification(r#"[[{"label":"A","score":1}]]"#, 2).unwrap_err();
+        assert_eq!(
+            err.message,
+            "the text-classification answer has 1 results for 2 inputs"
+        );
+    }
+
+    #[test]
+    fn shapes_that_are_wrong_are_bad_responses() {
+        for body in [
+            "{}",
+            "[1]",
+            r#"[{"label":1,"score":0.5}]"#,
+            "not json",
+            r#"[[{"label":"a"}]]"#,
+        ] {
+            assert_eq!(
+                parse_text_classification(body, 1).unwrap_err().code,
+                ErrorCode::BadResponse,
+                "{body}"
+            );
+        }
+        assert_eq!(
+            parse_text_generation("[]").unwrap_err().code,
+            ErrorCode::BadResponse
+        );
+        assert_eq!(
+            parse_zero_shot(r#"{"labels":["a"],"scores":[]}"#, 1)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadResponse
+        );
+    }
+
+    #[test]
+    fn zero_shot_both_shapes_sorted() {
+        let old = parse_zero_shot(
+            r#"{"sequence":"s","labels":["a","b"],"scores":[0.2,0.8]}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(old, vec![vec![ls("b", 0.8), ls("a", 0.2)]]);
+        let new = parse_zero_shot(
+            r#"[{"label":"a","score":0.2},{"label":"b","score":0.8}]"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(new, old);
+        let many = parse_zero_shot(
+            r#"[{"sequence":"x","labels":["a"],"scores":[1]},{"sequence":"y","labels":["b"],"scores":[1]}]"#,
+            2,
+        )
+        .unwrap();
+        assert_eq!(many, vec![vec![ls("a", 1.0)], vec![ls("b", 1.0)]]);
+    }
+
+    #[test]
+    fn generation_with_and_without_list() {
+        assert_eq!(
+            parse_text_generation(r#"[{"generated_text":"hi"}]"#)
+                .unwrap()
+                .generated_text,
+            "hi"
+        );
+        let single = parse_text_generation(
+            r#"{"generated_text":"yo","details":{"finish_reason":"length"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            single
+                .details
+                .unwrap()
+                .get("finish_reason")
+                .unwrap()
+                .as_str(),
+            Some("length")
+        );
+    }
+
+    #[test]
+    fn error_inside_a_200_is_kept() {
+        let err = parse_text_generation(
+            r#"{"error":"Input validation error","error_type":"validation"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::Validation, "Input validation error")
+        );
+    }
+}

@@ -1,0 +1,800 @@
+// A local stand-in for https://router.huggingface.co/hf-inference, for tests and
+// benchmarks (DESIGN.md §7). Node built-ins only.
+//
+//   const up = await startUpstream({ port: 0 });
+//   fetch(`${up.url}/models/gpt2`, { method: "POST", body: ... });
+//   up.fault({ status: 429, headers: { "retry-after": "1" }, times: 2 });
+//   up.requests;   // what the client sent
+//   await up.close();
+//
+// Requests are answered from the recorded exchanges in tests/fixtures/recordings.json
+// (method + path + body, JSON compared after parsing; first match in file order wins).
+// Anything unmatched gets a deterministic answer of the task's shape. Faults can be
+// queued in-process or over HTTP (POST /__control/faults).
+
+import http from "node:http";
+import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+const DEFAULT_RECORDINGS = fileURLToPath(new URL("../fixtures/recordings.json", import.meta.url));
+const MAX_BODY_BYTES = 50 * 1024 * 1024;
+const EXPOSE_HEADERS = "x-compute-time, x-compute-type, x-request-id, x-inference-provider, retry-after";
+const CORS_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": EXPOSE_HEADERS,
+};
+// Hop-by-hop or framing headers of the recording that no longer describe our bytes.
+const DROPPED_RECORDED_HEADERS = new Set(["content-length", "content-encoding", "transfer-encoding", "connection"]);
+const CHAT_SUFFIX = "/v1/chat/completions";
+
+const IMAGE_LABELS = [
+  "tabby, tabby cat",
+  "tiger cat",
+  "Egyptian cat",
+  "lynx, catamount",
+  "Persian cat",
+  "Siamese cat, Siamese",
+  "cougar, puma, catamount, mountain lion, painter, panther, Felis concolor",
+  "snow leopard, ounce, Panthera uncia",
+  "tiger, Panthera tigris",
+  "lion, king of beasts, Panthera leo",
+];
+const WORDS = (
+  "the of and a to in is it that for on with as was at by this be from or an are " +
+  "model answer world time light river stone number small large quiet bright early " +
+  "later between under over because while again always never often signal pattern"
+).split(" ");
+const GENERATION_HINTS = ["gpt", "t5", "llama", "mistral", "gemma", "generation"];
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+/** Strips the known public prefixes so every recording lives in our path space. */
+export function normaliseRecordedUrl(url) {
+  const { pathname } = new URL(url);
+  return pathname.replace(/^\/api\/inference-proxy(?=\/)/, "").replace(/^\/hf-inference(?=\/)/, "");
+}
+
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k) || !deepEqual(a[k], b[k])) return false;
+  }
+  return true;
+}
+
+/** JSON with sorted keys: a canonical form to hash. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** Parses a body as JSON if it looks like JSON; { ok, value }. */
+function parseJsonBody(buf) {
+  let i = 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
+  if (i === buf.length) return { ok: false };
+  // Only attempt a parse when the first byte can start a JSON text (cheap for images).
+  if (!'{["-0123456789tfn'.includes(String.fromCharCode(buf[i]))) return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(buf.toString("utf8")) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isTextualContentType(ct) {
+  const t = String(ct ?? "").toLowerCase();
+  return t.startsWith("text/") || t.includes("json") || t.includes("xml") || t.includes("x-www-form-urlencoded");
+}
+
+/**
+ * Deterministic numbers in [0, 1) derived from a SHA-256 of the seed parts
+ * (same parts -> same sequence).
+ */
+function seeded(...parts) {
+  const h = createHash("sha256");
+  for (const p of parts) {
+    h.update(typeof p === "string" ? p : Buffer.isBuffer(p) ? p : canonical(p));
+    h.update("\u0000");
+  }
+  const seed = h.digest("hex");
+  let counter = 0;
+  let block = null;
+  let offset = 8;
+  return () => {
+    if (offset >= 8) {
+      block = createHash("sha256").update(`${seed}:${counter++}`).digest();
+      offset = 0;
+    }
+    return block.readUInt32BE(4 * offset++) / 2 ** 32;
+  };
+}
+
+function pickWords(rand, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(WORDS[Math.floor(rand() * WORDS.length)]);
+  return out;
+}
+
+function computeTime(rand) {
+  return (0.005 + rand() * 0.045).toFixed(3);
+}
+
+function isBase64Image(value) {
+  if (typeof value !== "string") return false;
+  if (/^data:image\/[\w.+-]+;base64,/.test(value)) return true;
+  return value.length >= 64 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(value);
+}
+
+function imageBytesOf(value) {
+  return Buffer.from(value.replace(/^data:[^,]*,/, ""), "base64");
+}
+
+function positiveInt(v) {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+function asJson(value) {
+  return Buffer.from(JSON.stringify(value), "utf8");
+}
+
+// ---------------------------------------------------------------------------
+// Recordings
+
+function prepareRecordings(list) {
+  if (!Array.isArray(list)) throw new Error("recordings file must hold a JSON array");
+  return list.map((entry, index) => {
+    const reqBody = entry.request?.body ?? {};
+    let body;
+    if (typeof reqBody.text === "string") {
+      const parsed = parseJsonBody(Buffer.from(reqBody.text, "utf8"));
+      body = parsed.ok
+        ? { kind: "json", value: parsed.value }
+        : { kind: "text", bytes: Buffer.from(reqBody.text, "utf8") };
+    } else if (typeof reqBody.base64 === "string") {
+      body = { kind: "bytes", bytes: Buffer.from(reqBody.base64, "base64") };
+    } else {
+      body = { kind: "any" };
+    }
+    const headers = {};
+    for (const [name, value] of Object.entries(entry.response?.headers ?? {})) {
+      const lower = name.toLowerCase();
+      if (!DROPPED_RECORDED_HEADERS.has(lower)) headers[lower] = value;
+    }
+    const resBody = entry.response?.body ?? {};
+    return {
+      index,
+      id: entry.id,
+      method: String(entry.request?.method ?? "POST").toUpperCase(),
+      path: normaliseRecordedUrl(entry.request.url),
+      body,
+      status: entry.response?.status ?? 200,
+      headers,
+      responseBody:
+        typeof resBody.text === "string"
+          ? Buffer.from(resBody.text, "utf8")
+          : typeof resBody.base64 === "string"
+            ? Buffer.from(resBody.base64, "base64")
+            : Buffer.alloc(0),
+    };
+  });
+}
+
+/**
+ * The first recording (file order) that matches. `pathOk` selects the candidate
+ * paths; the body must be JSON-equal or byte-equal. A recording that kept no
+ * body (its recorder dropped binary bodies) takes any non-JSON body on its path.
+ */
+function findRecording(recordings, method, pathOk, body, json) {
+  const onPath = recordings.filter((r) => r.method === method && pathOk(r.path));
+  for (const r of onPath) {
+    switch (r.body.kind) {
+      case "any":
+        if (!json.ok && body.length > 0) return r;
+        break;
+      case "json":
+        if (json.ok && deepEqual(r.body.value, json.value)) return r;
+        break;
+      case "text":
+        if (r.body.bytes.equals(body)) return r;
+        break;
+      case "bytes":
+        if (r.body.bytes.equals(body)) return r;
+        break;
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// Synthesised answers (deterministic: same model + input -> same bytes)
+
+function jsonAnswer(status, value, rand, extra = {}) {
+  return {
+    status,
+    headers: {
+      "content-type": "application/json",
+      "x-compute-time": computeTime(rand),
+      "x-compute-type": "cpu",
+      "x-inference-provider": "hf-inference",
+      ...extra,
+    },
+    body: asJson(value),
+  };
+}
+
+function errorAnswer(status, message) {
+  return {
+    status,
+    headers: { "content-type": "application/json", "x-inference-provider": "hf-inference" },
+    body: asJson({ error: message }),
+  };
+}
+
+function imageClassification(model, imageBytes, parameters) {
+  const rand = seeded("image-classification", model, imageBytes);
+  const weights = IMAGE_LABELS.map((label) => ({ label, w: rand() ** 3 + 1e-4 }));
+  // Some mass stays with the other classes, so the scores sum to less than 1.
+  const total = weights.reduce((s, x) => s + x.w, 0) * (1.1 + rand() * 0.4);
+  const ranked = weights.map(({ label, w }) => ({ label, score: w / total })).sort((a, b) => b.score - a.score);
+  const k = Math.min(positiveInt(parameters?.top_k) ?? 5, IMAGE_LABELS.length);
+  return jsonAnswer(200, ranked.slice(0, k), rand);
+}
+
+function parseCandidateLabels(raw) {
+  if (Array.isArray(raw)) return raw.map(String);
+  if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return null;
+}
+
+function zeroShotOne(model, sequence, labels, multiLabel) {
+  const rand = seeded("zero-shot-classification", model, canonical(sequence), canonical(labels), String(multiLabel));
+  const raw = labels.map(() => 0.02 + rand());
+  let scores;
+  if (multiLabel) {
+    scores = raw.map((x) => Math.min(0.999, x / 1.02));
+  } else {
+    const sum = raw.reduce((s, x) => s + x, 0);
+    scores = raw.map((x) => x / sum);
+  }
+  const pairs = labels.map((label, i) => ({ label, score: scores[i] })).sort((a, b) => b.score - a.score);
+  return { sequence, labels: pairs.map((p) => p.label), scores: pairs.map((p) => p.score) };
+}
+
+function zeroShot(model, inputs, parameters) {
+  const labels = parseCandidateLabels(parameters.candidate_labels);
+  if (!labels || labels.length === 0) {
+    return errorAnswer(400, "The `candidate_labels` parameter must be a non-empty list or comma-separated string");
+  }
+  const multi = parameters.multi_label === true;
+  const rand = seeded("zero-shot-timing", model, canonical(inputs), canonical(parameters));
+  const value = Array.isArray(inputs)
+    ? inputs.map((s) => zeroShotOne(model, s, labels, multi))
+    : zeroShotOne(model, inputs, labels, multi);
+  return jsonAnswer(200, value, rand);
+}
+
+// A few words of each polarity, so that synthesised sentiment reads plausibly
+// in the demo; texts with neither get a seeded score.
+const POSITIVE_WORDS = /\b(love|loved|like|amazing|great|good|excellent|wonderful|happy|success|best|awesome|enjoy)\b/gi;
+const NEGATIVE_WORDS = /\b(hate|hated|bad|terrible|awful|worst|broken|sad|poor|refund|angry|disappointed|not working)\b/gi;
+
+function textClassificationOne(model, text, parameters) {
+  const rand = seeded("text-classification", model, canonical(text));
+  const lean = (String(text).match(POSITIVE_WORDS)?.length ?? 0) - (String(text).match(NEGATIVE_WORDS)?.length ?? 0);
+  const positive = lean > 0 ? 0.9 + rand() * 0.0999 : lean < 0 ? 0.0001 + rand() * 0.0999 : rand();
+  const list = [
+    { label: "POSITIVE", score: positive },
+    { label: "NEGATIVE", score: 1 - positive },
+  ].sort((a, b) => b.score - a.score);
+  const k = positiveInt(parameters?.top_k);
+  return k ? list.slice(0, k) : list;
+}
+
+function textClassification(model, inputs, parameters) {
+  const rand = seeded("text-classification-timing", model, canonical(inputs));
+  const list = Array.isArray(inputs) ? inputs : [inputs];
+  return jsonAnswer(200, list.map((t) => textClassificationOne(model, t, parameters)), rand);
+}
+
+function generatedWords(model, prompt, parameters) {
+  const rand = seeded("text-generation", model, canonical(prompt), canonical(parameters ?? {}));
+  let n = 12;
+  const maxNew = positiveInt(parameters?.max_new_tokens);
+  const maxLength = positiveInt(parameters?.max_length);
+  if (maxNew) n = maxNew;
+  else if (maxLength) n = Math.max(1, maxLength - String(prompt).split(/\s+/).filter(Boolean).length);
+  return pickWords(rand, Math.min(n, 64));
+}
+
+function sse(events, rand) {
+  return {
+    status: 200,
+    headers: {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-compute-type": "cpu",
+      "x-compute-time": computeTime(rand),
+      "x-inference-provider": "hf-inference",
+    },
+    body: Buffer.from(events.map((e) => `data:${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join(""), "utf8"),
+  };
+}
+
+function textGeneration(model, inputs, parameters, stream) {
+  const rand = seeded("text-generation-timing", model, canonical(inputs), canonical(parameters ?? {}));
+  const full = parameters?.return_full_text !== false;
+  const one = (prompt) => {
+    const words = generatedWords(model, prompt, parameters);
+    const continuation = words.join(" ");
+    return { words, text: full ? `${String(prompt)} ${continuation}` : continuation };
+  };
+  if (stream && !Array.isArray(inputs)) {
+    const { words, text } = one(inputs);
+    const events = words.map((w, i) => ({
+      index: i + 1,
+      token: { id: 1000 + WORDS.indexOf(w), text: i === 0 ? w : ` ${w}`, logprob: -0.5, special: false },
+      generated_text: i === words.length - 1 ? text : null,
+      details: null,
+    }));
+    return sse(events, rand);
+  }
+  const value = Array.isArray(inputs)
+    ? inputs.map((p) => [{ generated_text: one(p).text }])
+    : [{ generated_text: one(inputs).text }];
+  return jsonAnswer(200, value, rand);
+}
+
+function looksLikeGeneration(model, parameters) {
+  const id = model.toLowerCase();
+  if (GENERATION_HINTS.some((h) => id.includes(h))) return true;
+  return Boolean(parameters && ("max_new_tokens" in parameters || "max_length" in parameters));
+}
+
+function synthesiseTask(model, body, json, contentType) {
+  if (body.length === 0) return errorAnswer(400, "Request body is empty");
+  if (!json.ok) return imageClassification(model, body, undefined);
+  const payload = json.value;
+  if (!payload || typeof payload !== "object" || Array.isArray(payload) || !("inputs" in payload)) {
+    return errorAnswer(400, "The request body must be a JSON object with an `inputs` field");
+  }
+  const { inputs } = payload;
+  const parameters = payload.parameters && typeof payload.parameters === "object" ? payload.parameters : {};
+  if (isBase64Image(inputs) || String(contentType ?? "").toLowerCase().startsWith("image/")) {
+    if (typeof inputs === "string") return imageClassification(model, imageBytesOf(inputs), parameters);
+  }
+  if (parameters.candidate_labels !== undefined) return zeroShot(model, inputs, parameters);
+  if (looksLikeGeneration(model, parameters)) return textGeneration(model, inputs, parameters, payload.stream === true);
+  return textClassification(model, inputs, parameters);
+}
+
+function synthesiseChat(pathModel, body, json) {
+  if (!json.ok) {
+    return {
+      status: 400,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+      body: Buffer.from("Failed to parse the request body as JSON", "utf8"),
+    };
+  }
+  const payload = json.value;
+  if (!payload || typeof payload !== "object" || !Array.isArray(payload.messages)) {
+    return {
+      status: 422,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+      body: Buffer.from(
+        "Failed to deserialize the JSON body into the target type: messages: missing field `messages` or not a sequence",
+        "utf8",
+      ),
+    };
+  }
+  const model = typeof payload.model === "string" ? payload.model : (pathModel ?? "tgi");
+  const rand = seeded("chat-completion", model, canonical(payload));
+  const words = pickWords(rand, Math.min(positiveInt(payload.max_tokens) ?? 16, 64));
+  const promptTokens = payload.messages
+    .map((m) => (typeof m?.content === "string" ? m.content : canonical(m?.content ?? "")))
+    .join(" ")
+    .split(/\s+/)
+    .filter(Boolean).length;
+  const id = `local-chat-${createHash("sha256").update(canonical(payload)).digest("hex").slice(0, 12)}`;
+  const created = 1700000000;
+  const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
+  if (payload.stream === true) {
+    const chunk = (delta, finish) => ({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model,
+      system_fingerprint: "local-upstream",
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    });
+    const events = words.map((w, i) =>
+      chunk({ role: "assistant", content: i === 0 ? w : ` ${w}` }, i === words.length - 1 ? "stop" : null),
+    );
+    events.push("[DONE]");
+    return sse(events, rand);
+  }
+  return jsonAnswer(
+    200,
+    {
+      object: "chat.completion",
+      id,
+      created,
+      model,
+      system_fingerprint: "local-upstream",
+      choices: [
+        { index: 0, message: { role: "assistant", content: words.join(" ") }, logprobs: null, finish_reason: "stop" },
+      ],
+      usage,
+    },
+    rand,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Routing
+
+/** { kind: "task" | "chat", model } for a request path, or null. */
+function route(path) {
+  if (path === "/v1/chat/completions" || path === "/chat/completions") return { kind: "chat", model: null };
+  if (!path.startsWith("/models/")) return null;
+  let rest = path.slice("/models/".length);
+  let kind = "task";
+  if (rest.endsWith(CHAT_SUFFIX)) {
+    rest = rest.slice(0, -CHAT_SUFFIX.length);
+    kind = "chat";
+  }
+  const segments = rest.split("/");
+  if (segments.length > 2 || segments.some((s) => s.length === 0)) return null;
+  return { kind, model: rest };
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+
+function validateFault(spec) {
+  if (!spec || typeof spec !== "object" || Array.isArray(spec)) throw new TypeError("a fault must be an object");
+  const known = new Set(["times", "status", "headers", "body", "delayMs", "drop", "stall", "path"]);
+  for (const key of Object.keys(spec)) if (!known.has(key)) throw new TypeError(`unknown fault field: ${key}`);
+  const times = spec.times ?? 1;
+  if (!Number.isInteger(times) || times < 1) throw new TypeError("fault.times must be a positive integer");
+  if (spec.status !== undefined && (!Number.isInteger(spec.status) || spec.status < 100 || spec.status > 599)) {
+    throw new TypeError("fault.status must be an integer HTTP status");
+  }
+  if (spec.headers !== undefined && (typeof spec.headers !== "object" || spec.headers === null)) {
+    throw new TypeError("fault.headers must be an object");
+  }
+  if (spec.delayMs !== undefined && !(typeof spec.delayMs === "number" && spec.delayMs >= 0)) {
+    throw new TypeError("fault.delayMs must be a non-negative number");
+  }
+  if (spec.path !== undefined && (typeof spec.path !== "string" || !spec.path.startsWith("/"))) {
+    throw new TypeError("fault.path must be a path starting with /");
+  }
+  const headers = {};
+  for (const [k, v] of Object.entries(spec.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  let body;
+  if (spec.body !== undefined) body = typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body);
+  return {
+    times,
+    status: spec.status,
+    headers,
+    body,
+    delayMs: spec.delayMs ?? 0,
+    drop: spec.drop === true,
+    stall: spec.stall === true,
+    path: spec.path,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+/**
+ * Starts the upstream. Resolves to
+ * { url, port, host, close(), requests, reset(), fault(spec), faults, preflights, recordings }.
+ */
+export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPath = DEFAULT_RECORDINGS } = {}) {
+  const recordings = prepareRecordings(JSON.parse(await readFile(recordingsPath, "utf8")));
+  const requests = [];
+  const faults = []; // { spec, remaining }
+  const sockets = new Set();
+  const timers = new Set();
+  let preflights = 0;
+  let counter = 0;
+  let closing = false;
+
+  function takeFault(path) {
+    for (let i = 0; i < faults.length; i++) {
+      const f = faults[i];
+      if (f.spec.path !== undefined && f.spec.path !== path) continue;
+      if (--f.remaining <= 0) faults.splice(i, 1);
+      return f.spec;
+    }
+    return null;
+  }
+
+  function fault(spec) {
+    const list = Array.isArray(spec) ? spec : [spec];
+    const valid = list.map(validateFault); // all or nothing
+    for (const s of valid) faults.push({ spec: s, remaining: s.times });
+    return faults.length;
+  }
+
+  function reset() {
+    requests.length = 0;
+    faults.length = 0;
+    preflights = 0;
+    counter = 0;
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+  }
+
+  function send(res, status, headers, body) {
+    if (closing || res.destroyed || res.writableEnded || res.socket?.destroyed) return;
+    res.writeHead(status, { ...headers, "content-length": String(body.length) });
+    res.end(body);
+  }
+
+  function sendJson(res, status, value, extra = {}) {
+    send(res, status, { ...CORS_HEADERS, "content-type": "application/json", ...extra }, asJson(value));
+  }
+
+  function readBody(req) {
+    return new Promise((resolve, reject) => {
+      const declared = Number(req.headers["content-length"]);
+      if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+        reject(Object.assign(new Error("too large"), { tooLarge: true }));
+        return;
+      }
+      const chunks = [];
+      let size = 0;
+      let failed = false;
+      req.on("data", (chunk) => {
+        if (failed) return;
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) {
+          failed = true;
+          reject(Object.assign(new Error("too large"), { tooLarge: true }));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on("end", () => failed || resolve(Buffer.concat(chunks, size)));
+      req.on("error", (err) => failed || ((failed = true), reject(err)));
+    });
+  }
+
+  function logEntry(req, path, query, body, json) {
+    const headers = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+    const textual = isTextualContentType(headers["content-type"]) || json.ok;
+    const entry = {
+      method: req.method,
+      path,
+      query,
+      headers,
+      body,
+      bodyText: textual ? body.toString("utf8") : null,
+      json: json.ok ? json.value : undefined,
+      at: Date.now(),
+    };
+    requests.push(entry);
+    return entry;
+  }
+
+  function serialisedLog() {
+    return requests.map((r) => ({
+      method: r.method,
+      path: r.path,
+      query: r.query,
+      headers: r.headers,
+      bodyText: r.bodyText,
+      bodyLength: r.body.length,
+      json: r.json,
+      at: r.at,
+    }));
+  }
+
+  async function control(req, res, path, body) {
+    const json = parseJsonBody(body);
+    if (path === "/__control/faults") {
+      if (req.method === "GET") return sendJson(res, 200, faults.map((f) => ({ ...f.spec, remaining: f.remaining })));
+      if (req.method !== "POST") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET, POST" });
+      if (!json.ok) return sendJson(res, 400, { error: "fault body must be JSON" });
+      try {
+        return sendJson(res, 200, { queued: fault(json.value) });
+      } catch (err) {
+        return sendJson(res, 400, { error: err.message });
+      }
+    }
+    if (path === "/__control/requests") {
+      if (req.method !== "GET") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET" });
+      return sendJson(res, 200, serialisedLog());
+    }
+    if (path === "/__control/reset") {
+      if (req.method !== "POST") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "POST" });
+      reset();
+      return sendJson(res, 200, { ok: true });
+    }
+    if (path === "/__control/health") {
+      return sendJson(res, 200, { ok: true, recordings: recordings.length, requests: requests.length, preflights });
+    }
+    return sendJson(res, 404, { error: "Not Found" });
+  }
+
+  /** The answer without faults: { status, headers, body } (headers without CORS). */
+  function normalAnswer(req, path, body, json, requestId) {
+    const r = route(path);
+    if (!r) return { ...errorAnswer(404, "Not Found"), plain: true };
+    if (req.method !== "POST") {
+      return { ...errorAnswer(405, "Method Not Allowed"), extra: { allow: "POST, OPTIONS" }, plain: true };
+    }
+    const pathOk =
+      r.kind === "chat" && r.model === null ? (p) => p === path || p.endsWith(CHAT_SUFFIX) : (p) => p === path;
+    const recording = findRecording(recordings, "POST", pathOk, body, json);
+    if (recording) return { status: recording.status, headers: recording.headers, body: recording.responseBody, recording };
+
+    let answer;
+    if (r.model && r.model.toLowerCase().includes("does-not-exist")) {
+      answer = errorAnswer(404, `Model ${r.model} does not exist`);
+    } else if (r.kind === "chat") {
+      answer = synthesiseChat(r.model, body, json);
+    } else {
+      answer = synthesiseTask(r.model, body, json, req.headers["content-type"]);
+    }
+    answer.headers = { ...answer.headers, "x-request-id": requestId };
+    return answer;
+  }
+
+  async function handle(req, res) {
+    const url = new URL(req.url, "http://upstream.invalid");
+    const path = url.pathname;
+
+    if (req.method === "OPTIONS") {
+      preflights++;
+      req.resume();
+      res.writeHead(204, {
+        ...CORS_HEADERS,
+        "access-control-allow-methods": "GET, POST, OPTIONS",
+        "access-control-allow-headers": req.headers["access-control-request-headers"] || "*",
+        "access-control-max-age": "600",
+        "content-length": "0",
+      });
+      res.end();
+      return;
+    }
+
+    let body;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (err.tooLarge) {
+        send(
+          res,
+          413,
+          { ...CORS_HEADERS, "content-type": "application/json", connection: "close" },
+          asJson({ error: `Request body exceeds ${MAX_BODY_BYTES} bytes` }),
+        );
+        res.on("finish", () => req.socket.destroy());
+      }
+      return;
+    }
+
+    if (path.startsWith("/__control/")) return control(req, res, path, body);
+
+    const json = parseJsonBody(body);
+    logEntry(req, path, url.search, body, json);
+    const requestId = `local-${++counter}`;
+
+    const f = takeFault(path);
+    if (f) {
+      if (f.delayMs > 0) await sleep(f.delayMs);
+      if (closing) return;
+      if (f.stall) return; // never answer: the client aborts or close() destroys the socket
+      if (f.drop) {
+        const s = req.socket;
+        if (typeof s.resetAndDestroy === "function") s.resetAndDestroy();
+        else s.destroy();
+        return;
+      }
+      if (f.status !== undefined || f.body !== undefined) {
+        let payload = f.body;
+        let contentType = "application/json";
+        if (payload === undefined) payload = JSON.stringify({ error: `Injected fault (status ${f.status ?? 200})` });
+        else if (!parseJsonBody(Buffer.from(payload, "utf8")).ok) contentType = "text/plain; charset=utf-8";
+        send(
+          res,
+          f.status ?? 200,
+          { ...CORS_HEADERS, "content-type": contentType, "x-request-id": requestId, ...f.headers },
+          Buffer.from(payload, "utf8"),
+        );
+        return;
+      }
+    }
+
+    const answer = normalAnswer(req, path, body, json, requestId);
+    const headers = { ...answer.headers, ...(answer.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
+    send(res, answer.status, headers, answer.body);
+  }
+
+  const server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
+    res.on("error", () => {});
+    req.on("error", () => {});
+    handle(req, res).catch((err) => {
+      if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: `upstream bug: ${err?.message ?? err}` });
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+  });
+  server.on("clientError", (_err, socket) => socket.destroy());
+
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+
+  const address = server.address();
+  const urlHost =
+    host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  let closePromise = null;
+
+  function close() {
+    if (!closePromise) {
+      closing = true;
+      closePromise = new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        for (const s of sockets) s.destroy();
+        server.closeAllConnections?.();
+      });
+    }
+    return closePromise;
+  }
+
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    host,
+    requests,
+    close,
+    reset,
+    fault,
+    get faults() {
+      return faults.map((f) => ({ ...f.spec, remaining: f.remaining }));
+    },
+    get preflights() {
+      return preflights;
+    },
+    recordings: recordings.length,
+  };
+}
