@@ -13,6 +13,7 @@ if [ "$crate_version" != "$package_version" ]; then
   exit 1
 fi
 
+mkdir -p build
 out=build/wasm-pack
 wasm-pack build --release --target web --no-typescript --no-pack \
   --out-dir "$out" --out-name hf_inference_wasm . >/dev/null 2>build/wasm-pack.log \
