@@ -34,10 +34,16 @@ pub fn validate_model_id(model: &str) -> Result<(), InferenceError> {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         {
+            // Control characters are shown by code point, not echoed.
+            let shown = if bad.is_control() {
+                format!("U+{:04X}", bad as u32)
+            } else {
+                format!("'{bad}'")
+            };
             return Err(InferenceError::invalid_input(
                 "model",
                 &format!(
-                    "contains {bad:?}; only letters, digits, '-', '_', '.' and one '/' are allowed"
+                    "contains {shown}; only letters, digits, '-', '_', '.' and one '/' are allowed"
                 ),
             ));
         }
@@ -319,7 +325,7 @@ mod tests {
             ("a/.", "'.' or '..'"),
             ("a%2Fb", "contains '%'"),
             ("a b", "contains ' '"),
-            ("a\nb", "contains '\\n'"),
+            ("a\nb", "contains U+000A"),
             ("a?x=1", "contains '?'"),
         ] {
             let err = validate_model_id(bad).unwrap_err();

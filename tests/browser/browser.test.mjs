@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { startStaticServer } from "../support/static-server.mjs";
-import { describePageLog, launchChromium, openPage } from "../support/browser.mjs";
+import { describePageLog, launchChromium, runReportingPage } from "../support/browser.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -67,23 +67,8 @@ before(async () => {
   assert.notEqual(new URL(site.url).port, new URL(upstream.url).port, "page and upstream must be cross-origin");
 
   browser = await launchChromium();
-  const { page, consoleMessages, pageErrors } = await openPage(
-    browser.context,
-    `${site.url}/?upstream=${encodeURIComponent(upstream.url)}`,
-  );
-  try {
-    await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.failed, null, {
-      timeout: 60_000,
-    });
-  } catch (err) {
-    throw new Error(`the page never finished: ${err.message}\n${describePageLog({ consoleMessages, pageErrors })}`);
-  }
-  const failed = await page.evaluate(() => document.body.dataset.failed ?? null);
-  if (failed) {
-    throw new Error(`the page failed: ${failed}\n${describePageLog({ consoleMessages, pageErrors })}`);
-  }
-  const out = JSON.parse(await page.evaluate(() => document.body.dataset.result));
-  pageRun = { out, consoleMessages, pageErrors, staticRequests: [...site.requests] };
+  const report = await runReportingPage(browser.context, `${site.url}/?upstream=${encodeURIComponent(upstream.url)}`, "the page");
+  pageRun = { ...report, staticRequests: [...site.requests] };
 });
 
 after(async () => {

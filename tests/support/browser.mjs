@@ -88,3 +88,24 @@ export function describePageLog({ consoleMessages = [], pageErrors = [] }) {
   ];
   return lines.length ? lines.join("\n") : "(the page logged nothing)";
 }
+
+/**
+ * Opens a test page that reports through `document.body.dataset`: `result`
+ * (JSON) when done, `failed` (a reason) when not. Resolves to the parsed result
+ * with the page's console messages and errors; throws with the page's log.
+ */
+export async function runReportingPage(context, url, what = "the page") {
+  const { page, consoleMessages, pageErrors } = await openPage(context, url);
+  const log = () => describePageLog({ consoleMessages, pageErrors });
+  try {
+    await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.failed, null, {
+      timeout: 60_000,
+    });
+  } catch (err) {
+    throw new Error(`${what} never finished: ${err.message}\n${log()}`);
+  }
+  const failed = await page.evaluate(() => document.body.dataset.failed ?? null);
+  if (failed) throw new Error(`${what} failed: ${failed}\n${log()}`);
+  const out = JSON.parse(await page.evaluate(() => document.body.dataset.result));
+  return { out, consoleMessages, pageErrors };
+}

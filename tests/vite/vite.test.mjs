@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import { startStaticServer } from "../support/static-server.mjs";
-import { describePageLog, launchChromium, openPage } from "../support/browser.mjs";
+import { describePageLog, launchChromium, runReportingPage } from "../support/browser.mjs";
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -96,21 +96,8 @@ before(async () => {
   assert.notEqual(new URL(site.url).port, new URL(upstream.url).port, "app and upstream must be cross-origin");
 
   browser = await launchChromium();
-  const { page, consoleMessages, pageErrors } = await openPage(
-    browser.context,
-    `${site.url}/?upstream=${encodeURIComponent(upstream.url)}`,
-  );
-  try {
-    await page.waitForFunction(() => document.body.dataset.result || document.body.dataset.failed, null, {
-      timeout: 60_000,
-    });
-  } catch (err) {
-    throw new Error(`the app never finished: ${err.message}\n${describePageLog({ consoleMessages, pageErrors })}`);
-  }
-  const failed = await page.evaluate(() => document.body.dataset.failed ?? null);
-  if (failed) throw new Error(`the app failed: ${failed}\n${describePageLog({ consoleMessages, pageErrors })}`);
-  const out = JSON.parse(await page.evaluate(() => document.body.dataset.result));
-  pageRun = { out, consoleMessages, pageErrors, staticRequests: [...site.requests] };
+  const report = await runReportingPage(browser.context, `${site.url}/?upstream=${encodeURIComponent(upstream.url)}`, "the app");
+  pageRun = { ...report, staticRequests: [...site.requests] };
 });
 
 after(async () => {
