@@ -6,7 +6,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 TARBALL := build/hf-inference-wasm.tgz
 NODE_TEST := node --test --test-concurrency=1
 
-.PHONY: setup build pack lint unit test-upstream test-js test-browser test-vite size test demo clean
+.PHONY: setup build pack lint unit test-upstream test-js test-browser test-vite size test demo bench bench-soak clean
 
 setup:
 	@bash scripts/setup.sh
@@ -43,6 +43,12 @@ size: build
 	@node scripts/size.mjs
 
 test: lint unit test-upstream test-js test-browser test-vite size
+
+# Benchmarks print figures and write them under build/; they are not tests.
+bench: bench-soak
+
+bench-soak: build
+	@node scripts/bench-soak.mjs
 
 demo: build
 	@node scripts/demo.mjs

@@ -56,20 +56,56 @@ export interface Endpoint {
   token?: string;
   /** `url` is one model's own endpoint (an Inference Endpoint), used as is. */
   dedicated?: boolean;
-  /** Relative share of traffic. */
+  /** Relative share of traffic among healthy endpoints (default 1). */
   weight?: number;
   /** A name for reports. */
   name?: string;
 }
 
+/** When failed attempts are tried again. Defaults: 4 attempts, 500 ms base, 10 s cap, 60 s deadline. */
+export interface RetryOptions {
+  /** Attempts in all, the first included (1 to 100). */
+  maxAttempts?: number;
+  /** Upper bound of the first backoff (full jitter); doubles per retry. */
+  baseDelayMs?: number;
+  /** Upper bound of any backoff; also caps a loading model's estimate. */
+  maxDelayMs?: number;
+  /** Nothing runs past this long after the call began. */
+  deadlineMs?: number;
+}
+
+/** What `onAttempt` receives after every attempt. */
+export interface AttemptInfo {
+  /** The endpoint's name, or its URL. */
+  endpoint: string;
+  /** 1 for the first attempt of the call. */
+  attempt: number;
+  /** HTTP status, when an answer came. */
+  status?: number;
+  /** The failure's code, when the attempt failed. */
+  code?: InferenceErrorCode;
+  /** The wait chosen before the next attempt, when there is one. */
+  delayMs?: number;
+  /** How long the attempt took. */
+  durationMs: number;
+  /** Upstream's compute time (x-compute-time), in milliseconds. */
+  computeTimeMs?: number;
+  /** Upstream's x-request-id. */
+  requestId?: string;
+}
+
 /** Options of a single call; a client's options are their defaults. */
 export interface CallOptions {
-  /** Aborts the call at once (code ABORTED). */
+  /** Aborts the call at once, also while waiting between attempts (code ABORTED). */
   signal?: AbortSignal;
-  /** Limit of one attempt in milliseconds (code TIMEOUT). */
+  /** Limit of one attempt in milliseconds (code TIMEOUT); retried like a failure. */
   timeoutMs?: number;
+  /** `false` for a single attempt; fields given override the client's. */
+  retry?: false | RetryOptions;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Called after every attempt; what it throws is ignored. */
+  onAttempt?: (info: AttemptInfo) => void;
 }
 
 /** Options of a client (and of the free functions). */

@@ -248,7 +248,7 @@ fn every_error_maps_to_its_code_and_keeps_upstreams_message() {
                 .get("x-request-id")
                 .and_then(Json::as_str)
                 .map(str::to_owned),
-            retry_after: None,
+            ..ResponseMeta::default()
         };
         let err = error_from_response(&meta, &ex.response_body, None);
         let expected_code = match ex.status {

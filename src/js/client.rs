@@ -1,11 +1,11 @@
 //! `InferenceClient` and the free functions: argument checks, one call per
 //! task, and the typed results handed back to JavaScript.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-use js_sys::{ArrayBuffer, Promise, Uint8Array};
+use js_sys::{ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::Blob;
@@ -14,10 +14,13 @@ use super::convert::{
     generated_text_to_js, label_scores_to_js, model_arg, parameters_arg, per_input_to_js,
     string_array, text_input_arg,
 };
-use super::fetch::{send, Answer, AnswerBody, HttpRequest};
-use super::options::{call_options, CallOptions, ClientConfig};
-use crate::policy::retry::retry_after_ms;
-use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
+use super::fetch::{now_ms, send, sleep, Answer, AnswerBody, HttpRequest};
+use super::options::{call_options, CallOptions, ClientConfig, Endpoint};
+use crate::policy::call::{CallPolicy, Next, Outcome};
+use crate::policy::random::SplitMix64;
+use crate::policy::retry::{retry_after_ms, Failure};
+use crate::policy::route::{BreakerConfig, Router};
+use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
 use crate::protocol::json::Json;
 use crate::protocol::response::{
     parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
@@ -180,24 +183,82 @@ fn checked_parameters(value: &JsValue) -> Result<Option<Json>, InferenceError> {
     Ok(parameters)
 }
 
-/// The client state every call shares.
+/// The client state every call shares: its settings, endpoint health and
+/// the random source of jitter and weighted choice.
 struct Shared {
     config: ClientConfig,
+    router: RefCell<Router>,
+    random: RefCell<SplitMix64>,
+}
+
+/// What one attempt reports to `onAttempt`.
+struct AttemptReport<'a> {
+    endpoint: &'a str,
+    attempt: u32,
+    status: Option<u16>,
+    code: Option<ErrorCode>,
+    delay_ms: Option<u64>,
+    duration_ms: u64,
+    compute_time_ms: Option<f64>,
+    request_id: Option<&'a str>,
+}
+
+impl AttemptReport<'_> {
+    /// Calls `onAttempt` with an `AttemptInfo`; an observer that throws does
+    /// not change the call's outcome.
+    fn send_to(&self, on_attempt: Option<&Function>) {
+        let Some(on_attempt) = on_attempt else { return };
+        let info = Object::new();
+        let set = |key: &str, value: JsValue| {
+            let _ = Reflect::set(&info, &JsValue::from_str(key), &value);
+        };
+        set("endpoint", self.endpoint.into());
+        set("attempt", self.attempt.into());
+        if let Some(status) = self.status {
+            set("status", status.into());
+        }
+        if let Some(code) = self.code {
+            set("code", code.as_str().into());
+        }
+        if let Some(delay) = self.delay_ms {
+            set("delayMs", (delay as f64).into());
+        }
+        set("durationMs", (self.duration_ms as f64).into());
+        if let Some(compute) = self.compute_time_ms {
+            set("computeTimeMs", compute.into());
+        }
+        if let Some(id) = self.request_id {
+            set("requestId", id.into());
+        }
+        let _ = on_attempt.call1(&JsValue::UNDEFINED, &info);
+    }
 }
 
 impl Shared {
-    /// Sends one task call and returns its 2xx answer, or the upstream error.
-    async fn call(
+    fn new(config: ClientConfig) -> Shared {
+        let weights: Vec<f64> = config.endpoints.iter().map(|e| e.weight).collect();
+        // Jitter only has to differ between clients, not be secret.
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 ^ now_ms();
+        Shared {
+            router: RefCell::new(Router::new(&weights, BreakerConfig::default())),
+            random: RefCell::new(SplitMix64::new(seed)),
+            config,
+        }
+    }
+
+    /// One attempt at `endpoint`: its 2xx answer, or the error it ended with.
+    async fn attempt(
         &self,
+        endpoint: &Endpoint,
         model: &str,
         call: &CallOptions,
-        payload: Payload,
-    ) -> Result<Answer, InferenceError> {
-        let endpoint = &self.config.endpoints[0];
+        payload: &Payload,
+        timeout_ms: Option<u64>,
+    ) -> Result<Answer, (InferenceError, Option<ResponseMeta>)> {
         let url = task_url(&endpoint.url, model, endpoint.dedicated);
         let mut headers: Vec<(String, String)> = Vec::new();
-        if let Some(content_type) = payload.content_type {
-            headers.push(("content-type".to_owned(), content_type));
+        if let Some(content_type) = &payload.content_type {
+            headers.push(("content-type".to_owned(), content_type.clone()));
         }
         for (name, value) in &call.headers {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
@@ -213,23 +274,97 @@ impl Shared {
         let request = HttpRequest {
             url: &url,
             headers,
-            body: payload.body,
+            body: &payload.body,
         };
-        let answer = send(request, call).await.map_err(|mut err| {
-            err.attempts = 1;
-            err
-        })?;
-        if !(200..300).contains(&answer.meta.status) {
-            let wait = answer
-                .meta
-                .retry_after
-                .as_deref()
-                .and_then(|value| retry_after_ms(value, js_sys::Date::now() as u64));
-            let mut err = error_from_response(&answer.meta, answer.text(), wait);
-            err.attempts = 1;
-            return Err(err);
+        let answer = send(request, &call.signals, timeout_ms)
+            .await
+            .map_err(|e| (e, None))?;
+        if (200..300).contains(&answer.meta.status) {
+            return Ok(answer);
         }
-        Ok(answer)
+        let retry_after = answer
+            .meta
+            .retry_after
+            .as_deref()
+            .and_then(|value| retry_after_ms(value, now_ms()));
+        Err((
+            error_from_response(&answer.meta, answer.text(), retry_after),
+            Some(answer.meta),
+        ))
+    }
+
+    /// Sends a task call under the retry policy, across the endpoints, and
+    /// returns the first 2xx answer or the last error. The decisions are the
+    /// pure `CallPolicy`'s; this loop only performs them.
+    async fn call(
+        &self,
+        model: &str,
+        call: &CallOptions,
+        payload: Payload,
+    ) -> Result<Answer, InferenceError> {
+        let mut policy = CallPolicy::new(call.retry, call.timeout_ms, now_ms());
+        let mut last_status = None;
+        loop {
+            let (index, timeout) = {
+                let mut random = self.random.borrow_mut();
+                policy.start_attempt(&mut self.router.borrow_mut(), now_ms(), &mut *random)
+            };
+            let endpoint = &self.config.endpoints[index];
+            let started = now_ms();
+            let result = self.attempt(endpoint, model, call, &payload, timeout).await;
+            let ended = now_ms();
+            let (outcome, meta) = match &result {
+                Ok(answer) => (Outcome::Success, Some(&answer.meta)),
+                Err((err, _)) if err.code == ErrorCode::Aborted => (Outcome::Aborted, None),
+                Err((err, meta)) => {
+                    let header_wait = meta
+                        .as_ref()
+                        .and_then(|m| m.retry_after.as_deref())
+                        .and_then(|v| retry_after_ms(v, ended));
+                    let failure = Failure {
+                        code: err.code,
+                        status: err.status,
+                        retry_after_ms: header_wait,
+                        // Without the header, an error's wait is a loading model's estimate.
+                        estimated_ms: err.retry_after_ms.filter(|_| header_wait.is_none()),
+                    };
+                    (Outcome::Failed(failure), meta.as_ref())
+                }
+            };
+            let next = {
+                let mut random = self.random.borrow_mut();
+                policy.finish_attempt(&mut self.router.borrow_mut(), ended, &outcome, &mut *random)
+            };
+            if let Some(meta) = meta {
+                last_status = Some(meta.status);
+            }
+            let err = result.as_ref().err().map(|(err, _)| err);
+            AttemptReport {
+                endpoint: &endpoint.name,
+                attempt: policy.attempts(),
+                status: meta.map(|m| m.status),
+                code: err.map(|e| e.code),
+                delay_ms: match next {
+                    Next::Wait(ms) => Some(ms),
+                    _ => None,
+                },
+                duration_ms: ended.saturating_sub(started),
+                compute_time_ms: meta.and_then(|m| m.compute_time_ms),
+                request_id: meta.and_then(|m| m.request_id.as_deref()),
+            }
+            .send_to(call.on_attempt.as_ref());
+            let finish = |mut err: InferenceError| {
+                err.attempts = policy.attempts();
+                err.status = err.status.or(last_status);
+                err
+            };
+            match (next, result) {
+                (Next::Done, Ok(answer)) => return Ok(answer),
+                (Next::Wait(delay), _) => sleep(delay, &call.signals).await.map_err(finish)?,
+                (_, Err((err, _))) => return Err(finish(err)),
+                (_, Ok(answer)) => return Ok(answer),
+            }
+        }
     }
 }
 
@@ -247,7 +382,7 @@ impl InferenceClient {
         let config = ClientConfig::from_js(&options)?;
         warn_if_token_in_page(&config);
         Ok(InferenceClient {
-            shared: Rc::new(Shared { config }),
+            shared: Rc::new(Shared::new(config)),
         })
     }
 

@@ -1,5 +1,7 @@
 //! One HTTP attempt through the global `fetch` (Window, Worker and Node alike),
-//! bounded by a timeout and the caller's abort signals.
+//! bounded by a timeout and the caller's abort signals, and the abortable
+//! sleep between attempts. Every timer and listener is removed when the
+//! attempt or sleep ends, however it ends.
 //!
 //! The crate binds `fetch` itself rather than through gloo-net: the calls need
 //! only a URL, headers, a body that may be a `Blob` or a byte view passed
@@ -15,8 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Blob, Headers, RequestInit, Response};
 
-use super::options::CallOptions;
-use crate::protocol::error::{ErrorCode, InferenceError, ResponseMeta};
+use crate::protocol::error::{compute_time_ms, ErrorCode, InferenceError, ResponseMeta};
 
 #[wasm_bindgen]
 extern "C" {
@@ -24,10 +25,103 @@ extern "C" {
     fn global_fetch(url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
 
     #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: u32) -> JsValue;
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
 
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
+}
+
+/// Longest delay `setTimeout` takes without firing at once.
+const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn aborted() -> InferenceError {
+    InferenceError::new(ErrorCode::Aborted, "the call was aborted by its signal")
+}
+
+/// A timer that is cleared when dropped.
+struct Timer {
+    id: JsValue,
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl Timer {
+    fn start(ms: u64, callback: impl FnMut() + 'static) -> Timer {
+        let callback = Closure::<dyn FnMut()>::new(callback);
+        let id = set_timeout(
+            callback.as_ref().unchecked_ref(),
+            ms.min(MAX_TIMER_MS) as f64,
+        );
+        Timer {
+            id,
+            _callback: callback,
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        clear_timeout(&self.id);
+    }
+}
+
+/// `abort` listeners on the caller's signals, detached when dropped.
+struct AbortListeners {
+    attached: Vec<(AbortSignal, Closure<dyn FnMut()>)>,
+}
+
+impl AbortListeners {
+    fn attach(signals: &[AbortSignal], on_abort: impl Fn() + Clone + 'static) -> AbortListeners {
+        let attached = signals
+            .iter()
+            .map(|signal| {
+                let on_abort = on_abort.clone();
+                let listener = Closure::<dyn FnMut()>::new(on_abort);
+                let _ = signal
+                    .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+                (signal.clone(), listener)
+            })
+            .collect();
+        AbortListeners { attached }
+    }
+}
+
+impl Drop for AbortListeners {
+    fn drop(&mut self) {
+        for (signal, listener) in self.attached.drain(..) {
+            let _ = signal
+                .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// Waits `ms`, or less if a signal aborts (then fails with ABORTED).
+pub async fn sleep(ms: u64, signals: &[AbortSignal]) -> Result<(), InferenceError> {
+    if signals.iter().any(AbortSignal::aborted) {
+        return Err(aborted());
+    }
+    if ms == 0 {
+        return Ok(());
+    }
+    let mut settle: Option<(Function, Function)> = None;
+    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+    let Some((resolve, reject)) = settle else {
+        return Err(aborted());
+    };
+    let _timer = Timer::start(ms, move || {
+        let _ = resolve.call0(&JsValue::UNDEFINED);
+    });
+    let _listeners = AbortListeners::attach(signals, move || {
+        let _ = reject.call0(&JsValue::UNDEFINED);
+    });
+    JsFuture::from(promise)
+        .await
+        .map(|_| ())
+        .map_err(|_| aborted())
 }
 
 /// What one attempt sends.
@@ -37,7 +131,7 @@ pub struct HttpRequest<'a> {
     /// Request headers, already complete.
     pub headers: Vec<(String, String)>,
     /// A string, `Blob`, `ArrayBuffer` or typed-array view, sent as is.
-    pub body: JsValue,
+    pub body: &'a JsValue,
 }
 
 /// An answer's body, read whole.
@@ -50,7 +144,7 @@ pub enum AnswerBody {
 
 /// What came back from one attempt.
 pub struct Answer {
-    /// Status and the headers errors report.
+    /// Status and the headers errors and reports use.
     pub meta: ResponseMeta,
     /// `content-type`, lower-cased.
     pub content_type: String,
@@ -76,79 +170,6 @@ fn is_binary(content_type: &str) -> bool {
         || content_type.contains("xml"))
 }
 
-/// Clears the timer and detaches the abort listeners when the attempt ends,
-/// however it ends, so nothing is left pending.
-struct AttemptGuard {
-    controller: AbortController,
-    timed_out: Rc<Cell<bool>>,
-    timer: Option<JsValue>,
-    _on_timeout: Option<Closure<dyn FnMut()>>,
-    listeners: Vec<(AbortSignal, Closure<dyn FnMut()>)>,
-}
-
-impl AttemptGuard {
-    fn new(options: &CallOptions) -> Result<AttemptGuard, InferenceError> {
-        let controller = AbortController::new().map_err(|_| {
-            InferenceError::new(ErrorCode::Network, "AbortController is not available")
-        })?;
-        let timed_out = Rc::new(Cell::new(false));
-        let mut guard = AttemptGuard {
-            controller,
-            timed_out: timed_out.clone(),
-            timer: None,
-            _on_timeout: None,
-            listeners: Vec::new(),
-        };
-        for signal in &options.signals {
-            let controller = guard.controller.clone();
-            let listener = Closure::<dyn FnMut()>::new(move || controller.abort());
-            let _ =
-                signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-            guard.listeners.push((signal.clone(), listener));
-        }
-        if let Some(ms) = options.timeout_ms {
-            let controller = guard.controller.clone();
-            let on_timeout = Closure::<dyn FnMut()>::new(move || {
-                timed_out.set(true);
-                controller.abort();
-            });
-            guard.timer = Some(set_timeout(on_timeout.as_ref().unchecked_ref(), ms));
-            guard._on_timeout = Some(on_timeout);
-        }
-        Ok(guard)
-    }
-
-    /// The error for a rejected fetch or body read.
-    fn failure(&self, error: &JsValue, url: &str, options: &CallOptions) -> InferenceError {
-        if self.timed_out.get() {
-            let ms = options.timeout_ms.unwrap_or_default();
-            return InferenceError::new(
-                ErrorCode::Timeout,
-                format!("no answer from {url} within {ms} ms"),
-            );
-        }
-        if options.signals.iter().any(AbortSignal::aborted) {
-            return InferenceError::new(ErrorCode::Aborted, "the call was aborted by its signal");
-        }
-        InferenceError::new(
-            ErrorCode::Network,
-            format!("could not reach {url}: {}", describe_js_error(error)),
-        )
-    }
-}
-
-impl Drop for AttemptGuard {
-    fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            clear_timeout(&timer);
-        }
-        for (signal, listener) in self.listeners.drain(..) {
-            let _ = signal
-                .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-        }
-    }
-}
-
 /// `message (cause)` of a JS error, e.g. `fetch failed (ECONNREFUSED)`.
 fn describe_js_error(error: &JsValue) -> String {
     let field = |target: &JsValue, key: &str| {
@@ -168,19 +189,19 @@ fn header(response: &Response, name: &str) -> Option<String> {
     response.headers().get(name).ok().flatten()
 }
 
-/// Sends one attempt and reads its answer whole.
+/// Sends one attempt and reads its answer whole, within `timeout_ms`.
 pub async fn send(
     request: HttpRequest<'_>,
-    options: &CallOptions,
+    signals: &[AbortSignal],
+    timeout_ms: Option<u64>,
 ) -> Result<Answer, InferenceError> {
-    if options.signals.iter().any(AbortSignal::aborted) {
-        return Err(InferenceError::new(
-            ErrorCode::Aborted,
-            "the call was aborted by its signal",
-        ));
+    if signals.iter().any(AbortSignal::aborted) {
+        return Err(aborted());
     }
-    let headers = Headers::new()
-        .map_err(|_| InferenceError::new(ErrorCode::Network, "Headers is not available"))?;
+    let unavailable = |what: &str| {
+        InferenceError::new(ErrorCode::Network, format!("{what} is not available here"))
+    };
+    let headers = Headers::new().map_err(|_| unavailable("Headers"))?;
     for (name, value) in &request.headers {
         headers.set(name, value).map_err(|_| {
             InferenceError::invalid_input(
@@ -189,14 +210,46 @@ pub async fn send(
             )
         })?;
     }
-    let guard = AttemptGuard::new(options)?;
+    let controller = AbortController::new().map_err(|_| unavailable("AbortController"))?;
+    let timed_out = Rc::new(Cell::new(false));
+    let _timer = timeout_ms.map(|ms| {
+        let (controller, timed_out) = (controller.clone(), timed_out.clone());
+        Timer::start(ms, move || {
+            timed_out.set(true);
+            controller.abort();
+        })
+    });
+    let _listeners = AbortListeners::attach(signals, {
+        let controller = controller.clone();
+        move || controller.abort()
+    });
+
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers);
-    init.set_body(&request.body);
-    init.set_signal(Some(&guard.controller.signal()));
+    init.set_body(request.body);
+    init.set_signal(Some(&controller.signal()));
 
-    let fail = |error: JsValue| guard.failure(&error, request.url, options);
+    let fail = |error: JsValue| {
+        if timed_out.get() {
+            let ms = timeout_ms.unwrap_or_default();
+            InferenceError::new(
+                ErrorCode::Timeout,
+                format!("no answer from {} within {ms} ms", request.url),
+            )
+        } else if signals.iter().any(AbortSignal::aborted) {
+            aborted()
+        } else {
+            InferenceError::new(
+                ErrorCode::Network,
+                format!(
+                    "could not reach {}: {}",
+                    request.url,
+                    describe_js_error(&error)
+                ),
+            )
+        }
+    };
     let promise = global_fetch(request.url, &init).map_err(fail)?;
     let response: Response = JsFuture::from(promise)
         .await
@@ -209,6 +262,9 @@ pub async fn send(
         status: response.status(),
         request_id: header(&response, "x-request-id"),
         retry_after: header(&response, "retry-after"),
+        compute_time_ms: header(&response, "x-compute-time")
+            .as_deref()
+            .and_then(compute_time_ms),
     };
     let body = if response.ok() && is_binary(&content_type) {
         let blob = JsFuture::from(response.blob().map_err(fail)?)

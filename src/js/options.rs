@@ -1,10 +1,11 @@
 //! Client and call options read from JavaScript objects, checked once.
 
-use js_sys::{Object, Reflect};
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
 use super::convert::is_absent;
+use crate::policy::retry::RetryConfig;
 use crate::protocol::error::InferenceError;
 use crate::protocol::task::{validate_endpoint_url, Token};
 
@@ -19,6 +20,22 @@ pub struct Endpoint {
     pub token: Option<Token>,
     /// `url` serves one model at its root (an Inference Endpoint).
     pub dedicated: bool,
+    /// Relative share of traffic.
+    pub weight: f64,
+    /// What reports call it (its URL when unnamed).
+    pub name: String,
+}
+
+impl Endpoint {
+    fn at(url: String) -> Endpoint {
+        Endpoint {
+            name: url.clone(),
+            url,
+            token: None,
+            dedicated: false,
+            weight: 1.0,
+        }
+    }
 }
 
 /// Per-call settings; the client's are the defaults of each call.
@@ -27,9 +44,13 @@ pub struct CallOptions {
     /// Signals that abort the call (the client's and the call's).
     pub signals: Vec<AbortSignal>,
     /// Limit of one attempt.
-    pub timeout_ms: Option<u32>,
+    pub timeout_ms: Option<u64>,
     /// Extra request headers; later entries win.
     pub headers: Vec<(String, String)>,
+    /// When and how often to try again.
+    pub retry: RetryConfig,
+    /// Called with an `AttemptInfo` after every attempt.
+    pub on_attempt: Option<Function>,
 }
 
 /// Everything a client was built with.
@@ -89,19 +110,11 @@ fn token_option(object: &JsValue, argument: &str) -> Result<Option<Token>, Infer
 
 fn endpoint_list(value: &JsValue) -> Result<Vec<Endpoint>, InferenceError> {
     if is_absent(value) {
-        return Ok(vec![Endpoint {
-            url: DEFAULT_ENDPOINT.to_owned(),
-            token: None,
-            dedicated: false,
-        }]);
+        return Ok(vec![Endpoint::at(DEFAULT_ENDPOINT.to_owned())]);
     }
     if let Some(url) = value.as_string() {
         validate_endpoint_url(&url, "endpoint")?;
-        return Ok(vec![Endpoint {
-            url,
-            token: None,
-            dedicated: false,
-        }]);
+        return Ok(vec![Endpoint::at(url)]);
     }
     let array: &js_sys::Array = value.dyn_ref().ok_or_else(|| {
         InferenceError::invalid_input(
@@ -127,10 +140,25 @@ fn endpoint_list(value: &JsValue) -> Result<Vec<Endpoint>, InferenceError> {
                 InferenceError::invalid_input(&format!("{name}.url"), "is required")
             })?;
             validate_endpoint_url(&url, &format!("{name}.url"))?;
+            let weight = match get(&item, "weight") {
+                w if is_absent(&w) => 1.0,
+                w => w
+                    .as_f64()
+                    .filter(|w| w.is_finite() && *w > 0.0)
+                    .ok_or_else(|| {
+                        InferenceError::invalid_input(
+                            &format!("{name}.weight"),
+                            "must be a positive number",
+                        )
+                    })?,
+            };
             Ok(Endpoint {
+                name: optional_string(&item, "name", &format!("{name}.name"))?
+                    .unwrap_or_else(|| url.clone()),
                 url,
                 token: token_option(&item, &format!("{name}.token"))?,
                 dedicated: get(&item, "dedicated").is_truthy(),
+                weight,
             })
         })
         .collect()
@@ -157,7 +185,7 @@ pub fn call_options(
     if !is_absent(&timeout) {
         match timeout.as_f64() {
             Some(ms) if ms.is_finite() && ms >= 1.0 && ms <= f64::from(u32::MAX) => {
-                options.timeout_ms = Some(ms as u32)
+                options.timeout_ms = Some(ms as u64)
             }
             _ => {
                 return Err(InferenceError::invalid_input(
@@ -166,6 +194,18 @@ pub fn call_options(
                 ))
             }
         }
+    }
+    let retry = get(value, "retry");
+    if retry.as_bool() == Some(false) {
+        options.retry = RetryConfig::disabled();
+    } else if !is_absent(&retry) {
+        options.retry = retry_config(&retry, options.retry, &format!("{argument}.retry"))?;
+    }
+    let on_attempt = get(value, "onAttempt");
+    if !is_absent(&on_attempt) {
+        options.on_attempt = Some(on_attempt.dyn_into::<Function>().map_err(|_| {
+            InferenceError::invalid_input(&format!("{argument}.onAttempt"), "must be a function")
+        })?);
     }
     let headers = get(value, "headers");
     if let Some(headers) = object_arg(&headers, &format!("{argument}.headers"))? {
@@ -185,6 +225,51 @@ pub fn call_options(
         }
     }
     Ok(options)
+}
+
+/// Reads `{maxAttempts?, baseDelayMs?, maxDelayMs?, deadlineMs?}` over `base`;
+/// an unknown key is refused rather than silently ignored.
+fn retry_config(
+    value: &JsValue,
+    base: RetryConfig,
+    argument: &str,
+) -> Result<RetryConfig, InferenceError> {
+    let object = object_arg(value, argument)?
+        .ok_or_else(|| InferenceError::invalid_input(argument, "must be false or an object"))?;
+    let mut config = if base.max_attempts == 1 && base.deadline_ms == u64::MAX {
+        RetryConfig::default()
+    } else {
+        base
+    };
+    for key in Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        let name = format!("{argument}.{key}");
+        let (slot, minimum): (&mut u64, f64) = match key.as_str() {
+            "baseDelayMs" => (&mut config.base_delay_ms, 0.0),
+            "maxDelayMs" => (&mut config.max_delay_ms, 0.0),
+            "deadlineMs" => (&mut config.deadline_ms, 1.0),
+            "maxAttempts" => {
+                let n = get(value, &key)
+                    .as_f64()
+                    .filter(|n| n.fract() == 0.0 && (1.0..=100.0).contains(n));
+                config.max_attempts = n.ok_or_else(|| {
+                    InferenceError::invalid_input(&name, "must be a whole number from 1 to 100")
+                })? as u32;
+                continue;
+            }
+            _ => return Err(InferenceError::invalid_input(
+                &name,
+                "is not an option (expected maxAttempts, baseDelayMs, maxDelayMs or deadlineMs)",
+            )),
+        };
+        let ms = get(value, &key)
+            .as_f64()
+            .filter(|ms| ms.is_finite() && *ms >= minimum && *ms <= 9.0e15);
+        *slot = ms.ok_or_else(|| {
+            InferenceError::invalid_input(&name, "must be a number of milliseconds")
+        })? as u64;
+    }
+    Ok(config)
 }
 
 impl ClientConfig {

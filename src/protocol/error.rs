@@ -170,6 +170,18 @@ pub struct ResponseMeta {
     pub request_id: Option<String>,
     /// `retry-after`, as sent.
     pub retry_after: Option<String>,
+    /// `x-compute-time` in milliseconds (upstream sends seconds).
+    pub compute_time_ms: Option<f64>,
+}
+
+/// Reads `x-compute-time` (seconds, e.g. `"0.016"`) as milliseconds.
+pub fn compute_time_ms(value: &str) -> Option<f64> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| s * 1000.0)
 }
 
 /// Longest upstream text kept in a message; HTML error pages can be large.
@@ -272,8 +284,16 @@ mod tests {
         ResponseMeta {
             status,
             request_id: Some("req-1".into()),
-            retry_after: None,
+            ..ResponseMeta::default()
         }
+    }
+
+    #[test]
+    fn compute_time_is_read_in_milliseconds() {
+        assert_eq!(compute_time_ms("0.016"), Some(16.0));
+        assert_eq!(compute_time_ms("57"), Some(57_000.0));
+        assert_eq!(compute_time_ms("-1"), None);
+        assert_eq!(compute_time_ms("fast"), None);
     }
 
     #[test]

@@ -241,7 +241,7 @@ describe("errors", () => {
   for (const [status, body, code, message] of cases) {
     test(`${status} -> ${code} with upstream's message`, async () => {
       up.fault({ status, body, headers: { "x-request-id": `req-${status}` } });
-      const err = await rejection(client().textGeneration("gpt2", "hi"));
+      const err = await rejection(client({ retry: false }).textGeneration("gpt2", "hi"));
       assert.ok(err instanceof hf.InferenceError);
       assert.ok(err instanceof Error);
       assert.deepEqual(
@@ -254,7 +254,7 @@ describe("errors", () => {
 
   test("429 carries Retry-After", async () => {
     up.fault({ status: 429, body: '{"error":"Rate limit reached"}', headers: { "retry-after": "3" } });
-    const err = await rejection(client().zeroShot(MNLI, "t", ["a"]));
+    const err = await rejection(client({ retry: false }).zeroShot(MNLI, "t", ["a"]));
     assert.deepEqual([err.code, err.message, err.retryAfterMs, err.model], ["RATE_LIMITED", "Rate limit reached", 3000, MNLI]);
   });
 
@@ -276,20 +276,20 @@ describe("errors", () => {
     const closed = await startUpstream({ port: 0 });
     const url = closed.url;
     await closed.close();
-    const err = await rejection(new hf.InferenceClient({ endpoint: url }).textGeneration("gpt2", "hi"));
+    const err = await rejection(new hf.InferenceClient({ endpoint: url, retry: false }).textGeneration("gpt2", "hi"));
     assert.equal(err.code, "NETWORK");
     assert.match(err.message, /^could not reach http:\/\/127\.0\.0\.1:\d+\/models\/gpt2: fetch failed \(ECONNREFUSED\)$/);
   });
 
   test("a dropped connection is NETWORK", async () => {
     up.fault({ drop: true });
-    const err = await rejection(client().textGeneration("gpt2", "hi"));
+    const err = await rejection(client({ retry: false }).textGeneration("gpt2", "hi"));
     assert.equal(err.code, "NETWORK");
   });
 
   test("a stalled upstream is TIMEOUT after timeoutMs", async () => {
     up.fault({ stall: true });
-    const err = await rejection(client({ timeoutMs: 150 }).textGeneration("gpt2", "hi"));
+    const err = await rejection(client({ timeoutMs: 150, retry: false }).textGeneration("gpt2", "hi"));
     assert.equal(err.code, "TIMEOUT");
     assert.equal(err.message, `no answer from ${up.url}/models/gpt2 within 150 ms`);
   });
@@ -377,7 +377,7 @@ describe("the token", () => {
     const errors = [
       await rejection(withToken.textClassification(SST2, "x")),
       await rejection(withToken.textClassification("", "x")),
-      await rejection(new hf.InferenceClient({ endpoint: "http://127.0.0.1:9", token: TOKEN }).textGeneration("gpt2", "x")),
+      await rejection(new hf.InferenceClient({ endpoint: "http://127.0.0.1:9", token: TOKEN, retry: false }).textGeneration("gpt2", "x")),
     ];
     assert.throws(() => new hf.InferenceClient({ token: `${TOKEN}\n` }), (err) => {
       errors.push(err);

@@ -518,6 +518,8 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
   let counter = 0;
   let closing = false;
 
+  let chaosMode = null; // { rate, specs, random }
+
   function takeFault(path) {
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i];
@@ -525,7 +527,26 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       if (--f.remaining <= 0) faults.splice(i, 1);
       return f.spec;
     }
+    if (chaosMode && chaosMode.random() < chaosMode.rate) {
+      return chaosMode.specs[Math.floor(chaosMode.random() * chaosMode.specs.length)];
+    }
     return null;
+  }
+
+  /**
+   * Random faults for soak tests: each request that no queued fault takes gets,
+   * with probability `rate`, one of `faults` (uniformly), from a seeded sequence
+   * so that a run can be repeated. `chaos(null)` stops it.
+   */
+  function chaos(spec) {
+    if (spec === null) {
+      chaosMode = null;
+      return;
+    }
+    const { rate, seed = 1, faults: list } = spec;
+    if (!(rate >= 0 && rate <= 1)) throw new TypeError("chaos.rate must be between 0 and 1");
+    if (!Array.isArray(list) || list.length === 0) throw new TypeError("chaos.faults must be a non-empty array");
+    chaosMode = { rate, specs: list.map(validateFault), random: seeded("chaos", String(seed)) };
   }
 
   function fault(spec) {
@@ -538,6 +559,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
   function reset() {
     requests.length = 0;
     faults.length = 0;
+    chaosMode = null;
     preflights = 0;
     counter = 0;
   }
@@ -789,6 +811,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     close,
     reset,
     fault,
+    chaos,
     get faults() {
       return faults.map((f) => ({ ...f.spec, remaining: f.remaining }));
     },

@@ -1,0 +1,108 @@
+//! The attempt loop of one call as a sans-IO state machine: the I/O layer asks
+//! where the next attempt goes, performs it, reports how it ended, and is told
+//! whether to wait and try again or to stop. Browser, Node and the proxy worker
+//! run the same decisions, and tests drive them with a fake clock.
+
+use super::random::Random;
+use super::retry::{is_retryable, Decision, Failure, GiveUpReason, RetryConfig, RetryState};
+use super::route::Router;
+
+/// How an attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx answer.
+    Success,
+    /// A failure (an error answer, a connection failure or a timeout).
+    Failed(Failure),
+    /// The caller aborted.
+    Aborted,
+}
+
+/// What to do after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// The call succeeded.
+    Done,
+    /// Wait this many milliseconds, then make the next attempt.
+    Wait(u64),
+    /// Stop and report the last failure.
+    GiveUp(GiveUpReason),
+}
+
+/// The attempt state of one call.
+#[derive(Clone, Debug)]
+pub struct CallPolicy {
+    retry: RetryState,
+    timeout_ms: Option<u64>,
+    tried: Vec<usize>,
+    current: Option<usize>,
+}
+
+impl CallPolicy {
+    /// A call starting at `now_ms` with a per-attempt `timeout_ms`.
+    pub fn new(config: RetryConfig, timeout_ms: Option<u64>, now_ms: u64) -> CallPolicy {
+        CallPolicy {
+            retry: RetryState::new(config, now_ms),
+            timeout_ms,
+            tried: Vec::new(),
+            current: None,
+        }
+    }
+
+    /// Attempts started so far.
+    pub fn attempts(&self) -> u32 {
+        self.retry.attempts()
+    }
+
+    /// Starts an attempt: the endpoint it goes to (index into the router's
+    /// endpoints) and how long it may run.
+    pub fn start_attempt(
+        &mut self,
+        router: &mut Router,
+        now_ms: u64,
+        random: &mut dyn Random,
+    ) -> (usize, Option<u64>) {
+        let index = router.pick(now_ms, &self.tried, random);
+        self.current = Some(index);
+        (index, self.retry.start_attempt(now_ms, self.timeout_ms))
+    }
+
+    /// Ends the current attempt with `outcome` at `now_ms`, updating the
+    /// endpoint's health, and says what comes next.
+    pub fn finish_attempt(
+        &mut self,
+        router: &mut Router,
+        now_ms: u64,
+        outcome: &Outcome,
+        random: &mut dyn Random,
+    ) -> Next {
+        let Some(index) = self.current.take() else {
+            return Next::GiveUp(GiveUpReason::NotRetryable);
+        };
+        match outcome {
+            Outcome::Success => {
+                router.record_success(index);
+                Next::Done
+            }
+            Outcome::Aborted => {
+                router.record_neutral(index);
+                Next::GiveUp(GiveUpReason::NotRetryable)
+            }
+            Outcome::Failed(failure) => {
+                if is_retryable(failure.code, failure.status) {
+                    router.record_failure(index, now_ms);
+                } else {
+                    // Upstream answered, so the endpoint itself is up.
+                    router.record_success(index);
+                }
+                match self.retry.after_failure(now_ms, failure, random) {
+                    Decision::RetryAfter(ms) => {
+                        self.tried.push(index);
+                        Next::Wait(ms)
+                    }
+                    Decision::GiveUp(reason) => Next::GiveUp(reason),
+                }
+            }
+        }
+    }
+}
