@@ -10,6 +10,8 @@ pub mod protocol;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 pub use protocol::error::{ErrorCode, InferenceError};
 pub use protocol::json::Json;

@@ -135,6 +135,7 @@ pub struct HttpRequest<'a> {
 }
 
 /// An answer's body, read whole.
+#[cfg_attr(feature = "worker", allow(dead_code))]
 pub enum AnswerBody {
     /// Text (JSON or plain).
     Text(String),
@@ -143,6 +144,7 @@ pub enum AnswerBody {
 }
 
 /// What came back from one attempt.
+#[cfg_attr(feature = "worker", allow(dead_code))]
 pub struct Answer {
     /// Status and the headers errors and reports use.
     pub meta: ResponseMeta,
@@ -189,12 +191,94 @@ fn header(response: &Response, name: &str) -> Option<String> {
     response.headers().get(name).ok().flatten()
 }
 
-/// Sends one attempt and reads its answer whole, within `timeout_ms`.
-pub async fn send(
+/// An attempt whose answer headers have come and whose body is still unread.
+/// Until it is read or handed on, the timeout and abort listeners stay armed.
+pub struct InFlight {
+    response: Response,
+    /// Status and the headers errors and reports use.
+    pub meta: ResponseMeta,
+    /// `content-type`, lower-cased.
+    pub content_type: String,
+    url: String,
+    timeout_ms: Option<u64>,
+    timed_out: Rc<Cell<bool>>,
+    signals: Vec<AbortSignal>,
+    _timer: Option<Timer>,
+    _listeners: AbortListeners,
+}
+
+impl InFlight {
+    fn failure(&self, error: &JsValue) -> InferenceError {
+        failure(
+            error,
+            &self.url,
+            self.timeout_ms,
+            self.timed_out.get(),
+            &self.signals,
+        )
+    }
+
+    /// Reads the body whole (still within the attempt's timeout).
+    pub async fn read_whole(self) -> Result<Answer, InferenceError> {
+        let body = if self.response.ok() && is_binary(&self.content_type) {
+            let promise = self.response.blob().map_err(|e| self.failure(&e))?;
+            AnswerBody::Blob(
+                JsFuture::from(promise)
+                    .await
+                    .map_err(|e| self.failure(&e))?
+                    .unchecked_into(),
+            )
+        } else {
+            let promise = self.response.text().map_err(|e| self.failure(&e))?;
+            let text = JsFuture::from(promise)
+                .await
+                .map_err(|e| self.failure(&e))?;
+            AnswerBody::Text(text.as_string().unwrap_or_default())
+        };
+        Ok(Answer {
+            meta: self.meta,
+            content_type: self.content_type,
+            body,
+        })
+    }
+
+    #[cfg_attr(not(feature = "worker"), allow(dead_code))]
+    /// Hands the response on with its body unread, for streaming: the timeout
+    /// covered the wait for the answer's headers and ends here.
+    pub fn into_response(self) -> Response {
+        self.response
+    }
+}
+
+fn failure(
+    error: &JsValue,
+    url: &str,
+    timeout_ms: Option<u64>,
+    timed_out: bool,
+    signals: &[AbortSignal],
+) -> InferenceError {
+    if timed_out {
+        let ms = timeout_ms.unwrap_or_default();
+        InferenceError::new(
+            ErrorCode::Timeout,
+            format!("no answer from {url} within {ms} ms"),
+        )
+    } else if signals.iter().any(AbortSignal::aborted) {
+        aborted()
+    } else {
+        InferenceError::new(
+            ErrorCode::Network,
+            format!("could not reach {url}: {}", describe_js_error(error)),
+        )
+    }
+}
+
+/// Sends one attempt and waits for the answer's headers, within `timeout_ms`.
+pub async fn start(
     request: HttpRequest<'_>,
     signals: &[AbortSignal],
     timeout_ms: Option<u64>,
-) -> Result<Answer, InferenceError> {
+) -> Result<InFlight, InferenceError> {
     if signals.iter().any(AbortSignal::aborted) {
         return Err(aborted());
     }
@@ -212,14 +296,14 @@ pub async fn send(
     }
     let controller = AbortController::new().map_err(|_| unavailable("AbortController"))?;
     let timed_out = Rc::new(Cell::new(false));
-    let _timer = timeout_ms.map(|ms| {
+    let timer = timeout_ms.map(|ms| {
         let (controller, timed_out) = (controller.clone(), timed_out.clone());
         Timer::start(ms, move || {
             timed_out.set(true);
             controller.abort();
         })
     });
-    let _listeners = AbortListeners::attach(signals, {
+    let listeners = AbortListeners::attach(signals, {
         let controller = controller.clone();
         move || controller.abort()
     });
@@ -230,26 +314,7 @@ pub async fn send(
     init.set_body(request.body);
     init.set_signal(Some(&controller.signal()));
 
-    let fail = |error: JsValue| {
-        if timed_out.get() {
-            let ms = timeout_ms.unwrap_or_default();
-            InferenceError::new(
-                ErrorCode::Timeout,
-                format!("no answer from {} within {ms} ms", request.url),
-            )
-        } else if signals.iter().any(AbortSignal::aborted) {
-            aborted()
-        } else {
-            InferenceError::new(
-                ErrorCode::Network,
-                format!(
-                    "could not reach {}: {}",
-                    request.url,
-                    describe_js_error(&error)
-                ),
-            )
-        }
-    };
+    let fail = |error: JsValue| failure(&error, request.url, timeout_ms, timed_out.get(), signals);
     let promise = global_fetch(request.url, &init).map_err(fail)?;
     let response: Response = JsFuture::from(promise)
         .await
@@ -266,20 +331,28 @@ pub async fn send(
             .as_deref()
             .and_then(compute_time_ms),
     };
-    let body = if response.ok() && is_binary(&content_type) {
-        let blob = JsFuture::from(response.blob().map_err(fail)?)
-            .await
-            .map_err(fail)?;
-        AnswerBody::Blob(blob.unchecked_into())
-    } else {
-        let text = JsFuture::from(response.text().map_err(fail)?)
-            .await
-            .map_err(fail)?;
-        AnswerBody::Text(text.as_string().unwrap_or_default())
-    };
-    Ok(Answer {
+    Ok(InFlight {
+        response,
         meta,
         content_type,
-        body,
+        url: request.url.to_owned(),
+        timeout_ms,
+        timed_out,
+        signals: signals.to_vec(),
+        _timer: timer,
+        _listeners: listeners,
     })
+}
+
+/// Sends one attempt and reads its answer whole, within `timeout_ms`.
+#[cfg(not(feature = "worker"))]
+pub async fn send(
+    request: HttpRequest<'_>,
+    signals: &[AbortSignal],
+    timeout_ms: Option<u64>,
+) -> Result<Answer, InferenceError> {
+    start(request, signals, timeout_ms)
+        .await?
+        .read_whole()
+        .await
 }

@@ -1,9 +1,13 @@
 //! The wasm-bindgen layer: the only code that touches JavaScript. It reads
 //! JS arguments into core types, runs the fetch, and turns results and
-//! errors back into JS values.
+//! errors back into JS values. The proxy worker build uses only `fetch`.
 
+#[cfg(not(feature = "worker"))]
 mod client;
+#[cfg(not(feature = "worker"))]
 mod convert;
+#[cfg(not(feature = "worker"))]
 mod error;
-mod fetch;
+pub(crate) mod fetch;
+#[cfg(not(feature = "worker"))]
 mod options;

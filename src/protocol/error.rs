@@ -146,6 +146,12 @@ impl InferenceError {
         InferenceError::new(ErrorCode::InvalidInput, format!("{argument}: {problem}"))
     }
 
+    /// The same error, with the HTTP status it is answered or was received with.
+    pub fn with_status(mut self, status: u16) -> InferenceError {
+        self.status = Some(status);
+        self
+    }
+
     /// The same error, tagged with the model it concerns.
     pub fn with_model(mut self, model: &str) -> InferenceError {
         self.model = Some(model.to_owned());

@@ -1,0 +1,95 @@
+// Proxy overhead benchmark (`make bench-proxy`): the Rust proxy worker against
+// a minimal JS pass-through worker in the same workerd (Miniflare), both to the
+// same local upstream, 2,000 requests each after a warm-up, 16 in flight.
+// Prints p50 / p99 latency and throughput of each and their ratios, with the
+// machine, and writes them to build/bench-proxy.md.
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+
+import { startUpstream } from "../tests/upstream/upstream.mjs";
+import { startProxy } from "../tests/support/proxy.mjs";
+
+const REQUESTS = 2000;
+const WARM_UP = 200;
+const IN_FLIGHT = 16;
+const MODEL = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
+
+// The least a proxy can do: add the token, forward, stream the answer back.
+const PASS_THROUGH = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const headers = new Headers({ authorization: "Bearer " + env.HF_TOKEN });
+    const type = request.headers.get("content-type");
+    if (type) headers.set("content-type", type);
+    return fetch(env.UPSTREAMS + url.pathname, { method: "POST", headers, body: request.body });
+  },
+};`;
+
+const up = await startUpstream({ port: 0 });
+const vars = { HF_TOKEN: "hf_benchmark", ALLOWED_MODELS: MODEL, UPSTREAMS: up.url, RATE_LIMIT_PER_MINUTE: "1000000" };
+const proxy = await startProxy({
+  vars,
+  extraWorkers: [{ name: "passthrough", modules: true, script: PASS_THROUGH, compatibilityDate: "2025-11-01", bindings: vars }],
+});
+const workers = {
+  proxy: await proxy.mf.getWorker("proxy"),
+  passthrough: await proxy.mf.getWorker("passthrough"),
+};
+
+async function load(name, count) {
+  const worker = workers[name];
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        const response = await worker.fetch(`http://proxy.local/models/${MODEL}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ inputs: `benchmark request ${i % 50}` }),
+        });
+        await response.text();
+        if (response.status !== 200) throw new Error(`${name}: status ${response.status}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const wall = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  const at = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
+  return { p50: at(50), p99: at(99), throughput: (count / wall) * 1000 };
+}
+
+// Warm both, then measure in alternating halves so drift hits both alike.
+await load("proxy", WARM_UP);
+await load("passthrough", WARM_UP);
+const halves = { proxy: [], passthrough: [] };
+for (const round of [0, 1]) {
+  for (const name of round ? ["passthrough", "proxy"] : ["proxy", "passthrough"]) {
+    halves[name].push(await load(name, REQUESTS / 2));
+  }
+}
+await proxy.close();
+await up.close();
+
+const merge = ([a, b]) => ({ p50: (a.p50 + b.p50) / 2, p99: Math.max(a.p99, b.p99), throughput: (a.throughput + b.throughput) / 2 });
+const p = merge(halves.proxy);
+const t = merge(halves.passthrough);
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+const table = [
+  `Proxy overhead: ${REQUESTS} requests each (after ${WARM_UP} warm-up), ${IN_FLIGHT} in flight, same workerd, same local upstream`,
+  `Machine: ${machine}`,
+  "",
+  "| worker | p50 | p99 | throughput |",
+  "|---|---|---|---|",
+  `| Rust proxy | ${p.p50.toFixed(2)} ms | ${p.p99.toFixed(2)} ms | ${p.throughput.toFixed(0)} req/s |`,
+  `| JS pass-through | ${t.p50.toFixed(2)} ms | ${t.p99.toFixed(2)} ms | ${t.throughput.toFixed(0)} req/s |`,
+  `| ratio (proxy / pass-through) | ${(p.p50 / t.p50).toFixed(2)}x | ${(p.p99 / t.p99).toFixed(2)}x | ${(p.throughput / t.throughput).toFixed(2)}x |`,
+].join("\n");
+mkdirSync(new URL("../build/", import.meta.url), { recursive: true });
+writeFileSync(new URL("../build/bench-proxy.md", import.meta.url), `${table}\n`);
+console.log(table);

@@ -1,0 +1,565 @@
+//! The Worker's request handler: reads the request and the environment,
+//! applies the pure rules, forwards under the shared retry/failover policy and
+//! streams the answer back. The only module of the proxy that touches JS.
+
+use std::cell::RefCell;
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, Response, ResponseInit, Url};
+
+use super::config::{ProxyConfig, Upstream};
+use super::log::LogLine;
+use super::patterns::any_matches;
+use super::ratelimit::RateLimiter;
+use super::rules::{
+    cache_key, check_raw_task_path, cors_headers, model_from_path, preflight_headers,
+    rate_limit_key, refusal_body, refusal_status, route, Route, FORWARDED_RESPONSE_HEADERS,
+};
+use crate::js::fetch::{now_ms, sleep, start, HttpRequest};
+use crate::policy::call::{CallPolicy, Next, Outcome};
+use crate::policy::random::SplitMix64;
+use crate::policy::retry::{is_retryable, retry_after_ms, Failure, RetryConfig};
+use crate::policy::route::{BreakerConfig, Router};
+use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
+use crate::protocol::task::task_url;
+
+/// Attempts per forwarded request, within the client's own deadline.
+const PROXY_RETRY: RetryConfig = RetryConfig {
+    max_attempts: 3,
+    base_delay_ms: 250,
+    max_delay_ms: 5_000,
+    deadline_ms: 60_000,
+};
+
+/// State an isolate keeps between requests: endpoint health, the in-isolate
+/// rate limit and the random source.
+struct IsolateState {
+    router: Option<(usize, Router)>,
+    limiter: RateLimiter,
+    random: SplitMix64,
+}
+
+thread_local! {
+    static STATE: RefCell<IsolateState> = RefCell::new(IsolateState {
+        router: None,
+        limiter: RateLimiter::default(),
+        random: SplitMix64::new((js_sys::Math::random() * 9_007_199_254_740_992.0) as u64),
+    });
+}
+
+fn get(target: &JsValue, key: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string setting of `env`; empty counts as unset.
+fn env_string(env: &JsValue, name: &str) -> Option<String> {
+    get(env, name)
+        .as_string()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn request_header(request: &Request, name: &str) -> Option<String> {
+    request.headers().get(name).ok().flatten()
+}
+
+/// What the log line of a request gathers along the way.
+#[derive(Default)]
+struct Trace {
+    model: Option<String>,
+    code: Option<&'static str>,
+    cache: Option<&'static str>,
+    upstream: Option<String>,
+    attempts: u32,
+    compute_time_ms: Option<f64>,
+}
+
+/// A response built here: status, headers and a body (text or a stream).
+fn respond(
+    status: u16,
+    headers: &[(&str, String)],
+    body: Option<&JsValue>,
+) -> Result<Response, JsValue> {
+    let init = ResponseInit::new();
+    init.set_status(status);
+    let h = Headers::new()?;
+    for (name, value) in headers {
+        h.set(name, value)?;
+    }
+    init.set_headers(&h);
+    match body {
+        None => Response::new_with_opt_str_and_init(None, &init),
+        Some(body) if body.is_string() => {
+            Response::new_with_opt_str_and_init(body.as_string().as_deref(), &init)
+        }
+        Some(body) => {
+            Response::new_with_opt_readable_stream_and_init(Some(body.unchecked_ref()), &init)
+        }
+    }
+}
+
+fn refusal(
+    err: &InferenceError,
+    cors: &[(&'static str, String)],
+    trace: &mut Trace,
+) -> Result<Response, JsValue> {
+    trace.code = Some(err.code.as_str());
+    let mut headers: Vec<(&str, String)> = vec![("content-type", "application/json".to_owned())];
+    if let Some(ms) = err.retry_after_ms {
+        headers.push(("retry-after", ms.div_ceil(1000).to_string()));
+    }
+    headers.extend(cors.iter().map(|(k, v)| (*k, v.clone())));
+    respond(
+        refusal_status(err),
+        &headers,
+        Some(&JsValue::from_str(&refusal_body(err))),
+    )
+}
+
+/// Handles one request; the entry module calls this and turns a trap into a 500.
+#[wasm_bindgen(js_name = handleRequest)]
+pub async fn handle_request(
+    request: Request,
+    env: JsValue,
+    ctx: JsValue,
+) -> Result<Response, JsValue> {
+    let started = now_ms();
+    let url = Url::new(&request.url())?;
+    let path = url.pathname();
+    let method = request.method();
+    let mut trace = Trace::default();
+    let response = match serve(&request, &url, &env, &ctx, &mut trace).await {
+        Ok(response) => response,
+        Err((err, cors)) => refusal(&err, &cors, &mut trace)?,
+    };
+    let line = LogLine {
+        method: &method,
+        path: &path,
+        model: trace.model.as_deref(),
+        status: response.status(),
+        code: trace.code,
+        duration_ms: now_ms().saturating_sub(started),
+        cache: trace.cache,
+        upstream: trace.upstream.as_deref(),
+        attempts: trace.attempts,
+        compute_time_ms: trace.compute_time_ms,
+    };
+    web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
+    Ok(response)
+}
+
+type Refusal = (InferenceError, Vec<(&'static str, String)>);
+
+async fn serve(
+    request: &Request,
+    url: &Url,
+    env: &JsValue,
+    ctx: &JsValue,
+    trace: &mut Trace,
+) -> Result<Response, Refusal> {
+    let bare = |err: InferenceError| (err, Vec::new());
+    let route = route(&request.method(), &url.pathname()).map_err(bare)?;
+    if matches!(route, Route::Task(_)) {
+        check_raw_task_path(&request.url()).map_err(bare)?;
+    }
+    let config = ProxyConfig::from_env(&|name| env_string(env, name)).map_err(bare)?;
+    let origin = request_header(request, "origin");
+    let cors =
+        cors_headers(origin.as_deref(), &url.origin(), &config.allowed_origins).map_err(bare)?;
+    let refuse = |err: InferenceError| (err, cors.clone());
+    let internal = |_: JsValue| {
+        refuse(InferenceError::new(
+            ErrorCode::UpstreamError,
+            "the proxy could not build its answer",
+        ))
+    };
+
+    let model_path = match route {
+        Route::Health => {
+            let body = format!(
+                "{{\"ok\":true,\"version\":\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            );
+            let mut headers = vec![("content-type", "application/json".to_owned())];
+            headers.extend(cors.iter().cloned());
+            return respond(200, &headers, Some(&JsValue::from_str(&body))).map_err(internal);
+        }
+        Route::Preflight => {
+            let mut headers: Vec<(&str, String)> = cors.to_vec();
+            headers.extend(
+                preflight_headers()
+                    .iter()
+                    .map(|(k, v)| (*k, (*v).to_owned())),
+            );
+            return respond(204, &headers, None).map_err(internal);
+        }
+        Route::Task(model) => model,
+    };
+
+    let api_key = request_header(request, "x-api-key");
+    if let Some(keys) = &config.client_keys {
+        if !api_key.as_deref().is_some_and(|k| keys.accepts(k)) {
+            return Err(refuse(
+                InferenceError::new(
+                    ErrorCode::Unauthorized,
+                    "a valid client key is required in the x-api-key header",
+                )
+                .with_status(401),
+            ));
+        }
+    }
+    let model = model_from_path(&model_path).map_err(refuse)?;
+    trace.model = Some(model.clone());
+    if !any_matches(&config.allowed_models, &model) {
+        return Err(refuse(
+            InferenceError::new(
+                ErrorCode::Forbidden,
+                format!("model {model} is not allowed by this proxy (ALLOWED_MODELS)"),
+            )
+            .with_status(403),
+        ));
+    }
+    let too_large = || {
+        refuse(
+            InferenceError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the request body is larger than {} bytes (MAX_BODY_BYTES)",
+                    config.max_body_bytes
+                ),
+            )
+            .with_status(413),
+        )
+    };
+    let declared =
+        request_header(request, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > config.max_body_bytes) {
+        return Err(too_large());
+    }
+    let client = rate_limit_key(
+        api_key.as_deref(),
+        request_header(request, "cf-connecting-ip").as_deref(),
+    );
+    if let Err(wait_ms) = rate_limit(env, &client, config.rate_limit_per_minute).await {
+        let mut err = InferenceError::new(
+            ErrorCode::RateLimited,
+            "too many requests from this client; slow down",
+        )
+        .with_status(429);
+        err.retry_after_ms = Some(wait_ms);
+        return Err(refuse(err));
+    }
+    let buffer = JsFuture::from(request.array_buffer().map_err(internal)?)
+        .await
+        .map_err(|_| {
+            refuse(InferenceError::invalid_input("body", "could not be read").with_status(400))
+        })?;
+    let body = Uint8Array::new(&buffer);
+    if u64::from(body.length()) > config.max_body_bytes {
+        return Err(too_large());
+    }
+    let content_type = request_header(request, "content-type");
+    let accept = request_header(request, "accept");
+
+    let cache = if any_matches(&config.cache_models, &model) {
+        let hash = sha256_hex(&body).await.map_err(internal)?;
+        let key = cache_key(
+            &model,
+            &hash,
+            content_type.as_deref().unwrap_or(""),
+            accept.as_deref().unwrap_or(""),
+        );
+        if let Some(hit) = cache_match(&key).await {
+            trace.cache = Some("HIT");
+            return with_headers(&hit, &cors, Some("HIT")).map_err(internal);
+        }
+        trace.cache = Some("MISS");
+        Some(key)
+    } else {
+        None
+    };
+
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in [("content-type", content_type), ("accept", accept)] {
+        if let Some(value) = value {
+            headers.push((name.to_owned(), value));
+        }
+    }
+    if let Some(bill_to) = &config.bill_to {
+        headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+    }
+    let upstream = forward(&config, &config.upstreams, &model, headers, &body, trace)
+        .await
+        .map_err(refuse)?;
+    let response = with_headers(&upstream, &cors, trace.cache).map_err(internal)?;
+    if let (Some(key), 200) = (cache, response.status()) {
+        cache_put(ctx, &key, &response, config.cache_ttl_seconds).map_err(internal)?;
+    }
+    Ok(response)
+}
+
+/// Forwards to the upstreams under the shared policy; returns the answer to
+/// pass back (a 2xx, or upstream's own final error answer).
+async fn forward(
+    config: &ProxyConfig,
+    upstreams: &[Upstream],
+    model: &str,
+    headers: Vec<(String, String)>,
+    body: &Uint8Array,
+    trace: &mut Trace,
+) -> Result<Response, InferenceError> {
+    let retry = RetryConfig {
+        deadline_ms: PROXY_RETRY.deadline_ms.max(config.upstream_timeout_ms),
+        ..PROXY_RETRY
+    };
+    let mut policy = CallPolicy::new(retry, Some(config.upstream_timeout_ms), now_ms());
+    loop {
+        let (index, timeout) = with_router(upstreams, |router, random| {
+            policy.start_attempt(router, now_ms(), random)
+        });
+        let upstream = &upstreams[index];
+        trace.upstream = Some(upstream.name.clone());
+        trace.attempts = policy.attempts();
+        let mut attempt_headers = headers.clone();
+        let token = upstream.token.as_ref().unwrap_or(&config.token);
+        attempt_headers.push(("authorization".to_owned(), token.authorization()));
+        let url = task_url(&upstream.url, model, false);
+        let request = HttpRequest {
+            url: &url,
+            headers: attempt_headers,
+            body: body.as_ref(),
+        };
+        let (outcome, answer, last_error) = match start(request, &[], timeout).await {
+            Ok(in_flight) => {
+                let status = in_flight.meta.status;
+                trace.compute_time_ms = in_flight.meta.compute_time_ms;
+                if (200..300).contains(&status)
+                    || !is_retryable(ErrorCode::from_status(status), Some(status))
+                {
+                    // Success, or an answer no retry can change: pass it on as it streams.
+                    let outcome = if status < 300 {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failed(Failure {
+                            code: ErrorCode::from_status(status),
+                            status: Some(status),
+                            retry_after_ms: None,
+                            estimated_ms: None,
+                        })
+                    };
+                    with_router(upstreams, |router, random| {
+                        policy.finish_attempt(router, now_ms(), &outcome, random)
+                    });
+                    return Ok(in_flight.into_response());
+                }
+                // A failure that may pass: its body (small) says how long to wait.
+                let meta = in_flight.meta.clone();
+                let answer = in_flight.read_whole().await;
+                let text = answer
+                    .as_ref()
+                    .map(|a| a.text().to_owned())
+                    .unwrap_or_default();
+                let header_wait = meta
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| retry_after_ms(v, now_ms()));
+                let err = error_from_response(&meta, &text, header_wait);
+                let failure = Failure {
+                    code: err.code,
+                    status: Some(status),
+                    retry_after_ms: header_wait,
+                    estimated_ms: err.retry_after_ms.filter(|_| header_wait.is_none()),
+                };
+                let passed_on = upstream_error_response(status, &meta, &text);
+                (Outcome::Failed(failure), passed_on, err)
+            }
+            Err(err) => {
+                let failure = Failure {
+                    code: err.code,
+                    status: None,
+                    retry_after_ms: None,
+                    estimated_ms: None,
+                };
+                (Outcome::Failed(failure), None, err)
+            }
+        };
+        let next = with_router(upstreams, |router, random| {
+            policy.finish_attempt(router, now_ms(), &outcome, random)
+        });
+        match next {
+            Next::Wait(ms) => sleep(ms, &[]).await?,
+            _ => {
+                return match answer {
+                    Some(response) => Ok(response),
+                    None => {
+                        let status = if last_error.code == ErrorCode::Timeout {
+                            504
+                        } else {
+                            502
+                        };
+                        Err(last_error.with_status(status))
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// Upstream's final error answer, rebuilt from the text already read.
+fn upstream_error_response(
+    status: u16,
+    meta: &crate::protocol::error::ResponseMeta,
+    text: &str,
+) -> Option<Response> {
+    let mut headers = vec![(
+        "content-type",
+        if text.trim_start().starts_with('{') {
+            "application/json"
+        } else {
+            "text/plain; charset=utf-8"
+        }
+        .to_owned(),
+    )];
+    if let Some(id) = &meta.request_id {
+        headers.push(("x-request-id", id.clone()));
+    }
+    if let Some(wait) = &meta.retry_after {
+        headers.push(("retry-after", wait.clone()));
+    }
+    respond(status, &headers, Some(&JsValue::from_str(text))).ok()
+}
+
+/// Runs `f` with the isolate's router for these upstreams (rebuilt when the
+/// list changes) and its random source.
+fn with_router<T>(upstreams: &[Upstream], f: impl FnOnce(&mut Router, &mut SplitMix64) -> T) -> T {
+    STATE.with(|state| {
+        let mut state = state.borrow_mut();
+        let state = &mut *state;
+        let fingerprint = upstreams.len();
+        if state.router.as_ref().is_none_or(|(n, _)| *n != fingerprint) {
+            let weights: Vec<f64> = upstreams.iter().map(|u| u.weight).collect();
+            state.router = Some((fingerprint, Router::new(&weights, BreakerConfig::default())));
+        }
+        let (_, router) = state.router.as_mut().expect("set just above");
+        f(router, &mut state.random)
+    })
+}
+
+/// The `LIMITER` binding when bound (its limit and period live in
+/// wrangler.toml), else the in-isolate bucket. `Err(ms)`: refused, retry then.
+async fn rate_limit(env: &JsValue, client: &str, per_minute: u32) -> Result<(), u64> {
+    let limiter = get(env, "LIMITER");
+    if let Ok(limit) = get(&limiter, "limit").dyn_into::<Function>() {
+        let options = Object::new();
+        let _ = Reflect::set(
+            &options,
+            &JsValue::from_str("key"),
+            &JsValue::from_str(client),
+        );
+        let verdict = match limit.call1(&limiter, &options) {
+            Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await,
+            Err(e) => Err(e),
+        };
+        // A binding that fails leaves the request to the bucket below.
+        if let Ok(verdict) = verdict {
+            return if get(&verdict, "success").is_truthy() {
+                Ok(())
+            } else {
+                Err(60_000)
+            };
+        }
+    }
+    STATE.with(|state| {
+        state
+            .borrow_mut()
+            .limiter
+            .check(client, per_minute, now_ms())
+    })
+}
+
+/// SHA-256 of the body, hex, through the runtime's Web Crypto.
+async fn sha256_hex(body: &Uint8Array) -> Result<String, JsValue> {
+    let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
+    let digest: Function = get(&subtle, "digest").dyn_into()?;
+    let promise: Promise = digest
+        .call2(&subtle, &JsValue::from_str("SHA-256"), body)?
+        .dyn_into()?;
+    let bytes = Uint8Array::new(&JsFuture::from(promise).await?).to_vec();
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn default_cache() -> JsValue {
+    get(&get(&js_sys::global(), "caches"), "default")
+}
+
+async fn cache_match(key: &str) -> Option<Response> {
+    let cache = default_cache();
+    let matcher: Function = get(&cache, "match").dyn_into().ok()?;
+    let promise: Promise = matcher
+        .call1(&cache, &JsValue::from_str(key))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    JsFuture::from(promise)
+        .await
+        .ok()?
+        .dyn_into::<Response>()
+        .ok()
+}
+
+/// Stores a copy of `response` for `ttl` seconds, after the answer is sent.
+fn cache_put(ctx: &JsValue, key: &str, response: &Response, ttl: u32) -> Result<(), JsValue> {
+    let cache = default_cache();
+    let Ok(put) = get(&cache, "put").dyn_into::<Function>() else {
+        return Ok(());
+    };
+    let copy = response.clone()?;
+    let headers = Headers::new_with_headers(&copy.headers())?;
+    headers.set("cache-control", &format!("public, max-age={ttl}"))?;
+    for name in [
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "vary",
+        "x-cache",
+    ] {
+        headers.delete(name)?;
+    }
+    let init = ResponseInit::new();
+    init.set_status(copy.status());
+    init.set_headers(&headers);
+    let stored = Response::new_with_opt_readable_stream_and_init(copy.body().as_ref(), &init)?;
+    let promise = put.call2(&cache, &JsValue::from_str(key), &stored)?;
+    if let Ok(wait_until) = get(ctx, "waitUntil").dyn_into::<Function>() {
+        wait_until.call1(ctx, &promise)?;
+    }
+    Ok(())
+}
+
+/// Upstream's answer with only the headers worth passing on, plus CORS and
+/// `x-cache`; the body streams through untouched.
+fn with_headers(
+    upstream: &Response,
+    cors: &[(&'static str, String)],
+    cache: Option<&str>,
+) -> Result<Response, JsValue> {
+    let mut headers: Vec<(&str, String)> = Vec::new();
+    for name in FORWARDED_RESPONSE_HEADERS {
+        if let Ok(Some(value)) = upstream.headers().get(name) {
+            headers.push((name, value));
+        }
+    }
+    headers.extend(cors.iter().cloned());
+    if let Some(cache) = cache {
+        headers.push(("x-cache", cache.to_owned()));
+    }
+    let init = ResponseInit::new();
+    init.set_status(upstream.status());
+    let h = Headers::new()?;
+    for (name, value) in &headers {
+        h.set(name, value)?;
+    }
+    init.set_headers(&h);
+    Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
+}

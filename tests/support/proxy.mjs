@@ -1,0 +1,59 @@
+// The proxy worker (build/worker/, made by `make build-worker`) running in
+// real workerd through Miniflare, listening on a loopback port.
+//
+//   const proxy = await startProxy({ vars: { HF_TOKEN, ALLOWED_MODELS, UPSTREAMS } });
+//   await fetch(`${proxy.url}/models/gpt2`, { method: "POST", body });
+//   proxy.logs          // every line the worker printed (console.log)
+//   await proxy.close();
+
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const WORKER_ENTRY = path.join(repoRoot, "build/worker/entry.js");
+
+/** The wrangler.toml compatibility date, so tests run what deploys. */
+export const COMPATIBILITY_DATE = "2025-11-01";
+
+/**
+ * Starts the proxy with these env vars (strings) and, when `limiter` is given,
+ * a `LIMITER` rate-limit binding of `{ limit, period }`.
+ */
+export async function startProxy({ vars, limiter, extraWorkers = [] } = {}) {
+  if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run make build-worker first`);
+  const logs = [];
+  const collect = (stream) => {
+    let pending = "";
+    stream.on("data", (chunk) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      logs.push(...lines.filter((l) => l.trim()));
+    });
+  };
+  const proxyWorker = {
+    name: "proxy",
+    modules: true,
+    scriptPath: WORKER_ENTRY,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: vars,
+    ...(limiter ? { ratelimits: { LIMITER: { simple: limiter } } } : {}),
+  };
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    workers: [proxyWorker, ...extraWorkers],
+    handleRuntimeStdio: (stdout, stderr) => {
+      collect(stdout);
+      collect(stderr);
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { mf, url, logs, close: () => mf.dispose() };
+}
