@@ -6,18 +6,36 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 TARBALL := build/hf-inference-wasm.tgz
 NODE_TEST := node --test --test-concurrency=1
 
-.PHONY: setup build build-worker pack lint unit test-upstream test-js test-browser test-vite test-worker size test demo bench bench-soak bench-proxy clean
+.PHONY: setup build build-worker pack lint unit test-upstream test-js test-browser test-vite test-worker test-demo size test demo demo-node bench bench-soak bench-proxy clean
 
 setup:
 	@bash scripts/setup.sh
 
-build: setup
+# Builds are file targets: a layer whose inputs did not change is not rebuilt.
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+PKG_STAMP := pkg/.built
+WORKER_STAMP := build/worker/.built
+SITE_STAMP := build/site/.built
+
+build: setup $(PKG_STAMP) $(SITE_STAMP)
+
+build-worker: setup $(WORKER_STAMP)
+
+$(PKG_STAMP): $(RUST_SOURCES) $(wildcard pkg-template/*) LICENSE scripts/build.sh | setup
 	@bash scripts/build.sh
+	@touch $@
 
-build-worker: setup
+$(SITE_STAMP): $(PKG_STAMP) $(wildcard www/*) examples/cat.jpg scripts/build-site.sh
+	@bash scripts/build-site.sh
+	@touch $@
+
+$(WORKER_STAMP): $(RUST_SOURCES) src/worker/entry.js scripts/build-worker.sh | setup
 	@bash scripts/build-worker.sh
+	@touch $@
 
-pack: build
+pack: build $(TARBALL)
+
+$(TARBALL): $(PKG_STAMP)
 	@rm -f build/hf-inference-wasm-*.tgz
 	@npm pack ./pkg --pack-destination build --silent >/dev/null
 	@mv build/hf-inference-wasm-*.tgz $(TARBALL)
@@ -44,13 +62,16 @@ test-browser: build
 test-vite: pack
 	HF_PKG_TARBALL=$(CURDIR)/$(TARBALL) $(NODE_TEST) tests/vite/
 
-test-worker: pack build-worker
+test-worker: pack build build-worker
 	HF_PKG_TARBALL=$(CURDIR)/$(TARBALL) $(NODE_TEST) tests/worker/
+
+test-demo: build build-worker
+	$(NODE_TEST) tests/demo/
 
 size: build
 	@node scripts/size.mjs
 
-test: lint unit test-upstream test-js test-browser test-vite test-worker size
+test: lint unit test-upstream test-js test-browser test-vite test-worker test-demo size
 
 # Benchmarks print figures and write them under build/; they are not tests.
 bench: bench-soak bench-proxy
@@ -61,8 +82,12 @@ bench-soak: build
 bench-proxy: build-worker
 	@node scripts/bench-proxy.mjs
 
-demo: build
+demo: build build-worker
 	@node scripts/demo.mjs
+
+# The guide's four examples in Node, printed to the terminal.
+demo-node: build
+	@node scripts/demo-node.mjs
 
 clean:
 	rm -rf build pkg target

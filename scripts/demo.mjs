@@ -1,51 +1,24 @@
-// `make demo`: the guide's four examples through the built package, in Node.
-// With HF_TOKEN set they call the Hugging Face router; otherwise a local
-// upstream (recorded and synthesised answers) is started and stopped here.
-import * as hf from "../pkg/index.node.js";
-import { runGuideExamples } from "../examples/guide.mjs";
-import { startUpstream } from "../tests/upstream/upstream.mjs";
+// `make demo`: the demo page and the proxy worker on 127.0.0.1, until Ctrl-C.
+// With HF_TOKEN set the worker calls the Hugging Face router; without it, a
+// local upstream started here answers, and the page says so.
+import { startDemo } from "./demo-server.mjs";
 
-const token = process.env.HF_TOKEN?.trim();
-let upstream;
-let options;
-if (token) {
-  options = { token };
-  console.log("hf-inference-wasm demo: calling the Hugging Face router with HF_TOKEN.\n");
-} else {
-  upstream = await startUpstream({ port: 0 });
-  options = { endpoint: upstream.url };
-  console.log(
-    `hf-inference-wasm demo: HF_TOKEN is not set, so answers come from the local upstream at ${upstream.url}\n` +
-      "(recorded Hugging Face exchanges and synthesised answers; set HF_TOKEN to call the real router).\n",
-  );
+const token = process.env.HF_TOKEN?.trim() || undefined;
+const port = Number(process.env.DEMO_PORT ?? 8787);
+console.log(token ? "Starting the demo against the Hugging Face router (HF_TOKEN is set)…" : "Starting the demo offline (HF_TOKEN is not set)…");
+const demo = await startDemo({ token, port });
+if (demo.offline) {
+  console.log(`Local upstream at ${demo.upstream.url}: answers are recorded Hugging Face exchanges or synthesised.`);
 }
+console.log(`\n  Demo: ${demo.url}/\n\nPress Ctrl-C to stop.`);
 
-let failures = 0;
-try {
-  for await (const report of runGuideExamples(hf, options)) {
-    console.log(`▸ ${report.title}  (${report.ms.toFixed(0)} ms)`);
-    if (report.ok) {
-      printResult(report.result);
-    } else {
-      failures++;
-      const e = report.error;
-      console.log(`  ${e.code ?? "ERROR"}${e.status ? ` (HTTP ${e.status})` : ""}: ${e.message}`);
-    }
-    console.log();
-  }
-} finally {
-  await upstream?.close();
-  if (upstream) console.log("Local upstream stopped.");
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nStopping the worker" + (demo.offline ? " and the local upstream…" : "…"));
+  await demo.close();
+  process.exit(0);
 }
-process.exitCode = failures && !token ? 1 : 0;
-
-function printResult(result) {
-  if (Array.isArray(result)) {
-    for (const { label, score } of result) {
-      const bar = "█".repeat(Math.round(score * 30));
-      console.log(`  ${label.slice(0, 40).padEnd(40)} ${score.toFixed(4)} ${bar}`);
-    }
-  } else {
-    console.log(`  ${JSON.stringify(result.generated_text)}`);
-  }
-}
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

@@ -1,0 +1,92 @@
+// Starts the demo: the proxy worker under `wrangler dev` on 127.0.0.1, serving
+// the demo page (build/site/) and proxying to the Hugging Face router with
+// HF_TOKEN, or, without a token, to a local upstream started here. Used by
+// `make demo` (scripts/demo.mjs) and by the demo's browser tests.
+import { spawn } from "node:child_process";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { startUpstream } from "../tests/upstream/upstream.mjs";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * `token`: an HF token (router mode) or undefined (offline, local upstream);
+ * `offline: true` uses the local upstream even with a token (tests).
+ * `vars`: extra worker settings. Resolves to { url, upstream?, offline, output, close() }.
+ */
+export async function startDemo({ token, offline = !token, port = 8787, vars = {} } = {}) {
+  const upstream = offline ? await startUpstream({ port: 0 }) : undefined;
+  const scratch = await mkdtemp(path.join(tmpdir(), "hf-wasm-demo-"));
+  // The page's own copy, with the banner setting: build/site/ stays as built.
+  const site = path.join(scratch, "site");
+  await cp(path.join(repoRoot, "build/site"), site, { recursive: true });
+  await writeFile(path.join(site, "demo-mode.json"), JSON.stringify({ offline }));
+  // Secrets go through a private file, never the command line (wrangler shows
+  // --var values; it hides env-file ones).
+  const env = { HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one", ...(upstream ? { UPSTREAMS: upstream.url } : {}), ...vars };
+  const envFile = path.join(scratch, "worker.env");
+  await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n", { mode: 0o600 });
+
+  const output = [];
+  const child = spawn(
+    path.join(repoRoot, "node_modules/.bin/wrangler"),
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--env-file", envFile, "--assets", site, "--persist-to", path.join(scratch, "state"), "--show-interactive-dev-session=false", "--log-level", "log"],
+    {
+      cwd: repoRoot,
+      detached: true, // its own process group: stopping the demo stops workerd too
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "log" },
+    },
+  );
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding("utf8");
+    stream.on("data", (text) => output.push(...text.split("\n").filter((l) => l.trim())));
+  }
+  let exited = false;
+  child.on("exit", () => (exited = true));
+
+  const close = async () => {
+    if (!exited) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {}
+          resolve();
+        }, 5000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        if (exited) resolve();
+      });
+    }
+    await upstream?.close();
+    await rm(scratch, { recursive: true, force: true });
+  };
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited) {
+      await close();
+      throw new Error(`wrangler dev exited before serving:\n${output.join("\n")}`);
+    }
+    try {
+      const response = await fetch(`${url}/healthz`);
+      if (response.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`wrangler dev did not answer on ${url} within 120 s:\n${output.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, upstream, offline, output, close };
+}

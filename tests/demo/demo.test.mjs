@@ -1,0 +1,204 @@
+// The demo page end to end in headless Chromium: served by the proxy worker
+// (wrangler dev) from build/site/, calling it on the same origin, with the
+// local upstream behind it. Asserts what each panel renders, errors, keyboard
+// use and that the worker's token never reaches the page; writes screenshots
+// of every panel at desktop and phone width to test-output/screenshots/.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { startDemo } from "../../scripts/demo-server.mjs";
+import { launchChromium } from "../support/browser.mjs";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const shots = path.join(repoRoot, "test-output/screenshots");
+const TOKEN = "hf_demoWorkerTokenMustNotReachPage42";
+const MISSING = "this-model-does-not-exist-123";
+const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
+const VIT = "google/vit-base-patch16-224";
+const MNLI = "facebook/bart-large-mnli";
+const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+
+let demo;
+let browser;
+/** Everything the page sent and received, for the token check. */
+const traffic = [];
+const pageErrors = [];
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+before(async () => {
+  await mkdir(shots, { recursive: true });
+  demo = await startDemo({
+    token: TOKEN,
+    offline: true,
+    port: await freePort(),
+    vars: { ALLOWED_MODELS: `${SST2},gpt2,${VIT},${MNLI},${MISSING}` },
+  });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  const output = demo?.output.join("\n") ?? "";
+  await demo?.close();
+  assert.ok(!output.includes(TOKEN), "wrangler printed the token");
+});
+
+async function openDemo(viewport) {
+  const page = await browser.context.newPage();
+  await page.setViewportSize(viewport);
+  page.on("pageerror", (err) => pageErrors.push(String(err)));
+  page.on("request", (request) => traffic.push({ url: request.url(), headers: request.headers(), body: request.postData() ?? "" }));
+  page.on("response", async (response) => {
+    const type = response.headers()["content-type"] ?? "";
+    let body = "";
+    try {
+      body = /json|text|javascript|wasm/.test(type) ? (await response.body()).toString("latin1") : "";
+    } catch {}
+    traffic.push({ url: response.url(), headers: response.headers(), body });
+  });
+  await page.goto(`${demo.url}/`);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+/** Submits a panel and waits for its result to settle. */
+async function submit(page, id) {
+  await page.click(`#${id} button[type=submit]`);
+  await page.waitForSelector(`#${id} .result[data-state=done], #${id} .result[data-state=error]`, { timeout: 30_000 });
+}
+
+const rendered = (page, id) =>
+  page.$$eval(`#${id} .bar`, (bars) => bars.map((b) => [b.querySelector(".label").textContent, b.querySelector(".score").textContent]));
+
+const rawShown = (page, id) => page.$eval(`#${id} details pre`, (pre) => JSON.parse(pre.textContent));
+
+/** The local upstream's own answer to a body, asked directly. */
+async function upstreamAnswer(model, body, type = "application/json") {
+  const response = await fetch(`${demo.upstream.url}/models/${model}`, { method: "POST", headers: { "content-type": type, "x-test-direct": "1" }, body });
+  return response.json();
+}
+
+const asBars = (list) => list.map(({ label, score }) => [label, score.toFixed(4)]);
+
+async function runPanels(page, viewportName) {
+  // Sentiment.
+  const text = await page.inputValue("#sentiment textarea");
+  await submit(page, "sentiment");
+  const sentiment = (await upstreamAnswer(SST2, JSON.stringify({ inputs: text })))[0];
+  assert.deepEqual(await rendered(page, "sentiment"), asBars(sentiment));
+  assert.deepEqual(await rawShown(page, "sentiment"), sentiment);
+  assert.match(await page.textContent("#sentiment .latency"), /^\d+ ms in all · [\d.]+ ms upstream compute$/);
+  await page.locator("#sentiment").screenshot({ path: path.join(shots, `${viewportName}-sentiment.png`) });
+
+  // Text generation with max_length and temperature.
+  const prompt = await page.inputValue("#generation textarea");
+  await submit(page, "generation");
+  const generation = (await upstreamAnswer("gpt2", JSON.stringify({ inputs: prompt, parameters: { max_length: 50, temperature: 0.7 } })))[0];
+  assert.equal(await page.textContent("#generation .generated"), generation.generated_text);
+  await page.locator("#generation").screenshot({ path: path.join(shots, `${viewportName}-generation.png`) });
+
+  // Image: the sample button, with a preview.
+  await page.click("#image .sample");
+  await page.waitForFunction(() => !document.querySelector("#image img").hidden);
+  await submit(page, "image");
+  const cat = await readFile(path.join(repoRoot, "examples/cat.jpg"));
+  const image = await upstreamAnswer(VIT, cat, "image/jpeg");
+  assert.deepEqual(await rendered(page, "image"), asBars(image));
+  await page.locator("#image").screenshot({ path: path.join(shots, `${viewportName}-image.png`) });
+
+  // Zero-shot with edited labels.
+  await page.fill("#zero-shot input[name=labels]", "marketing, customer feedback, technical issue, finance");
+  await submit(page, "zero-shot");
+  const zsText = await page.inputValue("#zero-shot textarea");
+  const old = await upstreamAnswer(MNLI, JSON.stringify({ inputs: zsText, parameters: { candidate_labels: ["marketing", "customer feedback", "technical issue", "finance"] } }));
+  const zeroShot = old.labels.map((label, i) => ({ label, score: old.scores[i] })).sort((a, b) => b.score - a.score);
+  assert.deepEqual(await rendered(page, "zero-shot"), asBars(zeroShot));
+  await page.locator("#zero-shot").screenshot({ path: path.join(shots, `${viewportName}-zero-shot.png`) });
+  await page.screenshot({ path: path.join(shots, `${viewportName}-page.png`), fullPage: true });
+}
+
+describe("the demo page through the worker", () => {
+  test("each panel renders the upstream's labels and scores (desktop)", async () => {
+    const page = await openDemo(VIEWPORTS.desktop);
+    assert.equal(await page.isVisible("#offline-banner"), true, "the offline banner is shown");
+    await runPanels(page, "desktop");
+    await page.close();
+  });
+
+  test("each panel works at phone width, without horizontal scrolling", async () => {
+    const page = await openDemo(VIEWPORTS.phone);
+    await runPanels(page, "phone");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+    await page.close();
+  });
+
+  test("an upstream error shows its code and message in the panel", async () => {
+    const page = await openDemo(VIEWPORTS.desktop);
+    await page.fill("#sentiment input[name=model]", MISSING);
+    await submit(page, "sentiment");
+    assert.equal(await page.textContent("#sentiment .error .code"), "NOT_FOUND");
+    assert.equal(await page.textContent("#sentiment .error .message"), `Model ${MISSING} does not exist`);
+    assert.match(await page.textContent("#sentiment .error"), /does not exist or is not served\. \(HTTP 404\)/);
+    await page.fill("#zero-shot input[name=model]", "meta-llama/Llama-3.1-8B-Instruct");
+    await submit(page, "zero-shot");
+    assert.equal(await page.textContent("#zero-shot .error .code"), "FORBIDDEN");
+    await page.locator("#sentiment").screenshot({ path: path.join(shots, "desktop-error.png") });
+    await page.close();
+  });
+
+  test("a dropped image file is previewed and classified", async () => {
+    const page = await openDemo(VIEWPORTS.desktop);
+    const cat = (await readFile(path.join(repoRoot, "examples/cat.jpg"))).toString("base64");
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], "cat.jpg", { type: "image/jpeg" }));
+      document.querySelector("#image .drop").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, cat);
+    await page.waitForFunction(() => !document.querySelector("#image img").hidden);
+    await submit(page, "image");
+    const labels = await rendered(page, "image");
+    assert.equal(labels[0][0], "cheetah, chetah, Acinonyx jubatus");
+    await page.close();
+  });
+
+  test("works by keyboard alone", async () => {
+    const page = await openDemo(VIEWPORTS.desktop);
+    const target = await page.$("#zero-shot button[type=submit]");
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate((el) => document.activeElement === el, target);
+    }
+    assert.ok(reached, "Tab never reached the zero-shot button");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#zero-shot .result[data-state=done]");
+    assert.equal((await rendered(page, "zero-shot")).length, 3);
+    await page.close();
+  });
+
+  test("the worker's token is in no page resource and no request the page made", () => {
+    assert.ok(traffic.length > 20, `only ${traffic.length} requests and responses seen`);
+    const seen = JSON.stringify(traffic);
+    assert.ok(!seen.includes(TOKEN), "the token reached the page");
+    assert.ok(traffic.every((t) => !t.headers.authorization), "a request carried Authorization");
+    // And the upstream did get it, from the worker.
+    const forwarded = demo.upstream.requests.filter((r) => !r.headers["x-test-direct"]);
+    assert.ok(forwarded.length >= 4, `${forwarded.length} forwarded`);
+    assert.ok(forwarded.every((r) => r.headers.authorization === `Bearer ${TOKEN}`));
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,179 @@
+// The demo page: four panels, one per example of the guide, all calling the
+// proxy worker that served this page (same origin, no token in the page).
+import { InferenceClient } from "./pkg/index.browser.js";
+
+const client = new InferenceClient({ endpoint: location.origin });
+
+// `make demo` writes demo-mode.json when answers come from the local upstream.
+fetch("./demo-mode.json", { cache: "no-store" })
+  .then((r) => (r.ok ? r.json() : null))
+  .then((mode) => {
+    if (mode?.offline) document.getElementById("offline-banner").hidden = false;
+  })
+  .catch(() => {});
+
+const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+};
+
+/** Scores as labelled bars. */
+function bars(list) {
+  return el(
+    "ul",
+    { className: "bars" },
+    ...list.map(({ label, score }) => {
+      const fill = el("div", { className: "fill" });
+      fill.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
+      return el(
+        "li",
+        { className: "bar" },
+        el("span", { className: "label", title: label }, label),
+        el("span", { className: "score" }, score.toFixed(4)),
+        el("div", { className: "track", role: "presentation" }, fill),
+      );
+    }),
+  );
+}
+
+const PLAIN_WORDS = {
+  INVALID_INPUT: "The input was refused before anything was sent.",
+  BAD_REQUEST: "The model refused these parameters.",
+  UNAUTHORIZED: "The proxy or Hugging Face did not accept the credentials.",
+  FORBIDDEN: "The proxy does not allow this model or this page.",
+  NOT_FOUND: "This model does not exist or is not served.",
+  PAYLOAD_TOO_LARGE: "The input is too large.",
+  VALIDATION: "The model could not take this input.",
+  RATE_LIMITED: "Too many requests: wait a little and try again.",
+  MODEL_LOADING: "The model is still loading: try again shortly.",
+  UPSTREAM_ERROR: "The inference service failed.",
+  CONFIG: "The proxy is misconfigured.",
+  TIMEOUT: "No answer in time.",
+  NETWORK: "The proxy could not be reached.",
+  BAD_RESPONSE: "The answer had an unexpected shape.",
+};
+
+function errorView(err) {
+  const code = err?.code ?? "ERROR";
+  return el(
+    "div",
+    { className: "error", role: "alert" },
+    el("p", {}, el("code", { className: "code" }, code), ": ", el("span", { className: "message" }, String(err?.message ?? err))),
+    el("p", { className: "meta" }, PLAIN_WORDS[code] ?? "", err?.status ? ` (HTTP ${err.status})` : ""),
+  );
+}
+
+function metaLine(ms, computeMs, attempts) {
+  const parts = [`${Math.round(ms)} ms in all`];
+  if (computeMs !== undefined) parts.push(`${Math.round(computeMs * 10) / 10} ms upstream compute`);
+  if (attempts > 1) parts.push(`${attempts} attempts`);
+  return el("p", { className: "meta latency" }, parts.join(" · "));
+}
+
+function rawJson(value) {
+  return el("details", {}, el("summary", {}, "Raw JSON"), el("pre", {}, JSON.stringify(value, null, 2)));
+}
+
+/** Wires a panel: `run(form, callOptions)` calls the API, `render(output)` shows it. */
+function panel(id, run, render) {
+  const section = document.getElementById(id);
+  const form = section.querySelector("form");
+  const result = section.querySelector(".result");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    result.dataset.state = "busy";
+    result.replaceChildren(el("p", { className: "status" }, "Working…"));
+    let computeMs;
+    let attempts = 0;
+    const onAttempt = (info) => {
+      attempts = info.attempt;
+      if (info.computeTimeMs !== undefined) computeMs = info.computeTimeMs;
+      if (info.delayMs !== undefined) {
+        const seconds = Math.max(1, Math.round(info.delayMs / 1000));
+        result.replaceChildren(el("p", { className: "status" }, `${info.code}: retrying in ${seconds} s…`));
+      }
+    };
+    const started = performance.now();
+    try {
+      const output = await run(form, { onAttempt });
+      result.replaceChildren(render(output), metaLine(performance.now() - started, computeMs, attempts), rawJson(output));
+      result.dataset.state = "done";
+    } catch (err) {
+      result.replaceChildren(errorView(err));
+      result.dataset.state = "error";
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+const value = (form, name) => form.elements[name].value;
+
+panel(
+  "sentiment",
+  (form, options) => client.textClassification(value(form, "model").trim(), value(form, "text"), undefined, options),
+  bars,
+);
+
+panel(
+  "generation",
+  (form, options) =>
+    client.textGeneration(
+      value(form, "model").trim(),
+      value(form, "prompt"),
+      { max_length: Number(value(form, "max_length")), temperature: Number(value(form, "temperature")) },
+      options,
+    ),
+  (output) => el("p", { className: "generated" }, output.generated_text),
+);
+
+// Image panel: file picker, drag and drop, the sample, and a preview.
+const imageSection = document.getElementById("image");
+const drop = imageSection.querySelector(".drop");
+const preview = drop.querySelector("img");
+const hint = drop.querySelector(".drop-hint");
+let image = null;
+function useImage(blob, name) {
+  image = blob;
+  hint.textContent = `${name} · ${Math.round(blob.size / 1024)} KB · choose or drop another`;
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(blob);
+  preview.hidden = false;
+}
+drop.querySelector("input").addEventListener("change", (e) => e.target.files[0] && useImage(e.target.files[0], e.target.files[0].name));
+drop.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const file = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith("image/"));
+  if (file) useImage(file, file.name);
+});
+imageSection.querySelector(".sample").addEventListener("click", async () => {
+  useImage(await (await fetch("./cat.jpg")).blob(), "cat.jpg (sample)");
+});
+panel("image", (form, options) => client.classifyImage(value(form, "model").trim(), image, undefined, options), bars);
+
+panel(
+  "zero-shot",
+  (form, options) =>
+    client.zeroShot(
+      value(form, "model").trim(),
+      value(form, "text"),
+      value(form, "labels")
+        .split(",")
+        .map((l) => l.trim())
+        .filter(Boolean),
+      undefined,
+      options,
+    ),
+  bars,
+);
+
+document.body.dataset.ready = "true";
