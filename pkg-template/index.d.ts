@@ -111,6 +111,12 @@ export interface CallOptions {
 /** Options of a client (and of the free functions). */
 export interface ClientOptions extends CallOptions {
   /**
+   * OpenAI-compatible base for chat: calls go to `${url}/chat/completions`.
+   * Default "https://router.huggingface.co/v1" (choose a provider with a
+   * `model:provider` suffix).
+   */
+  chatEndpoint?: string | Endpoint[];
+  /**
    * A Hugging Face access token. Never logged or echoed. In a browser page it
    * is visible to every visitor: use the proxy worker there instead.
    */
@@ -176,6 +182,78 @@ export interface ZeroShotParameters {
   [key: string]: JsonValue | undefined;
 }
 
+/** One message of a chat. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool" | (string & {});
+  content: string | { [key: string]: JsonValue }[] | null;
+  [key: string]: JsonValue | undefined;
+}
+
+/** An OpenAI chat completion request; the model goes inside. */
+export interface ChatCompletionRequest {
+  /** A model id, optionally with the router's `:provider` suffix. */
+  model: string;
+  messages: ChatMessage[];
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  stop?: string | string[];
+  [key: string]: JsonValue | undefined;
+}
+
+/** An OpenAI chat completion, as upstream sent it. */
+export interface ChatCompletionOutput {
+  id: string;
+  object: string;
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: string; content: string | null; [key: string]: JsonValue | undefined };
+    finish_reason: string | null;
+    [key: string]: JsonValue | undefined;
+  }[];
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  [key: string]: JsonValue | undefined;
+}
+
+/** One chunk of a streamed chat completion (OpenAI wire shape). */
+export interface ChatCompletionChunk {
+  id: string;
+  object: string;
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: { role?: string; content?: string | null; [key: string]: JsonValue | undefined };
+    finish_reason: string | null;
+    [key: string]: JsonValue | undefined;
+  }[];
+  [key: string]: JsonValue | undefined;
+}
+
+/** One chunk of a streamed text generation (TGI wire shape). */
+export interface TextGenerationStreamChunk {
+  token: { id: number; text: string; logprob: number; special: boolean };
+  /** The whole text, on the last chunk only. */
+  generated_text: string | null;
+  details: { [key: string]: JsonValue } | null;
+  [key: string]: JsonValue | undefined;
+}
+
+/**
+ * A streamed answer: `for await (const chunk of stream)`. Nothing is sent
+ * before the first `next()`. Leaving the loop (or `return()`) cancels the
+ * request; an error upstream reports inside the stream rejects the iteration
+ * with an `InferenceError` after the chunks that came before it.
+ */
+export class InferenceStream<T> implements AsyncIterableIterator<T> {
+  next(): Promise<IteratorResult<T, undefined>>;
+  return(value?: undefined): Promise<IteratorResult<T, undefined>>;
+  [Symbol.asyncIterator](): InferenceStream<T>;
+}
+
 /** A client; every method rejects with `InferenceError`. */
 export class InferenceClient {
   constructor(options?: ClientOptions);
@@ -188,6 +266,12 @@ export class InferenceClient {
   /** Labels sorted by score, highest first. */
   zeroShot(model: string, text: string, candidate_labels: string[], params?: ZeroShotParameters, callOptions?: CallOptions): Promise<LabelScore[]>;
   zeroShot(model: string, text: string[], candidate_labels: string[], params?: ZeroShotParameters, callOptions?: CallOptions): Promise<LabelScore[][]>;
+  /** Tokens as they are generated (`"stream": true` on the task route). */
+  textGenerationStream(model: string, prompt: string, params?: TextGenerationParameters, callOptions?: CallOptions): InferenceStream<TextGenerationStreamChunk>;
+  /** An OpenAI chat completion through `chatEndpoint`. */
+  chatCompletion(request: ChatCompletionRequest, callOptions?: CallOptions): Promise<ChatCompletionOutput>;
+  /** A streamed OpenAI chat completion through `chatEndpoint`. */
+  chatCompletionStream(request: ChatCompletionRequest, callOptions?: CallOptions): InferenceStream<ChatCompletionChunk>;
   free(): void;
 }
 
@@ -198,6 +282,9 @@ export function textGeneration(model: string, prompt: string, params?: TextGener
 export function classifyImage(model: string, image: BinaryInput, params?: ImageClassificationParameters, options?: ClientOptions): Promise<LabelScore[]>;
 export function zeroShot(model: string, text: string, candidate_labels: string[], params?: ZeroShotParameters, options?: ClientOptions): Promise<LabelScore[]>;
 export function zeroShot(model: string, text: string[], candidate_labels: string[], params?: ZeroShotParameters, options?: ClientOptions): Promise<LabelScore[][]>;
+export function textGenerationStream(model: string, prompt: string, params?: TextGenerationParameters, options?: ClientOptions): InferenceStream<TextGenerationStreamChunk>;
+export function chatCompletion(request: ChatCompletionRequest, options?: ClientOptions): Promise<ChatCompletionOutput>;
+export function chatCompletionStream(request: ChatCompletionRequest, options?: ClientOptions): InferenceStream<ChatCompletionChunk>;
 
 /**
  * Instantiates the wasm. The entries already do it; call it only to load the

@@ -4,5 +4,4 @@ import { initSync } from "./hf_inference_wasm.js";
 
 initSync({ module: readFileSync(new URL("./hf_inference_wasm_bg.wasm", import.meta.url)) });
 
-export { default as init, InferenceClient, query, textClassification, textGeneration, classifyImage, zeroShot } from "./hf_inference_wasm.js";
-export { InferenceError } from "./inference_error.js";
+export * from "./api.js";

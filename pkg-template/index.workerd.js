@@ -5,5 +5,4 @@ import { initSync } from "./hf_inference_wasm.js";
 
 initSync({ module: wasmModule });
 
-export { default as init, InferenceClient, query, textClassification, textGeneration, classifyImage, zeroShot } from "./hf_inference_wasm.js";
-export { InferenceError } from "./inference_error.js";
+export * from "./api.js";

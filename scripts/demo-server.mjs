@@ -26,7 +26,7 @@ export async function startDemo({ token, offline = !token, port = 8787, vars = {
   await writeFile(path.join(site, "demo-mode.json"), JSON.stringify({ offline }));
   // Secrets go through a private file, never the command line (wrangler shows
   // --var values; it hides env-file ones).
-  const env = { HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one", ...(upstream ? { UPSTREAMS: upstream.url } : {}), ...vars };
+  const env = { HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one", ...(upstream ? { UPSTREAMS: upstream.url, CHAT_UPSTREAMS: upstream.url } : {}), ...vars };
   const envFile = path.join(scratch, "worker.env");
   await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n", { mode: 0o600 });
 

@@ -3,10 +3,12 @@
 //! maps to its code with upstream's message, and the requests we build match
 //! the recorded ones.
 
+use hf_inference_wasm::policy::random::SplitMix64;
 use hf_inference_wasm::protocol::error::{error_from_response, ResponseMeta};
 use hf_inference_wasm::protocol::response::{
     parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
 };
+use hf_inference_wasm::protocol::sse::{stream_item, SseEvent, SseParser, StreamItem};
 use hf_inference_wasm::protocol::task::{task_url, text_body, zero_shot_body, TextInput};
 use hf_inference_wasm::{ErrorCode, Json};
 
@@ -315,4 +317,90 @@ fn built_requests_match_the_recorded_ones() {
         checked += 1;
     }
     assert_eq!(checked, 37, "recorded JSON requests rebuilt");
+}
+
+/// Every event of a stream, parsed from `chunks` in order.
+fn parse_in_chunks(chunks: &[&[u8]]) -> Vec<SseEvent> {
+    let mut parser = SseParser::new();
+    let mut events: Vec<SseEvent> = chunks.iter().flat_map(|c| parser.feed(c)).collect();
+    events.extend(parser.finish());
+    events
+}
+
+#[test]
+fn recorded_streams_parse_the_same_however_they_are_split() {
+    let mut random = SplitMix64::new(2026);
+    let mut streams = 0;
+    let mut errors = 0;
+    for ex in load().iter().filter(|e| {
+        e.response_headers
+            .get("content-type")
+            .and_then(Json::as_str)
+            == Some("text/event-stream")
+    }) {
+        let bytes = ex.response_body.as_bytes();
+        let whole = parse_in_chunks(&[bytes]);
+        assert!(!whole.is_empty(), "{}", ex.id);
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(parse_in_chunks(&singles), whole, "{} byte by byte", ex.id);
+        for _ in 0..50 {
+            let mut cuts: Vec<usize> = (0..4)
+                .map(|_| (random.next_u64() % (bytes.len() as u64 + 1)) as usize)
+                .collect();
+            cuts.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for cut in cuts {
+                pieces.push(&bytes[at..cut]);
+                at = cut;
+            }
+            pieces.push(&bytes[at..]);
+            assert_eq!(parse_in_chunks(&pieces), whole, "{} split", ex.id);
+        }
+        let items: Vec<StreamItem> = whole.iter().map(stream_item).collect();
+        match items.as_slice() {
+            [StreamItem::Error(err)] => {
+                let recorded = Json::parse(&whole[0].data).unwrap();
+                assert_eq!(err.code, ErrorCode::Validation, "{}", ex.id);
+                assert_eq!(
+                    err.message,
+                    recorded.get("error").unwrap().as_str().unwrap(),
+                    "{}",
+                    ex.id
+                );
+                errors += 1;
+            }
+            items => {
+                let (last, chunks) = items.split_last().unwrap();
+                assert!(
+                    chunks.iter().all(|i| matches!(i, StreamItem::Chunk(_))),
+                    "{}",
+                    ex.id
+                );
+                assert!(
+                    matches!(last, StreamItem::Chunk(_) | StreamItem::Done),
+                    "{}",
+                    ex.id
+                );
+                // TGI streams end with the whole text; OpenAI streams with [DONE]
+                // (or, in 2024, with a chunk carrying its finish_reason).
+                if let StreamItem::Chunk(last) = last {
+                    let finish = last
+                        .get("choices")
+                        .and_then(Json::as_array)
+                        .and_then(|c| c.first())
+                        .and_then(|c| c.get("finish_reason"))
+                        .and_then(Json::as_str);
+                    assert!(
+                        last.get("generated_text").and_then(Json::as_str).is_some()
+                            || finish.is_some(),
+                        "{}",
+                        ex.id
+                    );
+                }
+            }
+        }
+        streams += 1;
+    }
+    assert_eq!((streams, errors), (20, 3));
 }

@@ -2,10 +2,10 @@
 // proxy worker that served this page (same origin, no token in the page).
 import { InferenceClient } from "./pkg/index.browser.js";
 
-const client = new InferenceClient({ endpoint: location.origin });
+const client = new InferenceClient({ endpoint: location.origin, chatEndpoint: `${location.origin}/v1` });
 
 // `make demo` writes demo-mode.json when answers come from the local upstream.
-fetch("./demo-mode.json", { cache: "no-store" })
+const modeKnown = fetch("./demo-mode.json", { cache: "no-store" })
   .then((r) => (r.ok ? r.json() : null))
   .then((mode) => {
     if (mode?.offline) document.getElementById("offline-banner").hidden = false;
@@ -111,6 +111,7 @@ function panel(id, run, render) {
 }
 
 const value = (form, name) => form.elements[name].value;
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 panel(
   "sentiment",
@@ -176,4 +177,58 @@ panel(
   bars,
 );
 
-document.body.dataset.ready = "true";
+// Chat: tokens are written into the page as they arrive; Stop aborts the
+// stream, which closes the connection through the worker to upstream.
+{
+  const section = document.getElementById("chat");
+  const form = section.querySelector("form");
+  const result = section.querySelector(".result");
+  const send = form.querySelector('button[type="submit"]');
+  const stop = form.querySelector("button.stop");
+  let controller = null;
+  stop.addEventListener("click", () => controller?.abort());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    controller = new AbortController();
+    send.disabled = true;
+    stop.disabled = false;
+    const output = el("p", { className: "generated streaming" });
+    const meta = el("p", { className: "meta latency" });
+    result.replaceChildren(output, meta);
+    result.dataset.state = "streaming";
+    const started = performance.now();
+    let firstTokenMs;
+    let chunks = 0;
+    const request = {
+      model: value(form, "model").trim(),
+      messages: [{ role: "user", content: value(form, "message") }],
+      max_tokens: Number(value(form, "max_tokens")),
+    };
+    try {
+      for await (const chunk of client.chatCompletionStream(request, { signal: controller.signal })) {
+        chunks += 1;
+        const piece = chunk.choices?.[0]?.delta?.content ?? "";
+        if (piece && firstTokenMs === undefined) firstTokenMs = performance.now() - started;
+        output.textContent += piece;
+        meta.textContent = `${plural(chunks, "chunk")} · first token after ${Math.round(firstTokenMs ?? 0)} ms`;
+      }
+      result.dataset.state = "done";
+    } catch (err) {
+      if (err?.code === "ABORTED") {
+        result.append(el("p", { className: "status" }, "Stopped."));
+        result.dataset.state = "stopped";
+      } else {
+        result.append(errorView(err));
+        result.dataset.state = "error";
+      }
+    } finally {
+      output.classList.remove("streaming");
+      meta.textContent = `${plural(chunks, "chunk")} · first token after ${Math.round(firstTokenMs ?? 0)} ms · ${Math.round(performance.now() - started)} ms in all`;
+      send.disabled = false;
+      stop.disabled = true;
+      controller = null;
+    }
+  });
+}
+
+modeKnown.finally(() => (document.body.dataset.ready = "true"));

@@ -14,8 +14,9 @@ use super::convert::{
     generated_text_to_js, label_scores_to_js, model_arg, parameters_arg, per_input_to_js,
     string_array, text_input_arg,
 };
-use super::fetch::{now_ms, send, sleep, Answer, AnswerBody, HttpRequest};
+use super::fetch::{now_ms, sleep, start, Answer, AnswerBody, BodyStream, HttpRequest, InFlight};
 use super::options::{call_options, CallOptions, ClientConfig, Endpoint};
+use super::stream::{failed_opening, not_a_stream, open_stream};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::{retry_after_ms, Failure};
@@ -26,8 +27,9 @@ use crate::protocol::response::{
     parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
 };
 use crate::protocol::task::{
-    image_json_body, sniff_image_type, task_url, text_body, validate_candidate_labels,
-    validate_model_id, validate_parameters, zero_shot_body, TextInput, SNIFF_BYTES,
+    chat_body, chat_url, image_json_body, sniff_image_type, task_url, text_body, text_stream_body,
+    validate_candidate_labels, validate_model_id, validate_parameters, zero_shot_body, TextInput,
+    SNIFF_BYTES,
 };
 
 const JSON_TYPE: &str = "application/json";
@@ -188,6 +190,7 @@ fn checked_parameters(value: &JsValue) -> Result<Option<Json>, InferenceError> {
 struct Shared {
     config: ClientConfig,
     router: RefCell<Router>,
+    chat_router: RefCell<Router>,
     random: RefCell<SplitMix64>,
 }
 
@@ -234,13 +237,40 @@ impl AttemptReport<'_> {
     }
 }
 
+/// Where a call goes: a task route on the task endpoints, or the chat route
+/// on the chat endpoints.
+#[derive(Clone, Copy)]
+enum Route<'a> {
+    Task(&'a str),
+    Chat,
+}
+
+/// A 2xx answer: read whole, or with its body still to stream.
+enum Delivery {
+    Whole(Answer),
+    Stream(InFlight),
+}
+
+impl Delivery {
+    fn meta(&self) -> &ResponseMeta {
+        match self {
+            Delivery::Whole(answer) => &answer.meta,
+            Delivery::Stream(in_flight) => &in_flight.meta,
+        }
+    }
+}
+
 impl Shared {
     fn new(config: ClientConfig) -> Shared {
-        let weights: Vec<f64> = config.endpoints.iter().map(|e| e.weight).collect();
+        let router = |endpoints: &[Endpoint]| {
+            let weights: Vec<f64> = endpoints.iter().map(|e| e.weight).collect();
+            RefCell::new(Router::new(&weights, BreakerConfig::default()))
+        };
         // Jitter only has to differ between clients, not be secret.
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 ^ now_ms();
         Shared {
-            router: RefCell::new(Router::new(&weights, BreakerConfig::default())),
+            router: router(&config.endpoints),
+            chat_router: router(&config.chat_endpoints),
             random: RefCell::new(SplitMix64::new(seed)),
             config,
         }
@@ -250,15 +280,22 @@ impl Shared {
     async fn attempt(
         &self,
         endpoint: &Endpoint,
-        model: &str,
+        route: Route<'_>,
         call: &CallOptions,
         payload: &Payload,
         timeout_ms: Option<u64>,
-    ) -> Result<Answer, (InferenceError, Option<ResponseMeta>)> {
-        let url = task_url(&endpoint.url, model, endpoint.dedicated);
+        stream: bool,
+    ) -> Result<Delivery, (InferenceError, Option<ResponseMeta>)> {
+        let url = match route {
+            Route::Task(model) => task_url(&endpoint.url, model, endpoint.dedicated),
+            Route::Chat => chat_url(&endpoint.url),
+        };
         let mut headers: Vec<(String, String)> = Vec::new();
         if let Some(content_type) = &payload.content_type {
             headers.push(("content-type".to_owned(), content_type.clone()));
+        }
+        if stream {
+            headers.push(("accept".to_owned(), "text/event-stream".to_owned()));
         }
         for (name, value) in &call.headers {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
@@ -276,11 +313,16 @@ impl Shared {
             headers,
             body: &payload.body,
         };
-        let answer = send(request, &call.signals, timeout_ms)
+        let in_flight = start(request, &call.signals, timeout_ms)
             .await
             .map_err(|e| (e, None))?;
-        if (200..300).contains(&answer.meta.status) {
-            return Ok(answer);
+        let ok = (200..300).contains(&in_flight.meta.status);
+        if ok && stream {
+            return Ok(Delivery::Stream(in_flight));
+        }
+        let answer = in_flight.read_whole().await.map_err(|e| (e, None))?;
+        if ok {
+            return Ok(Delivery::Whole(answer));
         }
         let retry_after = answer
             .meta
@@ -293,28 +335,52 @@ impl Shared {
         ))
     }
 
-    /// Sends a task call under the retry policy, across the endpoints, and
-    /// returns the first 2xx answer or the last error. The decisions are the
-    /// pure `CallPolicy`'s; this loop only performs them.
+    /// Sends a task call and reads its whole answer.
     async fn call(
         &self,
         model: &str,
         call: &CallOptions,
         payload: Payload,
     ) -> Result<Answer, InferenceError> {
+        match self
+            .deliver(Route::Task(model), call, payload, false)
+            .await?
+        {
+            Delivery::Whole(answer) => Ok(answer),
+            Delivery::Stream(in_flight) => in_flight.read_whole().await,
+        }
+    }
+
+    /// Sends a call under the retry policy, across the route's endpoints, and
+    /// returns the first 2xx answer or the last error. The decisions are the
+    /// pure `CallPolicy`'s; this loop only performs them. A stream is retried
+    /// only until its answer starts: once delivered, it is the caller's.
+    async fn deliver(
+        &self,
+        route: Route<'_>,
+        call: &CallOptions,
+        payload: Payload,
+        stream: bool,
+    ) -> Result<Delivery, InferenceError> {
+        let (endpoints, router) = match route {
+            Route::Task(_) => (&self.config.endpoints, &self.router),
+            Route::Chat => (&self.config.chat_endpoints, &self.chat_router),
+        };
         let mut policy = CallPolicy::new(call.retry, call.timeout_ms, now_ms());
         let mut last_status = None;
         loop {
             let (index, timeout) = {
                 let mut random = self.random.borrow_mut();
-                policy.start_attempt(&mut self.router.borrow_mut(), now_ms(), &mut *random)
+                policy.start_attempt(&mut router.borrow_mut(), now_ms(), &mut *random)
             };
-            let endpoint = &self.config.endpoints[index];
+            let endpoint = &endpoints[index];
             let started = now_ms();
-            let result = self.attempt(endpoint, model, call, &payload, timeout).await;
+            let result = self
+                .attempt(endpoint, route, call, &payload, timeout, stream)
+                .await;
             let ended = now_ms();
             let (outcome, meta) = match &result {
-                Ok(answer) => (Outcome::Success, Some(&answer.meta)),
+                Ok(delivery) => (Outcome::Success, Some(delivery.meta())),
                 Err((err, _)) if err.code == ErrorCode::Aborted => (Outcome::Aborted, None),
                 Err((err, meta)) => {
                     let header_wait = meta
@@ -333,7 +399,7 @@ impl Shared {
             };
             let next = {
                 let mut random = self.random.borrow_mut();
-                policy.finish_attempt(&mut self.router.borrow_mut(), ended, &outcome, &mut *random)
+                policy.finish_attempt(&mut router.borrow_mut(), ended, &outcome, &mut *random)
             };
             if let Some(meta) = meta {
                 last_status = Some(meta.status);
@@ -359,10 +425,9 @@ impl Shared {
                 err
             };
             match (next, result) {
-                (Next::Done, Ok(answer)) => return Ok(answer),
                 (Next::Wait(delay), _) => sleep(delay, &call.signals).await.map_err(finish)?,
                 (_, Err((err, _))) => return Err(finish(err)),
-                (_, Ok(answer)) => return Ok(answer),
+                (_, Ok(delivery)) => return Ok(delivery),
             }
         }
     }
@@ -374,15 +439,160 @@ pub struct InferenceClient {
     shared: Rc<Shared>,
 }
 
+impl InferenceClient {
+    fn build(options: &JsValue) -> Result<InferenceClient, InferenceError> {
+        let config = ClientConfig::from_js(options)?;
+        warn_if_token_in_page(&config);
+        Ok(InferenceClient {
+            shared: Rc::new(Shared::new(config)),
+        })
+    }
+}
+
+/// Turns a delivered stream answer into its body stream. A 2xx that is not
+/// an event stream (a JSON error, a model that does not stream) is read and
+/// reported instead of ending the stream silently.
+async fn into_stream(delivery: Delivery) -> Result<BodyStream, InferenceError> {
+    let in_flight = match delivery {
+        Delivery::Stream(in_flight) => in_flight,
+        Delivery::Whole(_) => return Err(not_a_stream()),
+    };
+    if in_flight.content_type.contains("event-stream") {
+        return in_flight.into_body_stream();
+    }
+    let status = in_flight.meta.status;
+    let answer = in_flight.read_whole().await?;
+    let mut err = match Json::parse(answer.text()) {
+        Ok(json) if json.get("error").is_some() => {
+            error_from_response(&answer.meta, answer.text(), None)
+        }
+        _ => InferenceError::new(
+            ErrorCode::BadResponse,
+            format!(
+                "expected an event stream, got {}",
+                if answer.content_type.is_empty() {
+                    "no content type"
+                } else {
+                    answer.content_type.as_str()
+                }
+            ),
+        ),
+    };
+    err.status = Some(status);
+    err.request_id = answer.meta.request_id.clone();
+    Err(err)
+}
+
+/// Reads an OpenAI chat request object: its model and the body to send.
+fn chat_request_arg(request: &JsValue, stream: bool) -> Result<(String, String), InferenceError> {
+    let refuse = || {
+        InferenceError::invalid_input(
+            "request",
+            "must be an OpenAI chat request object {model, messages, ...}",
+        )
+    };
+    if !request.is_object() || js_sys::Array::is_array(request) {
+        return Err(refuse());
+    }
+    let text = js_sys::JSON::stringify(request)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| InferenceError::invalid_input("request", "cannot be serialised to JSON"))?;
+    let json = Json::parse(&text).map_err(|_| refuse())?;
+    chat_body(&json, stream)
+}
+
 #[wasm_bindgen]
 impl InferenceClient {
     /// Creates a client from `ClientOptions` (all optional).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<InferenceClient, JsValue> {
-        let config = ClientConfig::from_js(&options)?;
-        warn_if_token_in_page(&config);
-        Ok(InferenceClient {
-            shared: Rc::new(Shared::new(config)),
+        Ok(InferenceClient::build(&options)?)
+    }
+
+    /// Sends an OpenAI chat request (model inside) to
+    /// `${chatEndpoint}/chat/completions` and returns its answer as sent.
+    #[wasm_bindgen(js_name = chatCompletion)]
+    pub fn chat_completion(&self, request: JsValue, call_options: JsValue) -> Promise {
+        let shared = self.shared.clone();
+        promise(async move {
+            let (model, body) = chat_request_arg(&request, false)?;
+            let call = tag(call_options_arg(&call_options, &shared), &model, None)?;
+            let delivered = shared
+                .deliver(Route::Chat, &call, Payload::json(body), false)
+                .await;
+            let Delivery::Whole(answer) = tag(delivered, &model, None)? else {
+                return Err(not_a_stream());
+            };
+            let value = js_sys::JSON::parse(answer.text())
+                .ok()
+                .filter(|v| js_sys::Reflect::has(v, &JsValue::from_str("choices")).unwrap_or(false))
+                .ok_or_else(|| {
+                    InferenceError::new(
+                        ErrorCode::BadResponse,
+                        "the chat answer is not a chat completion ({choices, ...})",
+                    )
+                });
+            tag(value, &model, Some(&answer))
+        })
+    }
+
+    /// Streams a chat completion: an async iterator of OpenAI chunks.
+    #[wasm_bindgen(js_name = chatCompletionStream)]
+    pub fn chat_completion_stream(&self, request: JsValue, call_options: JsValue) -> JsValue {
+        let shared = self.shared.clone();
+        open_stream(move |cancel| {
+            Box::pin(async move {
+                let (model, body) = chat_request_arg(&request, true)?;
+                let mut call = tag(call_options_arg(&call_options, &shared), &model, None)?;
+                call.signals.push(cancel);
+                let delivered = shared
+                    .deliver(Route::Chat, &call, Payload::json(body), true)
+                    .await;
+                let body = tag(
+                    into_stream(tag(delivered, &model, None)?).await,
+                    &model,
+                    None,
+                )?;
+                Ok((body, model))
+            })
+        })
+    }
+
+    /// Streams a text generation (TGI): an async iterator of
+    /// `{token, generated_text, details}` chunks.
+    #[wasm_bindgen(js_name = textGenerationStream)]
+    pub fn text_generation_stream(
+        &self,
+        model: JsValue,
+        prompt: JsValue,
+        params: JsValue,
+        call_options: JsValue,
+    ) -> JsValue {
+        let shared = self.shared.clone();
+        open_stream(move |cancel| {
+            Box::pin(async move {
+                let model = checked_model(&model)?;
+                let (input, params, mut call) = tag(
+                    prompt_call_args(&prompt, &params, &call_options, &shared),
+                    &model,
+                    None,
+                )?;
+                call.signals.push(cancel);
+                let TextInput::One(prompt) = input else {
+                    return Err(not_a_stream());
+                };
+                let body = text_stream_body(&prompt, params.as_ref());
+                let delivered = shared
+                    .deliver(Route::Task(&model), &call, Payload::json(body), true)
+                    .await;
+                let body = tag(
+                    into_stream(tag(delivered, &model, None)?).await,
+                    &model,
+                    None,
+                )?;
+                Ok((body, model))
+            })
         })
     }
 
@@ -457,18 +667,7 @@ impl InferenceClient {
         let shared = self.shared.clone();
         promise(async move {
             let model = checked_model(&model)?;
-            let args = prompt
-                .as_string()
-                .ok_or_else(|| {
-                    InferenceError::invalid_input("prompt", "must be a non-empty string")
-                })
-                .and_then(|p| {
-                    text_call_args(&JsValue::from_str(&p), &params, &call_options, &shared)
-                })
-                .map_err(|mut e| {
-                    e.message = e.message.replacen("text", "prompt", 1);
-                    e
-                });
+            let args = prompt_call_args(&prompt, &params, &call_options, &shared);
             let (input, params, call) = tag(args, &model, None)?;
             let answer = tag(
                 shared
@@ -550,6 +749,22 @@ fn call_options_arg(value: &JsValue, shared: &Shared) -> Result<CallOptions, Inf
     call_options(value, &shared.config.defaults, "callOptions")
 }
 
+fn prompt_call_args(
+    prompt: &JsValue,
+    params: &JsValue,
+    call_options: &JsValue,
+    shared: &Shared,
+) -> Result<(TextInput, Option<Json>, CallOptions), InferenceError> {
+    prompt
+        .as_string()
+        .ok_or_else(|| InferenceError::invalid_input("prompt", "must be a non-empty string"))
+        .and_then(|p| text_call_args(&JsValue::from_str(&p), params, call_options, shared))
+        .map_err(|mut e| {
+            e.message = e.message.replacen("text", "prompt", 1);
+            e
+        })
+}
+
 fn text_call_args(
     text: &JsValue,
     params: &JsValue,
@@ -605,10 +820,45 @@ async fn query_payload(payload: &JsValue) -> Result<Payload, InferenceError> {
 
 /// Runs one method on a client built from `options`; bad options reject.
 fn with_client(options: JsValue, run: impl FnOnce(&InferenceClient) -> Promise) -> Promise {
-    match InferenceClient::new(options) {
+    match InferenceClient::build(&options) {
         Ok(client) => run(&client),
-        Err(err) => Promise::reject(&err),
+        Err(err) => Promise::reject(&err.into()),
     }
+}
+
+/// Opens a stream on a client built from `options`; bad options reject the first pull.
+fn stream_with_client(options: JsValue, run: impl FnOnce(&InferenceClient) -> JsValue) -> JsValue {
+    match InferenceClient::build(&options) {
+        Ok(client) => run(&client),
+        Err(err) => open_stream(|_| failed_opening(err)),
+    }
+}
+
+/// `chatCompletion` without a client.
+#[wasm_bindgen(js_name = chatCompletion)]
+pub fn chat_completion_fn(request: JsValue, options: JsValue) -> Promise {
+    with_client(options, |c| c.chat_completion(request, JsValue::UNDEFINED))
+}
+
+/// `chatCompletionStream` without a client.
+#[wasm_bindgen(js_name = chatCompletionStream)]
+pub fn chat_completion_stream_fn(request: JsValue, options: JsValue) -> JsValue {
+    stream_with_client(options, |c| {
+        c.chat_completion_stream(request, JsValue::UNDEFINED)
+    })
+}
+
+/// `textGenerationStream` without a client.
+#[wasm_bindgen(js_name = textGenerationStream)]
+pub fn text_generation_stream_fn(
+    model: JsValue,
+    prompt: JsValue,
+    params: JsValue,
+    options: JsValue,
+) -> JsValue {
+    stream_with_client(options, |c| {
+        c.text_generation_stream(model, prompt, params, JsValue::UNDEFINED)
+    })
 }
 
 /// `query` without a client: `options` are `ClientOptions`.

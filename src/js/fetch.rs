@@ -203,8 +203,11 @@ pub struct InFlight {
     timeout_ms: Option<u64>,
     timed_out: Rc<Cell<bool>>,
     signals: Vec<AbortSignal>,
+    #[cfg_attr(feature = "worker", allow(dead_code))]
+    controller: AbortController,
     _timer: Option<Timer>,
-    _listeners: AbortListeners,
+    #[cfg_attr(feature = "worker", allow(dead_code))]
+    listeners: AbortListeners,
 }
 
 impl InFlight {
@@ -247,6 +250,100 @@ impl InFlight {
     /// covered the wait for the answer's headers and ends here.
     pub fn into_response(self) -> Response {
         self.response
+    }
+
+    /// The body as a stream of byte chunks that the caller's signals still
+    /// abort; the attempt's timeout ends here (it covered the wait for the
+    /// answer's headers).
+    #[cfg(not(feature = "worker"))]
+    pub fn into_body_stream(self) -> Result<BodyStream, InferenceError> {
+        let body = self.response.body().ok_or_else(|| {
+            InferenceError::new(ErrorCode::BadResponse, "the stream answer has no body")
+        })?;
+        let reader = body.get_reader();
+        Ok(BodyStream {
+            reader,
+            controller: self.controller,
+            signals: self.signals,
+            url: self.url,
+            _listeners: self.listeners,
+        })
+    }
+}
+
+/// A streamed answer body being read chunk by chunk.
+#[cfg(not(feature = "worker"))]
+pub struct BodyStream {
+    reader: js_sys::Object,
+    controller: AbortController,
+    signals: Vec<AbortSignal>,
+    url: String,
+    _listeners: AbortListeners,
+}
+
+#[cfg(not(feature = "worker"))]
+impl BodyStream {
+    /// The reader, to await its next chunk without holding `self`.
+    pub fn reader(&self) -> js_sys::Object {
+        self.reader.clone()
+    }
+
+    /// The next bytes, or `None` at the end of the body.
+    pub async fn read(
+        reader: &js_sys::Object,
+        signals: &[AbortSignal],
+        url: &str,
+    ) -> Result<Option<Vec<u8>>, InferenceError> {
+        let cut = |error: &JsValue| {
+            if signals.iter().any(AbortSignal::aborted) {
+                aborted()
+            } else {
+                InferenceError::new(
+                    ErrorCode::Network,
+                    format!(
+                        "the stream from {url} was cut: {}",
+                        describe_js_error(error)
+                    ),
+                )
+            }
+        };
+        let read: Function = Reflect::get(reader, &JsValue::from_str("read"))
+            .map_err(|e| cut(&e))?
+            .unchecked_into();
+        let promise: Promise = read.call0(reader).map_err(|e| cut(&e))?.unchecked_into();
+        let result = JsFuture::from(promise).await.map_err(|e| cut(&e))?;
+        if Reflect::get(&result, &JsValue::from_str("done"))
+            .map(|d| d.is_truthy())
+            .unwrap_or(true)
+        {
+            return Ok(None);
+        }
+        let value =
+            Reflect::get(&result, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+        Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
+    }
+
+    /// Signals and URL, for [`BodyStream::read`].
+    pub fn context(&self) -> (Vec<AbortSignal>, String) {
+        (self.signals.clone(), self.url.clone())
+    }
+
+    /// Stops reading and closes the connection.
+    pub fn cancel(&self) {
+        if let Ok(cancel) = Reflect::get(&self.reader, &JsValue::from_str("cancel")) {
+            if let Ok(cancel) = cancel.dyn_into::<Function>() {
+                // The returned promise may reject once the fetch is aborted below.
+                if let Ok(promise) = cancel.call0(&self.reader) {
+                    if let Ok(catch) = Reflect::get(&promise, &JsValue::from_str("catch")) {
+                        if let Ok(catch) = catch.dyn_into::<Function>() {
+                            let ignore = Closure::once_into_js(|_: JsValue| {});
+                            let _ = catch.call1(&promise, &ignore);
+                        }
+                    }
+                }
+            }
+        }
+        self.controller.abort();
     }
 }
 
@@ -339,20 +436,8 @@ pub async fn start(
         timeout_ms,
         timed_out,
         signals: signals.to_vec(),
+        controller,
         _timer: timer,
-        _listeners: listeners,
+        listeners,
     })
-}
-
-/// Sends one attempt and reads its answer whole, within `timeout_ms`.
-#[cfg(not(feature = "worker"))]
-pub async fn send(
-    request: HttpRequest<'_>,
-    signals: &[AbortSignal],
-    timeout_ms: Option<u64>,
-) -> Result<Answer, InferenceError> {
-    start(request, signals, timeout_ms)
-        .await?
-        .read_whole()
-        .await
 }

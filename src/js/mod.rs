@@ -11,3 +11,5 @@ mod error;
 pub(crate) mod fetch;
 #[cfg(not(feature = "worker"))]
 mod options;
+#[cfg(not(feature = "worker"))]
+mod stream;

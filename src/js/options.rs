@@ -11,6 +11,8 @@ use crate::protocol::task::{validate_endpoint_url, Token};
 
 /// Where task calls go by default.
 pub const DEFAULT_ENDPOINT: &str = "https://router.huggingface.co/hf-inference";
+/// Where chat calls go by default (an OpenAI-compatible base).
+pub const DEFAULT_CHAT_ENDPOINT: &str = "https://router.huggingface.co/v1";
 
 /// One place to send task calls.
 pub struct Endpoint {
@@ -55,8 +57,10 @@ pub struct CallOptions {
 
 /// Everything a client was built with.
 pub struct ClientConfig {
-    /// Task endpoints, in order of preference.
+    /// Task endpoints.
     pub endpoints: Vec<Endpoint>,
+    /// OpenAI-compatible chat endpoints.
+    pub chat_endpoints: Vec<Endpoint>,
     /// The client-wide token.
     pub token: Option<Token>,
     /// `X-HF-Bill-To`.
@@ -108,23 +112,27 @@ fn token_option(object: &JsValue, argument: &str) -> Result<Option<Token>, Infer
         })
 }
 
-fn endpoint_list(value: &JsValue) -> Result<Vec<Endpoint>, InferenceError> {
+fn endpoint_list(
+    value: &JsValue,
+    argument: &str,
+    default: &str,
+) -> Result<Vec<Endpoint>, InferenceError> {
     if is_absent(value) {
-        return Ok(vec![Endpoint::at(DEFAULT_ENDPOINT.to_owned())]);
+        return Ok(vec![Endpoint::at(default.to_owned())]);
     }
     if let Some(url) = value.as_string() {
-        validate_endpoint_url(&url, "endpoint")?;
+        validate_endpoint_url(&url, argument)?;
         return Ok(vec![Endpoint::at(url)]);
     }
     let array: &js_sys::Array = value.dyn_ref().ok_or_else(|| {
         InferenceError::invalid_input(
-            "endpoint",
+            argument,
             "must be a URL string or an array of {url, token?, dedicated?}",
         )
     })?;
     if array.length() == 0 {
         return Err(InferenceError::invalid_input(
-            "endpoint",
+            argument,
             "must not be an empty array",
         ));
     }
@@ -132,7 +140,7 @@ fn endpoint_list(value: &JsValue) -> Result<Vec<Endpoint>, InferenceError> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let name = format!("endpoint[{i}]");
+            let name = format!("{argument}[{i}]");
             object_arg(&item, &name)?.ok_or_else(|| {
                 InferenceError::invalid_input(&name, "must be an object {url, token?}")
             })?;
@@ -277,14 +285,24 @@ impl ClientConfig {
     pub fn from_js(value: &JsValue) -> Result<ClientConfig, InferenceError> {
         if object_arg(value, "options")?.is_none() {
             return Ok(ClientConfig {
-                endpoints: endpoint_list(&JsValue::UNDEFINED)?,
+                endpoints: endpoint_list(&JsValue::UNDEFINED, "endpoint", DEFAULT_ENDPOINT)?,
+                chat_endpoints: endpoint_list(
+                    &JsValue::UNDEFINED,
+                    "chatEndpoint",
+                    DEFAULT_CHAT_ENDPOINT,
+                )?,
                 token: None,
                 bill_to: None,
                 defaults: CallOptions::default(),
             });
         }
         Ok(ClientConfig {
-            endpoints: endpoint_list(&get(value, "endpoint"))?,
+            endpoints: endpoint_list(&get(value, "endpoint"), "endpoint", DEFAULT_ENDPOINT)?,
+            chat_endpoints: endpoint_list(
+                &get(value, "chatEndpoint"),
+                "chatEndpoint",
+                DEFAULT_CHAT_ENDPOINT,
+            )?,
             token: token_option(value, "token")?,
             bill_to: optional_string(value, "billTo", "billTo")?,
             defaults: call_options(value, &CallOptions::default(), "options")?,
@@ -293,6 +311,11 @@ impl ClientConfig {
 
     /// Whether any token was given (client-wide or on an endpoint).
     pub fn has_token(&self) -> bool {
-        self.token.is_some() || self.endpoints.iter().any(|e| e.token.is_some())
+        self.token.is_some()
+            || self
+                .endpoints
+                .iter()
+                .chain(&self.chat_endpoints)
+                .any(|e| e.token.is_some())
     }
 }

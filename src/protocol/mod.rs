@@ -3,4 +3,5 @@
 pub mod error;
 pub mod json;
 pub mod response;
+pub mod sse;
 pub mod task;

@@ -94,6 +94,90 @@ pub fn validate_endpoint_url(url: &str, argument: &str) -> Result<(), InferenceE
     Ok(())
 }
 
+/// The URL of a chat call: `{base}/chat/completions` on an OpenAI-compatible base.
+pub fn chat_url(base: &str) -> String {
+    format!("{}/chat/completions", base.trim_end_matches('/'))
+}
+
+/// Checks a chat model: a model id, optionally with the router's
+/// `:provider` (or `:fastest`, `:cheapest`) suffix.
+pub fn validate_chat_model(model: &str, argument: &str) -> Result<(), InferenceError> {
+    let (id, provider) = match model.split_once(':') {
+        Some((id, provider)) => (id, Some(provider)),
+        None => (model, None),
+    };
+    validate_model_id(id).map_err(|mut e| {
+        e.message = e.message.replacen("model", argument, 1);
+        e
+    })?;
+    if let Some(provider) = provider {
+        if provider.is_empty()
+            || !provider
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(InferenceError::invalid_input(
+                argument,
+                "has a malformed provider suffix (expected \"owner/name:provider\")",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks an OpenAI chat request and returns its model and the body to send,
+/// with `stream` set as asked.
+pub fn chat_body(request: &Json, stream: bool) -> Result<(String, String), InferenceError> {
+    if !request.is_object() {
+        return Err(InferenceError::invalid_input(
+            "request",
+            "must be an OpenAI chat request object {model, messages, ...}",
+        ));
+    }
+    let model = request.get("model").and_then(Json::as_str).ok_or_else(|| {
+        InferenceError::invalid_input("request.model", "must be a model id string")
+    })?;
+    validate_chat_model(model, "request.model")?;
+    let messages = request
+        .get("messages")
+        .and_then(Json::as_array)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            InferenceError::invalid_input(
+                "request.messages",
+                "must be a non-empty array of messages",
+            )
+        })?;
+    if let Some(i) = messages
+        .iter()
+        .position(|m| m.get("role").and_then(Json::as_str).is_none())
+    {
+        return Err(InferenceError::invalid_input(
+            &format!("request.messages[{i}]"),
+            "must be an object with a \"role\" string",
+        ));
+    }
+    if !stream && request.get("stream") == Some(&Json::Bool(true)) {
+        return Err(InferenceError::invalid_input(
+            "request.stream",
+            "is true: use chatCompletionStream for a stream",
+        ));
+    }
+    let mut body = request.clone();
+    if stream {
+        body.set("stream", Json::Bool(true));
+    }
+    Ok((model.to_owned(), body.to_json_string()))
+}
+
+/// The body of a streamed text-generation call (TGI): `"stream": true`.
+pub fn text_stream_body(prompt: &str, parameters: Option<&Json>) -> String {
+    let mut body = Json::parse(&text_body(&TextInput::One(prompt.to_owned()), parameters))
+        .unwrap_or(Json::Null);
+    body.set("stream", Json::Bool(true));
+    body.to_json_string()
+}
+
 /// Text input: one string, or several sent in one request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TextInput {
@@ -371,6 +455,66 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn chat_requests() {
+        let request = Json::parse(r#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"#).unwrap();
+        let (model, body) = chat_body(&request, true).unwrap();
+        assert_eq!(model, "meta-llama/Llama-3.1-8B-Instruct:fireworks-ai");
+        assert_eq!(
+            body,
+            r#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true}"#
+        );
+        assert_eq!(
+            chat_body(&request, false).unwrap().1,
+            request.to_json_string()
+        );
+        for (bad, message) in [
+            (
+                "[]",
+                "request: must be an OpenAI chat request object {model, messages, ...}",
+            ),
+            (
+                r#"{"messages":[{"role":"user"}]}"#,
+                "request.model: must be a model id string",
+            ),
+            (
+                r#"{"model":"a/b/c","messages":[{"role":"user"}]}"#,
+                "request.model: has more than one '/' (expected \"owner/name\")",
+            ),
+            (
+                r#"{"model":"gpt2:","messages":[{"role":"user"}]}"#,
+                "request.model: has a malformed provider suffix (expected \"owner/name:provider\")",
+            ),
+            (
+                r#"{"model":"gpt2","messages":[]}"#,
+                "request.messages: must be a non-empty array of messages",
+            ),
+            (
+                r#"{"model":"gpt2","messages":[{"content":"x"}]}"#,
+                "request.messages[0]: must be an object with a \"role\" string",
+            ),
+            (
+                r#"{"model":"gpt2","messages":[{"role":"user"}],"stream":true}"#,
+                "request.stream: is true: use chatCompletionStream for a stream",
+            ),
+        ] {
+            let err = chat_body(&Json::parse(bad).unwrap(), false).unwrap_err();
+            assert_eq!(
+                (err.code, err.message.as_str()),
+                (ErrorCode::InvalidInput, message),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            chat_url("https://router.huggingface.co/v1/"),
+            "https://router.huggingface.co/v1/chat/completions"
+        );
+        assert_eq!(
+            text_stream_body("hi", Some(&Json::parse(r#"{"max_new_tokens":5}"#).unwrap())),
+            r#"{"inputs":"hi","parameters":{"max_new_tokens":5},"stream":true}"#
+        );
     }
 
     #[test]

@@ -14,8 +14,9 @@ use super::log::LogLine;
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
 use super::rules::{
-    cache_key, check_raw_task_path, cors_headers, model_from_path, preflight_headers,
-    rate_limit_key, refusal_body, refusal_status, route, Route, FORWARDED_RESPONSE_HEADERS,
+    cache_key, chat_model_from_body, check_raw_task_path, cors_headers, model_from_path,
+    preflight_headers, rate_limit_key, refusal_body, refusal_status, route, Route,
+    FORWARDED_RESPONSE_HEADERS,
 };
 use crate::js::fetch::{now_ms, sleep, start, HttpRequest};
 use crate::policy::call::{CallPolicy, Next, Outcome};
@@ -23,7 +24,7 @@ use crate::policy::random::SplitMix64;
 use crate::policy::retry::{is_retryable, retry_after_ms, Failure, RetryConfig};
 use crate::policy::route::{BreakerConfig, Router};
 use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
-use crate::protocol::task::task_url;
+use crate::protocol::task::{chat_url, task_url};
 
 /// Attempts per forwarded request, within the client's own deadline.
 const PROXY_RETRY: RetryConfig = RetryConfig {
@@ -36,14 +37,14 @@ const PROXY_RETRY: RetryConfig = RetryConfig {
 /// State an isolate keeps between requests: endpoint health, the in-isolate
 /// rate limit and the random source.
 struct IsolateState {
-    router: Option<(usize, Router)>,
+    routers: Vec<(String, Router)>,
     limiter: RateLimiter,
     random: SplitMix64,
 }
 
 thread_local! {
     static STATE: RefCell<IsolateState> = RefCell::new(IsolateState {
-        router: None,
+        routers: Vec::new(),
         limiter: RateLimiter::default(),
         random: SplitMix64::new((js_sys::Math::random() * 9_007_199_254_740_992.0) as u64),
     });
@@ -152,6 +153,9 @@ pub async fn handle_request(
 
 type Refusal = (InferenceError, Vec<(&'static str, String)>);
 
+/// Where a request goes on an upstream: its task route or its chat route.
+type UrlFor<'a> = dyn Fn(&Upstream) -> String + 'a;
+
 async fn serve(
     request: &Request,
     url: &Url,
@@ -176,7 +180,7 @@ async fn serve(
         ))
     };
 
-    let model_path = match route {
+    let model_path = match route.clone() {
         Route::Health => {
             let body = format!(
                 "{{\"ok\":true,\"version\":\"{}\"}}",
@@ -195,7 +199,8 @@ async fn serve(
             );
             return respond(204, &headers, None).map_err(internal);
         }
-        Route::Task(model) => model,
+        Route::Task(model) => Some(model),
+        Route::Chat => None,
     };
 
     let api_key = request_header(request, "x-api-key");
@@ -210,16 +215,22 @@ async fn serve(
             ));
         }
     }
-    let model = model_from_path(&model_path).map_err(refuse)?;
-    trace.model = Some(model.clone());
-    if !any_matches(&config.allowed_models, &model) {
-        return Err(refuse(
+    let not_allowed = |model: &str| {
+        refuse(
             InferenceError::new(
                 ErrorCode::Forbidden,
                 format!("model {model} is not allowed by this proxy (ALLOWED_MODELS)"),
             )
             .with_status(403),
-        ));
+        )
+    };
+    // A task's model is in its path: checked before the body is read.
+    if let Some(path_model) = &model_path {
+        let model = model_from_path(path_model).map_err(refuse)?;
+        trace.model = Some(model.clone());
+        if !any_matches(&config.allowed_models, &model) {
+            return Err(not_allowed(&model));
+        }
     }
     let too_large = || {
         refuse(
@@ -260,10 +271,23 @@ async fn serve(
     if u64::from(body.length()) > config.max_body_bytes {
         return Err(too_large());
     }
+    // A chat's model is in its body.
+    let model = match model_path {
+        Some(_) => trace.model.clone().unwrap_or_default(),
+        None => {
+            let (model, id) = chat_model_from_body(&body.to_vec()).map_err(refuse)?;
+            trace.model = Some(model.clone());
+            if !any_matches(&config.allowed_models, &id) {
+                return Err(not_allowed(&model));
+            }
+            model
+        }
+    };
     let content_type = request_header(request, "content-type");
     let accept = request_header(request, "accept");
 
-    let cache = if any_matches(&config.cache_models, &model) {
+    let is_chat = matches!(route, Route::Chat);
+    let cache = if !is_chat && any_matches(&config.cache_models, &model) {
         let hash = sha256_hex(&body).await.map_err(internal)?;
         let key = cache_key(
             &model,
@@ -290,7 +314,14 @@ async fn serve(
     if let Some(bill_to) = &config.bill_to {
         headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
-    let upstream = forward(&config, &config.upstreams, &model, headers, &body, trace)
+    let task_url_for = |u: &Upstream| task_url(&u.url, &model, false);
+    let chat_url_for = |u: &Upstream| chat_url(&u.url);
+    let (upstreams, url_for): (&[Upstream], &UrlFor<'_>) = if is_chat {
+        (&config.chat_upstreams, &chat_url_for)
+    } else {
+        (&config.upstreams, &task_url_for)
+    };
+    let upstream = forward(&config, upstreams, url_for, headers, &body, trace)
         .await
         .map_err(refuse)?;
     let response = with_headers(&upstream, &cors, trace.cache).map_err(internal)?;
@@ -305,7 +336,7 @@ async fn serve(
 async fn forward(
     config: &ProxyConfig,
     upstreams: &[Upstream],
-    model: &str,
+    url_for: &UrlFor<'_>,
     headers: Vec<(String, String)>,
     body: &Uint8Array,
     trace: &mut Trace,
@@ -325,7 +356,7 @@ async fn forward(
         let mut attempt_headers = headers.clone();
         let token = upstream.token.as_ref().unwrap_or(&config.token);
         attempt_headers.push(("authorization".to_owned(), token.authorization()));
-        let url = task_url(&upstream.url, model, false);
+        let url = url_for(upstream);
         let request = HttpRequest {
             url: &url,
             headers: attempt_headers,
@@ -431,19 +462,27 @@ fn upstream_error_response(
     respond(status, &headers, Some(&JsValue::from_str(text))).ok()
 }
 
-/// Runs `f` with the isolate's router for these upstreams (rebuilt when the
-/// list changes) and its random source.
+/// Runs `f` with the isolate's router for this list of upstreams (one per
+/// list: task and chat upstreams keep their own health) and its random source.
 fn with_router<T>(upstreams: &[Upstream], f: impl FnOnce(&mut Router, &mut SplitMix64) -> T) -> T {
     STATE.with(|state| {
         let mut state = state.borrow_mut();
         let state = &mut *state;
-        let fingerprint = upstreams.len();
-        if state.router.as_ref().is_none_or(|(n, _)| *n != fingerprint) {
-            let weights: Vec<f64> = upstreams.iter().map(|u| u.weight).collect();
-            state.router = Some((fingerprint, Router::new(&weights, BreakerConfig::default())));
-        }
-        let (_, router) = state.router.as_mut().expect("set just above");
-        f(router, &mut state.random)
+        let fingerprint: String = upstreams
+            .iter()
+            .map(|u| format!("{} {}\n", u.url, u.weight))
+            .collect();
+        let index = match state.routers.iter().position(|(f, _)| *f == fingerprint) {
+            Some(index) => index,
+            None => {
+                let weights: Vec<f64> = upstreams.iter().map(|u| u.weight).collect();
+                state
+                    .routers
+                    .push((fingerprint, Router::new(&weights, BreakerConfig::default())));
+                state.routers.len() - 1
+            }
+        };
+        f(&mut state.routers[index].1, &mut state.random)
     })
 }
 

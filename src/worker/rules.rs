@@ -3,7 +3,8 @@
 
 use crate::protocol::error::{ErrorCode, InferenceError};
 use crate::protocol::json::write_string;
-use crate::protocol::task::validate_model_id;
+use crate::protocol::json::Json;
+use crate::protocol::task::{validate_chat_model, validate_model_id};
 
 use super::config::OriginRule;
 
@@ -14,6 +15,8 @@ pub enum Route {
     Health,
     /// `POST /models/{model}` (the model still to be checked).
     Task(String),
+    /// `POST /v1/chat/completions` (the model is in the body).
+    Chat,
     /// `OPTIONS` on a served path.
     Preflight,
 }
@@ -32,6 +35,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, InferenceError> {
         return match method {
             "GET" | "HEAD" => Ok(Route::Health),
             _ => Err(wrong_method("GET")),
+        };
+    }
+    if path == "/v1/chat/completions" {
+        return match method {
+            "POST" => Ok(Route::Chat),
+            "OPTIONS" => Ok(Route::Preflight),
+            _ => Err(wrong_method("POST")),
         };
     }
     if let Some(model) = path.strip_prefix("/models/") {
@@ -68,6 +78,22 @@ pub fn check_raw_task_path(raw_url: &str) -> Result<(), InferenceError> {
         );
     }
     Ok(())
+}
+
+/// Reads and checks the model of a chat request body; returns the full
+/// model (with any `:provider` suffix) and the id the allow-list is matched on.
+pub fn chat_model_from_body(body: &[u8]) -> Result<(String, String), InferenceError> {
+    let refuse = |problem: &str| InferenceError::invalid_input("model", problem).with_status(400);
+    let text =
+        std::str::from_utf8(body).map_err(|_| refuse("the chat request body is not UTF-8 JSON"))?;
+    let json = Json::parse(text).map_err(|_| refuse("the chat request body is not JSON"))?;
+    let model = json
+        .get("model")
+        .and_then(Json::as_str)
+        .ok_or_else(|| refuse("the chat request has no \"model\" string"))?;
+    validate_chat_model(model, "model").map_err(|e| e.with_status(400))?;
+    let id = model.split(':').next().unwrap_or(model);
+    Ok((model.to_owned(), id.to_owned()))
 }
 
 /// Checks a model id taken from a path, where it arrives percent-encoded.
@@ -207,6 +233,44 @@ mod tests {
         let e = route("POST", "/admin").unwrap_err();
         assert_eq!((e.code, e.status), (ErrorCode::NotFound, Some(404)));
         assert_eq!(route("POST", "/models").unwrap_err().status, Some(404));
+    }
+
+    #[test]
+    fn chat_routes_and_models() {
+        assert_eq!(route("POST", "/v1/chat/completions"), Ok(Route::Chat));
+        assert_eq!(
+            route("OPTIONS", "/v1/chat/completions"),
+            Ok(Route::Preflight)
+        );
+        assert_eq!(
+            route("GET", "/v1/chat/completions").unwrap_err().status,
+            Some(405)
+        );
+        assert_eq!(
+            chat_model_from_body(
+                br#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[]}"#
+            )
+            .unwrap(),
+            (
+                "meta-llama/Llama-3.1-8B-Instruct:fireworks-ai".to_owned(),
+                "meta-llama/Llama-3.1-8B-Instruct".to_owned()
+            )
+        );
+        for (body, message) in [
+            (&b"not json"[..], "model: the chat request body is not JSON"),
+            (
+                br#"{"messages":[]}"#,
+                "model: the chat request has no \"model\" string",
+            ),
+            (br#"{"model":"../x"}"#, "model: has a '.' or '..' segment"),
+            (b"\xff", "model: the chat request body is not UTF-8 JSON"),
+        ] {
+            let e = chat_model_from_body(body).unwrap_err();
+            assert_eq!(
+                (e.code, e.status, e.message.as_str()),
+                (ErrorCode::InvalidInput, Some(400), message)
+            );
+        }
     }
 
     #[test]

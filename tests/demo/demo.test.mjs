@@ -43,7 +43,7 @@ before(async () => {
     token: TOKEN,
     offline: true,
     port: await freePort(),
-    vars: { ALLOWED_MODELS: `${SST2},gpt2,${VIT},${MNLI},${MISSING}` },
+    vars: { ALLOWED_MODELS: `${SST2},gpt2,${VIT},${MNLI},${MISSING},meta-llama/Llama-3.1-8B-Instruct` },
   });
   browser = await launchChromium();
 });
@@ -152,7 +152,7 @@ describe("the demo page through the worker", () => {
     assert.equal(await page.textContent("#sentiment .error .code"), "NOT_FOUND");
     assert.equal(await page.textContent("#sentiment .error .message"), `Model ${MISSING} does not exist`);
     assert.match(await page.textContent("#sentiment .error"), /does not exist or is not served\. \(HTTP 404\)/);
-    await page.fill("#zero-shot input[name=model]", "meta-llama/Llama-3.1-8B-Instruct");
+    await page.fill("#zero-shot input[name=model]", "mistralai/Mistral-7B-Instruct-v0.2");
     await submit(page, "zero-shot");
     assert.equal(await page.textContent("#zero-shot .error .code"), "FORBIDDEN");
     await page.locator("#sentiment").screenshot({ path: path.join(shots, "desktop-error.png") });
@@ -187,6 +187,42 @@ describe("the demo page through the worker", () => {
     await page.keyboard.press("Enter");
     await page.waitForSelector("#zero-shot .result[data-state=done]");
     assert.equal((await rendered(page, "zero-shot")).length, 3);
+    await page.close();
+  });
+
+  test("the chat panel shows tokens before the stream ends", async () => {
+    const page = await openDemo(VIEWPORTS.desktop);
+    demo.upstream.fault({ streamIntervalMs: 150 });
+    await page.fill("#chat input[name=max_tokens]", "16");
+    await page.click("#chat button[type=submit]");
+    await page.waitForFunction(() => (document.querySelector("#chat .generated")?.textContent ?? "").trim().split(/\s+/).length >= 2);
+    assert.equal(await page.getAttribute("#chat .result", "data-state"), "streaming", "tokens shown while streaming");
+    await page.locator("#chat").screenshot({ path: path.join(shots, "desktop-chat-streaming.png") });
+    await page.waitForSelector("#chat .result[data-state=done]", { timeout: 30_000 });
+    const text = await page.textContent("#chat .generated");
+    assert.ok(text.split(/\s+/).length >= 10, text);
+    assert.match(await page.textContent("#chat .latency"), /^\d+ chunks · first token after \d+ ms · \d+ ms in all$/);
+    await page.locator("#chat").screenshot({ path: path.join(shots, "desktop-chat.png") });
+    await page.close();
+  });
+
+  test("Stop stops the stream and closes its connection", async () => {
+    const page = await openDemo(VIEWPORTS.phone);
+    demo.upstream.fault({ streamIntervalMs: 300 });
+    const before = demo.upstream.requests.length;
+    await page.click("#chat button[type=submit]");
+    await page.waitForFunction(() => (document.querySelector("#chat .generated")?.textContent ?? "").length > 0);
+    await page.click("#chat button.stop");
+    await page.waitForSelector("#chat .result[data-state=stopped]");
+    const stoppedText = await page.textContent("#chat .generated");
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(await page.textContent("#chat .generated"), stoppedText, "text kept coming after Stop");
+    const request = demo.upstream.requests.slice(before).find((r) => r.path === "/chat/completions");
+    assert.ok(request, "the chat request reached the upstream");
+    for (let i = 0; i < 50 && !request.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(request.closedEarly, true, "the upstream connection stayed open");
+    assert.equal(request.finished, false);
+    await page.locator("#chat").screenshot({ path: path.join(shots, "phone-chat-stopped.png") });
     await page.close();
   });
 

@@ -1,12 +1,12 @@
 // The packed npm package in Node 20, against the local upstream: every export,
 // its results, its error codes, and what reaches the wire.
 
-import { after, before, beforeEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 
 import { startUpstream } from "../upstream/upstream.mjs";
-import { installPackedPackage } from "../support/installed-package.mjs";
+import { packageSuite, rejection } from "../support/package-suite.mjs";
 
 const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 const VIT = "google/vit-base-patch16-224";
@@ -14,22 +14,13 @@ const MNLI = "facebook/bart-large-mnli";
 const TOKEN = "hf_TestTokenNeverShown1234567890";
 
 let hf; // the installed package's exports
-let cleanup;
 let up;
 let recordings;
 
-before(async () => {
-  ({ mod: hf, cleanup } = await installPackedPackage());
-  up = await startUpstream({ port: 0 });
+packageSuite(async (suite) => {
+  ({ hf, up } = suite);
   recordings = JSON.parse(await readFile(new URL("../fixtures/recordings.json", import.meta.url), "utf8"));
 });
-
-after(async () => {
-  await up?.close();
-  await cleanup?.();
-});
-
-beforeEach(() => up.reset());
 
 const client = (extra = {}) => new hf.InferenceClient({ endpoint: up.url, ...extra });
 
@@ -55,15 +46,6 @@ function recording(id) {
 function recordedImage() {
   const rec = recordings.find((r) => r.request.url.endsWith(VIT) && r.request.body.base64);
   return { bytes: Buffer.from(rec.request.body.base64, "base64"), answer: JSON.parse(rec.response.body.text) };
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected a rejection");
 }
 
 describe("exports", () => {

@@ -1,48 +1,30 @@
 // Retries, timeouts, cancellation and failover of the packed package in Node,
 // scripted through the local upstream's fault injection.
 
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { startUpstream } from "../upstream/upstream.mjs";
-import { installPackedPackage } from "../support/installed-package.mjs";
+import { packageSuite, rejection } from "../support/package-suite.mjs";
 
 const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 
 let hf;
-let cleanup;
 let up;
 let deadUrl;
 
-before(async () => {
-  ({ mod: hf, cleanup } = await installPackedPackage());
-  up = await startUpstream({ port: 0 });
+packageSuite(async (suite) => {
+  ({ hf, up } = suite);
   const dead = await startUpstream({ port: 0 });
   deadUrl = dead.url;
   await dead.close(); // nothing listens there any more: connections are refused
 });
-
-after(async () => {
-  await up?.close();
-  await cleanup?.();
-});
-
-beforeEach(() => up.reset());
 
 /** A client whose attempts are collected in `infos`. */
 function observed(options = {}) {
   const infos = [];
   const client = new hf.InferenceClient({ endpoint: up.url, onAttempt: (info) => infos.push(info), ...options });
   return { client, infos };
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected a rejection");
 }
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;

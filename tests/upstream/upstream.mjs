@@ -11,6 +11,38 @@
 // (method + path + body, JSON compared after parsing; first match in file order wins).
 // Anything unmatched gets a deterministic answer of the task's shape. Faults can be
 // queued in-process or over HTTP (POST /__control/faults).
+//
+// Paths:
+//   POST /models/{model}                       a task (text-generation, classification, ...)
+//   POST /models/{model}/v1/chat/completions   chat, model in the path
+//   POST /v1/chat/completions                  chat, OpenAI style: the model is the body's
+//   POST /chat/completions                     `model`. A recording made at
+//                                              /models/{that model}/v1/chat/completions (or at
+//                                              either of these two paths) with an equal body
+//                                              is replayed; otherwise the answer is synthesised.
+//
+// `"stream": true` text-generation and chat requests that match no recording get a
+// synthesised text/event-stream answer: TGI events
+// `data: {"index":..,"token":{..},"generated_text":null,"details":null}` (the last one
+// carries `generated_text`), or `chat.completion.chunk` events then `data: [DONE]`. A
+// synthesised stream has at least STREAM_MIN_TOKENS (12) token events, even when
+// max_new_tokens / max_tokens ask for fewer, so that pacing tests have something to pace.
+//
+// Fault fields (up.fault(spec), chaos specs, POST /__control/faults):
+//   times            how many matching requests it applies to (default 1)
+//   path             only requests to this exact path match
+//   delayMs          wait before answering
+//   status, body     answer this instead of the normal answer (an error fault)
+//   headers          extra response headers (for the normal answer too)
+//   drop             reset the connection; stall: never answer
+//   streamIntervalMs when the answer is text/event-stream: send the headers at once,
+//                    then the body one event (a run of bytes ending "\n\n" or "\r\n\r\n")
+//                    at a time, streamIntervalMs apart; the bytes are unchanged. Other
+//                    answers are unaffected (the fault is used up all the same).
+//
+// Each entry of up.requests (and of GET /__control/requests) has `finished` (the
+// whole response was written and ended) and `closedEarly` (the connection or request
+// closed before that); both start false.
 
 import http from "node:http";
 import { readFile } from "node:fs/promises";
@@ -27,6 +59,9 @@ const CORS_HEADERS = {
 // Hop-by-hop or framing headers of the recording that no longer describe our bytes.
 const DROPPED_RECORDED_HEADERS = new Set(["content-length", "content-encoding", "transfer-encoding", "connection"]);
 const CHAT_SUFFIX = "/v1/chat/completions";
+const ROUTER_CHAT_PATHS = new Set(["/v1/chat/completions", "/chat/completions"]);
+// Synthesised streams carry at least this many token events.
+const STREAM_MIN_TOKENS = 12;
 
 const IMAGE_LABELS = [
   "tabby, tabby cat",
@@ -313,14 +348,14 @@ function textClassification(model, inputs, parameters) {
   return jsonAnswer(200, list.map((t) => textClassificationOne(model, t, parameters)), rand);
 }
 
-function generatedWords(model, prompt, parameters) {
+function generatedWords(model, prompt, parameters, minWords = 1) {
   const rand = seeded("text-generation", model, canonical(prompt), canonical(parameters ?? {}));
   let n = 12;
   const maxNew = positiveInt(parameters?.max_new_tokens);
   const maxLength = positiveInt(parameters?.max_length);
   if (maxNew) n = maxNew;
   else if (maxLength) n = Math.max(1, maxLength - String(prompt).split(/\s+/).filter(Boolean).length);
-  return pickWords(rand, Math.min(n, 64));
+  return pickWords(rand, Math.min(Math.max(n, minWords), 64));
 }
 
 function sse(events, rand) {
@@ -333,20 +368,21 @@ function sse(events, rand) {
       "x-compute-time": computeTime(rand),
       "x-inference-provider": "hf-inference",
     },
-    body: Buffer.from(events.map((e) => `data:${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join(""), "utf8"),
+    // "data: " with a space, as the router's TGI sends today.
+    body: Buffer.from(events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join(""), "utf8"),
   };
 }
 
 function textGeneration(model, inputs, parameters, stream) {
   const rand = seeded("text-generation-timing", model, canonical(inputs), canonical(parameters ?? {}));
   const full = parameters?.return_full_text !== false;
-  const one = (prompt) => {
-    const words = generatedWords(model, prompt, parameters);
+  const one = (prompt, minWords) => {
+    const words = generatedWords(model, prompt, parameters, minWords);
     const continuation = words.join(" ");
     return { words, text: full ? `${String(prompt)} ${continuation}` : continuation };
   };
   if (stream && !Array.isArray(inputs)) {
-    const { words, text } = one(inputs);
+    const { words, text } = one(inputs, STREAM_MIN_TOKENS);
     const events = words.map((w, i) => ({
       index: i + 1,
       token: { id: 1000 + WORDS.indexOf(w), text: i === 0 ? w : ` ${w}`, logprob: -0.5, special: false },
@@ -405,7 +441,9 @@ function synthesiseChat(pathModel, body, json) {
   }
   const model = typeof payload.model === "string" ? payload.model : (pathModel ?? "tgi");
   const rand = seeded("chat-completion", model, canonical(payload));
-  const words = pickWords(rand, Math.min(positiveInt(payload.max_tokens) ?? 16, 64));
+  const stream = payload.stream === true;
+  const wanted = positiveInt(payload.max_tokens) ?? 16;
+  const words = pickWords(rand, Math.min(stream ? Math.max(wanted, STREAM_MIN_TOKENS) : wanted, 64));
   const promptTokens = payload.messages
     .map((m) => (typeof m?.content === "string" ? m.content : canonical(m?.content ?? "")))
     .join(" ")
@@ -414,7 +452,7 @@ function synthesiseChat(pathModel, body, json) {
   const id = `local-chat-${createHash("sha256").update(canonical(payload)).digest("hex").slice(0, 12)}`;
   const created = 1700000000;
   const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
-  if (payload.stream === true) {
+  if (stream) {
     const chunk = (delta, finish) => ({
       id,
       object: "chat.completion.chunk",
@@ -451,7 +489,7 @@ function synthesiseChat(pathModel, body, json) {
 
 /** { kind: "task" | "chat", model } for a request path, or null. */
 function route(path) {
-  if (path === "/v1/chat/completions" || path === "/chat/completions") return { kind: "chat", model: null };
+  if (ROUTER_CHAT_PATHS.has(path)) return { kind: "chat", model: null };
   if (!path.startsWith("/models/")) return null;
   let rest = path.slice("/models/".length);
   let kind = "task";
@@ -469,7 +507,7 @@ function route(path) {
 
 function validateFault(spec) {
   if (!spec || typeof spec !== "object" || Array.isArray(spec)) throw new TypeError("a fault must be an object");
-  const known = new Set(["times", "status", "headers", "body", "delayMs", "drop", "stall", "path"]);
+  const known = new Set(["times", "status", "headers", "body", "delayMs", "drop", "stall", "path", "streamIntervalMs"]);
   for (const key of Object.keys(spec)) if (!known.has(key)) throw new TypeError(`unknown fault field: ${key}`);
   const times = spec.times ?? 1;
   if (!Number.isInteger(times) || times < 1) throw new TypeError("fault.times must be a positive integer");
@@ -481,6 +519,12 @@ function validateFault(spec) {
   }
   if (spec.delayMs !== undefined && !(typeof spec.delayMs === "number" && spec.delayMs >= 0)) {
     throw new TypeError("fault.delayMs must be a non-negative number");
+  }
+  if (
+    spec.streamIntervalMs !== undefined &&
+    !(typeof spec.streamIntervalMs === "number" && Number.isFinite(spec.streamIntervalMs) && spec.streamIntervalMs >= 0)
+  ) {
+    throw new TypeError("fault.streamIntervalMs must be a non-negative number");
   }
   if (spec.path !== undefined && (typeof spec.path !== "string" || !spec.path.startsWith("/"))) {
     throw new TypeError("fault.path must be a path starting with /");
@@ -498,7 +542,28 @@ function validateFault(spec) {
     drop: spec.drop === true,
     stall: spec.stall === true,
     path: spec.path,
+    streamIntervalMs: spec.streamIntervalMs,
   };
+}
+
+/** Splits an SSE body into its events (each ending with its blank line), bytes unchanged. */
+export function splitSseEvents(body) {
+  const text = body.toString("latin1"); // one char per byte: indices are byte offsets
+  const out = [];
+  const separator = /\r\n\r\n|\n\n/g;
+  let start = 0;
+  let m;
+  while ((m = separator.exec(text)) !== null) {
+    const end = m.index + m[0].length;
+    out.push(body.subarray(start, end));
+    start = end;
+  }
+  if (start < body.length) out.push(body.subarray(start));
+  return out;
+}
+
+function isEventStream(headers) {
+  return String(headers["content-type"] ?? "").toLowerCase().startsWith("text/event-stream");
 }
 
 // ---------------------------------------------------------------------------
@@ -506,7 +571,7 @@ function validateFault(spec) {
 
 /**
  * Starts the upstream. Resolves to
- * { url, port, host, close(), requests, reset(), fault(spec), faults, preflights, recordings }.
+ * { url, port, host, close(), requests, reset(), fault(spec), chaos(spec), faults, preflights, recordings }.
  */
 export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPath = DEFAULT_RECORDINGS } = {}) {
   const recordings = prepareRecordings(JSON.parse(await readFile(recordingsPath, "utf8")));
@@ -580,6 +645,58 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     res.end(body);
   }
 
+  /**
+   * Writes the headers at once, then the body one SSE event at a time, intervalMs
+   * apart. Stops (and clears its timer) when the client goes away or close() runs.
+   */
+  function sendPaced(res, status, headers, body, intervalMs) {
+    if (closing || res.destroyed || res.writableEnded || res.socket?.destroyed) return;
+    const events = splitSseEvents(body);
+    const { "content-length": _dropped, ...rest } = headers;
+    res.writeHead(status, rest); // chunked, as a real event stream
+    let timer = null;
+    const stop = () => {
+      if (timer !== null) {
+        clearTimeout(timer);
+        timers.delete(timer);
+        timer = null;
+      }
+    };
+    res.once("close", stop);
+    let i = 0;
+    const next = () => {
+      timer = null;
+      if (closing || res.destroyed || res.writableEnded) return;
+      if (i >= events.length) {
+        res.end();
+        return;
+      }
+      const event = events[i++];
+      if (i === events.length) {
+        res.end(event);
+        return;
+      }
+      res.write(event);
+      const t = setTimeout(() => {
+        timers.delete(t);
+        next();
+      }, intervalMs);
+      timers.add(t);
+      timer = t;
+    };
+    if (events.length === 0) res.flushHeaders();
+    next();
+  }
+
+  /** send(), or sendPaced() when the fault asks for pacing and the answer is an event stream. */
+  function answer(res, status, headers, body, f) {
+    if (f?.streamIntervalMs !== undefined && isEventStream(headers)) {
+      sendPaced(res, status, headers, body, f.streamIntervalMs);
+    } else {
+      send(res, status, headers, body);
+    }
+  }
+
   function sendJson(res, status, value, extra = {}) {
     send(res, status, { ...CORS_HEADERS, "content-type": "application/json", ...extra }, asJson(value));
   }
@@ -609,7 +726,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     });
   }
 
-  function logEntry(req, path, query, body, json) {
+  function logEntry(req, res, path, query, body, json) {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
     const textual = isTextualContentType(headers["content-type"]) || json.ok;
@@ -622,7 +739,16 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       bodyText: textual ? body.toString("utf8") : null,
       json: json.ok ? json.value : undefined,
       at: Date.now(),
+      finished: false,
+      closedEarly: false,
     };
+    res.once("finish", () => {
+      entry.finished = true;
+    });
+    res.once("close", () => {
+      if (!entry.finished && !res.writableFinished) entry.closedEarly = true;
+    });
+    if (res.destroyed && !res.writableFinished) entry.closedEarly = true;
     requests.push(entry);
     return entry;
   }
@@ -637,6 +763,8 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       bodyLength: r.body.length,
       json: r.json,
       at: r.at,
+      finished: r.finished,
+      closedEarly: r.closedEarly,
     }));
   }
 
@@ -674,8 +802,13 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     if (req.method !== "POST") {
       return { ...errorAnswer(405, "Method Not Allowed"), extra: { allow: "POST, OPTIONS" }, plain: true };
     }
-    const pathOk =
-      r.kind === "chat" && r.model === null ? (p) => p === path || p.endsWith(CHAT_SUFFIX) : (p) => p === path;
+    let pathOk = (p) => p === path;
+    if (r.kind === "chat" && r.model === null) {
+      // OpenAI style: the model is named by the body, recordings live under /models/{model}.
+      const bodyModel = json.ok && typeof json.value?.model === "string" ? json.value.model : null;
+      const modelPath = bodyModel !== null ? `/models/${bodyModel}${CHAT_SUFFIX}` : null;
+      pathOk = (p) => ROUTER_CHAT_PATHS.has(p) || p === modelPath;
+    }
     const recording = findRecording(recordings, "POST", pathOk, body, json);
     if (recording) return { status: recording.status, headers: recording.headers, body: recording.responseBody, recording };
 
@@ -728,7 +861,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     if (path.startsWith("/__control/")) return control(req, res, path, body);
 
     const json = parseJsonBody(body);
-    logEntry(req, path, url.search, body, json);
+    logEntry(req, res, path, url.search, body, json);
     const requestId = `local-${++counter}`;
 
     const f = takeFault(path);
@@ -747,19 +880,20 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
         let contentType = "application/json";
         if (payload === undefined) payload = JSON.stringify({ error: `Injected fault (status ${f.status ?? 200})` });
         else if (!parseJsonBody(Buffer.from(payload, "utf8")).ok) contentType = "text/plain; charset=utf-8";
-        send(
+        answer(
           res,
           f.status ?? 200,
           { ...CORS_HEADERS, "content-type": contentType, "x-request-id": requestId, ...f.headers },
           Buffer.from(payload, "utf8"),
+          f,
         );
         return;
       }
     }
 
-    const answer = normalAnswer(req, path, body, json, requestId);
-    const headers = { ...answer.headers, ...(answer.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
-    send(res, answer.status, headers, answer.body);
+    const normal = normalAnswer(req, path, body, json, requestId);
+    const headers = { ...normal.headers, ...(normal.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
+    answer(res, normal.status, headers, normal.body, f);
   }
 
   const server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {

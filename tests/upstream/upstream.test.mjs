@@ -453,3 +453,230 @@ test("CLI prints UPSTREAM_URL and exits cleanly on SIGTERM", HANG_GUARD, async (
   assert.deepEqual(await exited, { code: 0, signal: null });
   assert.equal(stdout, `UPSTREAM_URL=${match[1]}\n`);
 });
+
+// ---------------------------------------------------------------------------
+// Streams: synthesised SSE, paced delivery (streamIntervalMs), finished / closedEarly
+
+const TGI_STREAM = { inputs: "Once upon", parameters: { max_new_tokens: 3 }, stream: true };
+const CHAT_MESSAGES = [{ role: "user", content: "Say something" }];
+
+/** Splits an SSE text into its events, each with its blank line. */
+function sseEvents(text) {
+  return text.match(/[\s\S]*?(?:\r\n\r\n|\n\n)|[\s\S]+$/g) ?? [];
+}
+
+function dataOf(event) {
+  assert.ok(event.startsWith("data: ") && event.endsWith("\n\n"), `not a data event: ${JSON.stringify(event)}`);
+  return event.slice("data: ".length, -2);
+}
+
+/** Polls until check() is true (or fails after timeoutMs). */
+async function until(check, what, timeoutMs = 2000) {
+  const t0 = performance.now();
+  while (!check()) {
+    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Reads a response body chunk by chunk: { bytes, times } (ms since t0 at each chunk). */
+async function readTimed(res, t0) {
+  const reader = res.body.getReader();
+  const chunks = [];
+  const times = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    times.push(performance.now() - t0);
+  }
+  return { bytes: Buffer.concat(chunks), times, total: performance.now() - t0 };
+}
+
+test("a synthesised TGI stream has at least 12 token events, the last with generated_text", async () => {
+  const res = await post("/models/acme/tiny-llama", TGI_STREAM);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/event-stream");
+  const text = await res.text();
+  const events = sseEvents(text);
+  assert.equal(events.length, 12, "max_new_tokens: 3 is raised to 12 for a stream");
+  assert.equal(events.join(""), text);
+  const parsed = events.map((e) => JSON.parse(dataOf(e)));
+  parsed.forEach((e, i) => {
+    assert.deepEqual(Object.keys(e), ["index", "token", "generated_text", "details"]);
+    assert.equal(e.index, i + 1);
+    assert.equal(e.details, null);
+    assert.equal(e.token.special, false);
+    assert.equal(typeof e.token.text, "string");
+    if (i < parsed.length - 1) assert.equal(e.generated_text, null);
+  });
+  assert.equal(parsed.at(-1).generated_text, `Once upon ${parsed.map((e) => e.token.text).join("")}`);
+
+  const again = await (await post("/models/acme/tiny-llama", TGI_STREAM)).text();
+  assert.equal(again, text, "same input, same bytes");
+});
+
+test("chat at /v1/chat/completions and /chat/completions streams chunks ending with data: [DONE]", async () => {
+  const body = { model: "acme/chat", messages: CHAT_MESSAGES, stream: true, max_tokens: 4 };
+  const texts = [];
+  for (const path of ["/v1/chat/completions", "/chat/completions"]) {
+    const res = await post(path, body);
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const text = await res.text();
+    texts.push(text);
+    const events = sseEvents(text);
+    assert.equal(events.length, 13, "12 chunks (max_tokens: 4 is raised for a stream) and [DONE]");
+    assert.equal(events.at(-1), "data: [DONE]\n\n");
+    assert.ok(text.endsWith("data: [DONE]\n\n"));
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(dataOf(e)));
+    for (const [i, c] of chunks.entries()) {
+      assert.equal(c.object, "chat.completion.chunk");
+      assert.equal(c.model, "acme/chat");
+      assert.equal(c.choices[0].delta.role, "assistant");
+      assert.equal(typeof c.choices[0].delta.content, "string");
+      assert.equal(c.choices[0].finish_reason, i === chunks.length - 1 ? "stop" : null);
+    }
+  }
+  assert.equal(texts[0], texts[1], "both paths synthesise the same bytes for the same body");
+  assert.equal(await (await post("/v1/chat/completions", body)).text(), texts[0], "deterministic");
+});
+
+test("chat at /v1/chat/completions and /chat/completions replays the model's recorded stream", async () => {
+  const recordings = JSON.parse(await readFile(new URL("../fixtures/recordings.json", import.meta.url), "utf8"));
+  const rec = recordings.find((r) => r.id.includes("test_chat_completion_with_stream"));
+  assert.equal(
+    rec.request.url,
+    "https://router.huggingface.co/hf-inference/models/meta-llama/Llama-3.1-8B-Instruct/v1/chat/completions",
+  );
+  for (const path of ["/v1/chat/completions", "/chat/completions"]) {
+    const res = await post(path, rec.request.body.text, { "content-type": "application/json" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const text = await res.text();
+    assert.equal(text, rec.response.body.text);
+    assert.ok(text.endsWith("data: [DONE]\n\n"));
+  }
+  // The same body naming another model matches no recording: synthesised.
+  const other = JSON.parse(rec.request.body.text);
+  other.model = "acme/other-chat";
+  const text = await (await post("/v1/chat/completions", other)).text();
+  assert.notEqual(text, rec.response.body.text);
+  assert.equal(JSON.parse(dataOf(sseEvents(text)[0])).model, "acme/other-chat");
+  assert.ok(text.endsWith("data: [DONE]\n\n"));
+});
+
+test("fault: streamIntervalMs paces a synthesised stream event by event, same bytes", HANG_GUARD, async () => {
+  const plain = Buffer.from(await (await post("/models/acme/tiny-llama", TGI_STREAM)).arrayBuffer());
+  const events = sseEvents(plain.toString("utf8")).length;
+  assert.equal(events, 12);
+
+  up.fault({ streamIntervalMs: 100 });
+  const t0 = performance.now();
+  const res = await post("/models/acme/tiny-llama", TGI_STREAM);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/event-stream");
+  assert.equal(res.headers.get("content-length"), null, "a paced stream is chunked");
+  const { bytes, times, total } = await readTimed(res, t0);
+
+  assert.deepEqual(bytes, plain, "pacing does not change the bytes");
+  assert.ok(times[0] < total / 2, `first event at ${times[0]} ms of ${total} ms`);
+  assert.ok(total >= (events - 1) * 100 * 0.8, `took ${total} ms for ${events} events`);
+  assert.ok(times.length >= events / 2, `only ${times.length} chunks arrived`);
+  assert.ok(times.at(-1) - times[0] >= (events - 1) * 100 * 0.8, `spread ${times.at(-1) - times[0]} ms`);
+  assert.deepEqual(up.faults, [], "the fault is used up");
+
+  await until(() => up.requests[1].finished, "finished");
+  assert.equal(up.requests[1].finished, true);
+  assert.equal(up.requests[1].closedEarly, false);
+});
+
+test("fault: streamIntervalMs paces a recorded stream with the same bytes", HANG_GUARD, async () => {
+  const recordings = JSON.parse(await readFile(new URL("../fixtures/recordings.json", import.meta.url), "utf8"));
+  const rec = recordings.find((r) => r.id === "hfjs-tapes/3694ddcced22");
+  up.fault({ streamIntervalMs: 40, path: "/models/google/flan-t5-xxl" });
+  const t0 = performance.now();
+  const res = await post("/models/google/flan-t5-xxl", rec.request.body.text, { "content-type": "application/json" });
+  const { bytes, total } = await readTimed(res, t0);
+  assert.equal(bytes.toString("utf8"), rec.response.body.text);
+  const events = sseEvents(rec.response.body.text).length;
+  assert.equal(events, 5);
+  assert.ok(total >= (events - 1) * 40 * 0.8, `took ${total} ms`);
+});
+
+test("fault: streamIntervalMs leaves non-stream answers alone and is validated", HANG_GUARD, async () => {
+  up.fault({ streamIntervalMs: 1000, times: 2 });
+  const t0 = performance.now();
+  const res = await post(`/models/${SST2}`, { inputs: "I like you", parameters: {} });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-length"), String(SST2_BODY.length));
+  assert.equal(await res.text(), SST2_BODY);
+  assert.ok(performance.now() - t0 < 900);
+  assert.equal(up.faults.length, 1);
+  assert.equal(up.faults[0].remaining, 1);
+  assert.equal(up.faults[0].streamIntervalMs, 1000);
+
+  for (const bad of [-1, "100", Number.NaN, Number.POSITIVE_INFINITY, null]) {
+    assert.throws(() => up.fault({ streamIntervalMs: bad }), {
+      name: "TypeError",
+      message: "fault.streamIntervalMs must be a non-negative number",
+    });
+  }
+  up.fault({ streamIntervalMs: 0, path: "/models/gpt2" });
+  assert.equal(up.faults.length, 2);
+  const overHttp = await post("/__control/faults", { streamIntervalMs: -5 });
+  assert.equal(overHttp.status, 400);
+  assert.deepEqual(await overHttp.json(), { error: "fault.streamIntervalMs must be a non-negative number" });
+});
+
+test("a client that aborts mid-stream: closedEarly true, finished false; the rest is not sent", HANG_GUARD, async () => {
+  up.fault({ streamIntervalMs: 100 });
+  const controller = new AbortController();
+  const res = await post("/models/acme/tiny-llama", TGI_STREAM, {}, { signal: controller.signal });
+  const reader = res.body.getReader();
+  const first = await reader.read();
+  assert.equal(first.done, false);
+  assert.match(Buffer.from(first.value).toString("utf8"), /^data: \{"index":1,/);
+  assert.equal(up.requests.length, 1);
+  assert.equal(up.requests[0].finished, false);
+  assert.equal(up.requests[0].closedEarly, false);
+  controller.abort();
+  await assert.rejects(reader.read(), (err) => err.name === "AbortError");
+
+  await until(() => up.requests[0].closedEarly, "closedEarly");
+  assert.equal(up.requests[0].closedEarly, true);
+  assert.equal(up.requests[0].finished, false);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(up.requests[0].finished, false, "nothing more is written after the client left");
+
+  const log = await (await fetch(`${up.url}/__control/requests`)).json();
+  assert.equal(log[0].closedEarly, true);
+  assert.equal(log[0].finished, false);
+});
+
+test("finished / closedEarly on ordinary answers and on a stall the client aborts", HANG_GUARD, async () => {
+  const full = await post("/models/acme/tiny-llama", TGI_STREAM);
+  await full.text();
+  await until(() => up.requests[0].finished, "finished");
+  assert.equal(up.requests[0].finished, true);
+  assert.equal(up.requests[0].closedEarly, false);
+  assert.equal(Object.getPrototypeOf(up.requests[0]), Object.prototype, "entries stay plain objects");
+
+  up.fault({ stall: true });
+  const controller = new AbortController();
+  const pending = post(`/models/${SST2}`, { inputs: "x" }, {}, { signal: controller.signal });
+  await until(() => up.requests.length === 2, "the stalled request");
+  controller.abort();
+  await assert.rejects(pending, (err) => err.name === "AbortError");
+  await until(() => up.requests[1].closedEarly, "closedEarly");
+  assert.equal(up.requests[1].finished, false);
+
+  const log = await (await fetch(`${up.url}/__control/requests`)).json();
+  assert.deepEqual(
+    log.map((r) => [r.finished, r.closedEarly]),
+    [
+      [true, false],
+      [false, true],
+    ],
+  );
+});

@@ -28,7 +28,7 @@ const transcript = [];
 
 async function proxyWith(vars, options = {}) {
   const proxy = await startProxy({
-    vars: { HF_TOKEN: TOKEN, UPSTREAMS: up.url, ...vars },
+    vars: { HF_TOKEN: TOKEN, UPSTREAMS: up.url, CHAT_UPSTREAMS: up.url, ...vars },
     ...options,
   });
   proxies.push(proxy);
@@ -36,7 +36,7 @@ async function proxyWith(vars, options = {}) {
 }
 
 const BASE = {
-  ALLOWED_MODELS: `gpt2,openai-community/gpt2,${SST2},${VIT},facebook/*`,
+  ALLOWED_MODELS: `gpt2,openai-community/gpt2,${SST2},${VIT},facebook/*,meta-llama/*,google/flan-t5-xxl`,
   ALLOWED_ORIGINS: APP_ORIGIN,
   CACHE_MODELS: MNLI,
   MAX_BODY_BYTES: "300000",
@@ -106,13 +106,13 @@ function assertRefused(answer, status, code) {
 
 describe("refusals: nothing reaches upstream", () => {
   test("a model outside ALLOWED_MODELS is 403 FORBIDDEN", async () => {
-    const answer = await call(main, "/models/meta-llama/Llama-3.1-8B-Instruct", json({ inputs: "hi" }));
+    const answer = await call(main, "/models/mistralai/Mistral-7B-Instruct-v0.2", json({ inputs: "hi" }));
     assertRefused(answer, 403, "FORBIDDEN");
-    assert.equal(answer.json.error, "model meta-llama/Llama-3.1-8B-Instruct is not allowed by this proxy (ALLOWED_MODELS)");
+    assert.equal(answer.json.error, "model mistralai/Mistral-7B-Instruct-v0.2 is not allowed by this proxy (ALLOWED_MODELS)");
   });
 
   test("google/* would allow google models, but this list names one: others are refused", async () => {
-    assertRefused(await call(main, "/models/google/flan-t5-xxl", json({ inputs: "hi" })), 403, "FORBIDDEN");
+    assertRefused(await call(main, "/models/google/gemma-2b", json({ inputs: "hi" })), 403, "FORBIDDEN");
   });
 
   test("a browser request from a foreign origin is 403, preflight included", async () => {
@@ -354,10 +354,78 @@ describe("the client through the proxy", () => {
     for (const run of calls) {
       assert.deepEqual(await run(proxied), await run(direct));
     }
-    const errors = await Promise.allSettled([proxied.textGeneration("meta-llama/Llama-3.1-8B-Instruct", "hi")]);
+    const errors = await Promise.allSettled([proxied.textGeneration("mistralai/Mistral-7B-Instruct-v0.2", "hi")]);
     assert.equal(errors[0].reason.code, "FORBIDDEN");
     assert.equal(errors[0].reason.status, 403);
     assert.equal(errors[0].reason.attempts, 1, "a refusal is not retried");
+  });
+});
+
+describe("chat and streams", () => {
+  const chat = (model, extra = {}) => json({ model, messages: [{ role: "user", content: "hi" }], ...extra });
+
+  test("POST /v1/chat/completions goes to CHAT_UPSTREAMS under the allow-list, model read from the body", async () => {
+    const answer = await call(main, "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B-Instruct"));
+    assert.equal(answer.status, 200);
+    assert.equal(answer.json.object, "chat.completion");
+    assert.equal(up.requests[0].path, "/chat/completions");
+    assert.equal(up.requests[0].headers.authorization, `Bearer ${TOKEN}`);
+    const suffixed = await call(main, "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B-Instruct:fireworks-ai"));
+    assert.equal(suffixed.status, 200, "a provider suffix is judged on its model id");
+    up.reset();
+    assertRefused(await call(main, "/v1/chat/completions", chat("mistralai/Mistral-7B-Instruct-v0.2")), 403, "FORBIDDEN");
+    assertRefused(await call(main, "/v1/chat/completions", { body: "not json", headers: { "content-type": "application/json" } }), 400, "INVALID_INPUT");
+    assertRefused(await call(main, "/v1/chat/completions", chat("a/b/c")), 400, "INVALID_INPUT");
+    assertRefused(await call(main, "/v1/chat/completions", { method: "GET" }), 405, "METHOD_NOT_ALLOWED");
+  });
+
+  test("a stream whose upstream sends a chunk every 200 ms arrives chunk by chunk", async () => {
+    up.fault({ streamIntervalMs: 200 });
+    const started = performance.now();
+    const response = await fetch(`${main.url}/models/google/flan-t5-xxl`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ inputs: "stream me", stream: true }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const arrivals = [];
+    let text = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const before = (text.match(/\n\n/g) ?? []).length;
+      text += decoder.decode(value, { stream: true });
+      const events = (text.match(/\n\n/g) ?? []).length;
+      for (let i = before; i < events; i++) arrivals.push(performance.now() - started);
+    }
+    transcript.push({ status: 200, headers: {}, text });
+    const total = arrivals.at(-1);
+    assert.ok(arrivals.length >= 12, `${arrivals.length} events`);
+    assert.ok(total >= (arrivals.length - 1) * 200 * 0.8, `the stream took ${total} ms`);
+    assert.ok(arrivals[0] < total / 4, `first chunk at ${arrivals[0]} ms of ${total} ms: buffered`);
+    // Spread out, not in one burst at the end.
+    const early = arrivals.filter((t) => t < total / 2).length;
+    assert.ok(early >= arrivals.length / 3, `${early} of ${arrivals.length} events in the first half`);
+  });
+
+  test("the client's streams through the proxy give the same chunks as direct", async () => {
+    ({ mod: hf, cleanup: cleanupPackage } = hf ? { mod: hf, cleanup: cleanupPackage } : await installPackedPackage());
+    const direct = new hf.InferenceClient({ endpoint: up.url, chatEndpoint: up.url });
+    const proxied = new hf.InferenceClient({ endpoint: main.url, chatEndpoint: `${main.url}/v1` });
+    const collect = async (stream) => {
+      const out = [];
+      for await (const chunk of stream) out.push(chunk);
+      return out;
+    };
+    const request = { model: "meta-llama/Llama-3.1-8B-Instruct", max_tokens: 20, messages: [{ role: "system", content: "You are a helpful assistant." }, { role: "user", content: "What is deep learning?" }] };
+    const viaProxy = await collect(proxied.chatCompletionStream(request));
+    assert.deepEqual(viaProxy, await collect(direct.chatCompletionStream(request)));
+    assert.ok(viaProxy.length > 5);
+    assert.deepEqual(await collect(proxied.textGenerationStream("google/flan-t5-xxl", "hello")), await collect(direct.textGenerationStream("google/flan-t5-xxl", "hello")));
+    assert.deepEqual(await proxied.chatCompletion(request), await direct.chatCompletion(request));
   });
 });
 
