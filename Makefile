@@ -68,13 +68,20 @@ test-worker: pack build build-worker
 test-demo: build build-worker
 	$(NODE_TEST) tests/demo/
 
+# The gzipped browser client may not grow past this ceiling (bytes). It holds
+# today's size, not the 32,768-byte goal, which is not reached yet (README).
+SIZE_CEILING := 86000
+
 size: build
-	@node scripts/size.mjs
+	@node scripts/size.mjs --max $(SIZE_CEILING)
 
 test: lint unit test-upstream test-js test-browser test-vite test-worker test-demo size
 
 # Benchmarks print figures and write them under build/; they are not tests.
-bench: bench-soak bench-proxy
+bench: build build-worker
+	@node scripts/bench.mjs
+	@node scripts/bench-proxy.mjs
+	@node scripts/bench-soak.mjs
 
 bench-soak: build
 	@node scripts/bench-soak.mjs

@@ -1,8 +1,9 @@
 // Gzipped size (`gzip -9`) of the browser client: the wasm plus every JS file
 // the browser entry loads, found by following its relative imports.
 //
-//   node scripts/size.mjs            prints the table
-//   node scripts/size.mjs --json     prints {files, totalBytes}
+//   node scripts/size.mjs              prints the table
+//   node scripts/size.mjs --json       prints {files, totalBytes}
+//   node scripts/size.mjs --max BYTES  also fails (exit 1) above BYTES
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -49,5 +50,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log("browser client, gzip -9:");
     for (const f of result.files) console.log(`  ${f.file.padEnd(28)} ${String(f.bytes).padStart(8)} B raw ${String(f.gzip).padStart(7)} B gzip`);
     console.log(`  ${"total".padEnd(28)} ${" ".repeat(15)} ${String(result.totalBytes).padStart(7)} B gzip`);
+  }
+  const max = process.argv.indexOf("--max");
+  if (max > 0) {
+    const limit = Number(process.argv[max + 1]);
+    if (!(result.totalBytes <= limit)) {
+      console.error(`size: the browser client is ${result.totalBytes} B gzipped, over the ${limit} B limit`);
+      process.exit(1);
+    }
+    console.log(`size: within the ${limit} B limit`);
   }
 }

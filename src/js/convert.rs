@@ -87,7 +87,11 @@ pub fn label_scores_to_js(list: &[LabelScore]) -> JsValue {
         .map(|item| {
             let object = Object::new();
             set(&object, "label", &JsValue::from_str(&item.label));
-            set(&object, "score", &JsValue::from_f64(item.score));
+            set(
+                &object,
+                "score",
+                &JsValue::from_f64(js_sys::Number::parse_float(item.score.as_str())),
+            );
             JsValue::from(object)
         })
         .collect::<Array>()
@@ -125,7 +129,7 @@ pub fn json_to_js(json: &Json) -> JsValue {
     match json {
         Json::Null => JsValue::NULL,
         Json::Bool(b) => JsValue::from_bool(*b),
-        Json::Number(_) => JsValue::from_f64(json.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(text) => JsValue::from_f64(js_sys::Number::parse_float(text)),
         Json::String(s) => JsValue::from_str(s),
         Json::Array(items) => items.iter().map(json_to_js).collect::<Array>().into(),
         Json::Object(members) => {

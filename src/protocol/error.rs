@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::json::Json;
+use super::json::{Json, Number};
 
 /// What kind of failure happened: the stable `.code` string JavaScript sees.
 #[non_exhaustive]
@@ -180,14 +180,11 @@ pub struct ResponseMeta {
     pub compute_time_ms: Option<f64>,
 }
 
-/// Reads `x-compute-time` (seconds, e.g. `"0.016"`) as milliseconds.
+/// Reads `x-compute-time` (seconds, e.g. `"0.016"`) as whole milliseconds.
 pub fn compute_time_ms(value: &str) -> Option<f64> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| s * 1000.0)
+    Number::from_text(value.trim())
+        .thousandths()
+        .map(|ms| ms as f64)
 }
 
 /// Longest upstream text kept in a message; HTML error pages can be large.
@@ -212,9 +209,8 @@ pub fn error_from_response(
         let error_type = json.get("error_type").and_then(Json::as_str);
         estimated_ms = json
             .get("estimated_time")
-            .and_then(Json::as_f64)
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| (s * 1000.0) as u64);
+            .and_then(Json::as_number)
+            .and_then(|seconds| seconds.thousandths());
         let says_loading = message.as_deref().is_some_and(|m| m.contains("loading"));
         if let Some(own) = json
             .get("code")

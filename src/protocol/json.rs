@@ -86,10 +86,19 @@ impl Json {
         }
     }
 
-    /// The number as `f64`, when this is one.
+    /// The number as `f64`, when this is one (Rust's parser: native code,
+    /// tests and the proxy; the browser build reads numbers with [`Json::as_number`]).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Json::Number(text) => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The number, as text, when this is one.
+    pub fn as_number(&self) -> Option<Number> {
+        match self {
+            Json::Number(text) => Some(Number::from_text(text.as_str())),
             _ => None,
         }
     }
@@ -146,6 +155,135 @@ impl Json {
         self.write_to(&mut out);
         out
     }
+}
+
+/// A JSON number kept as its text. Comparing and reading it as milliseconds
+/// need no float parsing: the WebAssembly build hands the text to
+/// JavaScript's own `parseFloat`, exact and already in the runtime, rather
+/// than carry Rust's decimal-to-float tables (DESIGN.md §6).
+#[derive(Clone, Debug)]
+pub struct Number(String);
+
+/// Equal values are equal numbers, however written (`1e-3` and `0.001`).
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        self.numeric_cmp(other).is_eq()
+    }
+}
+
+impl Number {
+    /// A number from its JSON text (not checked here).
+    pub fn from_text(text: impl Into<String>) -> Number {
+        Number(text.into())
+    }
+
+    /// The number as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The nearest `f64` (Rust's parser; native code and tests).
+    pub fn to_f64(&self) -> f64 {
+        self.0.parse().unwrap_or(f64::NAN)
+    }
+
+    /// Numeric order, computed on the decimal text.
+    pub fn numeric_cmp(&self, other: &Number) -> std::cmp::Ordering {
+        compare_decimals(&self.0, &other.0)
+    }
+
+    /// The value times 1000, rounded to whole units (seconds to milliseconds),
+    /// for non-negative values below about 10^15.
+    pub fn thousandths(&self) -> Option<u64> {
+        let (negative, digits, exponent) = decimal_parts(&self.0)?;
+        if negative && !digits.is_empty() {
+            return None;
+        }
+        // value = 0.DIGITS × 10^exponent; times 1000 shifts the point by 3.
+        let point = exponent + 3;
+        if point > 15 {
+            return None;
+        }
+        let mut whole: u64 = 0;
+        for i in 0..point.max(0) as usize {
+            whole = whole * 10 + u64::from(*digits.get(i).unwrap_or(&0));
+        }
+        let next = if point >= 0 {
+            digits.get(point as usize)
+        } else {
+            None
+        };
+        Some(whole + u64::from(next.is_some_and(|d| *d >= 5)))
+    }
+}
+
+/// `(negative, significant digits, exponent)` with value = 0.DIGITS × 10^exponent;
+/// zero has no digits. `None` when the text is not a number.
+fn decimal_parts(text: &str) -> Option<(bool, Vec<u8>, i64)> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (
+            &rest[..i],
+            rest[i + 1..]
+                .trim_start_matches('+')
+                .parse::<i64>()
+                .ok()?
+                .clamp(-100_000, 100_000),
+        ),
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty()
+        || !int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut digits: Vec<u8> = int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .map(|b| b - b'0')
+        .collect();
+    let mut point = int_part.len() as i64;
+    let leading = digits.iter().take_while(|d| **d == 0).count();
+    digits.drain(..leading);
+    point -= leading as i64;
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        return Some((false, digits, 0));
+    }
+    Some((negative, digits, point + exponent))
+}
+
+/// Compares two JSON number texts numerically (unreadable text sorts lowest).
+pub fn compare_decimals(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (Some(a), Some(b)) = (decimal_parts(a), decimal_parts(b)) else {
+        return decimal_parts(a).is_some().cmp(&decimal_parts(b).is_some());
+    };
+    let sign = |(negative, digits, _): &(bool, Vec<u8>, i64)| match (digits.is_empty(), negative) {
+        (true, _) => 0,
+        (false, true) => -1,
+        (false, false) => 1,
+    };
+    let (sa, sb) = (sign(&a), sign(&b));
+    if sa != sb || sa == 0 {
+        return sa.cmp(&sb);
+    }
+    let magnitude = a.2.cmp(&b.2).then_with(|| a.1.cmp(&b.1));
+    if sa < 0 {
+        magnitude.reverse()
+    } else {
+        magnitude
+    }
+    .then(Ordering::Equal)
 }
 
 /// Appends `s` as a quoted, escaped JSON string.
@@ -447,6 +585,43 @@ mod tests {
         assert_eq!(value.get("k"), Some(&Json::Number("2".into())));
         value.set("k", Json::Bool(true));
         assert_eq!(value.to_json_string(), r#"{"k":true}"#);
+    }
+
+    #[test]
+    fn numbers_compare_on_their_text() {
+        use std::cmp::Ordering::*;
+        for (a, b, order) in [
+            ("0.9998695850372314", "0.00013043530634604394", Greater),
+            ("5.714610961149447e-05", "0.0001", Less),
+            ("1e-3", "0.001", Equal),
+            ("-0", "0", Equal),
+            ("-1.5", "-1.25", Less),
+            ("-1", "1e-300", Less),
+            ("10", "9.99", Greater),
+            ("100", "1E2", Equal),
+            ("0.1", "0.10000000000000001", Less),
+            ("2", "abc", Greater),
+        ] {
+            assert_eq!(compare_decimals(a, b), order, "{a} vs {b}");
+            assert_eq!(compare_decimals(b, a), order.reverse(), "{b} vs {a}");
+        }
+    }
+
+    #[test]
+    fn thousandths_read_seconds_as_milliseconds() {
+        for (text, ms) in [
+            ("0.016", Some(16)),
+            ("57", Some(57_000)),
+            ("20.0", Some(20_000)),
+            ("0.0005", Some(1)),
+            ("0.0004", Some(0)),
+            ("1.5e1", Some(15_000)),
+            ("0", Some(0)),
+            ("-1", None),
+            ("1e20", None),
+        ] {
+            assert_eq!(Number::from_text(text).thousandths(), ms, "{text}");
+        }
     }
 
     #[test]

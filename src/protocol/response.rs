@@ -1,15 +1,15 @@
 //! Typed results, normalised from every answer shape seen on the wire.
 
 use super::error::{ErrorCode, InferenceError};
-use super::json::Json;
+use super::json::{Json, Number};
 
 /// One class and its probability.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelScore {
     /// The class name.
     pub label: String,
-    /// Its score, between 0 and 1.
-    pub score: f64,
+    /// Its score, between 0 and 1, as upstream wrote it.
+    pub score: Number,
 }
 
 /// The text a generation call produced.
@@ -50,7 +50,7 @@ fn embedded_error(json: &Json) -> Option<InferenceError> {
 fn label_score(item: &Json) -> Option<LabelScore> {
     Some(LabelScore {
         label: item.get("label")?.as_str()?.to_owned(),
-        score: item.get("score")?.as_f64()?,
+        score: item.get("score")?.as_number()?,
     })
 }
 
@@ -60,7 +60,7 @@ fn label_scores(items: &[Json]) -> Option<Vec<LabelScore>> {
 
 /// Sorts by score, highest first; equal scores keep their order.
 fn by_score_desc(mut list: Vec<LabelScore>) -> Vec<LabelScore> {
-    list.sort_by(|a, b| b.score.total_cmp(&a.score));
+    list.sort_by(|a, b| b.score.numeric_cmp(&a.score));
     list
 }
 
@@ -173,7 +173,7 @@ fn old_zero_shot(json: &Json) -> Result<Vec<LabelScore>, InferenceError> {
         .map(|(label, score)| {
             Some(LabelScore {
                 label: label.as_str()?.to_owned(),
-                score: score.as_f64()?,
+                score: score.as_number()?,
             })
         })
         .collect::<Option<_>>()
@@ -206,10 +206,10 @@ pub fn parse_text_generation(body: &str) -> Result<GeneratedText, InferenceError
 mod tests {
     use super::*;
 
-    fn ls(label: &str, score: f64) -> LabelScore {
+    fn ls(label: &str, score: &str) -> LabelScore {
         LabelScore {
             label: label.into(),
-            score,
+            score: Number::from_text(score),
         }
     }
 
@@ -220,9 +220,9 @@ mod tests {
             1,
         )
         .unwrap();
-        assert_eq!(nested, vec![vec![ls("A", 0.9), ls("B", 0.1)]]);
+        assert_eq!(nested, vec![vec![ls("A", "0.9"), ls("B", "0.1")]]);
         let flat = parse_text_classification(r#"[{"label":"A","score":1e-3}]"#, 1).unwrap();
-        assert_eq!(flat, vec![vec![ls("A", 0.001)]]);
+        assert_eq!(flat, vec![vec![ls("A", "0.001")]]);
         let err = parse_text_classification(r#"[[{"label":"A","score":1}]]"#, 2).unwrap_err();
         assert_eq!(
             err.message,
@@ -264,7 +264,7 @@ mod tests {
             1,
         )
         .unwrap();
-        assert_eq!(old, vec![vec![ls("b", 0.8), ls("a", 0.2)]]);
+        assert_eq!(old, vec![vec![ls("b", "0.8"), ls("a", "0.2")]]);
         let new = parse_zero_shot(
             r#"[{"label":"a","score":0.2},{"label":"b","score":0.8}]"#,
             1,
@@ -276,7 +276,7 @@ mod tests {
             2,
         )
         .unwrap();
-        assert_eq!(many, vec![vec![ls("a", 1.0)], vec![ls("b", 1.0)]]);
+        assert_eq!(many, vec![vec![ls("a", "1.0")], vec![ls("b", "1.0")]]);
     }
 
     #[test]

@@ -1,0 +1,161 @@
+// `make bench`: the package measured beside its references, in one run.
+// Writes a Markdown table to build/bench.md and prints it. Timings are
+// figures, never test assertions.
+//
+// 1. bundle: gzip -9 of the browser client vs @huggingface/inference bundled
+//    by esbuild for the browser (minified, the same tasks imported)
+// 2. per-call overhead in Node: sequential textClassification calls over
+//    keep-alive vs raw fetch + JSON.parse vs @huggingface/inference
+// 3. start-up: instantiating the wasm and a first call, in Node and in workerd
+// 4. large image: an 8 MB image through the client and through the proxy
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+import { build } from "esbuild";
+import { InferenceClient as PeerClient } from "@huggingface/inference";
+
+import * as ours from "../pkg/index.node.js";
+import { measure as measureBundle } from "./size.mjs";
+import { startUpstream } from "../tests/upstream/upstream.mjs";
+import { startProxy } from "../tests/support/proxy.mjs";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
+const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
+const rows = [];
+const row = (figure, value, note = "") => rows.push(`| ${figure} | ${value} | ${note} |`);
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+async function timed(count, call) {
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await call(i);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+const ms = (x) => `${x.toFixed(3)} ms`;
+
+// 1. Bundle size.
+const oursBundle = measureBundle().totalBytes;
+const peerBuild = await build({
+  stdin: {
+    contents:
+      'import { InferenceClient } from "@huggingface/inference";\n' +
+      "const hf = new InferenceClient(globalThis.TOKEN);\n" +
+      "globalThis.run = (m, x, l) => Promise.all([hf.textClassification({ model: m, inputs: x }), hf.textGeneration({ model: m, inputs: x }), hf.imageClassification({ model: m, data: x }), hf.zeroShotClassification({ model: m, inputs: x, parameters: { candidate_labels: l } })]);\n",
+    resolveDir: repoRoot,
+  },
+  bundle: true,
+  minify: true,
+  format: "esm",
+  platform: "browser",
+  write: false,
+  logLevel: "silent",
+});
+const peerBundle = gzipSync(peerBuild.outputFiles[0].contents, { level: 9 }).length;
+row("browser bundle, gzip -9", `${oursBundle} B vs peer ${peerBundle} B`, `ratio ${(oursBundle / peerBundle).toFixed(2)}x; budget 32768 B`);
+
+// 2. Per-call overhead.
+const up = await startUpstream({ port: 0 });
+const body = (i) => JSON.stringify({ inputs: `overhead call ${i % 20}` });
+const oursClient = new ours.InferenceClient({ endpoint: up.url, retry: false });
+const peer = new PeerClient("hf_bench").endpoint(`${up.url}/models/${SST2}`);
+const run = {
+  raw: (i) =>
+    fetch(`${up.url}/models/${SST2}`, { method: "POST", headers: { "content-type": "application/json" }, body: body(i) })
+      .then((r) => r.text())
+      .then((t) => JSON.parse(t)),
+  ours: (i) => oursClient.textClassification(SST2, `overhead call ${i % 20}`),
+  peer: (i) => peer.textClassification({ inputs: `overhead call ${i % 20}` }),
+};
+for (const name of Object.keys(run)) await timed(200, run[name]); // warm-up
+// Interleaved rounds, so that drift and GC pauses hit all three alike.
+const samples = { raw: [], ours: [], peer: [] };
+for (let round = 0; round < 4; round++) {
+  for (const name of round % 2 ? ["peer", "ours", "raw"] : ["raw", "ours", "peer"]) {
+    up.reset();
+    for (let i = 0; i < CALLS / 4; i++) {
+      const t0 = performance.now();
+      await run[name](i);
+      samples[name].push(performance.now() - t0);
+    }
+  }
+}
+const calls = {};
+for (const [name, times] of Object.entries(samples)) {
+  times.sort((a, b) => a - b);
+  calls[name] = { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+row(
+  `per call, ${CALLS} sequential textClassification (Node)`,
+  `ours ${ms(calls.ours.p50)} / p99 ${ms(calls.ours.p99)}; raw fetch ${ms(calls.raw.p50)} / ${ms(calls.raw.p99)}; peer ${ms(calls.peer.p50)} / ${ms(calls.peer.p99)}`,
+  `median vs raw ${(calls.ours.p50 / calls.raw.p50).toFixed(2)}x (goal 1.10x), vs peer ${(calls.ours.p50 / calls.peer.p50).toFixed(2)}x`,
+);
+
+// 3. Start-up in Node: a fresh process importing the package and calling once.
+// (Asynchronously: the upstream it calls lives in this process.)
+const startup = JSON.parse(
+  (await promisify(execFile)(process.execPath, [
+    "--input-type=module",
+    "-e",
+    `const t0 = performance.now();
+     const hf = await import(${JSON.stringify(path.join(repoRoot, "pkg/index.node.js"))});
+     const t1 = performance.now();
+     await new hf.InferenceClient({ endpoint: ${JSON.stringify(up.url)} }).textClassification(${JSON.stringify(SST2)}, "first");
+     console.log(JSON.stringify({ instantiate: t1 - t0, first: performance.now() - t0 }));`,
+  ])).stdout,
+);
+row("start-up in Node (import + instantiate / + first call)", `${ms(startup.instantiate)} / ${ms(startup.first)}`);
+
+// Start-up in workerd: the proxy isolate's first request (wasm instantiated
+// at module load) against a warm one.
+const proxy = await startProxy({ vars: { HF_TOKEN: "hf_bench", ALLOWED_MODELS: "*", UPSTREAMS: up.url, RATE_LIMIT_PER_MINUTE: "1000000" } });
+const viaProxy = () => fetch(`${proxy.url}/models/${SST2}`, { method: "POST", headers: { "content-type": "application/json" }, body: body(0) }).then((r) => r.text());
+let t0 = performance.now();
+await viaProxy();
+const firstProxy = performance.now() - t0;
+const warmProxy = await timed(50, viaProxy);
+row("start-up in workerd (first request to a fresh proxy / warm p50)", `${ms(firstProxy)} / ${ms(warmProxy.p50)}`);
+
+// 4. An 8 MB image: bytes on the wire and time, direct and through the proxy.
+const image = new Uint8Array(8 * 1024 * 1024);
+for (let i = 0; i < image.length; i += 4096) image[i] = (i * 2654435761) >>> 24;
+image.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 0);
+const MODEL = "acme/vision";
+const rawImage = () => fetch(`${up.url}/models/${MODEL}`, { method: "POST", headers: { "content-type": "image/png" }, body: image }).then((r) => r.json());
+const oursImage = () => oursClient.classifyImage(MODEL, image);
+const proxied = new ours.InferenceClient({ endpoint: proxy.url, retry: false });
+const proxyImage = () => proxied.classifyImage(MODEL, image);
+for (const f of [rawImage, oursImage, proxyImage]) await f();
+up.reset();
+const imageRaw = await timed(10, rawImage);
+const imageOurs = await timed(10, oursImage);
+const imageProxy = await timed(10, proxyImage);
+const sizes = new Set(up.requests.map((r) => r.body.length));
+row(
+  "8 MB image: bytes on the wire",
+  [...sizes].join(", "),
+  sizes.size === 1 && sizes.has(image.length) ? "equal to the image's size, every request" : "DIFFERS from the image's size",
+);
+row(
+  "8 MB image: median time",
+  `raw fetch ${ms(imageRaw.p50)}; client ${ms(imageOurs.p50)}; client through the proxy ${ms(imageProxy.p50)}`,
+  `client vs raw ${(imageOurs.p50 / imageRaw.p50).toFixed(2)}x (goal 1.2x); worker peak memory not measured (Miniflare exposes none)`,
+);
+
+await proxy.close();
+await up.close();
+
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+const table = [`Benchmarks (make bench), ${new Date().toISOString().slice(0, 10)}`, `Machine: ${machine}`, "", "| figure | value | note |", "|---|---|---|", ...rows].join("\n");
+mkdirSync(path.join(repoRoot, "build"), { recursive: true });
+writeFileSync(path.join(repoRoot, "build/bench.md"), `${table}\n`);
+console.log(table);
