@@ -125,6 +125,17 @@ export interface ClientOptions extends CallOptions {
   endpoint?: string | Endpoint[];
   /** Organisation billed for the calls (X-HF-Bill-To). */
   billTo?: string;
+  /**
+   * Identical textClassification, zeroShot and classifyImage calls in flight
+   * (without call options of their own) share one request. Default true.
+   */
+  dedupe?: boolean;
+  /**
+   * Micro-batching, off by default: single-text textClassification calls on
+   * one model made within `windowMs` go as one request of up to `maxSize`
+   * texts; each caller gets its own result, or the batch's error.
+   */
+  batch?: false | { windowMs?: number; maxSize?: number };
 }
 
 /** A class and its probability. */

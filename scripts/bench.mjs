@@ -8,6 +8,7 @@
 //    keep-alive vs raw fetch + JSON.parse vs @huggingface/inference
 // 3. start-up: instantiating the wasm and a first call, in Node and in workerd
 // 4. large image: an 8 MB image through the client and through the proxy
+// 5. concurrency: de-duplication and micro-batching, counted at the upstream
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -150,6 +151,16 @@ row(
   `raw fetch ${ms(imageRaw.p50)}; client ${ms(imageOurs.p50)}; client through the proxy ${ms(imageProxy.p50)}`,
   `client vs raw ${(imageOurs.p50 / imageRaw.p50).toFixed(2)}x (goal 1.2x); worker peak memory not measured (Miniflare exposes none)`,
 );
+
+// 5. Concurrency: identical calls share one request; distinct ones batch.
+up.reset();
+await Promise.all(Array.from({ length: 100 }, () => oursClient.textClassification(SST2, "one shared text")));
+const deduped = up.requests.length;
+up.reset();
+const batcher = new ours.InferenceClient({ endpoint: up.url, retry: false, batch: { windowMs: 10, maxSize: 16 } });
+await Promise.all(Array.from({ length: 64 }, (_, i) => batcher.textClassification(SST2, `distinct ${i}`)));
+row("100 concurrent identical textClassification calls", `${deduped} upstream request(s)`, "in-flight de-duplication, on by default");
+row("64 concurrent distinct calls, batch {windowMs: 10, maxSize: 16}", `${up.requests.length} upstream request(s)`, "goal at most 4");
 
 await proxy.close();
 await up.close();

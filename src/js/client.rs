@@ -1,38 +1,33 @@
 //! `InferenceClient` and the free functions: argument checks, one call per
 //! task, and the typed results handed back to JavaScript.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
-use js_sys::{ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::Blob;
+use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
-    generated_text_to_js, label_scores_to_js, model_arg, parameters_arg, per_input_to_js,
-    string_array, text_input_arg,
+    generated_text_to_js, is_absent, label_scores_to_js, model_arg, per_input_to_js, string_array,
+    text_input_arg,
 };
-use super::fetch::{now_ms, sleep, start, Answer, AnswerBody, BodyStream, HttpRequest, InFlight};
-use super::options::{call_options, CallOptions, ClientConfig, Endpoint};
+use super::fetch::{Answer, AnswerBody, BodyStream};
+use super::options::{call_options, CallOptions, ClientConfig};
+use super::payload::{checked_parameters, image_payload, query_payload, Payload};
 use super::stream::{failed_opening, not_a_stream, open_stream};
-use crate::policy::call::{CallPolicy, Next, Outcome};
-use crate::policy::random::SplitMix64;
-use crate::policy::retry::{retry_after_ms, Failure};
-use crate::policy::route::{BreakerConfig, Router};
-use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
+use super::transport::{Delivery, Route, Shared};
+use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
 use crate::protocol::json::Json;
 use crate::protocol::response::{
     parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
 };
 use crate::protocol::task::{
-    chat_body, chat_url, image_json_body, sniff_image_type, task_url, text_body, text_stream_body,
-    validate_candidate_labels, validate_model_id, validate_parameters, zero_shot_body, TextInput,
-    SNIFF_BYTES,
+    chat_body, text_body, text_stream_body, validate_candidate_labels, validate_model_id,
+    zero_shot_body, TextInput,
 };
-
-const JSON_TYPE: &str = "application/json";
 
 thread_local! {
     static TOKEN_WARNING_SHOWN: Cell<bool> = const { Cell::new(false) };
@@ -56,98 +51,6 @@ fn warn_if_token_in_page(config: &ClientConfig) {
              with no token.",
         );
     }
-}
-
-/// A request body and its content type.
-struct Payload {
-    body: JsValue,
-    content_type: Option<String>,
-}
-
-impl Payload {
-    fn json(text: String) -> Payload {
-        Payload {
-            body: JsValue::from_str(&text),
-            content_type: Some(JSON_TYPE.to_owned()),
-        }
-    }
-}
-
-/// Binary input: a `Blob`, an `ArrayBuffer` or a `Uint8Array` (a Node `Buffer` is one).
-enum Bytes {
-    Blob(Blob),
-    View(Uint8Array),
-}
-
-impl Bytes {
-    fn from_js(value: &JsValue, argument: &str) -> Option<Result<Bytes, InferenceError>> {
-        let bytes = if let Some(blob) = value.dyn_ref::<Blob>() {
-            Bytes::Blob(blob.clone())
-        } else if let Some(buffer) = value.dyn_ref::<ArrayBuffer>() {
-            Bytes::View(Uint8Array::new(buffer))
-        } else if let Some(view) = value.dyn_ref::<Uint8Array>() {
-            Bytes::View(view.clone())
-        } else {
-            return None;
-        };
-        let empty = match &bytes {
-            Bytes::Blob(blob) => blob.size() == 0.0,
-            Bytes::View(view) => view.length() == 0,
-        };
-        Some(if empty {
-            Err(InferenceError::invalid_input(
-                argument,
-                "is empty (0 bytes)",
-            ))
-        } else {
-            Ok(bytes)
-        })
-    }
-
-    /// The declared type of a Blob, else one sniffed from the first bytes.
-    async fn content_type(&self) -> Result<Option<String>, InferenceError> {
-        let head = match self {
-            Bytes::Blob(blob) if !blob.type_().is_empty() => return Ok(Some(blob.type_())),
-            Bytes::Blob(blob) => {
-                let head = blob
-                    .slice_with_i32_and_i32(0, SNIFF_BYTES as i32)
-                    .map_err(read_error)?;
-                Uint8Array::new(
-                    &JsFuture::from(head.array_buffer())
-                        .await
-                        .map_err(read_error)?,
-                )
-                .to_vec()
-            }
-            Bytes::View(view) => view.subarray(0, SNIFF_BYTES as u32).to_vec(),
-        };
-        Ok(sniff_image_type(&head).map(str::to_owned))
-    }
-
-    /// A copy of all the bytes in wasm memory (only for JSON bodies that embed them).
-    async fn to_vec(&self) -> Result<Vec<u8>, InferenceError> {
-        Ok(match self {
-            Bytes::Blob(blob) => Uint8Array::new(
-                &JsFuture::from(blob.array_buffer())
-                    .await
-                    .map_err(read_error)?,
-            )
-            .to_vec(),
-            Bytes::View(view) => view.to_vec(),
-        })
-    }
-
-    /// The value fetch sends as is: no copy into wasm, no base64.
-    fn into_body(self) -> JsValue {
-        match self {
-            Bytes::Blob(blob) => blob.into(),
-            Bytes::View(view) => view.into(),
-        }
-    }
-}
-
-fn read_error(_: JsValue) -> InferenceError {
-    InferenceError::invalid_input("image", "could not be read")
 }
 
 /// Wraps a call into a Promise whose rejection is always an `InferenceError`.
@@ -177,260 +80,6 @@ fn checked_model(value: &JsValue) -> Result<String, InferenceError> {
     let model = model_arg(value)?;
     validate_model_id(&model)?;
     Ok(model)
-}
-
-fn checked_parameters(value: &JsValue) -> Result<Option<Json>, InferenceError> {
-    let parameters = parameters_arg(value)?;
-    validate_parameters(parameters.as_ref())?;
-    Ok(parameters)
-}
-
-/// The client state every call shares: its settings, endpoint health and
-/// the random source of jitter and weighted choice.
-struct Shared {
-    config: ClientConfig,
-    router: RefCell<Router>,
-    chat_router: RefCell<Router>,
-    random: RefCell<SplitMix64>,
-}
-
-/// What one attempt reports to `onAttempt`.
-struct AttemptReport<'a> {
-    endpoint: &'a str,
-    attempt: u32,
-    status: Option<u16>,
-    code: Option<ErrorCode>,
-    delay_ms: Option<u64>,
-    duration_ms: u64,
-    compute_time_ms: Option<f64>,
-    request_id: Option<&'a str>,
-}
-
-impl AttemptReport<'_> {
-    /// Calls `onAttempt` with an `AttemptInfo`; an observer that throws does
-    /// not change the call's outcome.
-    fn send_to(&self, on_attempt: Option<&Function>) {
-        let Some(on_attempt) = on_attempt else { return };
-        let info = Object::new();
-        let set = |key: &str, value: JsValue| {
-            let _ = Reflect::set(&info, &JsValue::from_str(key), &value);
-        };
-        set("endpoint", self.endpoint.into());
-        set("attempt", self.attempt.into());
-        if let Some(status) = self.status {
-            set("status", status.into());
-        }
-        if let Some(code) = self.code {
-            set("code", code.as_str().into());
-        }
-        if let Some(delay) = self.delay_ms {
-            set("delayMs", (delay as f64).into());
-        }
-        set("durationMs", (self.duration_ms as f64).into());
-        if let Some(compute) = self.compute_time_ms {
-            set("computeTimeMs", compute.into());
-        }
-        if let Some(id) = self.request_id {
-            set("requestId", id.into());
-        }
-        let _ = on_attempt.call1(&JsValue::UNDEFINED, &info);
-    }
-}
-
-/// Where a call goes: a task route on the task endpoints, or the chat route
-/// on the chat endpoints.
-#[derive(Clone, Copy)]
-enum Route<'a> {
-    Task(&'a str),
-    Chat,
-}
-
-/// A 2xx answer: read whole, or with its body still to stream.
-enum Delivery {
-    Whole(Answer),
-    Stream(InFlight),
-}
-
-impl Delivery {
-    fn meta(&self) -> &ResponseMeta {
-        match self {
-            Delivery::Whole(answer) => &answer.meta,
-            Delivery::Stream(in_flight) => &in_flight.meta,
-        }
-    }
-}
-
-impl Shared {
-    fn new(config: ClientConfig) -> Shared {
-        let router = |endpoints: &[Endpoint]| {
-            let weights: Vec<f64> = endpoints.iter().map(|e| e.weight).collect();
-            RefCell::new(Router::new(&weights, BreakerConfig::default()))
-        };
-        // Jitter only has to differ between clients, not be secret.
-        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 ^ now_ms();
-        Shared {
-            router: router(&config.endpoints),
-            chat_router: router(&config.chat_endpoints),
-            random: RefCell::new(SplitMix64::new(seed)),
-            config,
-        }
-    }
-
-    /// One attempt at `endpoint`: its 2xx answer, or the error it ended with.
-    async fn attempt(
-        &self,
-        endpoint: &Endpoint,
-        route: Route<'_>,
-        call: &CallOptions,
-        payload: &Payload,
-        timeout_ms: Option<u64>,
-        stream: bool,
-    ) -> Result<Delivery, (InferenceError, Option<ResponseMeta>)> {
-        let url = match route {
-            Route::Task(model) => task_url(&endpoint.url, model, endpoint.dedicated),
-            Route::Chat => chat_url(&endpoint.url),
-        };
-        let mut headers: Vec<(String, String)> = Vec::new();
-        if let Some(content_type) = &payload.content_type {
-            headers.push(("content-type".to_owned(), content_type.clone()));
-        }
-        if stream {
-            headers.push(("accept".to_owned(), "text/event-stream".to_owned()));
-        }
-        for (name, value) in &call.headers {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            headers.push((name.clone(), value.clone()));
-        }
-        if let Some(bill_to) = &self.config.bill_to {
-            headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
-        }
-        if let Some(token) = endpoint.token.as_ref().or(self.config.token.as_ref()) {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
-            headers.push(("authorization".to_owned(), token.authorization()));
-        }
-        let request = HttpRequest {
-            url: &url,
-            headers,
-            body: &payload.body,
-        };
-        let in_flight = start(request, &call.signals, timeout_ms)
-            .await
-            .map_err(|e| (e, None))?;
-        let ok = (200..300).contains(&in_flight.meta.status);
-        if ok && stream {
-            return Ok(Delivery::Stream(in_flight));
-        }
-        let answer = in_flight.read_whole().await.map_err(|e| (e, None))?;
-        if ok {
-            return Ok(Delivery::Whole(answer));
-        }
-        let retry_after = answer
-            .meta
-            .retry_after
-            .as_deref()
-            .and_then(|value| retry_after_ms(value, now_ms()));
-        Err((
-            error_from_response(&answer.meta, answer.text(), retry_after),
-            Some(answer.meta),
-        ))
-    }
-
-    /// Sends a task call and reads its whole answer.
-    async fn call(
-        &self,
-        model: &str,
-        call: &CallOptions,
-        payload: Payload,
-    ) -> Result<Answer, InferenceError> {
-        match self
-            .deliver(Route::Task(model), call, payload, false)
-            .await?
-        {
-            Delivery::Whole(answer) => Ok(answer),
-            Delivery::Stream(in_flight) => in_flight.read_whole().await,
-        }
-    }
-
-    /// Sends a call under the retry policy, across the route's endpoints, and
-    /// returns the first 2xx answer or the last error. The decisions are the
-    /// pure `CallPolicy`'s; this loop only performs them. A stream is retried
-    /// only until its answer starts: once delivered, it is the caller's.
-    async fn deliver(
-        &self,
-        route: Route<'_>,
-        call: &CallOptions,
-        payload: Payload,
-        stream: bool,
-    ) -> Result<Delivery, InferenceError> {
-        let (endpoints, router) = match route {
-            Route::Task(_) => (&self.config.endpoints, &self.router),
-            Route::Chat => (&self.config.chat_endpoints, &self.chat_router),
-        };
-        let mut policy = CallPolicy::new(call.retry, call.timeout_ms, now_ms());
-        let mut last_status = None;
-        loop {
-            let (index, timeout) = {
-                let mut random = self.random.borrow_mut();
-                policy.start_attempt(&mut router.borrow_mut(), now_ms(), &mut *random)
-            };
-            let endpoint = &endpoints[index];
-            let started = now_ms();
-            let result = self
-                .attempt(endpoint, route, call, &payload, timeout, stream)
-                .await;
-            let ended = now_ms();
-            let (outcome, meta) = match &result {
-                Ok(delivery) => (Outcome::Success, Some(delivery.meta())),
-                Err((err, _)) if err.code == ErrorCode::Aborted => (Outcome::Aborted, None),
-                Err((err, meta)) => {
-                    let header_wait = meta
-                        .as_ref()
-                        .and_then(|m| m.retry_after.as_deref())
-                        .and_then(|v| retry_after_ms(v, ended));
-                    let failure = Failure {
-                        code: err.code,
-                        status: err.status,
-                        retry_after_ms: header_wait,
-                        // Without the header, an error's wait is a loading model's estimate.
-                        estimated_ms: err.retry_after_ms.filter(|_| header_wait.is_none()),
-                    };
-                    (Outcome::Failed(failure), meta.as_ref())
-                }
-            };
-            let next = {
-                let mut random = self.random.borrow_mut();
-                policy.finish_attempt(&mut router.borrow_mut(), ended, &outcome, &mut *random)
-            };
-            if let Some(meta) = meta {
-                last_status = Some(meta.status);
-            }
-            let err = result.as_ref().err().map(|(err, _)| err);
-            AttemptReport {
-                endpoint: &endpoint.name,
-                attempt: policy.attempts(),
-                status: meta.map(|m| m.status),
-                code: err.map(|e| e.code),
-                delay_ms: match next {
-                    Next::Wait(ms) => Some(ms),
-                    _ => None,
-                },
-                duration_ms: ended.saturating_sub(started),
-                compute_time_ms: meta.and_then(|m| m.compute_time_ms),
-                request_id: meta.and_then(|m| m.request_id.as_deref()),
-            }
-            .send_to(call.on_attempt.as_ref());
-            let finish = |mut err: InferenceError| {
-                err.attempts = policy.attempts();
-                err.status = err.status.or(last_status);
-                err
-            };
-            match (next, result) {
-                (Next::Wait(delay), _) => sleep(delay, &call.signals).await.map_err(finish)?,
-                (_, Err((err, _))) => return Err(finish(err)),
-                (_, Ok(delivery)) => return Ok(delivery),
-            }
-        }
-    }
 }
 
 /// A Hugging Face inference client.
@@ -635,14 +284,38 @@ impl InferenceClient {
                 &model,
                 None,
             )?;
+            let own_options = !is_absent(&call_options);
+            if let (Some(config), TextInput::One(text), false) =
+                (shared.config.batch, &input, own_options)
+            {
+                // Micro-batching: one request for the texts of a short window.
+                let key = format!(
+                    "{model}\n{}",
+                    params
+                        .as_ref()
+                        .map(Json::to_json_string)
+                        .unwrap_or_default()
+                );
+                let send = |texts: Vec<String>| {
+                    let (shared, model, params, call) =
+                        (shared.clone(), model.clone(), params.clone(), call.clone());
+                    Box::pin(async move {
+                        let many = TextInput::Many(texts);
+                        let body = Payload::json(text_body(&many, params.as_ref()));
+                        let answer = tag(shared.call(&model, &call, body).await, &model, None)?;
+                        tag(
+                            parse_text_classification(answer.text(), many.len()),
+                            &model,
+                            Some(&answer),
+                        )
+                    }) as Pin<Box<dyn std::future::Future<Output = _>>>
+                };
+                let list = shared.batches.run(key, text.clone(), config, send).await?;
+                return Ok(label_scores_to_js(&list));
+            }
+            let body = Payload::json(text_body(&input, params.as_ref()));
             let answer = tag(
-                shared
-                    .call(
-                        &model,
-                        &call,
-                        Payload::json(text_body(&input, params.as_ref())),
-                    )
-                    .await,
+                shared.call_shared(&model, &call, body, own_options).await,
                 &model,
                 None,
             )?;
@@ -699,7 +372,14 @@ impl InferenceClient {
             let model = checked_model(&model)?;
             let payload = tag(image_payload(&image, &params).await, &model, None)?;
             let call = tag(call_options_arg(&call_options, &shared), &model, None)?;
-            let answer = tag(shared.call(&model, &call, payload).await, &model, None)?;
+            let own_options = !is_absent(&call_options);
+            let answer = tag(
+                shared
+                    .call_shared(&model, &call, payload, own_options)
+                    .await,
+                &model,
+                None,
+            )?;
             let list = tag(
                 parse_image_classification(answer.text()),
                 &model,
@@ -729,9 +409,10 @@ impl InferenceClient {
                 Ok((args, labels))
             });
             let ((input, params, call), labels) = tag(args, &model, None)?;
-            let body = zero_shot_body(&input, &labels, params.as_ref());
+            let body = Payload::json(zero_shot_body(&input, &labels, params.as_ref()));
+            let own_options = !is_absent(&call_options);
             let answer = tag(
-                shared.call(&model, &call, Payload::json(body)).await,
+                shared.call_shared(&model, &call, body, own_options).await,
                 &model,
                 None,
             )?;
@@ -778,44 +459,6 @@ fn text_call_args(
         checked_parameters(params)?,
         call_options_arg(call_options, shared)?,
     ))
-}
-
-async fn image_payload(image: &JsValue, params: &JsValue) -> Result<Payload, InferenceError> {
-    let bytes = Bytes::from_js(image, "image").unwrap_or_else(|| {
-        Err(InferenceError::invalid_input(
-            "image",
-            "must be a Blob, an ArrayBuffer or a Uint8Array",
-        ))
-    })?;
-    match checked_parameters(params)? {
-        // Parameters only travel in JSON, so the image goes as base64 there.
-        Some(parameters) => Ok(Payload::json(image_json_body(
-            &bytes.to_vec().await?,
-            &parameters,
-        ))),
-        None => Ok(Payload {
-            content_type: bytes.content_type().await?,
-            body: bytes.into_body(),
-        }),
-    }
-}
-
-async fn query_payload(payload: &JsValue) -> Result<Payload, InferenceError> {
-    if payload.is_undefined() {
-        return Err(InferenceError::invalid_input("payload", "is required"));
-    }
-    if let Some(bytes) = Bytes::from_js(payload, "payload") {
-        let bytes = bytes?;
-        return Ok(Payload {
-            content_type: bytes.content_type().await?,
-            body: bytes.into_body(),
-        });
-    }
-    let text = js_sys::JSON::stringify(payload)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| InferenceError::invalid_input("payload", "cannot be serialised to JSON"))?;
-    Ok(Payload::json(text))
 }
 
 /// Runs one method on a client built from `options`; bad options reject.

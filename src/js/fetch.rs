@@ -44,13 +44,14 @@ fn aborted() -> InferenceError {
 }
 
 /// A timer that is cleared when dropped.
-struct Timer {
+pub struct Timer {
     id: JsValue,
     _callback: Closure<dyn FnMut()>,
 }
 
 impl Timer {
-    fn start(ms: u64, callback: impl FnMut() + 'static) -> Timer {
+    /// Calls `callback` after `ms`, unless dropped first.
+    pub fn start(ms: u64, callback: impl FnMut() + 'static) -> Timer {
         let callback = Closure::<dyn FnMut()>::new(callback);
         let id = set_timeout(
             callback.as_ref().unchecked_ref(),
@@ -136,6 +137,7 @@ pub struct HttpRequest<'a> {
 
 /// An answer's body, read whole.
 #[cfg_attr(feature = "worker", allow(dead_code))]
+#[derive(Clone)]
 pub enum AnswerBody {
     /// Text (JSON or plain).
     Text(String),
@@ -145,6 +147,7 @@ pub enum AnswerBody {
 
 /// What came back from one attempt.
 #[cfg_attr(feature = "worker", allow(dead_code))]
+#[derive(Clone)]
 pub struct Answer {
     /// Status and the headers errors and reports use.
     pub meta: ResponseMeta,

@@ -5,6 +5,8 @@
 #[cfg(not(feature = "worker"))]
 mod client;
 #[cfg(not(feature = "worker"))]
+mod coalesce;
+#[cfg(not(feature = "worker"))]
 mod convert;
 #[cfg(not(feature = "worker"))]
 mod error;
@@ -12,4 +14,8 @@ pub(crate) mod fetch;
 #[cfg(not(feature = "worker"))]
 mod options;
 #[cfg(not(feature = "worker"))]
+mod payload;
+#[cfg(not(feature = "worker"))]
 mod stream;
+#[cfg(not(feature = "worker"))]
+mod transport;

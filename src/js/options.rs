@@ -4,6 +4,7 @@ use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
+use super::coalesce::BatchConfig;
 use super::convert::is_absent;
 use crate::policy::retry::RetryConfig;
 use crate::protocol::error::InferenceError;
@@ -67,6 +68,10 @@ pub struct ClientConfig {
     pub bill_to: Option<String>,
     /// Defaults of every call.
     pub defaults: CallOptions,
+    /// Identical deterministic calls in flight share one request (`dedupe`, default on).
+    pub dedupe: bool,
+    /// Micro-batching of single-text classification calls (`batch`, off by default).
+    pub batch: Option<BatchConfig>,
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {
@@ -280,6 +285,37 @@ fn retry_config(
     Ok(config)
 }
 
+/// Reads `batch: {windowMs, maxSize}`.
+fn batch_config(value: &JsValue) -> Result<Option<BatchConfig>, InferenceError> {
+    if is_absent(value) || value.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    object_arg(value, "batch")?.ok_or_else(|| {
+        InferenceError::invalid_input("batch", "must be an object {windowMs, maxSize}")
+    })?;
+    // Integer bounds: formatting floats would add their whole machinery to the wasm.
+    let number = |key: &str, low: u32, high: u32, default: u32| {
+        let v = get(value, key);
+        let n = if is_absent(&v) {
+            Some(f64::from(default))
+        } else {
+            v.as_f64()
+        };
+        n.filter(|n| n.fract() == 0.0 && *n >= f64::from(low) && *n <= f64::from(high))
+            .map(|n| n as u64)
+            .ok_or_else(|| {
+                InferenceError::invalid_input(
+                    &format!("batch.{key}"),
+                    &format!("must be a whole number from {low} to {high}"),
+                )
+            })
+    };
+    Ok(Some(BatchConfig {
+        window_ms: number("windowMs", 0, 10_000, 10)?,
+        max_size: number("maxSize", 1, 256, 32)? as usize,
+    }))
+}
+
 impl ClientConfig {
     /// Reads `ClientOptions`.
     pub fn from_js(value: &JsValue) -> Result<ClientConfig, InferenceError> {
@@ -294,6 +330,8 @@ impl ClientConfig {
                 token: None,
                 bill_to: None,
                 defaults: CallOptions::default(),
+                dedupe: true,
+                batch: None,
             });
         }
         Ok(ClientConfig {
@@ -306,6 +344,8 @@ impl ClientConfig {
             token: token_option(value, "token")?,
             bill_to: optional_string(value, "billTo", "billTo")?,
             defaults: call_options(value, &CallOptions::default(), "options")?,
+            dedupe: get(value, "dedupe").as_bool() != Some(false),
+            batch: batch_config(&get(value, "batch"))?,
         })
     }
 

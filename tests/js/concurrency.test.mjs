@@ -1,0 +1,101 @@
+// In-flight de-duplication and micro-batching of the packed package in Node,
+// counted at the local upstream.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { packageSuite, rejection } from "../support/package-suite.mjs";
+
+const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
+const MNLI = "facebook/bart-large-mnli";
+
+let hf;
+let up;
+packageSuite(async (suite) => ({ hf, up } = suite));
+
+const client = (extra = {}) => new hf.InferenceClient({ endpoint: up.url, ...extra });
+
+test("100 concurrent identical calls reach the upstream as one request", async () => {
+  const c = client();
+  const results = await Promise.all(Array.from({ length: 100 }, () => c.textClassification(SST2, "the same text")));
+  assert.equal(up.requests.length, 1);
+  for (const r of results) assert.deepEqual(r, results[0]);
+  assert.equal(results[0].length, 2);
+
+  up.reset();
+  const zs = await Promise.all(Array.from({ length: 100 }, () => c.zeroShot(MNLI, "same", ["a", "b"])));
+  assert.equal(up.requests.length, 1);
+  assert.ok(zs.every((r) => JSON.stringify(r) === JSON.stringify(zs[0])));
+
+  up.reset();
+  const image = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2]);
+  await Promise.all(Array.from({ length: 10 }, () => c.classifyImage("acme/vision", image, { top_k: 2 })));
+  assert.equal(up.requests.length, 1, "image calls with parameters (a JSON body) are shared too");
+});
+
+test("sharing ends with the call: a later identical call asks again", async () => {
+  const c = client();
+  await c.textClassification(SST2, "again");
+  await c.textClassification(SST2, "again");
+  assert.equal(up.requests.length, 2);
+});
+
+test("different inputs, calls with options of their own, and dedupe: false are not shared", async () => {
+  await Promise.all(Array.from({ length: 5 }, (_, i) => client().textClassification(SST2, `text ${i}`)));
+  assert.equal(up.requests.length, 5);
+  up.reset();
+  const c = client();
+  await Promise.all(Array.from({ length: 5 }, () => c.textClassification(SST2, "x", undefined, { timeoutMs: 5000 })));
+  assert.equal(up.requests.length, 5);
+  up.reset();
+  const off = client({ dedupe: false });
+  await Promise.all(Array.from({ length: 5 }, () => off.textClassification(SST2, "x")));
+  assert.equal(up.requests.length, 5);
+  up.reset();
+  await Promise.all(Array.from({ length: 5 }, () => c.textGeneration("gpt2", "not deterministic")));
+  assert.equal(up.requests.length, 5, "generation is never shared");
+});
+
+test("a shared failure reaches every caller", async () => {
+  up.fault({ status: 404, body: '{"error":"Model x does not exist"}' });
+  const c = client();
+  const errors = await Promise.all(Array.from({ length: 20 }, () => rejection(c.textClassification(SST2, "fails"))));
+  assert.equal(up.requests.length, 1);
+  for (const err of errors) assert.deepEqual([err.code, err.message, err.model], ["NOT_FOUND", "Model x does not exist", SST2]);
+});
+
+test("64 concurrent distinct texts with batch {windowMs: 20, maxSize: 16} reach the upstream as 4 requests", async () => {
+  const texts = Array.from({ length: 64 }, (_, i) => `distinct text number ${i}${i % 3 ? " good" : " bad"}`);
+  const batched = client({ batch: { windowMs: 20, maxSize: 16 } });
+  const results = await Promise.all(texts.map((t) => batched.textClassification(SST2, t)));
+  assert.equal(up.requests.length, 4);
+  assert.deepEqual(up.requests.map((r) => r.json.inputs.length), [16, 16, 16, 16]);
+  assert.deepEqual(up.requests.flatMap((r) => r.json.inputs).sort(), [...texts].sort());
+  up.reset();
+  const single = client({ dedupe: false });
+  for (const [i, t] of texts.entries()) {
+    assert.deepEqual(results[i], await single.textClassification(SST2, t), `result of text ${i}`);
+  }
+});
+
+test("a batch waits its window for company, then goes; a failed batch fails each caller", async () => {
+  const batched = client({ batch: { windowMs: 30, maxSize: 100 }, retry: false });
+  const started = performance.now();
+  const [a, b] = await Promise.all([batched.textClassification(SST2, "one"), batched.textClassification(SST2, "two")]);
+  assert.ok(performance.now() - started >= 25);
+  assert.equal(up.requests.length, 1);
+  assert.deepEqual(up.requests[0].json, { inputs: ["one", "two"] });
+  assert.equal(a.length, 2);
+  assert.equal(b.length, 2);
+
+  up.reset();
+  up.fault({ status: 500, body: '{"error":"boom"}', times: 5 });
+  const errors = await Promise.all(["x", "y", "z"].map((t) => rejection(batched.textClassification(SST2, t))));
+  assert.equal(up.requests.length, 1);
+  for (const err of errors) assert.deepEqual([err.code, err.message, err.status], ["UPSTREAM_ERROR", "boom", 500]);
+});
+
+test("bad batch settings are refused by name", () => {
+  assert.throws(() => client({ batch: { maxSize: 0 } }), (e) => e.code === "INVALID_INPUT" && e.message === "batch.maxSize: must be a whole number from 1 to 256");
+  assert.throws(() => client({ batch: "fast" }), (e) => e.message === "batch: must be an object");
+});
