@@ -6,7 +6,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 TARBALL := build/hf-inference-wasm.tgz
 NODE_TEST := node --test --test-concurrency=1
 
-.PHONY: setup build build-worker pack lint unit test-upstream test-js test-browser test-vite test-worker test-demo size test demo demo-node bench bench-soak bench-proxy clean
+.PHONY: setup build build-worker pack lint unit test-upstream test-js test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy clean
 
 setup:
 	@bash scripts/setup.sh
@@ -75,7 +75,13 @@ SIZE_CEILING := 94000
 size: build
 	@node scripts/size.mjs --max $(SIZE_CEILING)
 
-test: lint unit test-upstream test-js test-browser test-vite test-worker test-demo size
+# Every layer, then one closing line adding up what the test runners reported.
+test:
+	@mkdir -p build
+	@set -o pipefail; $(MAKE) --no-print-directory test-layers 2>&1 | tee build/test.log
+	@node scripts/test-summary.mjs build/test.log
+
+test-layers: lint unit test-upstream test-js test-browser test-vite test-worker test-demo size
 
 # Benchmarks print figures and write them under build/; they are not tests.
 bench: build build-worker
