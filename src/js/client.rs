@@ -132,6 +132,25 @@ async fn into_stream(delivery: Delivery) -> Result<BodyStream, InferenceError> {
     Err(err)
 }
 
+/// Sends a streamed call (to the task route of `task`, else the chat route)
+/// and hands over its body, with errors tagged with `model`.
+async fn stream_body(
+    shared: &Shared,
+    task: Option<&str>,
+    call: &CallOptions,
+    body: String,
+    model: String,
+) -> Result<(BodyStream, String), InferenceError> {
+    let route = task.map_or(Route::Chat, Route::Task);
+    let delivered = shared.deliver(route, call, Payload::json(body), true).await;
+    let body = tag(
+        into_stream(tag(delivered, &model, None)?).await,
+        &model,
+        None,
+    )?;
+    Ok((body, model))
+}
+
 /// Reads an OpenAI chat request object: its model and the body to send.
 fn chat_request_arg(request: &JsValue, stream: bool) -> Result<(String, String), InferenceError> {
     let refuse = || {
@@ -195,15 +214,7 @@ impl InferenceClient {
                 let (model, body) = chat_request_arg(&request, true)?;
                 let mut call = tag(call_options_arg(&call_options, &shared), &model, None)?;
                 call.signals.push(cancel);
-                let delivered = shared
-                    .deliver(Route::Chat, &call, Payload::json(body), true)
-                    .await;
-                let body = tag(
-                    into_stream(tag(delivered, &model, None)?).await,
-                    &model,
-                    None,
-                )?;
-                Ok((body, model))
+                stream_body(&shared, None, &call, body, model).await
             })
         })
     }
@@ -232,15 +243,8 @@ impl InferenceClient {
                     return Err(not_a_stream());
                 };
                 let body = text_stream_body(&prompt, params.as_ref());
-                let delivered = shared
-                    .deliver(Route::Task(&model), &call, Payload::json(body), true)
-                    .await;
-                let body = tag(
-                    into_stream(tag(delivered, &model, None)?).await,
-                    &model,
-                    None,
-                )?;
-                Ok((body, model))
+                let task = model.clone();
+                stream_body(&shared, Some(&task), &call, body, model).await
             })
         })
     }
