@@ -70,7 +70,7 @@ test-demo: build build-worker
 
 # The gzipped browser client may not grow past this ceiling (bytes). It holds
 # today's size, not the 32,768-byte goal, which is not reached yet (README).
-SIZE_CEILING := 94000
+SIZE_CEILING := 92000
 
 size: build
 	@node scripts/size.mjs --max $(SIZE_CEILING)

@@ -54,7 +54,14 @@ fn warn_if_token_in_page(config: &ClientConfig) {
 }
 
 /// Wraps a call into a Promise whose rejection is always an `InferenceError`.
+///
+/// Boxed, so that every method shares one copy of the promise machinery
+/// instead of one monomorphised per method.
 fn promise(call: impl Future<Output = Result<JsValue, InferenceError>> + 'static) -> Promise {
+    spawn_promise(Box::pin(call))
+}
+
+fn spawn_promise(call: Pin<Box<dyn Future<Output = Result<JsValue, InferenceError>>>>) -> Promise {
     future_to_promise(async move { call.await.map_err(JsValue::from) })
 }
 
