@@ -253,7 +253,7 @@ fn every_error_maps_to_its_code_and_keeps_upstreams_message() {
                 .map(str::to_owned),
             ..ResponseMeta::default()
         };
-        let err = error_from_response(&meta, &ex.response_body, None);
+        let err = error_from_response(&meta, &ex.response_body);
         let expected_code = match ex.status {
             400 => ErrorCode::BadRequest,
             404 => ErrorCode::NotFound,

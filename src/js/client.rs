@@ -19,7 +19,7 @@ use super::options::{call_options, CallOptions, ClientConfig};
 use super::payload::{checked_parameters, image_payload, query_payload, Payload};
 use super::stream::{failed_opening, not_a_stream, open_stream};
 use super::transport::{Delivery, Route, Shared};
-use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
+use crate::protocol::error::{embedded_error, ErrorCode, InferenceError};
 use crate::protocol::json::Json;
 use crate::protocol::response::{
     parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
@@ -116,13 +116,13 @@ async fn into_stream(delivery: Delivery) -> Result<BodyStream, InferenceError> {
     if in_flight.content_type.contains("event-stream") {
         return in_flight.into_body_stream();
     }
-    let status = in_flight.meta.status;
     let answer = in_flight.read_whole().await?;
-    let mut err = match Json::parse(answer.text()) {
-        Ok(json) if json.get("error").is_some() => {
-            error_from_response(&answer.meta, answer.text(), None)
-        }
-        _ => InferenceError::new(
+    let embedded = Json::parse(answer.text())
+        .ok()
+        .and_then(|json| embedded_error(&json));
+    let mut err = match embedded {
+        Some(err) => err,
+        None => InferenceError::new(
             ErrorCode::BadResponse,
             format!(
                 "expected an event stream, got {}",
@@ -134,7 +134,7 @@ async fn into_stream(delivery: Delivery) -> Result<BodyStream, InferenceError> {
             ),
         ),
     };
-    err.status = Some(status);
+    err.status = Some(answer.meta.status);
     err.request_id = answer.meta.request_id.clone();
     Err(err)
 }
@@ -240,15 +240,12 @@ impl InferenceClient {
         open_stream(move |cancel| {
             Box::pin(async move {
                 let model = checked_model(&model)?;
-                let (input, params, mut call) = tag(
+                let (prompt, params, mut call) = tag(
                     prompt_call_args(&prompt, &params, &call_options, &shared),
                     &model,
                     None,
                 )?;
                 call.signals.push(cancel);
-                let TextInput::One(prompt) = input else {
-                    return Err(not_a_stream());
-                };
                 let body = text_stream_body(&prompt, params.as_ref());
                 let task = model.clone();
                 stream_body(&shared, Some(&task), &call, body, model).await
@@ -262,7 +259,7 @@ impl InferenceClient {
         let shared = self.shared.clone();
         promise(async move {
             let model = checked_model(&model)?;
-            let call = call_options_arg(&call_options, &shared)?;
+            let call = tag(call_options_arg(&call_options, &shared), &model, None)?;
             let payload = tag(query_payload(&payload).await, &model, None)?;
             let answer = tag(shared.call(&model, &call, payload).await, &model, None)?;
             let value = match &answer.body {
@@ -352,7 +349,8 @@ impl InferenceClient {
         promise(async move {
             let model = checked_model(&model)?;
             let args = prompt_call_args(&prompt, &params, &call_options, &shared);
-            let (input, params, call) = tag(args, &model, None)?;
+            let (prompt, params, call) = tag(args, &model, None)?;
+            let input = TextInput::One(prompt);
             let answer = tag(
                 shared
                     .call(
@@ -441,22 +439,25 @@ fn call_options_arg(value: &JsValue, shared: &Shared) -> Result<CallOptions, Inf
     call_options(value, &shared.config.defaults, "callOptions")
 }
 
+/// Reads a prompt (one non-empty string), parameters and call options.
 fn prompt_call_args(
     prompt: &JsValue,
     params: &JsValue,
     call_options: &JsValue,
     shared: &Shared,
-) -> Result<(TextInput, Option<Json>, CallOptions), InferenceError> {
-    prompt
+) -> Result<(String, Option<Json>, CallOptions), InferenceError> {
+    let prompt = prompt
         .as_string()
-        .ok_or_else(|| InferenceError::invalid_input("prompt", "must be a non-empty string"))
-        .and_then(|p| text_call_args(&JsValue::from_str(&p), params, call_options, shared))
-        .map_err(|mut e| {
-            e.message = e.message.replacen("text", "prompt", 1);
-            e
-        })
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| InferenceError::invalid_input("prompt", "must be a non-empty string"))?;
+    Ok((
+        prompt,
+        checked_parameters(params)?,
+        call_options_arg(call_options, shared)?,
+    ))
 }
 
+/// Reads a text or array of texts, parameters and call options.
 fn text_call_args(
     text: &JsValue,
     params: &JsValue,

@@ -88,7 +88,7 @@ struct Batch<T> {
     /// Sends the batch before its window ends (it is full).
     send_now: Function,
     done: Promise,
-    outcome: RefCell<Option<Result<Vec<T>, InferenceError>>>,
+    outcome: Option<Result<Vec<T>, InferenceError>>,
 }
 
 /// Open batches by key (model and parameters).
@@ -135,10 +135,10 @@ impl<T: Clone> Batcher<T> {
                 let _ = batch.borrow().send_now.call0(&JsValue::UNDEFINED);
             }
             let _ = JsFuture::from(done).await;
-            let outcome = batch.borrow().outcome.borrow().clone();
-            return match outcome {
+            // Only this member's own result is copied out.
+            return match &batch.borrow().outcome {
                 Some(Ok(results)) => results.get(index).cloned().ok_or_else(missing),
-                Some(Err(err)) => Err(err),
+                Some(Err(err)) => Err(err.clone()),
                 None => Err(missing()),
             };
         }
@@ -149,7 +149,7 @@ impl<T: Clone> Batcher<T> {
             texts: vec![text],
             send_now: send_now.clone(),
             done,
-            outcome: RefCell::new(None),
+            outcome: None,
         }));
         if config.max_size > 1 {
             self.open.borrow_mut().insert(key.clone(), batch.clone());
@@ -166,11 +166,16 @@ impl<T: Clone> Batcher<T> {
         if still_open {
             self.open.borrow_mut().remove(&key);
         }
-        let texts = batch.borrow().texts.clone();
+        // Closed: nobody joins any more, so the texts can be moved out.
+        let texts = std::mem::take(&mut batch.borrow_mut().texts);
         let outcome = send(texts).await;
-        *batch.borrow().outcome.borrow_mut() = Some(outcome.clone());
+        let mine = match &outcome {
+            Ok(results) => results.first().cloned().ok_or_else(missing),
+            Err(err) => Err(err.clone()),
+        };
+        batch.borrow_mut().outcome = Some(outcome);
         let _ = resolve.call0(&JsValue::UNDEFINED);
-        outcome.and_then(|results| results.into_iter().next().ok_or_else(missing))
+        mine
     }
 }
 

@@ -15,8 +15,11 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+#[cfg(not(feature = "worker"))]
+use web_sys::ReadableStreamDefaultReader;
 use web_sys::{AbortController, AbortSignal, Blob, Headers, RequestInit, Response};
 
+use crate::policy::retry::retry_after_ms;
 use crate::protocol::error::{compute_time_ms, ErrorCode, InferenceError, ResponseMeta};
 
 #[wasm_bindgen]
@@ -263,12 +266,13 @@ impl InFlight {
         let body = self.response.body().ok_or_else(|| {
             InferenceError::new(ErrorCode::BadResponse, "the stream answer has no body")
         })?;
-        let reader = body.get_reader();
         Ok(BodyStream {
-            reader,
+            chunks: ChunkReader {
+                reader: body.get_reader().unchecked_into(),
+                signals: self.signals.into(),
+                url: self.url.into(),
+            },
             controller: self.controller,
-            signals: self.signals,
-            url: self.url,
             _listeners: self.listeners,
         })
     }
@@ -277,74 +281,64 @@ impl InFlight {
 /// A streamed answer body being read chunk by chunk.
 #[cfg(not(feature = "worker"))]
 pub struct BodyStream {
-    reader: js_sys::Object,
+    chunks: ChunkReader,
     controller: AbortController,
-    signals: Vec<AbortSignal>,
-    url: String,
     _listeners: AbortListeners,
+}
+
+/// Reads the next chunk of a body; cheap to clone, so it can be awaited
+/// without holding the stream that owns it.
+#[cfg(not(feature = "worker"))]
+#[derive(Clone)]
+pub struct ChunkReader {
+    reader: ReadableStreamDefaultReader,
+    signals: Rc<[AbortSignal]>,
+    url: Rc<str>,
+}
+
+#[cfg(not(feature = "worker"))]
+impl ChunkReader {
+    /// The next bytes, or `None` at the end of the body.
+    pub async fn next(&self) -> Result<Option<Vec<u8>>, InferenceError> {
+        let cut = |error: JsValue| {
+            if self.signals.iter().any(AbortSignal::aborted) {
+                aborted()
+            } else {
+                let why = describe_js_error(&error);
+                InferenceError::new(
+                    ErrorCode::Network,
+                    format!("the stream from {} was cut: {why}", self.url),
+                )
+            }
+        };
+        let result = JsFuture::from(self.reader.read()).await.map_err(cut)?;
+        let field = |key: &str| {
+            Reflect::get(&result, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+        };
+        if field("done").is_truthy() {
+            return Ok(None);
+        }
+        Ok(Some(js_sys::Uint8Array::new(&field("value")).to_vec()))
+    }
 }
 
 #[cfg(not(feature = "worker"))]
 impl BodyStream {
-    /// The reader, to await its next chunk without holding `self`.
-    pub fn reader(&self) -> js_sys::Object {
-        self.reader.clone()
-    }
-
-    /// The next bytes, or `None` at the end of the body.
-    pub async fn read(
-        reader: &js_sys::Object,
-        signals: &[AbortSignal],
-        url: &str,
-    ) -> Result<Option<Vec<u8>>, InferenceError> {
-        let cut = |error: &JsValue| {
-            if signals.iter().any(AbortSignal::aborted) {
-                aborted()
-            } else {
-                InferenceError::new(
-                    ErrorCode::Network,
-                    format!(
-                        "the stream from {url} was cut: {}",
-                        describe_js_error(error)
-                    ),
-                )
-            }
-        };
-        let read: Function = Reflect::get(reader, &JsValue::from_str("read"))
-            .map_err(|e| cut(&e))?
-            .unchecked_into();
-        let promise: Promise = read.call0(reader).map_err(|e| cut(&e))?.unchecked_into();
-        let result = JsFuture::from(promise).await.map_err(|e| cut(&e))?;
-        if Reflect::get(&result, &JsValue::from_str("done"))
-            .map(|d| d.is_truthy())
-            .unwrap_or(true)
-        {
-            return Ok(None);
-        }
-        let value =
-            Reflect::get(&result, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
-        Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
-    }
-
-    /// Signals and URL, for [`BodyStream::read`].
-    pub fn context(&self) -> (Vec<AbortSignal>, String) {
-        (self.signals.clone(), self.url.clone())
+    /// The reader of the next chunks.
+    pub fn chunks(&self) -> ChunkReader {
+        self.chunks.clone()
     }
 
     /// Stops reading and closes the connection.
     pub fn cancel(&self) {
-        if let Ok(cancel) = Reflect::get(&self.reader, &JsValue::from_str("cancel")) {
-            if let Ok(cancel) = cancel.dyn_into::<Function>() {
-                // The returned promise may reject once the fetch is aborted below.
-                if let Ok(promise) = cancel.call0(&self.reader) {
-                    if let Ok(catch) = Reflect::get(&promise, &JsValue::from_str("catch")) {
-                        if let Ok(catch) = catch.dyn_into::<Function>() {
-                            let ignore = Closure::once_into_js(|_: JsValue| {});
-                            let _ = catch.call1(&promise, &ignore);
-                        }
-                    }
-                }
-            }
+        // The cancel promise may reject once the fetch is aborted just below;
+        // that rejection means nothing here.
+        let cancelled = self.chunks.reader.cancel();
+        let ignore = Closure::once_into_js(|_: JsValue| {});
+        if let Ok(catch) = Reflect::get(&cancelled, &JsValue::from_str("catch"))
+            .and_then(|c| c.dyn_into::<Function>())
+        {
+            let _ = catch.call1(&cancelled, &ignore);
         }
         self.controller.abort();
     }
@@ -426,7 +420,8 @@ pub async fn start(
     let meta = ResponseMeta {
         status: response.status(),
         request_id: header(&response, "x-request-id"),
-        retry_after: header(&response, "retry-after"),
+        retry_after_ms: header(&response, "retry-after")
+            .and_then(|value| retry_after_ms(&value, now_ms())),
         compute_time_ms: header(&response, "x-compute-time")
             .as_deref()
             .and_then(compute_time_ms),

@@ -129,11 +129,10 @@ async fn next_chunk(state: &Rc<RefCell<State>>) -> Result<JsValue, InferenceErro
                 s.phase = Phase::Open(body);
             }
             Phase::Open(body) => {
-                let reader = body.reader();
-                let (signals, url) = body.context();
+                let chunks = body.chunks();
                 // Back in place while reading, so that cancel() can reach it.
                 state.borrow_mut().phase = Phase::Open(body);
-                let read = BodyStream::read(&reader, &signals, &url).await;
+                let read = chunks.next().await;
                 let mut s = state.borrow_mut();
                 if s.cancelled {
                     return Ok(JsValue::UNDEFINED);

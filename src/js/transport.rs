@@ -14,7 +14,6 @@ use super::options::{CallOptions, ClientConfig, Endpoint};
 use super::payload::Payload;
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
-use crate::policy::retry::{retry_after_ms, Failure};
 use crate::policy::route::{BreakerConfig, Router};
 use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
 use crate::protocol::response::LabelScore;
@@ -175,13 +174,8 @@ impl Shared {
         if ok {
             return Ok(Delivery::Whole(answer));
         }
-        let retry_after = answer
-            .meta
-            .retry_after
-            .as_deref()
-            .and_then(|value| retry_after_ms(value, now_ms()));
         Err((
-            error_from_response(&answer.meta, answer.text(), retry_after),
+            error_from_response(&answer.meta, answer.text()),
             Some(answer.meta),
         ))
     }
@@ -269,20 +263,9 @@ impl Shared {
             let ended = now_ms();
             let (outcome, meta) = match &result {
                 Ok(delivery) => (Outcome::Success, Some(delivery.meta())),
-                Err((err, _)) if err.code == ErrorCode::Aborted => (Outcome::Aborted, None),
                 Err((err, meta)) => {
-                    let header_wait = meta
-                        .as_ref()
-                        .and_then(|m| m.retry_after.as_deref())
-                        .and_then(|v| retry_after_ms(v, ended));
-                    let failure = Failure {
-                        code: err.code,
-                        status: err.status,
-                        retry_after_ms: header_wait,
-                        // Without the header, an error's wait is a loading model's estimate.
-                        estimated_ms: err.retry_after_ms.filter(|_| header_wait.is_none()),
-                    };
-                    (Outcome::Failed(failure), meta.as_ref())
+                    let header_wait = meta.as_ref().and_then(|m| m.retry_after_ms);
+                    (Outcome::of_error(err, header_wait), meta.as_ref())
                 }
             };
             let next = {

@@ -6,6 +6,7 @@
 use super::random::Random;
 use super::retry::{is_retryable, Decision, Failure, GiveUpReason, RetryConfig, RetryState};
 use super::route::Router;
+use crate::protocol::error::{ErrorCode, InferenceError};
 
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +17,23 @@ pub enum Outcome {
     Failed(Failure),
     /// The caller aborted.
     Aborted,
+}
+
+impl Outcome {
+    /// How an attempt that ended with `err` ended. `header_wait_ms` is the
+    /// wait its answer's `Retry-After` asked for; without one, the error's own
+    /// wait can only be a loading model's estimate.
+    pub fn of_error(err: &InferenceError, header_wait_ms: Option<u64>) -> Outcome {
+        if err.code == ErrorCode::Aborted {
+            return Outcome::Aborted;
+        }
+        Outcome::Failed(Failure {
+            code: err.code,
+            status: err.status,
+            retry_after_ms: header_wait_ms,
+            estimated_ms: err.retry_after_ms.filter(|_| header_wait_ms.is_none()),
+        })
+    }
 }
 
 /// What to do after an attempt.
@@ -104,5 +122,31 @@ impl CallPolicy {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_errors_wait_is_the_header_else_the_estimate() {
+        let mut loading = InferenceError::new(ErrorCode::ModelLoading, "loading").with_status(503);
+        loading.retry_after_ms = Some(20_000);
+        let failed = |outcome| match outcome {
+            Outcome::Failed(f) => (f.retry_after_ms, f.estimated_ms, f.status),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            failed(Outcome::of_error(&loading, None)),
+            (None, Some(20_000), Some(503))
+        );
+        // With a header, the error's wait came from it: no estimate to add.
+        assert_eq!(
+            failed(Outcome::of_error(&loading, Some(20_000))),
+            (Some(20_000), None, Some(503))
+        );
+        let aborted = InferenceError::new(ErrorCode::Aborted, "aborted");
+        assert_eq!(Outcome::of_error(&aborted, None), Outcome::Aborted);
     }
 }

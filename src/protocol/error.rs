@@ -174,8 +174,9 @@ pub struct ResponseMeta {
     pub status: u16,
     /// `x-request-id`.
     pub request_id: Option<String>,
-    /// `retry-after`, as sent.
-    pub retry_after: Option<String>,
+    /// The wait `retry-after` asks for, in milliseconds (read when the
+    /// answer arrives, so an HTTP date is measured against that moment).
+    pub retry_after_ms: Option<u64>,
     /// `x-compute-time` in milliseconds (upstream sends seconds).
     pub compute_time_ms: Option<f64>,
 }
@@ -190,16 +191,9 @@ pub fn compute_time_ms(value: &str) -> Option<f64> {
 /// Longest upstream text kept in a message; HTML error pages can be large.
 const MAX_MESSAGE_CHARS: usize = 1000;
 
-/// Maps a non-2xx answer to an error, keeping upstream's message.
-///
-/// `retry_after_ms` is the wait the caller already derived from the
-/// `Retry-After` header (see `policy::retry::retry_after_ms`); a 503's
-/// `estimated_time` is used when the header gave none.
-pub fn error_from_response(
-    meta: &ResponseMeta,
-    body: &str,
-    retry_after_ms: Option<u64>,
-) -> InferenceError {
+/// Maps a non-2xx answer to an error, keeping upstream's message. Its wait
+/// is the `Retry-After` of `meta`, else a loading model's `estimated_time`.
+pub fn error_from_response(meta: &ResponseMeta, body: &str) -> InferenceError {
     let status = meta.status;
     let mut code = ErrorCode::from_status(status);
     let mut message = None;
@@ -237,8 +231,25 @@ pub fn error_from_response(
         model: None,
         request_id: meta.request_id.clone(),
         attempts: 0,
-        retry_after_ms: retry_after_ms.or(estimated_ms),
+        retry_after_ms: meta.retry_after_ms.or(estimated_ms),
     }
+}
+
+/// An error upstream reported inside a 2xx answer or a stream event:
+/// `{"error": "...", "error_type": "validation"}`, or OpenAI's
+/// `{"error": {"message", "type"}}`. `None` when `json` carries none.
+pub fn embedded_error(json: &Json) -> Option<InferenceError> {
+    let error = json.get("error").filter(|e| **e != Json::Null)?;
+    let message = error_message(json).unwrap_or_else(|| "upstream reported an error".to_owned());
+    let error_type = json
+        .get("error_type")
+        .or_else(|| error.get("type"))
+        .and_then(Json::as_str);
+    let code = match error_type {
+        Some("validation" | "invalid_request_error") => ErrorCode::Validation,
+        _ => ErrorCode::UpstreamError,
+    };
+    Some(InferenceError::new(code, message))
 }
 
 /// The text of `error` (a string, or a list of strings joined), else `message`.
@@ -312,7 +323,6 @@ mod tests {
         let err = error_from_response(
             &meta(503),
             r#"{"error":"Model gpt2 is currently loading","estimated_time":20.5}"#,
-            None,
         );
         assert_eq!(err.code, ErrorCode::ModelLoading);
         assert_eq!(err.message, "Model gpt2 is currently loading");
@@ -322,10 +332,18 @@ mod tests {
 
     #[test]
     fn plain_503_is_upstream_error_and_header_wins_over_estimate() {
-        let err = error_from_response(&meta(503), "upstream connect error", Some(3000));
+        let err = error_from_response(&meta(503), "upstream connect error");
         assert_eq!(err.code, ErrorCode::UpstreamError);
         assert_eq!(err.message, "upstream connect error");
-        assert_eq!(err.retry_after_ms, Some(3000));
+        let with_header = ResponseMeta {
+            retry_after_ms: Some(3000),
+            ..meta(503)
+        };
+        let loading = r#"{"error":"Model gpt2 is currently loading","estimated_time":20}"#;
+        assert_eq!(
+            error_from_response(&with_header, loading).retry_after_ms,
+            Some(3000)
+        );
     }
 
     #[test]
@@ -333,7 +351,6 @@ mod tests {
         let err = error_from_response(
             &meta(500),
             r#"{"error":"HF_TOKEN is not set","code":"CONFIG"}"#,
-            None,
         );
         assert_eq!(
             (err.code, err.message.as_str()),
@@ -343,7 +360,7 @@ mod tests {
 
     #[test]
     fn empty_body_gets_the_status_line() {
-        let err = error_from_response(&meta(429), "", None);
+        let err = error_from_response(&meta(429), "");
         assert_eq!(
             (err.code, err.message.as_str()),
             (ErrorCode::RateLimited, "HTTP 429 Too Many Requests")
@@ -352,9 +369,9 @@ mod tests {
 
     #[test]
     fn error_lists_and_openai_objects_become_text() {
-        let list = error_from_response(&meta(400), r#"{"error":["a","b"]}"#, None);
+        let list = error_from_response(&meta(400), r#"{"error":["a","b"]}"#);
         assert_eq!(list.message, "a; b");
-        let openai = error_from_response(&meta(401), r#"{"error":{"message":"bad key"}}"#, None);
+        let openai = error_from_response(&meta(401), r#"{"error":{"message":"bad key"}}"#);
         assert_eq!(
             (openai.code, openai.message.as_str()),
             (ErrorCode::Unauthorized, "bad key")
@@ -362,8 +379,37 @@ mod tests {
     }
 
     #[test]
+    fn errors_inside_a_2xx_answer() {
+        let tgi =
+            Json::parse(r#"{"error":"Input validation error","error_type":"validation"}"#).unwrap();
+        let err = embedded_error(&tgi).unwrap();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::Validation, "Input validation error")
+        );
+        let openai =
+            Json::parse(r#"{"error":{"message":"overloaded","type":"server_error"}}"#).unwrap();
+        let err = embedded_error(&openai).unwrap();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::UpstreamError, "overloaded")
+        );
+        let invalid =
+            Json::parse(r#"{"error":{"message":"bad","type":"invalid_request_error"}}"#).unwrap();
+        assert_eq!(
+            embedded_error(&invalid).unwrap().code,
+            ErrorCode::Validation
+        );
+        assert_eq!(
+            embedded_error(&Json::parse(r#"{"error":null,"x":1}"#).unwrap()),
+            None
+        );
+        assert_eq!(embedded_error(&Json::parse(r#"[1]"#).unwrap()), None);
+    }
+
+    #[test]
     fn long_bodies_are_truncated() {
-        let err = error_from_response(&meta(502), &"x".repeat(5000), None);
+        let err = error_from_response(&meta(502), &"x".repeat(5000));
         assert_eq!(err.message.chars().count(), MAX_MESSAGE_CHARS + 1);
     }
 }

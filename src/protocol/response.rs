@@ -1,6 +1,6 @@
 //! Typed results, normalised from every answer shape seen on the wire.
 
-use super::error::{ErrorCode, InferenceError};
+use super::error::{embedded_error, ErrorCode, InferenceError};
 use super::json::{Json, Number};
 
 /// One class and its probability.
@@ -35,16 +35,6 @@ fn parse_body(body: &str, task: &str) -> Result<Json, InferenceError> {
             format!("the {task} answer is not JSON ({e})"),
         )
     })
-}
-
-/// An `error` member in a 2xx answer: upstream's words, kept.
-fn embedded_error(json: &Json) -> Option<InferenceError> {
-    let message = json.get("error")?.as_str()?;
-    let code = match json.get("error_type").and_then(Json::as_str) {
-        Some("validation") => ErrorCode::Validation,
-        _ => ErrorCode::UpstreamError,
-    };
-    Some(InferenceError::new(code, message))
 }
 
 fn label_score(item: &Json) -> Option<LabelScore> {

@@ -6,7 +6,7 @@
 //! next chunk. Lines end with `\n`, `\r\n` or `\r`; `data:` takes an optional
 //! single space; several `data:` lines join with `\n`; `:` lines are comments.
 
-use super::error::{ErrorCode, InferenceError};
+use super::error::{embedded_error, ErrorCode, InferenceError};
 use super::json::Json;
 
 /// One dispatched event.
@@ -136,28 +136,13 @@ pub fn stream_item(event: &SseEvent) -> StreamItem {
             ))
         }
     };
-    let error = json.get("error").filter(|e| **e != Json::Null);
-    if error.is_none() && event.event.as_deref() != Some("error") {
-        return StreamItem::Chunk(json);
+    if let Some(err) = embedded_error(&json) {
+        return StreamItem::Error(err);
     }
-    let message = match error {
-        Some(Json::String(s)) => s.clone(),
-        Some(object @ Json::Object(_)) => object
-            .get("message")
-            .and_then(Json::as_str)
-            .unwrap_or("the stream failed")
-            .to_owned(),
-        _ => data.to_owned(),
-    };
-    let error_type = json
-        .get("error_type")
-        .or_else(|| error.and_then(|e| e.get("type")))
-        .and_then(Json::as_str);
-    let code = match error_type {
-        Some("validation") | Some("invalid_request_error") => ErrorCode::Validation,
-        _ => ErrorCode::UpstreamError,
-    };
-    StreamItem::Error(InferenceError::new(code, message))
+    if event.event.as_deref() == Some("error") {
+        return StreamItem::Error(InferenceError::new(ErrorCode::UpstreamError, data));
+    }
+    StreamItem::Chunk(json)
 }
 
 #[cfg(test)]

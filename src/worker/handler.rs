@@ -21,9 +21,9 @@ use super::rules::{
 use crate::js::fetch::{now_ms, sleep, start, HttpRequest};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
-use crate::policy::retry::{is_retryable, retry_after_ms, Failure, RetryConfig};
+use crate::policy::retry::{is_retryable, Failure, RetryConfig};
 use crate::policy::route::{BreakerConfig, Router};
-use crate::protocol::error::{error_from_response, ErrorCode, InferenceError};
+use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
 use crate::protocol::task::{chat_url, task_url};
 
 /// Attempts per forwarded request, within the client's own deadline.
@@ -387,34 +387,15 @@ async fn forward(
                 }
                 // A failure that may pass: its body (small) says how long to wait.
                 let meta = in_flight.meta.clone();
-                let answer = in_flight.read_whole().await;
-                let text = answer
-                    .as_ref()
-                    .map(|a| a.text().to_owned())
-                    .unwrap_or_default();
-                let header_wait = meta
-                    .retry_after
-                    .as_deref()
-                    .and_then(|v| retry_after_ms(v, now_ms()));
-                let err = error_from_response(&meta, &text, header_wait);
-                let failure = Failure {
-                    code: err.code,
-                    status: Some(status),
-                    retry_after_ms: header_wait,
-                    estimated_ms: err.retry_after_ms.filter(|_| header_wait.is_none()),
+                let (text, content_type) = match in_flight.read_whole().await {
+                    Ok(answer) => (answer.text().to_owned(), answer.content_type),
+                    Err(_) => (String::new(), String::new()),
                 };
-                let passed_on = upstream_error_response(status, &meta, &text);
-                (Outcome::Failed(failure), passed_on, err)
+                let err = error_from_response(&meta, &text);
+                let passed_on = upstream_error_response(&meta, &content_type, &text);
+                (Outcome::of_error(&err, meta.retry_after_ms), passed_on, err)
             }
-            Err(err) => {
-                let failure = Failure {
-                    code: err.code,
-                    status: None,
-                    retry_after_ms: None,
-                    estimated_ms: None,
-                };
-                (Outcome::Failed(failure), None, err)
-            }
+            Err(err) => (Outcome::of_error(&err, None), None, err),
         };
         let next = with_router(upstreams, |router, random| {
             policy.finish_attempt(router, now_ms(), &outcome, random)
@@ -440,26 +421,21 @@ async fn forward(
 
 /// Upstream's final error answer, rebuilt from the text already read.
 fn upstream_error_response(
-    status: u16,
-    meta: &crate::protocol::error::ResponseMeta,
+    meta: &ResponseMeta,
+    content_type: &str,
     text: &str,
 ) -> Option<Response> {
-    let mut headers = vec![(
-        "content-type",
-        if text.trim_start().starts_with('{') {
-            "application/json"
-        } else {
-            "text/plain; charset=utf-8"
-        }
-        .to_owned(),
-    )];
+    let mut headers = Vec::new();
+    if !content_type.is_empty() {
+        headers.push(("content-type", content_type.to_owned()));
+    }
     if let Some(id) = &meta.request_id {
         headers.push(("x-request-id", id.clone()));
     }
-    if let Some(wait) = &meta.retry_after {
-        headers.push(("retry-after", wait.clone()));
+    if let Some(wait) = meta.retry_after_ms {
+        headers.push(("retry-after", wait.div_ceil(1000).to_string()));
     }
-    respond(status, &headers, Some(&JsValue::from_str(text))).ok()
+    respond(meta.status, &headers, Some(&JsValue::from_str(text))).ok()
 }
 
 /// Runs `f` with the isolate's router for this list of upstreams (one per
