@@ -1,6 +1,8 @@
 //! Scenarios of the pure attempt loop (`CallPolicy` + `Router`) on a fake
 //! clock with a seeded random source: what the JS layer will do, without any
 //! network and without sleeping.
+// Native only: the browser wasm build of the crate has no std to link a test harness against.
+#![cfg(not(all(target_arch = "wasm32", not(feature = "worker"))))]
 
 use hf_inference_wasm::policy::call::{CallPolicy, Next, Outcome};
 use hf_inference_wasm::policy::random::SplitMix64;

@@ -2,6 +2,8 @@
 //! every 2xx answer of the five tasks parses into its typed result, every error
 //! maps to its code with upstream's message, and the requests we build match
 //! the recorded ones.
+// Native only: the browser wasm build of the crate has no std to link a test harness against.
+#![cfg(not(all(target_arch = "wasm32", not(feature = "worker"))))]
 
 use hf_inference_wasm::policy::random::SplitMix64;
 use hf_inference_wasm::protocol::error::{error_from_response, ResponseMeta};

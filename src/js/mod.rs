@@ -1,21 +1,14 @@
-//! The wasm-bindgen layer: the only code that touches JavaScript. It reads
-//! JS arguments into core types, runs the fetch, and turns results and
-//! errors back into JS values. The proxy worker build uses only `fetch`.
+//! The browser package's wasm exports: synchronous calls into the pure core.
+//!
+//! JavaScript (pkg-template/client.js) performs every I/O step: fetch,
+//! timers, abort signals, reading bodies. It asks this layer what to send
+//! (`request_body`, `Engine::call`), what an answer means (`Call::finish`,
+//! `parse_result`, `Events`) and whether to wait and try again. Only strings,
+//! bytes and numbers cross the boundary, so the wasm carries no async runtime
+//! and no JS bindings beyond wasm-bindgen's string glue (docs/architecture.md).
 
-#[cfg(not(feature = "worker"))]
-mod client;
-#[cfg(not(feature = "worker"))]
-mod coalesce;
-#[cfg(not(feature = "worker"))]
-mod convert;
-#[cfg(not(feature = "worker"))]
-mod error;
-pub(crate) mod fetch;
-#[cfg(not(feature = "worker"))]
-mod options;
-#[cfg(not(feature = "worker"))]
-mod payload;
-#[cfg(not(feature = "worker"))]
-mod stream;
-#[cfg(not(feature = "worker"))]
-mod transport;
+mod codec;
+mod engine;
+#[cfg(not(test))]
+mod memory;
+mod wire;

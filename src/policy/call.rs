@@ -6,6 +6,7 @@
 use super::random::Random;
 use super::retry::{is_retryable, Decision, Failure, GiveUpReason, RetryConfig, RetryState};
 use super::route::Router;
+use crate::prelude::*;
 use crate::protocol::error::{ErrorCode, InferenceError};
 
 /// How an attempt ended.

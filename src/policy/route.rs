@@ -3,6 +3,7 @@
 //! endpoint that keeps a failing one out of the way until a cool-down ends.
 
 use super::random::Random;
+use crate::prelude::*;
 
 /// Circuit-breaker settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! The one error type of the crate, and how an upstream answer maps to it.
 
-use std::fmt;
+use core::fmt;
 
-use super::json::{Json, Number};
+use crate::prelude::*;
+
+use super::json::{write_decimal, Json, Number};
 
 /// What kind of failure happened: the stable `.code` string JavaScript sees.
 #[non_exhaustive]
@@ -143,7 +145,12 @@ impl InferenceError {
 
     /// An INVALID_INPUT error naming the argument that was wrong.
     pub fn invalid_input(argument: &str, problem: &str) -> InferenceError {
-        InferenceError::new(ErrorCode::InvalidInput, format!("{argument}: {problem}"))
+        InferenceError::new(ErrorCode::InvalidInput, [argument, ": ", problem].concat())
+    }
+
+    /// An INVALID_INPUT error naming element `index` of `argument` (`text[2]`).
+    pub fn invalid_element(argument: &str, index: usize, problem: &str) -> InferenceError {
+        InferenceError::invalid_input(&indexed(argument, index), problem)
     }
 
     /// The same error, with the HTTP status it is answered or was received with.
@@ -165,7 +172,16 @@ impl fmt::Display for InferenceError {
     }
 }
 
-impl std::error::Error for InferenceError {}
+impl core::error::Error for InferenceError {}
+
+/// `argument[index]`, the name of one element of an array argument.
+pub fn indexed(argument: &str, index: usize) -> String {
+    let mut name = String::from(argument);
+    name.push('[');
+    write_decimal(index as u64, &mut name);
+    name.push(']');
+    name
+}
 
 /// The parts of an HTTP answer that errors and results report.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -220,7 +236,13 @@ pub fn error_from_response(meta: &ResponseMeta, body: &str) -> InferenceError {
     } else if !body.trim().is_empty() {
         message = Some(body.trim().to_owned());
     }
-    let mut message = message.unwrap_or_else(|| format!("HTTP {status} {}", reason_phrase(status)));
+    let mut message = message.unwrap_or_else(|| {
+        let mut text = String::from("HTTP ");
+        write_decimal(status.into(), &mut text);
+        text.push(' ');
+        text.push_str(reason_phrase(status));
+        text
+    });
     if message.chars().count() > MAX_MESSAGE_CHARS {
         message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
     }

@@ -6,7 +6,9 @@
 //! (DESIGN.md §6: float formatting and serde's machinery dominate the size).
 //! Only scores are ever read as `f64`.
 
-use std::fmt;
+use core::fmt;
+
+use crate::prelude::*;
 
 /// Nesting deeper than this is refused, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 128;
@@ -43,7 +45,18 @@ impl fmt::Display for JsonError {
     }
 }
 
-impl std::error::Error for JsonError {}
+impl core::error::Error for JsonError {}
+
+impl JsonError {
+    /// `invalid JSON at byte N: reason`, built without `core::fmt`.
+    pub fn describe(&self) -> String {
+        let mut text = String::from("invalid JSON at byte ");
+        write_decimal(self.offset as u64, &mut text);
+        text.push_str(": ");
+        text.push_str(self.reason);
+        text
+    }
+}
 
 impl Json {
     /// Parses a complete JSON text (surrounding whitespace allowed).
@@ -188,7 +201,7 @@ impl Number {
     }
 
     /// Numeric order, computed on the decimal text.
-    pub fn numeric_cmp(&self, other: &Number) -> std::cmp::Ordering {
+    pub fn numeric_cmp(&self, other: &Number) -> core::cmp::Ordering {
         compare_decimals(&self.0, &other.0)
     }
 
@@ -263,8 +276,8 @@ fn decimal_parts(text: &str) -> Option<(bool, Vec<u8>, i64)> {
 }
 
 /// Compares two JSON number texts numerically (unreadable text sorts lowest).
-pub fn compare_decimals(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
+pub fn compare_decimals(a: &str, b: &str) -> core::cmp::Ordering {
+    use core::cmp::Ordering;
     let (Some(a), Some(b)) = (decimal_parts(a), decimal_parts(b)) else {
         return decimal_parts(a).is_some().cmp(&decimal_parts(b).is_some());
     };
@@ -284,6 +297,25 @@ pub fn compare_decimals(a: &str, b: &str) -> std::cmp::Ordering {
         magnitude
     }
     .then(Ordering::Equal)
+}
+
+/// Appends `n` in decimal. Numbers are written by hand throughout the crate:
+/// `core::fmt` would add its whole machinery to the browser's wasm.
+pub fn write_decimal(n: u64, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for digit in &digits[start..] {
+        out.push(char::from(*digit));
+    }
 }
 
 /// Appends `s` as a quoted, escaped JSON string.
@@ -447,7 +479,7 @@ impl Parser<'_> {
             }
         }
         // Only ASCII was consumed, so the slice is valid UTF-8.
-        let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default();
+        let text = core::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or_default();
         Ok(Json::Number(text.to_owned()))
     }
 
@@ -478,7 +510,9 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             // The run stops only at ASCII bytes, so it ends on a char boundary.
-            out.push_str(std::str::from_utf8(&self.bytes[run_start..self.pos]).unwrap_or_default());
+            out.push_str(
+                core::str::from_utf8(&self.bytes[run_start..self.pos]).unwrap_or_default(),
+            );
             match self.bytes.get(self.pos) {
                 None => return Err(self.error("unterminated string")),
                 Some(b'"') => {

@@ -1,7 +1,8 @@
 //! Typed results, normalised from every answer shape seen on the wire.
 
 use super::error::{embedded_error, ErrorCode, InferenceError};
-use super::json::{Json, Number};
+use super::json::{write_decimal, Json, Number};
+use crate::prelude::*;
 
 /// One class and its probability.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,15 +25,25 @@ pub struct GeneratedText {
 fn bad_response(task: &str, expected: &str) -> InferenceError {
     InferenceError::new(
         ErrorCode::BadResponse,
-        format!("the {task} answer is not {expected}"),
+        ["the ", task, " answer is not ", expected].concat(),
     )
+}
+
+/// `the TASK answer has N results for M inputs`.
+fn count_mismatch(task: &str, results: usize, inputs: usize) -> String {
+    let mut text = ["the ", task, " answer has "].concat();
+    write_decimal(results as u64, &mut text);
+    text.push_str(" results for ");
+    write_decimal(inputs as u64, &mut text);
+    text.push_str(" inputs");
+    text
 }
 
 fn parse_body(body: &str, task: &str) -> Result<Json, InferenceError> {
     Json::parse(body).map_err(|e| {
         InferenceError::new(
             ErrorCode::BadResponse,
-            format!("the {task} answer is not JSON ({e})"),
+            ["the ", task, " answer is not JSON (", &e.describe(), ")"].concat(),
         )
     })
 }
@@ -87,10 +98,7 @@ pub fn parse_text_classification(
     if lists.len() != inputs {
         return Err(InferenceError::new(
             ErrorCode::BadResponse,
-            format!(
-                "the text-classification answer has {} results for {inputs} inputs",
-                lists.len()
-            ),
+            count_mismatch("text-classification", lists.len(), inputs),
         ));
     }
     Ok(lists)
@@ -130,10 +138,7 @@ pub fn parse_zero_shot(body: &str, inputs: usize) -> Result<Vec<Vec<LabelScore>>
     if lists.len() != inputs {
         return Err(InferenceError::new(
             ErrorCode::BadResponse,
-            format!(
-                "the {TASK} answer has {} results for {inputs} inputs",
-                lists.len()
-            ),
+            count_mismatch(TASK, lists.len(), inputs),
         ));
     }
     Ok(lists.into_iter().map(by_score_desc).collect())

@@ -8,6 +8,7 @@
 
 use super::error::{embedded_error, ErrorCode, InferenceError};
 use super::json::Json;
+use crate::prelude::*;
 
 /// One dispatched event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +67,7 @@ impl SseParser {
     }
 
     fn end_line(&mut self, events: &mut Vec<SseEvent>) {
-        let mut line = std::mem::take(&mut self.line);
+        let mut line = core::mem::take(&mut self.line);
         if !self.started {
             self.started = true;
             if line.starts_with(b"\xEF\xBB\xBF") {
@@ -102,7 +103,7 @@ impl SseParser {
         if self.has_data {
             events.push(SseEvent {
                 event: self.event.take(),
-                data: std::mem::take(&mut self.data),
+                data: core::mem::take(&mut self.data),
             });
         }
         self.has_data = false;
@@ -132,7 +133,7 @@ pub fn stream_item(event: &SseEvent) -> StreamItem {
         Err(e) => {
             return StreamItem::Error(InferenceError::new(
                 ErrorCode::BadResponse,
-                format!("a stream event is not JSON ({e})"),
+                ["a stream event is not JSON (", &e.describe(), ")"].concat(),
             ))
         }
     };

@@ -2,6 +2,7 @@
 
 use super::error::InferenceError;
 use super::json::{write_string, Json};
+use crate::prelude::*;
 
 /// Longest model id accepted (the Hub's own limit).
 pub const MAX_MODEL_ID_CHARS: usize = 96;
@@ -35,17 +36,21 @@ pub fn validate_model_id(model: &str) -> Result<(), InferenceError> {
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         {
             // Control characters are shown by code point, not echoed.
-            let shown = if bad.is_control() {
-                format!("U+{:04X}", bad as u32)
+            let mut problem = String::from("contains ");
+            if bad.is_control() {
+                problem.push_str("U+");
+                for shift in [12, 8, 4, 0] {
+                    problem.push(char::from(
+                        b"0123456789ABCDEF"[(bad as usize >> shift) & 15],
+                    ));
+                }
             } else {
-                format!("'{bad}'")
-            };
-            return Err(InferenceError::invalid_input(
-                "model",
-                &format!(
-                    "contains {shown}; only letters, digits, '-', '_', '.' and one '/' are allowed"
-                ),
-            ));
+                problem.push('\'');
+                problem.push(bad);
+                problem.push('\'');
+            }
+            problem.push_str("; only letters, digits, '-', '_', '.' and one '/' are allowed");
+            return Err(InferenceError::invalid_input("model", &problem));
         }
     }
     Ok(())
@@ -53,7 +58,7 @@ pub fn validate_model_id(model: &str) -> Result<(), InferenceError> {
 
 /// The path of a task call relative to an endpoint base, e.g. `/models/gpt2`.
 pub fn model_path(model: &str) -> String {
-    format!("/models/{model}")
+    ["/models/", model].concat()
 }
 
 /// The URL of a task call: `{base}/models/{model}`, or `base` itself for a
@@ -62,7 +67,7 @@ pub fn task_url(base: &str, model: &str, dedicated: bool) -> String {
     if dedicated {
         base.to_owned()
     } else {
-        format!("{}{}", base.trim_end_matches('/'), model_path(model))
+        [base.trim_end_matches('/'), "/models/", model].concat()
     }
 }
 
@@ -96,7 +101,7 @@ pub fn validate_endpoint_url(url: &str, argument: &str) -> Result<(), InferenceE
 
 /// The URL of a chat call: `{base}/chat/completions` on an OpenAI-compatible base.
 pub fn chat_url(base: &str) -> String {
-    format!("{}/chat/completions", base.trim_end_matches('/'))
+    [base.trim_end_matches('/'), "/chat/completions"].concat()
 }
 
 /// Checks a chat model: a model id, optionally with the router's
@@ -152,8 +157,9 @@ pub fn chat_body(request: &Json, stream: bool) -> Result<(String, String), Infer
         .iter()
         .position(|m| m.get("role").and_then(Json::as_str).is_none())
     {
-        return Err(InferenceError::invalid_input(
-            &format!("request.messages[{i}]"),
+        return Err(InferenceError::invalid_element(
+            "request.messages",
+            i,
             "must be an object with a \"role\" string",
         ));
     }
@@ -200,8 +206,9 @@ impl TextInput {
                 "must be a non-empty string or a non-empty array of strings",
             )),
             TextInput::Many(texts) => match texts.iter().position(|t| t.trim().is_empty()) {
-                Some(i) => Err(InferenceError::invalid_input(
-                    &format!("{argument}[{i}]"),
+                Some(i) => Err(InferenceError::invalid_element(
+                    argument,
+                    i,
                     "must be a non-empty string",
                 )),
                 None => Ok(()),
@@ -279,8 +286,9 @@ pub fn validate_candidate_labels(labels: &[String]) -> Result<(), InferenceError
         ));
     }
     match labels.iter().position(|l| l.trim().is_empty()) {
-        Some(i) => Err(InferenceError::invalid_input(
-            &format!("candidate_labels[{i}]"),
+        Some(i) => Err(InferenceError::invalid_element(
+            "candidate_labels",
+            i,
             "must be a non-empty string",
         )),
         None => Ok(()),
@@ -380,12 +388,12 @@ impl Token {
 
     /// The `Authorization` header value.
     pub fn authorization(&self) -> String {
-        format!("Bearer {}", self.0)
+        ["Bearer ", &self.0].concat()
     }
 }
 
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Token {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Token([redacted])")
     }
 }

@@ -10,6 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, Response, ResponseInit, Url};
 
 use super::config::{ProxyConfig, Upstream};
+use super::fetch::{now_ms, sleep, start, HttpRequest};
 use super::log::LogLine;
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
@@ -18,7 +19,6 @@ use super::rules::{
     preflight_headers, rate_limit_key, refusal_body, refusal_status, route, Route,
     FORWARDED_RESPONSE_HEADERS,
 };
-use crate::js::fetch::{now_ms, sleep, start, HttpRequest};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::{is_retryable, Failure, RetryConfig};
@@ -388,7 +388,7 @@ async fn forward(
                 // A failure that may pass: its body (small) says how long to wait.
                 let meta = in_flight.meta.clone();
                 let (text, content_type) = match in_flight.read_whole().await {
-                    Ok(answer) => (answer.text().to_owned(), answer.content_type),
+                    Ok(answer) => (answer.text, answer.content_type),
                     Err(_) => (String::new(), String::new()),
                 };
                 let err = error_from_response(&meta, &text);

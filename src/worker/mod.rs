@@ -10,4 +10,6 @@ pub mod ratelimit;
 pub mod rules;
 
 #[cfg(target_arch = "wasm32")]
+mod fetch;
+#[cfg(target_arch = "wasm32")]
 mod handler;

@@ -1,4 +1,4 @@
-//! One HTTP attempt through the global `fetch` (Window, Worker and Node alike),
+//! The proxy's fetch. One HTTP attempt through the global `fetch` (Window, Worker and Node alike),
 //! bounded by a timeout and the caller's abort signals, and the abortable
 //! sleep between attempts. Every timer and listener is removed when the
 //! attempt or sleep ends, however it ends.
@@ -15,9 +15,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-#[cfg(not(feature = "worker"))]
-use web_sys::ReadableStreamDefaultReader;
-use web_sys::{AbortController, AbortSignal, Blob, Headers, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Headers, RequestInit, Response};
 
 use crate::policy::retry::retry_after_ms;
 use crate::protocol::error::{compute_time_ms, ErrorCode, InferenceError, ResponseMeta};
@@ -138,44 +136,12 @@ pub struct HttpRequest<'a> {
     pub body: &'a JsValue,
 }
 
-/// An answer's body, read whole.
-#[cfg_attr(feature = "worker", allow(dead_code))]
-#[derive(Clone)]
-pub enum AnswerBody {
-    /// Text (JSON or plain).
-    Text(String),
-    /// Binary content, left to JavaScript as a `Blob`.
-    Blob(Blob),
-}
-
-/// What came back from one attempt.
-#[cfg_attr(feature = "worker", allow(dead_code))]
-#[derive(Clone)]
+/// An error answer's body, read whole.
 pub struct Answer {
-    /// Status and the headers errors and reports use.
-    pub meta: ResponseMeta,
     /// `content-type`, lower-cased.
     pub content_type: String,
-    /// The body.
-    pub body: AnswerBody,
-}
-
-impl Answer {
-    /// The body as text (empty for a binary body).
-    pub fn text(&self) -> &str {
-        match &self.body {
-            AnswerBody::Text(text) => text,
-            AnswerBody::Blob(_) => "",
-        }
-    }
-}
-
-/// Whether an answer of this content type should stay binary.
-fn is_binary(content_type: &str) -> bool {
-    !(content_type.is_empty()
-        || content_type.starts_with("text/")
-        || content_type.contains("json")
-        || content_type.contains("xml"))
+    /// The body as text.
+    pub text: String,
 }
 
 /// `message (cause)` of a JS error, e.g. `fetch failed (ECONNREFUSED)`.
@@ -209,11 +175,8 @@ pub struct InFlight {
     timeout_ms: Option<u64>,
     timed_out: Rc<Cell<bool>>,
     signals: Vec<AbortSignal>,
-    #[cfg_attr(feature = "worker", allow(dead_code))]
-    controller: AbortController,
     _timer: Option<Timer>,
-    #[cfg_attr(feature = "worker", allow(dead_code))]
-    listeners: AbortListeners,
+    _listeners: AbortListeners,
 }
 
 impl InFlight {
@@ -227,120 +190,22 @@ impl InFlight {
         )
     }
 
-    /// Reads the body whole (still within the attempt's timeout).
+    /// Reads the body whole as text (still within the attempt's timeout).
     pub async fn read_whole(self) -> Result<Answer, InferenceError> {
-        let body = if self.response.ok() && is_binary(&self.content_type) {
-            let promise = self.response.blob().map_err(|e| self.failure(&e))?;
-            AnswerBody::Blob(
-                JsFuture::from(promise)
-                    .await
-                    .map_err(|e| self.failure(&e))?
-                    .unchecked_into(),
-            )
-        } else {
-            let promise = self.response.text().map_err(|e| self.failure(&e))?;
-            let text = JsFuture::from(promise)
-                .await
-                .map_err(|e| self.failure(&e))?;
-            AnswerBody::Text(text.as_string().unwrap_or_default())
-        };
+        let promise = self.response.text().map_err(|e| self.failure(&e))?;
+        let text = JsFuture::from(promise)
+            .await
+            .map_err(|e| self.failure(&e))?;
         Ok(Answer {
-            meta: self.meta,
             content_type: self.content_type,
-            body,
+            text: text.as_string().unwrap_or_default(),
         })
     }
 
-    #[cfg_attr(not(feature = "worker"), allow(dead_code))]
     /// Hands the response on with its body unread, for streaming: the timeout
     /// covered the wait for the answer's headers and ends here.
     pub fn into_response(self) -> Response {
         self.response
-    }
-
-    /// The body as a stream of byte chunks that the caller's signals still
-    /// abort; the attempt's timeout ends here (it covered the wait for the
-    /// answer's headers).
-    #[cfg(not(feature = "worker"))]
-    pub fn into_body_stream(self) -> Result<BodyStream, InferenceError> {
-        let body = self.response.body().ok_or_else(|| {
-            InferenceError::new(ErrorCode::BadResponse, "the stream answer has no body")
-        })?;
-        Ok(BodyStream {
-            chunks: ChunkReader {
-                reader: body.get_reader().unchecked_into(),
-                signals: self.signals.into(),
-                url: self.url.into(),
-            },
-            controller: self.controller,
-            _listeners: self.listeners,
-        })
-    }
-}
-
-/// A streamed answer body being read chunk by chunk.
-#[cfg(not(feature = "worker"))]
-pub struct BodyStream {
-    chunks: ChunkReader,
-    controller: AbortController,
-    _listeners: AbortListeners,
-}
-
-/// Reads the next chunk of a body; cheap to clone, so it can be awaited
-/// without holding the stream that owns it.
-#[cfg(not(feature = "worker"))]
-#[derive(Clone)]
-pub struct ChunkReader {
-    reader: ReadableStreamDefaultReader,
-    signals: Rc<[AbortSignal]>,
-    url: Rc<str>,
-}
-
-#[cfg(not(feature = "worker"))]
-impl ChunkReader {
-    /// The next bytes, or `None` at the end of the body.
-    pub async fn next(&self) -> Result<Option<Vec<u8>>, InferenceError> {
-        let cut = |error: JsValue| {
-            if self.signals.iter().any(AbortSignal::aborted) {
-                aborted()
-            } else {
-                let why = describe_js_error(&error);
-                InferenceError::new(
-                    ErrorCode::Network,
-                    format!("the stream from {} was cut: {why}", self.url),
-                )
-            }
-        };
-        let result = JsFuture::from(self.reader.read()).await.map_err(cut)?;
-        let field = |key: &str| {
-            Reflect::get(&result, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-        };
-        if field("done").is_truthy() {
-            return Ok(None);
-        }
-        Ok(Some(js_sys::Uint8Array::new(&field("value")).to_vec()))
-    }
-}
-
-#[cfg(not(feature = "worker"))]
-impl BodyStream {
-    /// The reader of the next chunks.
-    pub fn chunks(&self) -> ChunkReader {
-        self.chunks.clone()
-    }
-
-    /// Stops reading and closes the connection.
-    pub fn cancel(&self) {
-        // The cancel promise may reject once the fetch is aborted just below;
-        // that rejection means nothing here.
-        let cancelled = self.chunks.reader.cancel();
-        let ignore = Closure::once_into_js(|_: JsValue| {});
-        if let Ok(catch) = Reflect::get(&cancelled, &JsValue::from_str("catch"))
-            .and_then(|c| c.dyn_into::<Function>())
-        {
-            let _ = catch.call1(&cancelled, &ignore);
-        }
-        self.controller.abort();
     }
 }
 
@@ -434,8 +299,7 @@ pub async fn start(
         timeout_ms,
         timed_out,
         signals: signals.to_vec(),
-        controller,
         _timer: timer,
-        listeners,
+        _listeners: listeners,
     })
 }

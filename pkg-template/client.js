@@ -1,0 +1,820 @@
+// The JavaScript half of the client. It performs every I/O step (fetch,
+// timers, abort signals, reading bodies, sharing and batching requests) and
+// asks the wasm core (src/js) what to send, what each answer means and
+// whether to wait and try again. Arguments cross as JSON text, results come
+// back as JSON text, and core errors are thrown as error JSON.
+import { Engine, Events, requestBody, imageBody, sniffImage, parseResult, notAStream } from "./hf_inference_wasm.js";
+import { InferenceError } from "./inference_error.js";
+import { InferenceStream } from "./inference_stream.js";
+
+// Call kinds, as src/js/codec.rs numbers them.
+const MODEL_ONLY = 0;
+const TEXT_CLASSIFICATION = 1;
+const TEXT_GENERATION = 2;
+const TEXT_GENERATION_STREAM = 3;
+const ZERO_SHOT = 4;
+const CHAT = 5;
+const CHAT_STREAM = 6;
+const IMAGE_CLASSIFICATION = 7;
+
+const JSON_TYPE = "application/json";
+const SNIFF_BYTES = 12;
+const MAX_TIMER_MS = 0x7fffffff;
+const ABORTED_MESSAGE = "the call was aborted by its signal";
+
+// ---------------------------------------------------------------- errors
+
+/** An `InferenceError` from the core's error JSON (an object or its text). */
+function coreError(fields, model) {
+  if (typeof fields === "string") fields = JSON.parse(fields);
+  return new InferenceError(fields.message, fields.code, { ...fields, model });
+}
+
+function invalid(argument, problem) {
+  return new InferenceError(`${argument}: ${problem}`, "INVALID_INPUT");
+}
+
+/**
+ * Runs a core function; an error it throws (error JSON) becomes an
+ * `InferenceError`, tagged with `model` unless the model id itself was refused.
+ */
+function core(run, model) {
+  try {
+    return run();
+  } catch (error) {
+    if (typeof error !== "string") throw error;
+    const err = coreError(error);
+    if (!err.message.startsWith("model:")) err.model = model;
+    throw err;
+  }
+}
+
+/** Gives an error its model (and the answer's status and request id) unless it has them. */
+function tag(error, model, answer, attempts) {
+  if (error instanceof InferenceError) {
+    error.model ??= model;
+    if (answer) {
+      error.status ??= answer.status;
+      error.requestId ??= answer.requestId;
+      error.attempts = Math.max(error.attempts, attempts || 1);
+    }
+  }
+  return error;
+}
+
+// ---------------------------------------------------------------- arguments
+
+const absent = (value) => value === undefined || value === null;
+
+function objectArg(value, argument) {
+  if (absent(value)) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) throw invalid(argument, "must be an object");
+  return value;
+}
+
+function optionalString(object, key, argument) {
+  const value = object[key];
+  if (absent(value)) return undefined;
+  if (typeof value !== "string") throw invalid(argument, "must be a string");
+  return value;
+}
+
+/** `JSON.stringify` of an argument for the core (`undefined` when absent). */
+function serialise(value, argument) {
+  if (absent(value)) return undefined;
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // a cycle or a BigInt
+  }
+  if (text === undefined) throw invalid(argument, "cannot be serialised to JSON (a cycle or a BigInt?)");
+  return text;
+}
+
+function addEndpoints(engine, value, argument, chat) {
+  if (absent(value)) return;
+  if (typeof value === "string") {
+    core(() => engine.addEndpoint(chat, argument, "token", value, undefined, false, 1, undefined));
+    return;
+  }
+  if (!Array.isArray(value)) throw invalid(argument, "must be a URL string or an array of {url, token?, dedicated?}");
+  if (value.length === 0) throw invalid(argument, "must not be an empty array");
+  value.forEach((item, i) => {
+    const name = `${argument}[${i}]`;
+    if (absent(item) || typeof item !== "object" || Array.isArray(item)) throw invalid(name, "must be an object {url, token?}");
+    const url = optionalString(item, "url", `${name}.url`);
+    if (url === undefined) throw invalid(`${name}.url`, "is required");
+    let weight = 1;
+    if (!absent(item.weight)) {
+      weight = item.weight;
+      if (!(typeof weight === "number" && Number.isFinite(weight) && weight > 0)) throw invalid(`${name}.weight`, "must be a positive number");
+    }
+    const label = optionalString(item, "name", `${name}.name`);
+    const token = optionalString(item, "token", `${name}.token`);
+    core(() => engine.addEndpoint(chat, `${name}.url`, `${name}.token`, url, token, Boolean(item.dedicated), weight, label));
+  });
+}
+
+const NO_OPTIONS = { signals: [], headers: [], timeoutMs: undefined, retry: undefined, onAttempt: undefined };
+
+/** Call options read over `defaults`; `retry` stays `false`, or an object whose missing fields take the core's defaults. */
+function callOptions(value, defaults, argument) {
+  const options = { ...defaults, signals: [...defaults.signals], headers: [...defaults.headers] };
+  if (!objectArg(value, argument)) return options;
+  const { signal, timeoutMs, retry, onAttempt, headers } = value;
+  if (!absent(signal)) {
+    if (!(typeof AbortSignal !== "undefined" && signal instanceof AbortSignal)) throw invalid(`${argument}.signal`, "must be an AbortSignal");
+    options.signals.push(signal);
+  }
+  if (!absent(timeoutMs)) {
+    if (!(typeof timeoutMs === "number" && timeoutMs >= 1 && timeoutMs <= 0xffffffff)) {
+      throw invalid(`${argument}.timeoutMs`, "must be a positive number of milliseconds");
+    }
+    options.timeoutMs = Math.trunc(timeoutMs);
+  }
+  if (retry === false) options.retry = false;
+  else if (!absent(retry)) options.retry = retryOptions(retry, options.retry, `${argument}.retry`);
+  if (!absent(onAttempt)) {
+    if (typeof onAttempt !== "function") throw invalid(`${argument}.onAttempt`, "must be a function");
+    options.onAttempt = onAttempt;
+  }
+  if (objectArg(headers, `${argument}.headers`)) {
+    for (const [name, text] of Object.entries(headers)) {
+      if (typeof text !== "string") throw invalid(`${argument}.headers.${name}`, "must be a string");
+      options.headers = options.headers.filter(([n]) => n.toLowerCase() !== name.toLowerCase());
+      options.headers.push([name, text]);
+    }
+  }
+  return options;
+}
+
+/** `{maxAttempts?, baseDelayMs?, maxDelayMs?, deadlineMs?}` over `base`; unknown keys are refused. */
+function retryOptions(value, base, argument) {
+  objectArg(value, argument);
+  const retry = { ...(base || {}) };
+  for (const key of Object.keys(value)) {
+    const name = `${argument}.${key}`;
+    const n = value[key];
+    if (key === "maxAttempts") {
+      if (!(Number.isInteger(n) && n >= 1 && n <= 100)) throw invalid(name, "must be a whole number from 1 to 100");
+      retry.maxAttempts = n;
+      continue;
+    }
+    const minimum = { baseDelayMs: 0, maxDelayMs: 0, deadlineMs: 1 }[key];
+    if (minimum === undefined) {
+      throw invalid(name, "is not an option (expected maxAttempts, baseDelayMs, maxDelayMs or deadlineMs)");
+    }
+    if (!(typeof n === "number" && n >= minimum && n <= 9e15)) throw invalid(name, "must be a number of milliseconds");
+    retry[key] = Math.trunc(n);
+  }
+  return retry;
+}
+
+function batchOptions(value) {
+  if (absent(value) || value === false) return undefined;
+  objectArg(value, "batch");
+  const number = (key, low, high, fallback) => {
+    const n = absent(value[key]) ? fallback : value[key];
+    if (!(Number.isInteger(n) && n >= low && n <= high)) throw invalid(`batch.${key}`, `must be a whole number from ${low} to ${high}`);
+    return n;
+  };
+  return { windowMs: number("windowMs", 0, 10000, 10), maxSize: number("maxSize", 1, 256, 32) };
+}
+
+let tokenWarningShown = false;
+
+/** The state of one client: its core engine, settings, and the calls it shares. */
+function newClient(options) {
+  const engine = new Engine(Math.random() * 2 ** 53);
+  const client = { engine, billTo: undefined, defaults: NO_OPTIONS, dedupe: true, batch: undefined, inFlight: new Map(), batches: new Map() };
+  if (!objectArg(options, "options")) return client;
+  addEndpoints(engine, options.endpoint, "endpoint", false);
+  addEndpoints(engine, options.chatEndpoint, "chatEndpoint", true);
+  const token = optionalString(options, "token", "token");
+  if (token !== undefined) core(() => engine.setToken(token));
+  client.billTo = optionalString(options, "billTo", "billTo");
+  client.defaults = callOptions(options, NO_OPTIONS, "options");
+  client.dedupe = options.dedupe !== false;
+  client.batch = batchOptions(options.batch);
+  const endpoints = [options.endpoint, options.chatEndpoint].flatMap((e) => (Array.isArray(e) ? e : []));
+  // A token in a page's script is readable by anyone who opens the page: say so once.
+  if ((token !== undefined || endpoints.some((e) => e.token !== undefined)) && "document" in globalThis && !tokenWarningShown) {
+    tokenWarningShown = true;
+    console.warn(
+      "hf-inference-wasm: the access token given to InferenceClient is visible to anyone who can open this page. " +
+        "Keep it server-side: deploy the proxy worker and set `endpoint` to its URL with no token.",
+    );
+  }
+  return client;
+}
+
+// ---------------------------------------------------------------- I/O
+
+const failure = (code, message) => ({ code, message });
+
+/** `message (cause)` of a fetch error, e.g. `fetch failed (ECONNREFUSED)`. */
+function describe(error) {
+  const message = typeof error?.message === "string" ? error.message : "the request failed";
+  const cause = error?.cause?.code ?? error?.cause?.message;
+  return typeof cause === "string" ? `${message} (${cause})` : message;
+}
+
+/** Calls `onAbort` when any signal aborts; returns the function that detaches it. */
+function onAnyAbort(signals, onAbort) {
+  for (const signal of signals) signal.addEventListener("abort", onAbort);
+  return () => {
+    for (const signal of signals) signal.removeEventListener("abort", onAbort);
+  };
+}
+
+/** Waits `ms`, or rejects with ABORTED as soon as a signal aborts. No timer or listener outlives it. */
+function sleep(ms, signals) {
+  return new Promise((resolve, reject) => {
+    if (signals.some((s) => s.aborted)) return reject(failure("ABORTED", ABORTED_MESSAGE));
+    if (ms <= 0) return resolve();
+    const detach = onAnyAbort(signals, () => {
+      clearTimeout(timer);
+      detach();
+      reject(failure("ABORTED", ABORTED_MESSAGE));
+    });
+    const timer = setTimeout(() => {
+      detach();
+      resolve();
+    }, Math.min(ms, MAX_TIMER_MS));
+  });
+}
+
+function isBinary(contentType) {
+  return !(contentType === "" || contentType.startsWith("text/") || contentType.includes("json") || contentType.includes("xml"));
+}
+
+/**
+ * One HTTP attempt, as `plan` (from `Call.start`) says. Resolves with the
+ * answer, read whole, or for a 2xx stream with its body still to read (the
+ * caller's signals still abort it; `release` detaches them). Rejects with
+ * `{code, message}` when no answer came.
+ */
+async function attempt(client, plan, options, payload, stream) {
+  const { signals } = options;
+  if (signals.some((s) => s.aborted)) throw failure("ABORTED", ABORTED_MESSAGE);
+  const headers = new Headers();
+  try {
+    if (payload.contentType) headers.set("content-type", payload.contentType);
+    if (stream) headers.set("accept", "text/event-stream");
+    for (const [name, value] of options.headers) headers.set(name, value);
+  } catch {
+    const bad = options.headers.find(([name, value]) => {
+      try {
+        new Headers([[name, value]]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw failure("INVALID_INPUT", `headers.${bad?.[0]}: is not a valid HTTP header name or value`);
+  }
+  if (client.billTo !== undefined) headers.set("x-hf-bill-to", client.billTo);
+  if (plan.authorization !== undefined) headers.set("authorization", plan.authorization);
+
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer =
+    plan.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, Math.min(plan.timeoutMs, MAX_TIMER_MS));
+  const release = onAnyAbort(signals, () => controller.abort());
+  const failed = (error) => {
+    if (timedOut) return failure("TIMEOUT", `no answer from ${plan.url} within ${plan.timeoutMs} ms`);
+    if (signals.some((s) => s.aborted)) return failure("ABORTED", ABORTED_MESSAGE);
+    return failure("NETWORK", `could not reach ${plan.url}: ${describe(error)}`);
+  };
+  let handedOver = false;
+  try {
+    let response;
+    try {
+      response = await fetch(plan.url, { method: "POST", headers, body: payload.body, signal: controller.signal });
+    } catch (error) {
+      throw failed(error);
+    }
+    const get = (name) => response.headers.get(name) ?? undefined;
+    const computeTime = Number.parseFloat(get("x-compute-time"));
+    const answer = {
+      status: response.status,
+      contentType: (get("content-type") ?? "").toLowerCase(),
+      requestId: get("x-request-id"),
+      retryAfter: get("retry-after"),
+      computeTimeMs: computeTime >= 0 ? Math.round(computeTime * 1000) : undefined,
+      text: "",
+      blob: undefined,
+    };
+    if (response.ok && stream) {
+      handedOver = true;
+      clearTimeout(timer);
+      return { ...answer, url: plan.url, response, controller, release };
+    }
+    try {
+      if (response.ok && isBinary(answer.contentType)) answer.blob = await response.blob();
+      else answer.text = await response.text();
+    } catch (error) {
+      throw failed(error);
+    }
+    return answer;
+  } finally {
+    if (!handedOver) {
+      clearTimeout(timer);
+      release();
+    }
+  }
+}
+
+/**
+ * Sends a call under the core's retry policy, across the route's endpoints:
+ * resolves with the first 2xx answer, or rejects with the last error.
+ */
+async function deliver(client, chat, model, options, payload, stream) {
+  const retry = options.retry;
+  const setting = (key) => (retry === false ? (key === "maxAttempts" ? 0 : NaN) : (retry?.[key] ?? NaN));
+  const call = client.engine.call(
+    chat,
+    chat ? "" : model,
+    setting("maxAttempts"),
+    setting("baseDelayMs"),
+    setting("maxDelayMs"),
+    setting("deadlineMs"),
+    options.timeoutMs ?? NaN,
+    Date.now(),
+  );
+  let lastStatus;
+  let attempts = 0;
+  try {
+    for (;;) {
+      const plan = JSON.parse(call.start(Date.now()));
+      const started = Date.now();
+      let answer;
+      let failed;
+      try {
+        answer = await attempt(client, plan, options, payload, stream);
+      } catch (error) {
+        if (!error || typeof error.code !== "string" || error instanceof Error) throw error;
+        failed = error;
+      }
+      const ended = Date.now();
+      const status = answer?.status ?? 0;
+      if (answer) lastStatus = status;
+      const ok = status >= 200 && status < 300;
+      const verdict = JSON.parse(
+        call.finish(ended, status, ok ? "" : (answer?.text ?? ""), answer?.retryAfter, answer?.requestId, failed?.code ?? "", failed?.message ?? ""),
+      );
+      attempts = verdict.attempt;
+      report(options.onAttempt, {
+        endpoint: plan.endpoint,
+        attempt: verdict.attempt,
+        status: answer?.status,
+        code: verdict.code,
+        delayMs: verdict.delayMs,
+        durationMs: ended - started,
+        computeTimeMs: answer?.computeTimeMs,
+        requestId: answer?.requestId,
+      });
+      if (verdict.error) throw coreError(verdict.error, model);
+      if (verdict.delayMs === undefined) return { ...answer, attempts };
+      try {
+        await sleep(verdict.delayMs, options.signals);
+      } catch (error) {
+        throw new InferenceError(error.message, error.code, { status: lastStatus, model, attempts });
+      }
+    }
+  } finally {
+    call.free();
+  }
+}
+
+/** Calls `onAttempt` with the fields that are known; an observer that throws changes nothing. */
+function report(onAttempt, info) {
+  if (!onAttempt) return;
+  for (const key of Object.keys(info)) if (info[key] === undefined) delete info[key];
+  try {
+    onAttempt(info);
+  } catch {
+    // observers cannot change the outcome
+  }
+}
+
+/** A body for `deliver`: JSON text, or the caller's bytes passed to fetch untouched. */
+const jsonPayload = (body) => ({ body, contentType: JSON_TYPE });
+
+/** Binary input: a Blob, an ArrayBuffer or a Uint8Array (a Node Buffer is one); `undefined` for anything else. */
+function bytesOf(value, argument) {
+  let bytes;
+  if (typeof Blob !== "undefined" && value instanceof Blob) bytes = value;
+  else if (value instanceof ArrayBuffer) bytes = new Uint8Array(value);
+  else if (value instanceof Uint8Array) bytes = value;
+  else return undefined;
+  if ((bytes.size ?? bytes.length) === 0) throw invalid(argument, "is empty (0 bytes)");
+  return bytes;
+}
+
+async function bytesPayload(bytes, argument) {
+  let contentType = bytes.type || undefined;
+  if (!contentType) {
+    let head;
+    try {
+      head = bytes instanceof Uint8Array ? bytes.subarray(0, SNIFF_BYTES) : new Uint8Array(await bytes.slice(0, SNIFF_BYTES).arrayBuffer());
+    } catch {
+      throw invalid(argument, "could not be read");
+    }
+    contentType = sniffImage(head);
+  }
+  return { body: bytes, contentType };
+}
+
+/** Ids of byte bodies, so identical in-flight calls with the same Blob or view can share a request. */
+const byteIds = new WeakMap();
+let nextByteId = 0;
+
+/**
+ * A deterministic call: identical ones in flight share one request, unless
+ * the client turned `dedupe` off or the call has options of its own (its
+ * signal or observer must not steer another caller's request).
+ */
+function shared(client, model, options, payload, ownOptions) {
+  if (!client.dedupe || ownOptions) return deliver(client, false, model, options, payload, false);
+  let body = payload.body;
+  if (typeof body !== "string") {
+    if (!byteIds.has(body)) byteIds.set(body, ++nextByteId);
+    body = `#${byteIds.get(body)}`;
+  }
+  const key = `${model}\n${payload.contentType ?? ""}\n${body}`;
+  let pending = client.inFlight.get(key);
+  if (!pending) {
+    pending = deliver(client, false, model, options, payload, false);
+    client.inFlight.set(key, pending);
+    const forget = () => client.inFlight.delete(key);
+    pending.then(forget, forget);
+  }
+  return pending;
+}
+
+/** The result of a 2xx answer, as the core reads it. */
+function result(kind, input, answer, model) {
+  const many = Array.isArray(input);
+  try {
+    return JSON.parse(core(() => parseResult(kind, many, many ? input.length : 1, answer.text)));
+  } catch (error) {
+    throw tag(error, model, answer, answer.attempts);
+  }
+}
+
+// ---------------------------------------------------------------- micro-batching
+
+/**
+ * Adds `text` to the open batch of `key` (or opens one), and resolves with
+ * this text's own result once the batch's one request answers. A batch goes
+ * when its window ends or it is full; its failure is every member's.
+ */
+function batched(client, key, text, send) {
+  const { windowMs, maxSize } = client.batch;
+  let batch = client.batches.get(key);
+  if (!batch) {
+    let go;
+    const ready = new Promise((resolve) => (go = resolve));
+    batch = { texts: [], go };
+    let timer;
+    if (maxSize > 1) {
+      client.batches.set(key, batch);
+      timer = setTimeout(go, windowMs);
+    }
+    const current = batch;
+    batch.lists = ready.then(() => {
+      clearTimeout(timer);
+      if (client.batches.get(key) === current) client.batches.delete(key);
+      return send(current.texts);
+    });
+  }
+  const index = batch.texts.push(text) - 1;
+  if (batch.texts.length >= maxSize) {
+    if (client.batches.get(key) === batch) client.batches.delete(key);
+    batch.go();
+  }
+  return batch.lists.then((lists) => {
+    if (index >= lists.length) throw new InferenceError("the batched answer has fewer results than texts", "BAD_RESPONSE");
+    return lists[index];
+  });
+}
+
+// ---------------------------------------------------------------- tasks
+
+/** `(model, input, params, callOptions)` checked, with the JSON body they make. */
+function prepare(client, kind, model, input, params, callOptionsValue, labels) {
+  const checkedModel = typeof model === "string" ? model : undefined;
+  const body = core(
+    () =>
+      requestBody(
+        kind,
+        checkedModel,
+        serialise(input, kind === TEXT_GENERATION || kind === TEXT_GENERATION_STREAM ? "prompt" : "text"),
+        serialise(labels, "candidate_labels"),
+        serialise(params, "params"),
+      ),
+    checkedModel,
+  );
+  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  return { body, options };
+}
+
+function tagged(run, model) {
+  try {
+    return run();
+  } catch (error) {
+    throw tag(error, model);
+  }
+}
+
+async function textClassification(client, model, text, params, callOptionsValue) {
+  const { body, options } = prepare(client, TEXT_CLASSIFICATION, model, text, params, callOptionsValue);
+  const ownOptions = !absent(callOptionsValue);
+  if (client.batch && typeof text === "string" && !ownOptions) {
+    const paramsText = serialise(params, "params") ?? "";
+    return batched(client, `${model}\n${paramsText}`, text, async (texts) => {
+      const batchBody = core(() => requestBody(TEXT_CLASSIFICATION, model, JSON.stringify(texts), undefined, paramsText || undefined), model);
+      const answer = await tagged(() => deliver(client, false, model, options, jsonPayload(batchBody), false), model);
+      return result(TEXT_CLASSIFICATION, texts, answer, model);
+    });
+  }
+  const answer = await shared(client, model, options, jsonPayload(body), ownOptions);
+  return result(TEXT_CLASSIFICATION, text, answer, model);
+}
+
+async function textGeneration(client, model, prompt, params, callOptionsValue) {
+  const { body, options } = prepare(client, TEXT_GENERATION, model, prompt, params, callOptionsValue);
+  const answer = await deliver(client, false, model, options, jsonPayload(body), false);
+  return result(TEXT_GENERATION, prompt, answer, model);
+}
+
+async function zeroShot(client, model, text, labels, params, callOptionsValue) {
+  const { body, options } = prepare(client, ZERO_SHOT, model, text, params, callOptionsValue, labels);
+  const answer = await shared(client, model, options, jsonPayload(body), !absent(callOptionsValue));
+  return result(ZERO_SHOT, text, answer, model);
+}
+
+async function classifyImage(client, model, image, params, callOptionsValue) {
+  core(() => requestBody(MODEL_ONLY, typeof model === "string" ? model : undefined));
+  const payload = await tagged(async () => {
+    const bytes = bytesOf(image, "image");
+    if (!bytes) throw invalid("image", "must be a Blob, an ArrayBuffer or a Uint8Array");
+    const paramsText = serialise(params, "params");
+    if (paramsText === undefined) return bytesPayload(bytes, "image");
+    const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer());
+    return jsonPayload(core(() => imageBody(raw, paramsText)));
+  }, model);
+  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  const answer = await shared(client, model, options, payload, !absent(callOptionsValue));
+  return result(IMAGE_CLASSIFICATION, undefined, answer, model);
+}
+
+async function query(client, model, payload, callOptionsValue) {
+  core(() => requestBody(MODEL_ONLY, typeof model === "string" ? model : undefined));
+  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  const body = await tagged(async () => {
+    if (payload === undefined) throw invalid("payload", "is required");
+    const bytes = bytesOf(payload, "payload");
+    if (bytes) return bytesPayload(bytes, "payload");
+    const text = serialise(payload, "payload");
+    return jsonPayload(text ?? "null");
+  }, model);
+  const answer = await deliver(client, false, model, options, body, false);
+  if (answer.blob) return answer.blob;
+  if (!answer.contentType.includes("json")) return answer.text;
+  try {
+    return JSON.parse(answer.text);
+  } catch {
+    throw tag(new InferenceError("the answer is not valid JSON", "BAD_RESPONSE"), model, answer, answer.attempts);
+  }
+}
+
+function chatRequest(request, kind) {
+  if (absent(request) || typeof request !== "object" || Array.isArray(request)) {
+    throw invalid("request", "must be an OpenAI chat request object {model, messages, ...}");
+  }
+  let text;
+  try {
+    text = JSON.stringify(request);
+  } catch {
+    throw invalid("request", "cannot be serialised to JSON");
+  }
+  const body = core(() => requestBody(kind, undefined, text));
+  return { body, model: request.model };
+}
+
+async function chatCompletion(client, request, callOptionsValue) {
+  const { body, model } = chatRequest(request, CHAT);
+  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  const answer = await deliver(client, true, model, options, jsonPayload(body), false);
+  return result(CHAT, undefined, answer, model);
+}
+
+// ---------------------------------------------------------------- streams
+
+/**
+ * The source behind an `InferenceStream`: `open(signals)` sends the call on
+ * the first pull and resolves with its 2xx answer; the body then goes
+ * through the core's event parser, one chunk per pull.
+ */
+function streamSource(open) {
+  const cancelled = new AbortController();
+  let opening;
+  let answer;
+  let reader;
+  let events;
+  let model;
+  let ended = false;
+  const queue = [];
+
+  const close = () => {
+    ended = true;
+    queue.length = 0;
+    if (reader) {
+      reader.cancel().catch(() => {});
+      reader = undefined;
+      answer.controller.abort();
+      answer.release();
+    }
+    events?.free();
+    events = undefined;
+  };
+
+  async function start() {
+    const opened = await open(cancelled.signal);
+    model = opened.model;
+    answer = opened.answer;
+    if (!answer.contentType.includes("event-stream")) {
+      let text = "";
+      try {
+        text = await answer.response.text();
+      } catch {
+        // reported as the error below
+      }
+      answer.release();
+      const error = coreError(notAStream(answer.contentType, text), model);
+      error.status = answer.status;
+      error.requestId = answer.requestId;
+      error.attempts = answer.attempts;
+      throw error;
+    }
+    reader = answer.response.body.getReader();
+    events = new Events();
+    if (ended) close();
+  }
+
+  return {
+    async pull() {
+      for (;;) {
+        if (queue.length) {
+          const item = queue.shift();
+          if ("chunk" in item) return item.chunk;
+          close();
+          if (item.error) throw coreError(item.error, model);
+          return undefined;
+        }
+        if (ended) return undefined;
+        if (!reader) {
+          opening ??= start();
+          try {
+            await opening;
+          } catch (error) {
+            if (ended) return undefined;
+            ended = true;
+            throw error;
+          }
+          continue;
+        }
+        let read;
+        try {
+          read = await reader.read();
+        } catch (error) {
+          if (ended) return undefined;
+          const aborted = answer.signals.some((s) => s.aborted);
+          close();
+          throw new InferenceError(
+            aborted ? ABORTED_MESSAGE : `the stream from ${answer.url} was cut: ${describe(error)}`,
+            aborted ? "ABORTED" : "NETWORK",
+            { model, status: answer.status, attempts: answer.attempts },
+          );
+        }
+        if (ended) return undefined;
+        if (read.done) {
+          // The items of a last, unterminated event still come out, one per pull.
+          const last = JSON.parse(events.end());
+          close();
+          queue.push(...last);
+          continue;
+        }
+        queue.push(...JSON.parse(events.push(read.value)));
+      }
+    },
+    cancel() {
+      cancelled.abort();
+      close();
+    },
+  };
+}
+
+/** Opens a streamed call: validation happens on the first pull, so bad arguments reject it. */
+function openStream(client, chat, prepareCall) {
+  return new InferenceStream(
+    streamSource(async (cancelSignal) => {
+      const { model, body, options } = prepareCall();
+      options.signals.push(cancelSignal);
+      const answer = await deliver(client, chat, model, options, jsonPayload(body), true);
+      return { model, answer: { ...answer, signals: options.signals } };
+    }),
+  );
+}
+
+function chatCompletionStream(client, request, callOptionsValue) {
+  return openStream(client, true, () => {
+    const { body, model } = chatRequest(request, CHAT_STREAM);
+    const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+    return { model, body, options };
+  });
+}
+
+function textGenerationStream(client, model, prompt, params, callOptionsValue) {
+  return openStream(client, false, () => {
+    const { body, options } = prepare(client, TEXT_GENERATION_STREAM, model, prompt, params, callOptionsValue);
+    return { model, body, options };
+  });
+}
+
+// ---------------------------------------------------------------- public API
+
+/** A Hugging Face inference client; see index.d.ts for the options and methods. */
+export class InferenceClient {
+  #client;
+
+  constructor(options) {
+    this.#client = newClient(options);
+  }
+
+  query(model, payload, callOptions) {
+    return query(this.#client, model, payload, callOptions);
+  }
+
+  textClassification(model, text, params, callOptions) {
+    return textClassification(this.#client, model, text, params, callOptions);
+  }
+
+  textGeneration(model, prompt, params, callOptions) {
+    return textGeneration(this.#client, model, prompt, params, callOptions);
+  }
+
+  classifyImage(model, image, params, callOptions) {
+    return classifyImage(this.#client, model, image, params, callOptions);
+  }
+
+  zeroShot(model, text, candidateLabels, params, callOptions) {
+    return zeroShot(this.#client, model, text, candidateLabels, params, callOptions);
+  }
+
+  chatCompletion(request, callOptions) {
+    return chatCompletion(this.#client, request, callOptions);
+  }
+
+  chatCompletionStream(request, callOptions) {
+    return chatCompletionStream(this.#client, request, callOptions);
+  }
+
+  textGenerationStream(model, prompt, params, callOptions) {
+    return textGenerationStream(this.#client, model, prompt, params, callOptions);
+  }
+}
+
+/** Runs one call on a client built from `options`; bad options reject. */
+async function once(options, run) {
+  return run(newClient(options));
+}
+
+/** Opens one stream on a client built from `options`; bad options reject the first pull. */
+function onceStream(options, open) {
+  let client;
+  try {
+    client = newClient(options);
+  } catch (error) {
+    return new InferenceStream({ pull: () => Promise.reject(error), cancel() {} });
+  }
+  return open(client);
+}
+
+export const queryFn = (model, payload, options) => once(options, (c) => query(c, model, payload));
+export const textClassificationFn = (model, text, params, options) => once(options, (c) => textClassification(c, model, text, params));
+export const textGenerationFn = (model, prompt, params, options) => once(options, (c) => textGeneration(c, model, prompt, params));
+export const classifyImageFn = (model, image, params, options) => once(options, (c) => classifyImage(c, model, image, params));
+export const zeroShotFn = (model, text, labels, params, options) => once(options, (c) => zeroShot(c, model, text, labels, params));
+export const chatCompletionFn = (request, options) => once(options, (c) => chatCompletion(c, request));
+export const chatCompletionStreamFn = (request, options) => onceStream(options, (c) => chatCompletionStream(c, request));
+export const textGenerationStreamFn = (model, prompt, params, options) =>
+  onceStream(options, (c) => textGenerationStream(c, model, prompt, params));
