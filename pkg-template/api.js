@@ -1,5 +1,7 @@
-// The public API, re-exported by every entry once it has instantiated the wasm.
-export { default as init } from "./hf_inference_wasm.js";
+// The public API. The build bundles this file, with everything it imports
+// (the wasm-bindgen glue included), into the package's one minified module,
+// hf_inference_wasm.js; every entry instantiates the wasm, then re-exports it.
+export { default as init, initSync } from "./hf_inference_wasm.js";
 export {
   InferenceClient,
   queryFn as query,

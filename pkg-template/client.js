@@ -1,20 +1,18 @@
-// The JavaScript half of the client. It performs every I/O step (fetch,
-// timers, abort signals, reading bodies, sharing and batching requests) and
-// asks the wasm core (src/js) what to send, what each answer means and
-// whether to wait and try again. Arguments cross as JSON text, results come
-// back as JSON text, and core errors are thrown as error JSON.
-import { Engine, Events, requestBody, imageBody, sniffImage, parseResult, notAStream } from "./hf_inference_wasm.js";
+// The JavaScript half of the client. It reads the caller's arguments, writes
+// the JSON bodies (JSON.stringify keeps the caller's values as they are) and
+// performs every I/O step: fetch, timers, abort signals, reading bodies,
+// sharing and batching requests. The wasm core (src/js) checks model ids,
+// endpoints and tokens, decides where each attempt goes and whether to wait
+// and try again, and reads every answer; its results come back as JSON text.
+import { Engine, Events, base64, checkModel, notAStream, parseResult, sniffImage } from "./hf_inference_wasm.js";
 import { InferenceError } from "./inference_error.js";
 import { InferenceStream } from "./inference_stream.js";
 
-// Call kinds, as src/js/codec.rs numbers them.
-const MODEL_ONLY = 0;
+// Answer kinds, as src/js/codec.rs numbers them (anything else: a chat completion).
 const TEXT_CLASSIFICATION = 1;
 const TEXT_GENERATION = 2;
-const TEXT_GENERATION_STREAM = 3;
 const ZERO_SHOT = 4;
 const CHAT = 5;
-const CHAT_STREAM = 6;
 const IMAGE_CLASSIFICATION = 7;
 
 const JSON_TYPE = "application/json";
@@ -35,24 +33,21 @@ function invalid(argument, problem) {
 }
 
 /**
- * Runs a core function; an error it throws (error JSON) becomes an
- * `InferenceError`, tagged with `model` unless the model id itself was refused.
+ * The output of a core function. A failure comes back as error JSON after
+ * "\u0001" (src/js/wire.rs) and is thrown as an `InferenceError`.
  */
-function core(run, model) {
-  try {
-    return run();
-  } catch (error) {
-    if (typeof error !== "string") throw error;
-    const err = coreError(error);
-    if (!err.message.startsWith("model:")) err.model = model;
-    throw err;
-  }
+function core(output) {
+  if (output.charCodeAt(0) !== 1) return output;
+  throw coreError(output.slice(1));
 }
 
-/** Gives an error its model (and the answer's status and request id) unless it has them. */
+/**
+ * Gives an error its model (unless the model id itself was refused) and the
+ * answer's status and request id, unless it has them.
+ */
 function tag(error, model, answer, attempts) {
   if (error instanceof InferenceError) {
-    error.model ??= model;
+    if (!error.message.startsWith("model:")) error.model ??= model;
     if (answer) {
       error.status ??= answer.status;
       error.requestId ??= answer.requestId;
@@ -79,9 +74,8 @@ function optionalString(object, key, argument) {
   return value;
 }
 
-/** `JSON.stringify` of an argument for the core (`undefined` when absent). */
-function serialise(value, argument) {
-  if (absent(value)) return undefined;
+/** `JSON.stringify(value)`, refused by `argument`'s name when it cannot be serialised. */
+function stringify(value, argument) {
   let text;
   try {
     text = JSON.stringify(value);
@@ -92,10 +86,45 @@ function serialise(value, argument) {
   return text;
 }
 
+/** Checks a model id in the core (which the proxy shares). */
+function checkedModel(model, chat) {
+  return core(checkModel(typeof model === "string" ? model : undefined, chat));
+}
+
+/** `text` or `text[]`, none of them empty. */
+function textsOf(value, name) {
+  if (typeof value === "string") {
+    if (!value.trim()) throw invalid(name, "must be a non-empty string");
+    return value;
+  }
+  if (!Array.isArray(value)) throw invalid(name, "must be a string or an array of strings");
+  if (value.length === 0) throw invalid(name, "must be a non-empty string or a non-empty array of strings");
+  value.forEach((text, i) => {
+    if (typeof text !== "string") throw invalid(`${name}[${i}]`, "must be a string");
+  });
+  value.forEach((text, i) => {
+    if (!text.trim()) throw invalid(`${name}[${i}]`, "must be a non-empty string");
+  });
+  return value;
+}
+
+/** Optional task parameters: a plain object, passed through untouched. */
+function paramsOf(value) {
+  if (absent(value)) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) throw invalid("params", "must be an object of task parameters");
+  return value;
+}
+
+/** `{"inputs": ..., "parameters": {...}}` plus `extra` members; `parameters` left out when absent. */
+function taskBody(inputs, params, extra) {
+  const body = params === undefined ? { inputs } : { inputs, parameters: params };
+  return stringify(extra ? { ...body, ...extra } : body, "params");
+}
+
 function addEndpoints(engine, value, argument, chat) {
   if (absent(value)) return;
   if (typeof value === "string") {
-    core(() => engine.addEndpoint(chat, argument, "token", value, undefined, false, 1, undefined));
+    core(engine.addEndpoint(chat, argument, "token", value, undefined, false, 1, undefined));
     return;
   }
   if (!Array.isArray(value)) throw invalid(argument, "must be a URL string or an array of {url, token?, dedicated?}");
@@ -112,7 +141,7 @@ function addEndpoints(engine, value, argument, chat) {
     }
     const label = optionalString(item, "name", `${name}.name`);
     const token = optionalString(item, "token", `${name}.token`);
-    core(() => engine.addEndpoint(chat, `${name}.url`, `${name}.token`, url, token, Boolean(item.dedicated), weight, label));
+    core(engine.addEndpoint(chat, `${name}.url`, `${name}.token`, url, token, Boolean(item.dedicated), weight, label));
   });
 }
 
@@ -192,7 +221,7 @@ function newClient(options) {
   addEndpoints(engine, options.endpoint, "endpoint", false);
   addEndpoints(engine, options.chatEndpoint, "chatEndpoint", true);
   const token = optionalString(options, "token", "token");
-  if (token !== undefined) core(() => engine.setToken(token));
+  if (token !== undefined) core(engine.setToken(token));
   client.billTo = optionalString(options, "billTo", "billTo");
   client.defaults = callOptions(options, NO_OPTIONS, "options");
   client.dedupe = options.dedupe !== false;
@@ -338,7 +367,8 @@ async function attempt(client, plan, options, payload, stream) {
 async function deliver(client, chat, model, options, payload, stream) {
   const retry = options.retry;
   const setting = (key) => (retry === false ? (key === "maxAttempts" ? 0 : NaN) : (retry?.[key] ?? NaN));
-  const call = client.engine.call(
+  const { engine } = client;
+  const call = engine.call(
     chat,
     chat ? "" : model,
     setting("maxAttempts"),
@@ -352,7 +382,7 @@ async function deliver(client, chat, model, options, payload, stream) {
   let attempts = 0;
   try {
     for (;;) {
-      const plan = JSON.parse(call.start(Date.now()));
+      const plan = JSON.parse(engine.start(call, Date.now()));
       const started = Date.now();
       let answer;
       let failed;
@@ -367,7 +397,7 @@ async function deliver(client, chat, model, options, payload, stream) {
       if (answer) lastStatus = status;
       const ok = status >= 200 && status < 300;
       const verdict = JSON.parse(
-        call.finish(ended, status, ok ? "" : (answer?.text ?? ""), answer?.retryAfter, answer?.requestId, failed?.code ?? "", failed?.message ?? ""),
+        engine.finish(call, ended, status, ok ? "" : (answer?.text ?? ""), answer?.retryAfter, answer?.requestId, failed?.code ?? "", failed?.message ?? ""),
       );
       attempts = verdict.attempt;
       report(options.onAttempt, {
@@ -389,7 +419,7 @@ async function deliver(client, chat, model, options, payload, stream) {
       }
     }
   } finally {
-    call.free();
+    engine.end(call);
   }
 }
 
@@ -463,7 +493,7 @@ function shared(client, model, options, payload, ownOptions) {
 function result(kind, input, answer, model) {
   const many = Array.isArray(input);
   try {
-    return JSON.parse(core(() => parseResult(kind, many, many ? input.length : 1, answer.text)));
+    return JSON.parse(core(parseResult(kind, many, many ? input.length : 1, answer.text)));
   } catch (error) {
     throw tag(error, model, answer, answer.attempts);
   }
@@ -508,22 +538,9 @@ function batched(client, key, text, send) {
 
 // ---------------------------------------------------------------- tasks
 
-/** `(model, input, params, callOptions)` checked, with the JSON body they make. */
-function prepare(client, kind, model, input, params, callOptionsValue, labels) {
-  const checkedModel = typeof model === "string" ? model : undefined;
-  const body = core(
-    () =>
-      requestBody(
-        kind,
-        checkedModel,
-        serialise(input, kind === TEXT_GENERATION || kind === TEXT_GENERATION_STREAM ? "prompt" : "text"),
-        serialise(labels, "candidate_labels"),
-        serialise(params, "params"),
-      ),
-    checkedModel,
-  );
-  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
-  return { body, options };
+/** The call options of one call, over the client's. */
+function ownOptions(client, value, model) {
+  return tagged(() => callOptions(value, client.defaults, "callOptions"), model);
 }
 
 function tagged(run, model) {
@@ -535,56 +552,87 @@ function tagged(run, model) {
 }
 
 async function textClassification(client, model, text, params, callOptionsValue) {
-  const { body, options } = prepare(client, TEXT_CLASSIFICATION, model, text, params, callOptionsValue);
-  const ownOptions = !absent(callOptionsValue);
-  if (client.batch && typeof text === "string" && !ownOptions) {
-    const paramsText = serialise(params, "params") ?? "";
-    return batched(client, `${model}\n${paramsText}`, text, async (texts) => {
-      const batchBody = core(() => requestBody(TEXT_CLASSIFICATION, model, JSON.stringify(texts), undefined, paramsText || undefined), model);
-      const answer = await tagged(() => deliver(client, false, model, options, jsonPayload(batchBody), false), model);
-      return result(TEXT_CLASSIFICATION, texts, answer, model);
+  checkedModel(model);
+  const [inputs, parameters] = tagged(() => [textsOf(text, "text"), paramsOf(params)], model);
+  const options = ownOptions(client, callOptionsValue, model);
+  const own = !absent(callOptionsValue);
+  if (client.batch && typeof inputs === "string" && !own) {
+    const key = `${model}\n${parameters === undefined ? "" : stringify(parameters, "params")}`;
+    return batched(client, key, inputs, async (batch) => {
+      const body = taskBody(batch, parameters);
+      const answer = await deliver(client, false, model, options, jsonPayload(body), false);
+      return result(TEXT_CLASSIFICATION, batch, answer, model);
     });
   }
-  const answer = await shared(client, model, options, jsonPayload(body), ownOptions);
-  return result(TEXT_CLASSIFICATION, text, answer, model);
+  const body = tagged(() => taskBody(inputs, parameters), model);
+  const answer = await shared(client, model, options, jsonPayload(body), own);
+  return result(TEXT_CLASSIFICATION, inputs, answer, model);
+}
+
+/** A prompt: one non-empty string. */
+function promptOf(prompt) {
+  if (typeof prompt !== "string" || !prompt.trim()) throw invalid("prompt", "must be a non-empty string");
+  return prompt;
 }
 
 async function textGeneration(client, model, prompt, params, callOptionsValue) {
-  const { body, options } = prepare(client, TEXT_GENERATION, model, prompt, params, callOptionsValue);
+  checkedModel(model);
+  const body = tagged(() => taskBody(promptOf(prompt), paramsOf(params)), model);
+  const options = ownOptions(client, callOptionsValue, model);
   const answer = await deliver(client, false, model, options, jsonPayload(body), false);
   return result(TEXT_GENERATION, prompt, answer, model);
 }
 
+/** Zero-shot candidate labels: a non-empty array of non-empty strings. */
+function labelsOf(labels) {
+  if (!Array.isArray(labels)) throw invalid("candidate_labels", "must be an array of strings");
+  labels.forEach((label, i) => {
+    if (typeof label !== "string") throw invalid(`candidate_labels[${i}]`, "must be a string");
+  });
+  if (labels.length === 0) throw invalid("candidate_labels", "must be a non-empty array of strings");
+  labels.forEach((label, i) => {
+    if (!label.trim()) throw invalid(`candidate_labels[${i}]`, "must be a non-empty string");
+  });
+  return labels;
+}
+
 async function zeroShot(client, model, text, labels, params, callOptionsValue) {
-  const { body, options } = prepare(client, ZERO_SHOT, model, text, params, callOptionsValue, labels);
+  checkedModel(model);
+  const body = tagged(() => {
+    const inputs = textsOf(text, "text");
+    const parameters = paramsOf(params);
+    // The labels go into parameters, winning over any candidate_labels there.
+    return taskBody(inputs, { ...parameters, candidate_labels: labelsOf(labels) });
+  }, model);
+  const options = ownOptions(client, callOptionsValue, model);
   const answer = await shared(client, model, options, jsonPayload(body), !absent(callOptionsValue));
   return result(ZERO_SHOT, text, answer, model);
 }
 
 async function classifyImage(client, model, image, params, callOptionsValue) {
-  core(() => requestBody(MODEL_ONLY, typeof model === "string" ? model : undefined));
+  checkedModel(model);
   const payload = await tagged(async () => {
     const bytes = bytesOf(image, "image");
     if (!bytes) throw invalid("image", "must be a Blob, an ArrayBuffer or a Uint8Array");
-    const paramsText = serialise(params, "params");
-    if (paramsText === undefined) return bytesPayload(bytes, "image");
+    const parameters = paramsOf(params);
+    if (parameters === undefined) return bytesPayload(bytes, "image");
+    // Parameters only travel in JSON, so the image goes as base64 there.
     const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer());
-    return jsonPayload(core(() => imageBody(raw, paramsText)));
+    return jsonPayload(taskBody(base64(raw), parameters));
   }, model);
-  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  const options = ownOptions(client, callOptionsValue, model);
   const answer = await shared(client, model, options, payload, !absent(callOptionsValue));
   return result(IMAGE_CLASSIFICATION, undefined, answer, model);
 }
 
 async function query(client, model, payload, callOptionsValue) {
-  core(() => requestBody(MODEL_ONLY, typeof model === "string" ? model : undefined));
-  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  checkedModel(model);
+  const options = ownOptions(client, callOptionsValue, model);
   const body = await tagged(async () => {
     if (payload === undefined) throw invalid("payload", "is required");
     const bytes = bytesOf(payload, "payload");
     if (bytes) return bytesPayload(bytes, "payload");
-    const text = serialise(payload, "payload");
-    return jsonPayload(text ?? "null");
+    return jsonPayload(stringify(payload, "payload"));
   }, model);
   const answer = await deliver(client, false, model, options, body, false);
   if (answer.blob) return answer.blob;
@@ -596,23 +644,24 @@ async function query(client, model, payload, callOptionsValue) {
   }
 }
 
-function chatRequest(request, kind) {
+/** Checks an OpenAI chat request; returns its model and the body to send, with `stream` set as asked. */
+function chatRequest(request, stream) {
   if (absent(request) || typeof request !== "object" || Array.isArray(request)) {
     throw invalid("request", "must be an OpenAI chat request object {model, messages, ...}");
   }
-  let text;
-  try {
-    text = JSON.stringify(request);
-  } catch {
-    throw invalid("request", "cannot be serialised to JSON");
-  }
-  const body = core(() => requestBody(kind, undefined, text));
-  return { body, model: request.model };
+  const { model, messages } = request;
+  checkedModel(model, true);
+  if (!Array.isArray(messages) || messages.length === 0) throw invalid("request.messages", "must be a non-empty array of messages");
+  messages.forEach((message, i) => {
+    if (typeof message?.role !== "string") throw invalid(`request.messages[${i}]`, 'must be an object with a "role" string');
+  });
+  if (!stream && request.stream === true) throw invalid("request.stream", "is true: use chatCompletionStream for a stream");
+  return { model, body: stringify(stream ? { ...request, stream: true } : request, "request") };
 }
 
 async function chatCompletion(client, request, callOptionsValue) {
-  const { body, model } = chatRequest(request, CHAT);
-  const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+  const { body, model } = chatRequest(request, false);
+  const options = ownOptions(client, callOptionsValue, model);
   const answer = await deliver(client, true, model, options, jsonPayload(body), false);
   return result(CHAT, undefined, answer, model);
 }
@@ -737,16 +786,17 @@ function openStream(client, chat, prepareCall) {
 
 function chatCompletionStream(client, request, callOptionsValue) {
   return openStream(client, true, () => {
-    const { body, model } = chatRequest(request, CHAT_STREAM);
-    const options = tagged(() => callOptions(callOptionsValue, client.defaults, "callOptions"), model);
+    const { body, model } = chatRequest(request, true);
+    const options = ownOptions(client, callOptionsValue, model);
     return { model, body, options };
   });
 }
 
 function textGenerationStream(client, model, prompt, params, callOptionsValue) {
   return openStream(client, false, () => {
-    const { body, options } = prepare(client, TEXT_GENERATION_STREAM, model, prompt, params, callOptionsValue);
-    return { model, body, options };
+    checkedModel(model);
+    const body = tagged(() => taskBody(promptOf(prompt), paramsOf(params), { stream: true }), model);
+    return { model, body, options: ownOptions(client, callOptionsValue, model) };
   });
 }
 

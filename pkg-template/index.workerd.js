@@ -5,4 +5,4 @@ import { initSync } from "./hf_inference_wasm.js";
 
 initSync({ module: wasmModule });
 
-export * from "./api.js";
+export * from "./hf_inference_wasm.js";

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: the wasm (wasm-pack, release), optimised
-# with the npm binaryen's wasm-opt (Debian's breaks wasm-bindgen output), the
-# wasm-bindgen glue, and the entries, types and docs from pkg-template/.
+# with the npm binaryen's wasm-opt (Debian's breaks wasm-bindgen output), one
+# minified module (esbuild) of the wasm-bindgen glue and the JavaScript client,
+# and the entries, types and docs from pkg-template/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -25,7 +26,15 @@ node_modules/.bin/wasm-opt -Oz \
   --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals \
   "$out/hf_inference_wasm_bg.wasm" -o pkg/hf_inference_wasm_bg.wasm
-cp "$out/hf_inference_wasm.js" pkg/
-cp pkg-template/*.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
+# The glue and the client's modules become one minified module (with a
+# source map for debugging); the entries stay as written.
+stage=build/js
+rm -rf "$stage"
+mkdir -p "$stage"
+cp "$out/hf_inference_wasm.js" pkg-template/api.js pkg-template/client.js \
+  pkg-template/inference_error.js pkg-template/inference_stream.js "$stage/"
+node_modules/.bin/esbuild "$stage/api.js" --bundle --format=esm --minify --target=es2022 \
+  --legal-comments=none --sourcemap --log-level=warning --outfile=pkg/hf_inference_wasm.js
+cp pkg-template/index.*.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md pkg/
 cp LICENSE pkg/
 echo "build: pkg/ ready ($(wc -c < pkg/hf_inference_wasm_bg.wasm) bytes of wasm)"

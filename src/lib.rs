@@ -27,4 +27,4 @@ pub mod worker;
 pub use protocol::error::{ErrorCode, InferenceError};
 pub use protocol::json::Json;
 pub use protocol::response::{GeneratedText, LabelScore};
-pub use protocol::task::{TextInput, Token};
+pub use protocol::task::Token;

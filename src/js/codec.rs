@@ -1,162 +1,52 @@
-//! Request bodies and answers: JavaScript hands over its arguments as
-//! `JSON.stringify` text and gets back the body to send, or the normalised
-//! result of an answer, as JSON text. Errors are thrown as error JSON
-//! (see `wire::error_json`), which JavaScript turns into an `InferenceError`.
+//! Checks and encodings the JS client asks for before a call, and the
+//! reading of answers: results as JSON text, stream events one push at a
+//! time. A failure is returned as error JSON after `wire::ERROR_MARK`, which
+//! JavaScript turns into an `InferenceError`.
 
 use wasm_bindgen::prelude::*;
 
-use super::wire::{argument, error_json, generated_text, per_input};
+use super::wire::{error_json, generated_text, outcome, per_input};
 use crate::prelude::*;
 use crate::protocol::error::{embedded_error, ErrorCode, InferenceError};
 use crate::protocol::json::Json;
 use crate::protocol::response::{
     parse_image_classification, parse_text_classification, parse_text_generation, parse_zero_shot,
 };
-use crate::protocol::sse::{stream_item, SseParser, StreamItem};
+use crate::protocol::sse::{stream_item, SseEvent, SseParser, StreamItem};
 use crate::protocol::task::{
-    chat_body, image_json_body, sniff_image_type, text_body, text_stream_body,
-    validate_candidate_labels, validate_model_id, validate_parameters, zero_shot_body, TextInput,
+    base64_encode_into, sniff_image_type, validate_chat_model, validate_model_id,
 };
 
 const TEXT_CLASSIFICATION: u8 = 1;
 const TEXT_GENERATION: u8 = 2;
-const TEXT_GENERATION_STREAM: u8 = 3;
 const ZERO_SHOT: u8 = 4;
-const CHAT: u8 = 5;
-const CHAT_STREAM: u8 = 6;
 const IMAGE_CLASSIFICATION: u8 = 7;
 
-type Thrown = String;
-
-fn thrown(err: InferenceError) -> Thrown {
-    error_json(&err)
-}
-
-fn checked_model(model: Option<String>) -> Result<(), InferenceError> {
-    let model = model.ok_or_else(|| {
-        InferenceError::invalid_input(
+/// Checks a model id (`chat`: a chat model, `:provider` allowed, named
+/// `request.model`). The output is empty, or the error after `ERROR_MARK`.
+#[wasm_bindgen(js_name = checkModel)]
+pub fn check_model(model: Option<String>, chat: bool) -> String {
+    let checked = match (model, chat) {
+        (Some(model), true) => validate_chat_model(&model, "request.model"),
+        (Some(model), false) => validate_model_id(&model),
+        (None, true) => Err(InferenceError::invalid_input(
+            "request.model",
+            "must be a model id string",
+        )),
+        (None, false) => Err(InferenceError::invalid_input(
             "model",
             "must be a string such as \"openai-community/gpt2\"",
-        )
-    })?;
-    validate_model_id(&model)
-}
-
-/// `text` or `text[]`, none of them empty.
-fn text_input(value: Option<&Json>, name: &str) -> Result<TextInput, InferenceError> {
-    let input = match value {
-        Some(Json::String(text)) => TextInput::One(text.clone()),
-        Some(Json::Array(items)) => TextInput::Many(strings(items, name)?),
-        _ => {
-            return Err(InferenceError::invalid_input(
-                name,
-                "must be a string or an array of strings",
-            ))
-        }
+        )),
     };
-    input.validate(name)?;
-    Ok(input)
+    outcome(checked.map(|()| String::new()))
 }
 
-/// Every element a string, naming the first that is not.
-fn strings(items: &[Json], name: &str) -> Result<Vec<String>, InferenceError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| InferenceError::invalid_element(name, i, "must be a string"))
-        })
-        .collect()
-}
-
-fn prompt(value: Option<&Json>) -> Result<String, InferenceError> {
-    value
-        .and_then(Json::as_str)
-        .filter(|p| !p.trim().is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| InferenceError::invalid_input("prompt", "must be a non-empty string"))
-}
-
-fn parameters(params: Option<String>) -> Result<Option<Json>, InferenceError> {
-    let parameters = argument(params);
-    validate_parameters(parameters.as_ref())?;
-    Ok(parameters)
-}
-
-fn body_of(
-    kind: u8,
-    model: Option<String>,
-    input: Option<String>,
-    labels: Option<String>,
-    params: Option<String>,
-) -> Result<String, InferenceError> {
-    let input = argument(input);
-    if kind == CHAT || kind == CHAT_STREAM {
-        let request = input.filter(Json::is_object).ok_or_else(|| {
-            InferenceError::invalid_input(
-                "request",
-                "must be an OpenAI chat request object {model, messages, ...}",
-            )
-        })?;
-        return Ok(chat_body(&request, kind == CHAT_STREAM)?.1);
-    }
-    checked_model(model)?;
-    Ok(match kind {
-        TEXT_CLASSIFICATION => {
-            let texts = text_input(input.as_ref(), "text")?;
-            text_body(&texts, parameters(params)?.as_ref())
-        }
-        TEXT_GENERATION => {
-            let prompt = TextInput::One(prompt(input.as_ref())?);
-            text_body(&prompt, parameters(params)?.as_ref())
-        }
-        TEXT_GENERATION_STREAM => {
-            let prompt = prompt(input.as_ref())?;
-            text_stream_body(&prompt, parameters(params)?.as_ref())
-        }
-        ZERO_SHOT => {
-            let texts = text_input(input.as_ref(), "text")?;
-            let labels = match argument(labels) {
-                Some(Json::Array(items)) => strings(&items, "candidate_labels")?,
-                _ => {
-                    return Err(InferenceError::invalid_input(
-                        "candidate_labels",
-                        "must be an array of strings",
-                    ))
-                }
-            };
-            validate_candidate_labels(&labels)?;
-            zero_shot_body(&texts, &labels, parameters(params)?.as_ref())
-        }
-        _ => String::new(),
-    })
-}
-
-/// Checks a call's arguments and returns the JSON body to send. Other
-/// kinds (0: `query` and raw image bytes) only check the model: the body is
-/// JavaScript's. `input`, `labels` and `params` are `JSON.stringify` text;
-/// `input` is the chat request object for the chat kinds.
-#[wasm_bindgen(js_name = requestBody)]
-pub fn request_body(
-    kind: u8,
-    model: Option<String>,
-    input: Option<String>,
-    labels: Option<String>,
-    params: Option<String>,
-) -> Result<String, Thrown> {
-    body_of(kind, model, input, labels, params).map_err(thrown)
-}
-
-/// The JSON body of an image call with parameters (they only travel in
-/// JSON, so the image goes as base64 there).
-#[wasm_bindgen(js_name = imageBody)]
-pub fn image_body(image: &[u8], params: Option<String>) -> Result<String, Thrown> {
-    match parameters(params).map_err(thrown)? {
-        Some(parameters) => Ok(image_json_body(image, &parameters)),
-        None => Ok(String::new()),
-    }
+/// Standard base64 of bytes (an image inside a JSON body).
+#[wasm_bindgen]
+pub fn base64(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    base64_encode_into(bytes, &mut out);
+    out
 }
 
 /// The image type of these first bytes, if known.
@@ -166,9 +56,11 @@ pub fn sniff_image(head: &[u8]) -> Option<String> {
 }
 
 /// The result of a 2xx answer as JSON text. `many`: the input was an array,
-/// answered one list per text, `count` of them.
+/// answered one list per text, `count` of them. Kinds: 1 text
+/// classification, 2 text generation, 4 zero-shot, 7 image classification,
+/// anything else a chat completion (returned as sent once checked).
 #[wasm_bindgen(js_name = parseResult)]
-pub fn parse_result(kind: u8, many: bool, count: usize, body: &str) -> Result<String, Thrown> {
+pub fn parse_result(kind: u8, many: bool, count: usize, body: &str) -> String {
     let inputs = if many { count } else { 1 };
     let result = match kind {
         TEXT_CLASSIFICATION => parse_text_classification(body, inputs).map(|l| per_input(&l, many)),
@@ -183,7 +75,7 @@ pub fn parse_result(kind: u8, many: bool, count: usize, body: &str) -> Result<St
             )),
         },
     };
-    result.map_err(thrown)
+    outcome(result)
 }
 
 /// The error of a streamed call answered 2xx with something other than an
@@ -240,7 +132,7 @@ impl Events {
     }
 }
 
-fn items_json(events: &[crate::protocol::sse::SseEvent]) -> String {
+fn items_json(events: &[SseEvent]) -> String {
     let mut out = String::from("[");
     for (i, event) in events.iter().enumerate() {
         if i > 0 {

@@ -1,14 +1,13 @@
 //! The attempt loop's decisions for JavaScript: an `Engine` per client holds
-//! the endpoints, their health and the random source; a `Call` per request
-//! says where each attempt goes and, once it ended, whether to wait and try
-//! again. JavaScript only performs what they decide.
-
-use alloc::rc::Rc;
-use core::cell::RefCell;
+//! the endpoints, their health, the random source and the calls in flight.
+//! For each call it says where each attempt goes and, once the attempt
+//! ended, whether to wait and try again. JavaScript only performs what it
+//! decides. Calls are numbered slots rather than JS objects of their own, so
+//! no state is shared behind a `RefCell`.
 
 use wasm_bindgen::prelude::*;
 
-use super::wire::error_json;
+use super::wire::{error_json, outcome};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::{retry_after_ms, RetryConfig};
@@ -59,35 +58,31 @@ impl Route {
     }
 }
 
-struct State {
+/// The state of one call: its route, attempts so far and their endpoint.
+struct CallState {
+    chat: bool,
+    model: String,
+    policy: CallPolicy,
+    endpoint: usize,
+    last_status: Option<u16>,
+}
+
+/// One client's endpoints, their health, its random source and its calls.
+#[wasm_bindgen]
+pub struct Engine {
     tasks: Route,
     chat: Route,
     /// `Bearer …` of the client-wide token.
     authorization: Option<String>,
     random: SplitMix64,
-}
-
-/// One client's endpoints, their health and its random source.
-#[wasm_bindgen]
-pub struct Engine {
-    state: Rc<RefCell<State>>,
-}
-
-fn thrown(err: InferenceError) -> String {
-    error_json(&err)
+    /// Calls by number; `None` is a free slot.
+    calls: Vec<Option<CallState>>,
 }
 
 /// `Bearer …` of a token, refused without echoing it (the message names `argument`).
-fn authorization(token: Option<String>, argument: &str) -> Result<Option<String>, String> {
+fn authorization(token: Option<String>, argument: &str) -> Result<Option<String>, InferenceError> {
     token
-        .map(|token| {
-            Token::new(token)
-                .map(|t| t.authorization())
-                .map_err(|mut err| {
-                    err.message = err.message.replacen("token", argument, 1);
-                    thrown(err)
-                })
-        })
+        .map(|token| Token::named(token, argument).map(|t| t.authorization()))
         .transpose()
 }
 
@@ -97,29 +92,32 @@ impl Engine {
     #[wasm_bindgen(constructor)]
     pub fn new(seed: f64) -> Engine {
         Engine {
-            state: Rc::new(RefCell::new(State {
-                tasks: Route::default(),
-                chat: Route::default(),
-                authorization: None,
-                random: SplitMix64::new(seed as u64),
-            })),
+            tasks: Route::default(),
+            chat: Route::default(),
+            authorization: None,
+            random: SplitMix64::new(seed as u64),
+            calls: Vec::new(),
         }
     }
 
-    /// Sets the client-wide token; refuses one that cannot be a header value.
+    /// Sets the client-wide token; refuses one that cannot be a header value
+    /// (the output is empty, or the error after `ERROR_MARK`).
     #[wasm_bindgen(js_name = setToken)]
-    pub fn set_token(&self, token: String) -> Result<(), String> {
-        self.state.borrow_mut().authorization = authorization(Some(token), "token")?;
-        Ok(())
+    pub fn set_token(&mut self, token: String) -> String {
+        outcome(authorization(Some(token), "token").map(|authorization| {
+            self.authorization = authorization;
+            String::new()
+        }))
     }
 
     /// Adds an endpoint to the task route (or the chat route); errors name
     /// the argument that held the URL or token (`endpoint[1].url`).
-    /// `weight` was checked by JavaScript.
+    /// `weight` was checked by JavaScript. The output is empty, or the error
+    /// after `ERROR_MARK`.
     #[wasm_bindgen(js_name = addEndpoint)]
     #[allow(clippy::too_many_arguments)]
     pub fn add_endpoint(
-        &self,
+        &mut self,
         chat: bool,
         url_argument: &str,
         token_argument: &str,
@@ -128,33 +126,34 @@ impl Engine {
         dedicated: bool,
         weight: f64,
         name: Option<String>,
-    ) -> Result<(), String> {
-        validate_endpoint_url(&url, url_argument).map_err(thrown)?;
-        let endpoint = Endpoint {
-            authorization: authorization(token, token_argument)?,
-            name: name.unwrap_or_else(|| url.clone()),
-            url,
-            dedicated,
-            weight,
-        };
-        let mut state = self.state.borrow_mut();
-        let route = if chat {
-            &mut state.chat
-        } else {
-            &mut state.tasks
-        };
-        route.endpoints.push(endpoint);
-        route.router = None;
-        Ok(())
+    ) -> String {
+        let checked = validate_endpoint_url(&url, url_argument)
+            .and_then(|()| authorization(token, token_argument));
+        outcome(checked.map(|authorization| {
+            let route = if chat {
+                &mut self.chat
+            } else {
+                &mut self.tasks
+            };
+            route.endpoints.push(Endpoint {
+                authorization,
+                name: name.unwrap_or_else(|| url.clone()),
+                url,
+                dedicated,
+                weight,
+            });
+            route.router = None;
+            String::new()
+        }))
     }
 
-    /// Starts a call to `model` (task route) or to the chat route. Retry
-    /// settings left `NaN` take their defaults; `max_attempts == 0` is
-    /// `retry: false`. `timeout_ms` is per attempt (`NaN`: none).
-    #[wasm_bindgen]
+    /// Starts a call to `model` (task route) or to the chat route and returns
+    /// its number. Retry settings left `NaN` take their defaults;
+    /// `max_attempts == 0` is `retry: false`. `timeout_ms` is per attempt
+    /// (`NaN`: none). `end` frees the number.
     #[allow(clippy::too_many_arguments)]
     pub fn call(
-        &self,
+        &mut self,
         chat: bool,
         model: String,
         max_attempts: f64,
@@ -163,7 +162,7 @@ impl Engine {
         deadline_ms: f64,
         timeout_ms: f64,
         now_ms: f64,
-    ) -> Call {
+    ) -> usize {
         let retry = if max_attempts == 0.0 {
             RetryConfig::disabled()
         } else {
@@ -183,59 +182,63 @@ impl Engine {
             }
         };
         let timeout = (!timeout_ms.is_nan()).then_some(timeout_ms as u64);
-        Call {
-            state: self.state.clone(),
+        let call = CallState {
             chat,
             model,
             policy: CallPolicy::new(retry, timeout, now_ms as u64),
             endpoint: 0,
             last_status: None,
+        };
+        match self.calls.iter().position(Option::is_none) {
+            Some(free) => {
+                self.calls[free] = Some(call);
+                free
+            }
+            None => {
+                self.calls.push(Some(call));
+                self.calls.len() - 1
+            }
         }
     }
-}
 
-/// The attempts of one request.
-#[wasm_bindgen]
-pub struct Call {
-    state: Rc<RefCell<State>>,
-    chat: bool,
-    model: String,
-    policy: CallPolicy,
-    endpoint: usize,
-    last_status: Option<u16>,
-}
+    /// Frees call `id`'s slot.
+    pub fn end(&mut self, id: usize) {
+        if let Some(slot) = self.calls.get_mut(id) {
+            *slot = None;
+        }
+    }
 
-#[wasm_bindgen]
-impl Call {
-    /// Starts the next attempt: `{url, endpoint, authorization?, timeoutMs?}`
-    /// as JSON, `endpoint` being the name reports use.
-    pub fn start(&mut self, now_ms: f64) -> String {
-        let mut state = self.state.borrow_mut();
-        let State {
-            tasks,
-            chat,
-            authorization,
-            random,
-        } = &mut *state;
-        let (route, default) = if self.chat {
-            (chat, DEFAULT_CHAT_ENDPOINT)
+    /// Starts the next attempt of call `id`: `{url, endpoint, authorization?,
+    /// timeoutMs?}` as JSON, `endpoint` being the name reports use.
+    pub fn start(&mut self, id: usize, now_ms: f64) -> String {
+        let Some(Some(call)) = self.calls.get_mut(id) else {
+            return String::new();
+        };
+        let (route, default) = if call.chat {
+            (&mut self.chat, DEFAULT_CHAT_ENDPOINT)
         } else {
-            (tasks, DEFAULT_ENDPOINT)
+            (&mut self.tasks, DEFAULT_ENDPOINT)
         };
         let router = route.router(default);
-        let (index, timeout) = self.policy.start_attempt(router, now_ms as u64, random);
-        self.endpoint = index;
+        let (index, timeout) = call
+            .policy
+            .start_attempt(router, now_ms as u64, &mut self.random);
+        call.endpoint = index;
         let endpoint = &route.endpoints[index];
-        let url = if self.chat {
+        let url = if call.chat {
             chat_url(&endpoint.url)
         } else {
-            task_url(&endpoint.url, &self.model, endpoint.dedicated)
+            task_url(&endpoint.url, &call.model, endpoint.dedicated)
         };
         let mut out = String::from("{\"url\":");
         write_string(&url, &mut out);
         out.push_str(",\"endpoint\":");
         write_string(&endpoint.name, &mut out);
-        if let Some(auth) = endpoint.authorization.as_ref().or(authorization.as_ref()) {
+        if let Some(auth) = endpoint
+            .authorization
+            .as_ref()
+            .or(self.authorization.as_ref())
+        {
             out.push_str(",\"authorization\":");
             write_string(auth, &mut out);
         }
@@ -247,9 +250,9 @@ impl Call {
         out
     }
 
-    /// Ends the attempt and says what next, as JSON: `{attempt}` when it
-    /// succeeded, `{attempt, code, delayMs}` to wait and try again, or
-    /// `{attempt, code, error}` to give up with `error`.
+    /// Ends the current attempt of call `id` and says what next, as JSON:
+    /// `{attempt}` when it succeeded, `{attempt, code, delayMs}` to wait and
+    /// try again, or `{attempt, code, error}` to give up with `error`.
     ///
     /// An answer has its `status` (non-2xx: `body`, `retry_after` and
     /// `request_id` are read for the error); with no answer, `status` is 0
@@ -257,6 +260,7 @@ impl Call {
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &mut self,
+        id: usize,
         now_ms: f64,
         status: u16,
         body: &str,
@@ -265,6 +269,9 @@ impl Call {
         code: &str,
         message: &str,
     ) -> String {
+        let Some(Some(call)) = self.calls.get_mut(id) else {
+            return String::new();
+        };
         let now = now_ms as u64;
         let failure = if (200..300).contains(&status) {
             None
@@ -285,22 +292,20 @@ impl Call {
             Some((err, header_wait)) => Outcome::of_error(err, *header_wait),
         };
         if status != 0 {
-            self.last_status = Some(status);
+            call.last_status = Some(status);
         }
-        let next = {
-            let mut state = self.state.borrow_mut();
-            let State {
-                tasks,
-                chat,
-                random,
-                ..
-            } = &mut *state;
-            let route = if self.chat { chat } else { tasks };
-            let router = route.router(DEFAULT_ENDPOINT);
-            self.policy.finish_attempt(router, now, &outcome, random)
+        let route = if call.chat {
+            &mut self.chat
+        } else {
+            &mut self.tasks
         };
+        // The router exists: the attempt's start built it.
+        let router = route.router(DEFAULT_ENDPOINT);
+        let next = call
+            .policy
+            .finish_attempt(router, now, &outcome, &mut self.random);
         let mut out = String::from("{\"attempt\":");
-        write_decimal(self.policy.attempts().into(), &mut out);
+        write_decimal(call.policy.attempts().into(), &mut out);
         if let Some((mut err, _)) = failure {
             out.push_str(",\"code\":");
             write_string(err.code.as_str(), &mut out);
@@ -310,8 +315,8 @@ impl Call {
                     write_decimal(ms, &mut out);
                 }
                 _ => {
-                    err.attempts = self.policy.attempts();
-                    err.status = err.status.or(self.last_status);
+                    err.attempts = call.policy.attempts();
+                    err.status = err.status.or(call.last_status);
                     out.push_str(",\"error\":");
                     out.push_str(&error_json(&err));
                 }

@@ -4,7 +4,7 @@
 
 use crate::prelude::*;
 use crate::protocol::error::InferenceError;
-use crate::protocol::json::{write_decimal, write_string, Json};
+use crate::protocol::json::{write_decimal, write_string};
 use crate::protocol::response::{GeneratedText, LabelScore};
 
 /// An error as JSON: `{code, message, status?, requestId?, attempts, retryAfterMs?}`,
@@ -30,6 +30,20 @@ pub fn error_json(err: &InferenceError) -> String {
     }
     out.push('}');
     out
+}
+
+/// Marks a failed export's output: the error JSON follows it. Outputs of
+/// success never start with it (they are JSON or empty). Returning errors in
+/// band keeps wasm-bindgen's exception and externref glue out of the build.
+pub const ERROR_MARK: char = '\u{1}';
+
+/// An export's output: `result`'s text, or the error JSON after [`ERROR_MARK`].
+pub fn outcome(result: Result<String, InferenceError>) -> String {
+    result.unwrap_or_else(|err| {
+        let mut out = String::from(ERROR_MARK);
+        out.push_str(&error_json(&err));
+        out
+    })
 }
 
 /// `[{label, score}]`.
@@ -76,11 +90,4 @@ pub fn generated_text(result: &GeneratedText) -> String {
     }
     out.push('}');
     out
-}
-
-/// Reads an argument JavaScript serialised with `JSON.stringify` (`None`
-/// when it was `undefined`).
-pub fn argument(text: Option<String>) -> Option<Json> {
-    // JSON.stringify's output always parses; a failure can only mean no value.
-    text.and_then(|t| Json::parse(&t).ok())
 }

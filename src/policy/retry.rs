@@ -6,6 +6,7 @@
 
 use super::random::Random;
 use crate::protocol::error::ErrorCode;
+use crate::protocol::text::{find, parse_u64};
 
 /// Retry settings of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +187,7 @@ impl RetryState {
 /// A date in the past means no wait; anything unreadable is ignored.
 pub fn retry_after_ms(value: &str, now_unix_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
+    if let Some(seconds) = parse_u64(value) {
         return Some(seconds.saturating_mul(1000));
     }
     let at = parse_http_date(value)?;
@@ -195,11 +196,11 @@ pub fn retry_after_ms(value: &str, now_unix_ms: u64) -> Option<u64> {
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix milliseconds.
 fn parse_http_date(value: &str) -> Option<u64> {
-    let rest = value.split_once(", ")?.1;
+    let rest = value.get(find(value, ", ")? + 2..)?;
     let mut parts = rest.split(' ');
-    let day: u64 = parts.next()?.parse().ok()?;
+    let day = parse_u64(parts.next()?)?;
     let month = parts.next()?;
-    let year: i64 = parts.next()?.parse().ok()?;
+    let year = parse_u64(parts.next()?)? as i64;
     let time = parts.next()?;
     if parts.next()? != "GMT" || parts.next().is_some() {
         return None;
@@ -208,7 +209,7 @@ fn parse_http_date(value: &str) -> Option<u64> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
+    let mut hms = time.split(':').map(parse_u64);
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
     if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;

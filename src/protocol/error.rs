@@ -5,6 +5,7 @@ use core::fmt;
 use crate::prelude::*;
 
 use super::json::{write_decimal, Json, Number};
+use super::text::{char_count, contains};
 
 /// What kind of failure happened: the stable `.code` string JavaScript sees.
 #[non_exhaustive]
@@ -221,7 +222,7 @@ pub fn error_from_response(meta: &ResponseMeta, body: &str) -> InferenceError {
             .get("estimated_time")
             .and_then(Json::as_number)
             .and_then(|seconds| seconds.thousandths());
-        let says_loading = message.as_deref().is_some_and(|m| m.contains("loading"));
+        let says_loading = message.as_deref().is_some_and(|m| contains(m, "loading"));
         if let Some(own) = json
             .get("code")
             .and_then(Json::as_str)
@@ -243,8 +244,13 @@ pub fn error_from_response(meta: &ResponseMeta, body: &str) -> InferenceError {
         text.push_str(reason_phrase(status));
         text
     });
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+    if char_count(&message) > MAX_MESSAGE_CHARS {
+        let cut = message
+            .char_indices()
+            .nth(MAX_MESSAGE_CHARS)
+            .map_or(message.len(), |(i, _)| i);
+        message.truncate(cut);
+        message.push('…');
     }
     InferenceError {
         code,

@@ -8,6 +8,7 @@
 
 use core::fmt;
 
+use super::text::parse_u64;
 use crate::prelude::*;
 
 /// Nesting deeper than this is refused, so hostile input cannot exhaust the stack.
@@ -238,14 +239,15 @@ fn decimal_parts(text: &str) -> Option<(bool, Vec<u8>, i64)> {
         None => (false, text),
     };
     let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (
-            &rest[..i],
-            rest[i + 1..]
-                .trim_start_matches('+')
-                .parse::<i64>()
-                .ok()?
-                .clamp(-100_000, 100_000),
-        ),
+        Some(i) => (rest.get(..i)?, {
+            let digits = rest.get(i + 1..)?;
+            let (sign, digits) = match digits.strip_prefix('-') {
+                Some(digits) => (-1, digits),
+                None => (1, digits.strip_prefix('+').unwrap_or(digits)),
+            };
+            // Exponents are clamped: past ±100000 every value is 0 or out of range.
+            sign * parse_u64(digits)?.min(100_000) as i64
+        }),
         None => (rest, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));

@@ -5,3 +5,4 @@ pub mod json;
 pub mod response;
 pub mod sse;
 pub mod task;
+pub mod text;

@@ -61,7 +61,15 @@ fn label_scores(items: &[Json]) -> Option<Vec<LabelScore>> {
 
 /// Sorts by score, highest first; equal scores keep their order.
 fn by_score_desc(mut list: Vec<LabelScore>) -> Vec<LabelScore> {
-    list.sort_by(|a, b| b.score.numeric_cmp(&a.score));
+    // Insertion sort: lists are short, and the standard stable sort would
+    // add kilobytes of generic code to the wasm.
+    for i in 1..list.len() {
+        let mut j = i;
+        while j > 0 && list[j - 1].score.numeric_cmp(&list[j].score).is_lt() {
+            list.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     list
 }
 

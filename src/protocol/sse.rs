@@ -8,6 +8,7 @@
 
 use super::error::{embedded_error, ErrorCode, InferenceError};
 use super::json::Json;
+use super::text::utf8_lossy;
 use crate::prelude::*;
 
 /// One dispatched event.
@@ -81,10 +82,10 @@ impl SseParser {
         if line[0] == b':' {
             return; // a comment (keep-alive)
         }
-        let text = String::from_utf8_lossy(&line);
+        let text = utf8_lossy(&line);
         let (field, value) = match text.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (text.as_ref(), ""),
+            None => (text.as_str(), ""),
         };
         match field {
             "data" => {

@@ -1,7 +1,10 @@
-//! What goes on the wire for each task: the path, the content type and the body.
+//! What goes on the wire for each task: the checks of model ids, endpoint
+//! URLs and tokens, the URL of a call, and the encodings of image bytes
+//! (base64, sniffed content type). JSON bodies are written by the JS client
+//! with `JSON.stringify` (pkg-template/client.js).
 
 use super::error::InferenceError;
-use super::json::{write_string, Json};
+use super::text::char_count;
 use crate::prelude::*;
 
 /// Longest model id accepted (the Hub's own limit).
@@ -13,11 +16,16 @@ pub const MAX_MODEL_ID_CHARS: usize = 96;
 /// `.` or `..`, and there is at most one `/`: nothing can climb out of
 /// `/models/` or smuggle an encoded separator.
 pub fn validate_model_id(model: &str) -> Result<(), InferenceError> {
-    let refuse = |problem: &str| Err(InferenceError::invalid_input("model", problem));
+    validate_model_id_named(model, "model")
+}
+
+/// [`validate_model_id`], with errors naming `argument`.
+fn validate_model_id_named(model: &str, argument: &str) -> Result<(), InferenceError> {
+    let refuse = |problem: &str| Err(InferenceError::invalid_input(argument, problem));
     if model.is_empty() {
         return refuse("must be a non-empty model id such as \"openai-community/gpt2\"");
     }
-    if model.chars().count() > MAX_MODEL_ID_CHARS {
+    if char_count(model) > MAX_MODEL_ID_CHARS {
         return refuse("is longer than 96 characters");
     }
     let segments: Vec<&str> = model.split('/').collect();
@@ -50,7 +58,7 @@ pub fn validate_model_id(model: &str) -> Result<(), InferenceError> {
                 problem.push('\'');
             }
             problem.push_str("; only letters, digits, '-', '_', '.' and one '/' are allowed");
-            return Err(InferenceError::invalid_input("model", &problem));
+            return Err(InferenceError::invalid_input(argument, &problem));
         }
     }
     Ok(())
@@ -111,10 +119,7 @@ pub fn validate_chat_model(model: &str, argument: &str) -> Result<(), InferenceE
         Some((id, provider)) => (id, Some(provider)),
         None => (model, None),
     };
-    validate_model_id(id).map_err(|mut e| {
-        e.message = e.message.replacen("model", argument, 1);
-        e
-    })?;
+    validate_model_id_named(id, argument)?;
     if let Some(provider) = provider {
         if provider.is_empty()
             || !provider
@@ -128,195 +133,6 @@ pub fn validate_chat_model(model: &str, argument: &str) -> Result<(), InferenceE
         }
     }
     Ok(())
-}
-
-/// Checks an OpenAI chat request and returns its model and the body to send,
-/// with `stream` set as asked.
-pub fn chat_body(request: &Json, stream: bool) -> Result<(String, String), InferenceError> {
-    if !request.is_object() {
-        return Err(InferenceError::invalid_input(
-            "request",
-            "must be an OpenAI chat request object {model, messages, ...}",
-        ));
-    }
-    let model = request.get("model").and_then(Json::as_str).ok_or_else(|| {
-        InferenceError::invalid_input("request.model", "must be a model id string")
-    })?;
-    validate_chat_model(model, "request.model")?;
-    let messages = request
-        .get("messages")
-        .and_then(Json::as_array)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| {
-            InferenceError::invalid_input(
-                "request.messages",
-                "must be a non-empty array of messages",
-            )
-        })?;
-    if let Some(i) = messages
-        .iter()
-        .position(|m| m.get("role").and_then(Json::as_str).is_none())
-    {
-        return Err(InferenceError::invalid_element(
-            "request.messages",
-            i,
-            "must be an object with a \"role\" string",
-        ));
-    }
-    if !stream && request.get("stream") == Some(&Json::Bool(true)) {
-        return Err(InferenceError::invalid_input(
-            "request.stream",
-            "is true: use chatCompletionStream for a stream",
-        ));
-    }
-    let mut body = request.clone();
-    if stream {
-        body.set("stream", Json::Bool(true));
-    }
-    Ok((model.to_owned(), body.to_json_string()))
-}
-
-/// The body of a streamed text-generation call (TGI): `"stream": true`.
-pub fn text_stream_body(prompt: &str, parameters: Option<&Json>) -> String {
-    let mut body = Json::parse(&text_body(&TextInput::One(prompt.to_owned()), parameters))
-        .unwrap_or(Json::Null);
-    body.set("stream", Json::Bool(true));
-    body.to_json_string()
-}
-
-/// Text input: one string, or several sent in one request.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TextInput {
-    /// A single text.
-    One(String),
-    /// Several texts, answered one result per text.
-    Many(Vec<String>),
-}
-
-impl TextInput {
-    /// Refuses empty text and empty lists, naming `argument`.
-    pub fn validate(&self, argument: &str) -> Result<(), InferenceError> {
-        match self {
-            TextInput::One(text) if text.trim().is_empty() => Err(InferenceError::invalid_input(
-                argument,
-                "must be a non-empty string",
-            )),
-            TextInput::Many(texts) if texts.is_empty() => Err(InferenceError::invalid_input(
-                argument,
-                "must be a non-empty string or a non-empty array of strings",
-            )),
-            TextInput::Many(texts) => match texts.iter().position(|t| t.trim().is_empty()) {
-                Some(i) => Err(InferenceError::invalid_element(
-                    argument,
-                    i,
-                    "must be a non-empty string",
-                )),
-                None => Ok(()),
-            },
-            TextInput::One(_) => Ok(()),
-        }
-    }
-
-    /// How many texts: one result comes back per text.
-    pub fn len(&self) -> usize {
-        match self {
-            TextInput::One(_) => 1,
-            TextInput::Many(texts) => texts.len(),
-        }
-    }
-
-    /// Whether there is no text at all (an empty array).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn write_to(&self, out: &mut String) {
-        match self {
-            TextInput::One(text) => write_string(text, out),
-            TextInput::Many(texts) => {
-                out.push('[');
-                for (i, text) in texts.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_string(text, out);
-                }
-                out.push(']');
-            }
-        }
-    }
-}
-
-/// Checks that task parameters, when given, are a JSON object.
-pub fn validate_parameters(parameters: Option<&Json>) -> Result<(), InferenceError> {
-    match parameters {
-        Some(p) if !p.is_object() => Err(InferenceError::invalid_input(
-            "params",
-            "must be an object of task parameters",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// `{"inputs": <inputs>, "parameters": {...}}`, the body of every JSON task call.
-/// `parameters` is left out when there are none.
-fn task_body(inputs: impl FnOnce(&mut String), parameters: Option<&Json>) -> String {
-    let mut out = String::from("{\"inputs\":");
-    inputs(&mut out);
-    if let Some(parameters) = parameters {
-        out.push_str(",\"parameters\":");
-        parameters.write_to(&mut out);
-    }
-    out.push('}');
-    out
-}
-
-/// The body of a text-classification or text-generation call. Unknown
-/// parameters pass through untouched (gpt2 still takes `max_length`).
-pub fn text_body(inputs: &TextInput, parameters: Option<&Json>) -> String {
-    task_body(|out| inputs.write_to(out), parameters)
-}
-
-/// Checks zero-shot candidate labels: at least one, none empty.
-pub fn validate_candidate_labels(labels: &[String]) -> Result<(), InferenceError> {
-    if labels.is_empty() {
-        return Err(InferenceError::invalid_input(
-            "candidate_labels",
-            "must be a non-empty array of strings",
-        ));
-    }
-    match labels.iter().position(|l| l.trim().is_empty()) {
-        Some(i) => Err(InferenceError::invalid_element(
-            "candidate_labels",
-            i,
-            "must be a non-empty string",
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The body of a zero-shot call: the labels go into `parameters.candidate_labels`
-/// (they win over a `candidate_labels` inside `parameters`).
-pub fn zero_shot_body(inputs: &TextInput, labels: &[String], parameters: Option<&Json>) -> String {
-    let mut merged = parameters.cloned().unwrap_or(Json::Object(Vec::new()));
-    merged.set(
-        "candidate_labels",
-        Json::Array(labels.iter().cloned().map(Json::String).collect()),
-    );
-    task_body(|out| inputs.write_to(out), Some(&merged))
-}
-
-/// The JSON body of an image call that carries parameters: the image as base64.
-/// (Without parameters the image goes as raw bytes and needs no body building.)
-pub fn image_json_body(image: &[u8], parameters: &Json) -> String {
-    task_body(
-        |out| {
-            out.push('"');
-            base64_encode_into(image, out);
-            out.push('"');
-        },
-        Some(parameters),
-    )
 }
 
 /// Standard base64 with padding.
@@ -370,16 +186,21 @@ pub struct Token(String);
 impl Token {
     /// Wraps a token; refuses an empty one or one that cannot be a header value.
     pub fn new(token: String) -> Result<Token, InferenceError> {
+        Token::named(token, "token")
+    }
+
+    /// [`Token::new`], with errors naming `argument` (`endpoint[1].token`).
+    pub fn named(token: String, argument: &str) -> Result<Token, InferenceError> {
         if token.trim().is_empty() {
             return Err(InferenceError::invalid_input(
-                "token",
+                argument,
                 "must be a non-empty string (a Hugging Face access token)",
             ));
         }
         if token.chars().any(|c| c.is_control() || !c.is_ascii()) {
             // Say what is wrong without echoing any of the token.
             return Err(InferenceError::invalid_input(
-                "token",
+                argument,
                 "contains a control or non-ASCII character",
             ));
         }
@@ -466,49 +287,25 @@ mod tests {
     }
 
     #[test]
-    fn chat_requests() {
-        let request = Json::parse(r#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"#).unwrap();
-        let (model, body) = chat_body(&request, true).unwrap();
-        assert_eq!(model, "meta-llama/Llama-3.1-8B-Instruct:fireworks-ai");
-        assert_eq!(
-            body,
-            r#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true}"#
-        );
-        assert_eq!(
-            chat_body(&request, false).unwrap().1,
-            request.to_json_string()
-        );
+    fn chat_models_may_name_a_provider() {
+        for good in [
+            "meta-llama/Llama-3.1-8B-Instruct:fireworks-ai",
+            "gpt2",
+            "a/b:fastest",
+        ] {
+            assert_eq!(validate_chat_model(good, "request.model"), Ok(()), "{good}");
+        }
         for (bad, message) in [
             (
-                "[]",
-                "request: must be an OpenAI chat request object {model, messages, ...}",
-            ),
-            (
-                r#"{"messages":[{"role":"user"}]}"#,
-                "request.model: must be a model id string",
-            ),
-            (
-                r#"{"model":"a/b/c","messages":[{"role":"user"}]}"#,
+                "a/b/c",
                 "request.model: has more than one '/' (expected \"owner/name\")",
             ),
             (
-                r#"{"model":"gpt2:","messages":[{"role":"user"}]}"#,
+                "gpt2:",
                 "request.model: has a malformed provider suffix (expected \"owner/name:provider\")",
             ),
-            (
-                r#"{"model":"gpt2","messages":[]}"#,
-                "request.messages: must be a non-empty array of messages",
-            ),
-            (
-                r#"{"model":"gpt2","messages":[{"content":"x"}]}"#,
-                "request.messages[0]: must be an object with a \"role\" string",
-            ),
-            (
-                r#"{"model":"gpt2","messages":[{"role":"user"}],"stream":true}"#,
-                "request.stream: is true: use chatCompletionStream for a stream",
-            ),
         ] {
-            let err = chat_body(&Json::parse(bad).unwrap(), false).unwrap_err();
+            let err = validate_chat_model(bad, "request.model").unwrap_err();
             assert_eq!(
                 (err.code, err.message.as_str()),
                 (ErrorCode::InvalidInput, message),
@@ -518,65 +315,6 @@ mod tests {
         assert_eq!(
             chat_url("https://router.huggingface.co/v1/"),
             "https://router.huggingface.co/v1/chat/completions"
-        );
-        assert_eq!(
-            text_stream_body("hi", Some(&Json::parse(r#"{"max_new_tokens":5}"#).unwrap())),
-            r#"{"inputs":"hi","parameters":{"max_new_tokens":5},"stream":true}"#
-        );
-    }
-
-    #[test]
-    fn text_inputs_are_checked_by_name() {
-        assert_eq!(
-            TextInput::One("  ".into())
-                .validate("text")
-                .unwrap_err()
-                .message,
-            "text: must be a non-empty string"
-        );
-        assert_eq!(
-            TextInput::Many(vec!["a".into(), "".into()])
-                .validate("text")
-                .unwrap_err()
-                .message,
-            "text[1]: must be a non-empty string"
-        );
-        assert!(TextInput::Many(vec![]).validate("text").is_err());
-    }
-
-    #[test]
-    fn bodies_pass_parameters_through_verbatim() {
-        let params = Json::parse(r#"{"max_length":50,"temperature":0.7}"#).unwrap();
-        assert_eq!(
-            text_body(&TextInput::One("The future \"AI\"".into()), Some(&params)),
-            r#"{"inputs":"The future \"AI\"","parameters":{"max_length":50,"temperature":0.7}}"#
-        );
-        assert_eq!(
-            text_body(&TextInput::Many(vec!["a".into(), "b".into()]), None),
-            r#"{"inputs":["a","b"]}"#
-        );
-    }
-
-    #[test]
-    fn zero_shot_labels_override_parameters() {
-        let params = Json::parse(r#"{"multi_label":true,"candidate_labels":["old"]}"#).unwrap();
-        assert_eq!(
-            zero_shot_body(
-                &TextInput::One("t".into()),
-                &["a".into(), "b".into()],
-                Some(&params)
-            ),
-            r#"{"inputs":"t","parameters":{"multi_label":true,"candidate_labels":["a","b"]}}"#
-        );
-        assert_eq!(
-            validate_candidate_labels(&[]).unwrap_err().message,
-            "candidate_labels: must be a non-empty array of strings"
-        );
-        assert_eq!(
-            validate_candidate_labels(&["a".into(), " ".into()])
-                .unwrap_err()
-                .message,
-            "candidate_labels[1]: must be a non-empty string"
         );
     }
 
@@ -595,11 +333,9 @@ mod tests {
             base64_encode_into(plain.as_bytes(), &mut out);
             assert_eq!(out, encoded);
         }
-        let params = Json::parse(r#"{"top_k":2}"#).unwrap();
-        assert_eq!(
-            image_json_body(b"\xff\x00", &params),
-            r#"{"inputs":"/wA=","parameters":{"top_k":2}}"#
-        );
+        let mut out = String::new();
+        base64_encode_into(b"\xff\x00", &mut out);
+        assert_eq!(out, "/wA=");
     }
 
     #[test]
