@@ -274,6 +274,14 @@ function sleep(ms, signals) {
   });
 }
 
+/** The wait a `Retry-After` header asks for: delta-seconds or an HTTP date (a past date: no wait). */
+function retryAfterMs(value, now) {
+  const text = value?.trim() ?? "";
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? NaN : Math.max(0, at - now);
+}
+
 function isBinary(contentType) {
   return !(contentType === "" || contentType.startsWith("text/") || contentType.includes("json") || contentType.includes("xml"));
 }
@@ -397,7 +405,16 @@ async function deliver(client, chat, model, options, payload, stream) {
       if (answer) lastStatus = status;
       const ok = status >= 200 && status < 300;
       const verdict = JSON.parse(
-        engine.finish(call, ended, status, ok ? "" : (answer?.text ?? ""), answer?.retryAfter, answer?.requestId, failed?.code ?? "", failed?.message ?? ""),
+        engine.finish(
+          call,
+          ended,
+          status,
+          ok ? "" : (answer?.text ?? ""),
+          retryAfterMs(answer?.retryAfter, ended),
+          answer?.requestId,
+          failed?.code ?? "",
+          failed?.message ?? "",
+        ),
       );
       attempts = verdict.attempt;
       report(options.onAttempt, {

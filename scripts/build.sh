@@ -16,13 +16,19 @@ fi
 
 mkdir -p build
 out=build/wasm-pack
-wasm-pack build --release --target web --no-typescript --no-pack \
-  --out-dir "$out" --out-name hf_inference_wasm . >/dev/null 2>build/wasm-pack.log \
+# The browser wasm: no std, core and alloc rebuilt for size, panics trap
+# without a message (scripts/browser-toolchain.sh). Its own target directory
+# keeps the stable builds' caches intact.
+. scripts/browser-toolchain.sh
+RUSTUP_TOOLCHAIN=$BROWSER_TOOLCHAIN CARGO_TARGET_DIR=target/browser \
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
+  wasm-pack build --release --target web --no-typescript --no-pack \
+  --out-dir "$out" --out-name hf_inference_wasm . -- -Zbuild-std=core,alloc >/dev/null 2>build/wasm-pack.log \
   || { cat build/wasm-pack.log >&2; exit 1; }
 
 rm -rf pkg
 mkdir -p pkg
-node_modules/.bin/wasm-opt -Oz \
+node_modules/.bin/wasm-opt -Oz --converge --low-memory-unused --strip-producers --strip-target-features \
   --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals \
   "$out/hf_inference_wasm_bg.wasm" -o pkg/hf_inference_wasm_bg.wasm

@@ -16,6 +16,7 @@ use crate::protocol::sse::{stream_item, SseEvent, SseParser, StreamItem};
 use crate::protocol::task::{
     base64_encode_into, sniff_image_type, validate_chat_model, validate_model_id,
 };
+use crate::protocol::text::join;
 
 const TEXT_CLASSIFICATION: u8 = 1;
 const TEXT_GENERATION: u8 = 2;
@@ -93,7 +94,7 @@ pub fn not_a_stream(content_type: &str, body: &str) -> String {
         };
         InferenceError::new(
             ErrorCode::BadResponse,
-            ["expected an event stream, got ", got].concat(),
+            join(&["expected an event stream, got ", got]),
         )
     }))
 }

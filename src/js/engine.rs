@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::wire::{error_json, outcome};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
-use crate::policy::retry::{retry_after_ms, RetryConfig};
+use crate::policy::retry::RetryConfig;
 use crate::policy::route::{BreakerConfig, Router};
 use crate::prelude::*;
 use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
@@ -254,9 +254,11 @@ impl Engine {
     /// `{attempt}` when it succeeded, `{attempt, code, delayMs}` to wait and
     /// try again, or `{attempt, code, error}` to give up with `error`.
     ///
-    /// An answer has its `status` (non-2xx: `body`, `retry_after` and
-    /// `request_id` are read for the error); with no answer, `status` is 0
-    /// and `code`/`message` say how the attempt failed (NETWORK, TIMEOUT, ABORTED).
+    /// An answer has its `status` (non-2xx: `body`, `retry_after_ms` and
+    /// `request_id` are read for the error; `retry_after_ms` is the wait its
+    /// `Retry-After` asks for, `NaN` without one); with no answer, `status`
+    /// is 0 and `code`/`message` say how the attempt failed (NETWORK,
+    /// TIMEOUT, ABORTED).
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &mut self,
@@ -264,7 +266,7 @@ impl Engine {
         now_ms: f64,
         status: u16,
         body: &str,
-        retry_after: Option<String>,
+        retry_after_ms: f64,
         request_id: Option<String>,
         code: &str,
         message: &str,
@@ -282,7 +284,8 @@ impl Engine {
             let meta = ResponseMeta {
                 status,
                 request_id,
-                retry_after_ms: retry_after.and_then(|value| retry_after_ms(&value, now)),
+                // JavaScript reads the header (an HTTP date is `Date.parse`'s).
+                retry_after_ms: (!retry_after_ms.is_nan()).then_some(retry_after_ms as u64),
                 compute_time_ms: None,
             };
             Some((error_from_response(&meta, body), meta.retry_after_ms))

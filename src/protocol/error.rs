@@ -5,7 +5,7 @@ use core::fmt;
 use crate::prelude::*;
 
 use super::json::{write_decimal, Json, Number};
-use super::text::{char_count, contains};
+use super::text::{char_count, contains, join};
 
 /// What kind of failure happened: the stable `.code` string JavaScript sees.
 #[non_exhaustive]
@@ -146,7 +146,7 @@ impl InferenceError {
 
     /// An INVALID_INPUT error naming the argument that was wrong.
     pub fn invalid_input(argument: &str, problem: &str) -> InferenceError {
-        InferenceError::new(ErrorCode::InvalidInput, [argument, ": ", problem].concat())
+        InferenceError::new(ErrorCode::InvalidInput, join(&[argument, ": ", problem]))
     }
 
     /// An INVALID_INPUT error naming element `index` of `argument` (`text[2]`).
@@ -267,7 +267,7 @@ pub fn error_from_response(meta: &ResponseMeta, body: &str) -> InferenceError {
 /// `{"error": "...", "error_type": "validation"}`, or OpenAI's
 /// `{"error": {"message", "type"}}`. `None` when `json` carries none.
 pub fn embedded_error(json: &Json) -> Option<InferenceError> {
-    let error = json.get("error").filter(|e| **e != Json::Null)?;
+    let error = json.get("error").filter(|e| !matches!(e, Json::Null))?;
     let message = error_message(json).unwrap_or_else(|| "upstream reported an error".to_owned());
     let error_type = json
         .get("error_type")

@@ -2,6 +2,7 @@
 
 use super::error::{embedded_error, ErrorCode, InferenceError};
 use super::json::{write_decimal, Json, Number};
+use super::text::join;
 use crate::prelude::*;
 
 /// One class and its probability.
@@ -25,13 +26,13 @@ pub struct GeneratedText {
 fn bad_response(task: &str, expected: &str) -> InferenceError {
     InferenceError::new(
         ErrorCode::BadResponse,
-        ["the ", task, " answer is not ", expected].concat(),
+        join(&["the ", task, " answer is not ", expected]),
     )
 }
 
 /// `the TASK answer has N results for M inputs`.
 fn count_mismatch(task: &str, results: usize, inputs: usize) -> String {
-    let mut text = ["the ", task, " answer has "].concat();
+    let mut text = join(&["the ", task, " answer has "]);
     write_decimal(results as u64, &mut text);
     text.push_str(" results for ");
     write_decimal(inputs as u64, &mut text);
@@ -43,7 +44,7 @@ fn parse_body(body: &str, task: &str) -> Result<Json, InferenceError> {
     Json::parse(body).map_err(|e| {
         InferenceError::new(
             ErrorCode::BadResponse,
-            ["the ", task, " answer is not JSON (", &e.describe(), ")"].concat(),
+            join(&["the ", task, " answer is not JSON (", &e.describe(), ")"]),
         )
     })
 }
@@ -190,18 +191,27 @@ pub fn parse_text_generation(body: &str) -> Result<GeneratedText, InferenceError
     if let Some(err) = embedded_error(&json) {
         return Err(err);
     }
-    let first = match &json {
-        Json::Array(items) => items.first(),
+    let item = match json {
+        Json::Array(items) => items.into_iter().next(),
         other => Some(other),
     };
-    let item = first.ok_or_else(|| bad_response(TASK, "[{generated_text}]"))?;
-    let text = item
-        .get("generated_text")
-        .and_then(Json::as_str)
-        .ok_or_else(|| bad_response(TASK, "[{generated_text}]"))?;
+    let bad = || bad_response(TASK, "[{generated_text}]");
+    let Some(Json::Object(members)) = item else {
+        return Err(bad());
+    };
+    let (mut text, mut details) = (None, None);
+    // The parsed answer is owned: its members move out, nothing is copied.
+    for (key, value) in members {
+        match (key.as_str(), value) {
+            ("generated_text", Json::String(s)) => text = Some(s),
+            ("details", Json::Null) => details = None,
+            ("details", value) => details = Some(value),
+            _ => {}
+        }
+    }
     Ok(GeneratedText {
-        generated_text: text.to_owned(),
-        details: item.get("details").filter(|d| **d != Json::Null).cloned(),
+        generated_text: text.ok_or_else(bad)?,
+        details,
     })
 }
 

@@ -8,7 +8,7 @@
 
 use super::error::{embedded_error, ErrorCode, InferenceError};
 use super::json::Json;
-use super::text::utf8_lossy;
+use super::text::{join, utf8_lossy};
 use crate::prelude::*;
 
 /// One dispatched event.
@@ -134,7 +134,7 @@ pub fn stream_item(event: &SseEvent) -> StreamItem {
         Err(e) => {
             return StreamItem::Error(InferenceError::new(
                 ErrorCode::BadResponse,
-                ["a stream event is not JSON (", &e.describe(), ")"].concat(),
+                join(&["a stream event is not JSON (", &e.describe(), ")"]),
             ))
         }
     };

@@ -4,7 +4,7 @@
 //! with `JSON.stringify` (pkg-template/client.js).
 
 use super::error::InferenceError;
-use super::text::char_count;
+use super::text::{char_count, join};
 use crate::prelude::*;
 
 /// Longest model id accepted (the Hub's own limit).
@@ -66,7 +66,7 @@ fn validate_model_id_named(model: &str, argument: &str) -> Result<(), InferenceE
 
 /// The path of a task call relative to an endpoint base, e.g. `/models/gpt2`.
 pub fn model_path(model: &str) -> String {
-    ["/models/", model].concat()
+    join(&["/models/", model])
 }
 
 /// The URL of a task call: `{base}/models/{model}`, or `base` itself for a
@@ -75,7 +75,7 @@ pub fn task_url(base: &str, model: &str, dedicated: bool) -> String {
     if dedicated {
         base.to_owned()
     } else {
-        [base.trim_end_matches('/'), "/models/", model].concat()
+        join(&[base.trim_end_matches('/'), "/models/", model])
     }
 }
 
@@ -109,7 +109,7 @@ pub fn validate_endpoint_url(url: &str, argument: &str) -> Result<(), InferenceE
 
 /// The URL of a chat call: `{base}/chat/completions` on an OpenAI-compatible base.
 pub fn chat_url(base: &str) -> String {
-    [base.trim_end_matches('/'), "/chat/completions"].concat()
+    join(&[base.trim_end_matches('/'), "/chat/completions"])
 }
 
 /// Checks a chat model: a model id, optionally with the router's
@@ -209,7 +209,7 @@ impl Token {
 
     /// The `Authorization` header value.
     pub fn authorization(&self) -> String {
-        ["Bearer ", &self.0].concat()
+        join(&["Bearer ", &self.0])
     }
 }
 

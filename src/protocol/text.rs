@@ -4,6 +4,16 @@
 
 use crate::prelude::*;
 
+/// The parts one after the other (what `[..].concat()` does, without its
+/// generic machinery).
+pub fn join(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 /// Whether `needle` occurs in `haystack` (a short needle: a plain scan).
 pub fn contains(haystack: &str, needle: &str) -> bool {
     find(haystack, needle).is_some()
@@ -57,6 +67,12 @@ pub fn utf8_lossy(mut bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joins_parts() {
+        assert_eq!(join(&["a", "", "bc"]), "abc");
+        assert_eq!(join(&[]), "");
+    }
 
     #[test]
     fn substring_search() {
