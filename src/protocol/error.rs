@@ -286,8 +286,17 @@ fn error_message(json: &Json) -> Option<String> {
     match field {
         Json::String(s) => Some(s.clone()),
         Json::Array(items) => {
-            let parts: Vec<&str> = items.iter().filter_map(Json::as_str).collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
+            let mut joined: Option<String> = None;
+            for part in items.iter().filter_map(Json::as_str) {
+                match &mut joined {
+                    Some(text) => {
+                        text.push_str("; ");
+                        text.push_str(part);
+                    }
+                    None => joined = Some(part.to_owned()),
+                }
+            }
+            joined
         }
         // OpenAI-style `{"error": {"message": ...}}`.
         Json::Object(_) => field

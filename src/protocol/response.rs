@@ -49,15 +49,21 @@ fn parse_body(body: &str, task: &str) -> Result<Json, InferenceError> {
     })
 }
 
-fn label_score(item: &Json) -> Option<LabelScore> {
+fn label_score(label: Option<&Json>, score: Option<&Json>) -> Option<LabelScore> {
     Some(LabelScore {
-        label: item.get("label")?.as_str()?.to_owned(),
-        score: item.get("score")?.as_number()?,
+        label: label?.as_str()?.to_owned(),
+        score: score?.as_number()?,
     })
 }
 
+/// `[{label, score}]`. (Loops rather than `collect::<Option<_>>()`: each
+/// such collect is its own generic machinery in the wasm.)
 fn label_scores(items: &[Json]) -> Option<Vec<LabelScore>> {
-    items.iter().map(label_score).collect()
+    let mut list = Vec::with_capacity(items.len());
+    for item in items {
+        list.push(label_score(item.get("label"), item.get("score"))?);
+    }
+    Some(list)
 }
 
 /// Sorts by score, highest first; equal scores keep their order.
@@ -81,21 +87,21 @@ fn classification_lists(body: &str, task: &str) -> Result<Vec<Vec<LabelScore>>, 
     if let Some(err) = embedded_error(&json) {
         return Err(err);
     }
-    let expected = "a list of {label, score}";
-    let items = json
-        .as_array()
-        .ok_or_else(|| bad_response(task, expected))?;
-    if items.iter().all(|i| i.as_array().is_some()) && !items.is_empty() {
-        items
-            .iter()
-            .map(|list| label_scores(list.as_array().unwrap_or_default()))
-            .collect::<Option<_>>()
-            .ok_or_else(|| bad_response(task, expected))
-    } else {
-        label_scores(items)
-            .map(|list| vec![list])
-            .ok_or_else(|| bad_response(task, expected))
+    lists_of(&json, task)
+}
+
+/// [`classification_lists`] of an answer already parsed.
+fn lists_of(json: &Json, task: &str) -> Result<Vec<Vec<LabelScore>>, InferenceError> {
+    let bad = || bad_response(task, "a list of {label, score}");
+    let items = json.as_array().ok_or_else(bad)?;
+    if items.is_empty() || items.iter().any(|i| i.as_array().is_none()) {
+        return Ok(vec![label_scores(items).ok_or_else(bad)?]);
     }
+    let mut lists = Vec::with_capacity(items.len());
+    for list in items {
+        lists.push(label_scores(list.as_array().unwrap_or_default()).ok_or_else(bad)?);
+    }
+    Ok(lists)
 }
 
 /// A text-classification answer: one list per input, as sent.
@@ -140,9 +146,13 @@ pub fn parse_zero_shot(body: &str, inputs: usize) -> Result<Vec<Vec<LabelScore>>
             if items.iter().all(Json::is_object)
                 && items.iter().any(|i| i.get("labels").is_some()) =>
         {
-            items.iter().map(old_zero_shot).collect::<Result<_, _>>()?
+            let mut lists = Vec::with_capacity(items.len());
+            for item in items {
+                lists.push(old_zero_shot(item)?);
+            }
+            lists
         }
-        _ => classification_lists(body, TASK)?,
+        _ => lists_of(&json, TASK)?,
     };
     if lists.len() != inputs {
         return Err(InferenceError::new(
@@ -171,17 +181,11 @@ fn old_zero_shot(json: &Json) -> Result<Vec<LabelScore>, InferenceError> {
     if labels.len() != scores.len() {
         return Err(bad());
     }
-    labels
-        .iter()
-        .zip(scores)
-        .map(|(label, score)| {
-            Some(LabelScore {
-                label: label.as_str()?.to_owned(),
-                score: score.as_number()?,
-            })
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(bad)
+    let mut list = Vec::with_capacity(labels.len());
+    for (label, score) in labels.iter().zip(scores) {
+        list.push(label_score(Some(label), Some(score)).ok_or_else(bad)?);
+    }
+    Ok(list)
 }
 
 /// A text-generation answer: `[{generated_text}]` or `{generated_text}`.

@@ -55,7 +55,7 @@ const RECORDED = recordings.flatMap((rec) => {
   const text = rec.request.body?.text;
   const body = text === undefined ? undefined : JSON.parse(text);
   const task = body && taskOf(rec, body);
-  // The 2023 cassettes sent zero-shot labels as one comma-joined string.
+  // The legacy cassettes sent zero-shot labels as one comma-joined string: skipped.
   if (!task || (task === "zeroShot" && !Array.isArray(body.parameters?.candidate_labels))) return [];
   return [{ id: rec.id, task, model: modelOf(rec.request.url), body }];
 });
