@@ -4,7 +4,7 @@
 // sharing and batching requests. The wasm core (src/js) checks model ids,
 // endpoints and tokens, decides where each attempt goes and whether to wait
 // and try again, and reads every answer; its results come back as JSON text.
-import { Engine, Events, base64, checkModel, notAStream, parseResult, sniffImage } from "./hf_inference_wasm.js";
+import { Engine, Events, base64, checkModel, notAStream, sniffImage } from "./hf_inference_wasm.js";
 import { InferenceError } from "./inference_error.js";
 import { InferenceStream } from "./inference_stream.js";
 
@@ -86,9 +86,16 @@ function stringify(value, argument) {
   return text;
 }
 
+/** Model ids the core accepted, so that repeated calls skip the check (bounded). */
+const acceptedModels = new Set();
+
 /** Checks a model id in the core (which the proxy shares). */
-function checkedModel(model, chat) {
-  return core(checkModel(typeof model === "string" ? model : undefined, chat));
+function checkedModel(model, chat = false) {
+  const key = chat ? `chat:${model}` : model;
+  if (acceptedModels.has(key)) return;
+  core(checkModel(typeof model === "string" ? model : undefined, chat));
+  if (acceptedModels.size >= 256) acceptedModels.clear();
+  acceptedModels.add(key);
 }
 
 /** `text` or `text[]`, none of them empty. */
@@ -147,10 +154,14 @@ function addEndpoints(engine, value, argument, chat) {
 
 const NO_OPTIONS = { signals: [], headers: [], timeoutMs: undefined, retry: undefined, onAttempt: undefined };
 
-/** Call options read over `defaults`; `retry` stays `false`, or an object whose missing fields take the core's defaults. */
+/**
+ * Call options read over `defaults` (returned as they are when `value` is
+ * absent: callers never mutate them). `retry` stays `false`, or an object
+ * whose missing fields take the core's defaults.
+ */
 function callOptions(value, defaults, argument) {
+  if (!objectArg(value, argument)) return defaults;
   const options = { ...defaults, signals: [...defaults.signals], headers: [...defaults.headers] };
-  if (!objectArg(value, argument)) return options;
   const { signal, timeoutMs, retry, onAttempt, headers } = value;
   if (!absent(signal)) {
     if (!(typeof AbortSignal !== "undefined" && signal instanceof AbortSignal)) throw invalid(`${argument}.signal`, "must be an AbortSignal");
@@ -171,8 +182,15 @@ function callOptions(value, defaults, argument) {
   if (objectArg(headers, `${argument}.headers`)) {
     for (const [name, text] of Object.entries(headers)) {
       if (typeof text !== "string") throw invalid(`${argument}.headers.${name}`, "must be a string");
-      options.headers = options.headers.filter(([n]) => n.toLowerCase() !== name.toLowerCase());
-      options.headers.push([name, text]);
+      try {
+        new Headers([[name, text]]);
+      } catch {
+        throw invalid(`${argument}.headers.${name}`, "is not a valid HTTP header name or value");
+      }
+      // Header names are case-insensitive: a later entry replaces an earlier one.
+      const key = name.toLowerCase();
+      options.headers = options.headers.filter(([n]) => n !== key);
+      options.headers.push([key, text]);
     }
   }
   return options;
@@ -249,8 +267,11 @@ function describe(error) {
   return typeof cause === "string" ? `${message} (${cause})` : message;
 }
 
+const nothing = () => {};
+
 /** Calls `onAbort` when any signal aborts; returns the function that detaches it. */
 function onAnyAbort(signals, onAbort) {
+  if (signals.length === 0) return nothing;
   for (const signal of signals) signal.addEventListener("abort", onAbort);
   return () => {
     for (const signal of signals) signal.removeEventListener("abort", onAbort);
@@ -276,7 +297,8 @@ function sleep(ms, signals) {
 
 /** The wait a `Retry-After` header asks for: delta-seconds or an HTTP date (a past date: no wait). */
 function retryAfterMs(value, now) {
-  const text = value?.trim() ?? "";
+  if (value === undefined) return NaN;
+  const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const at = Date.parse(text);
   return Number.isNaN(at) ? NaN : Math.max(0, at - now);
@@ -295,26 +317,17 @@ function isBinary(contentType) {
 async function attempt(client, plan, options, payload, stream) {
   const { signals } = options;
   if (signals.some((s) => s.aborted)) throw failure("ABORTED", ABORTED_MESSAGE);
-  const headers = new Headers();
-  try {
-    if (payload.contentType) headers.set("content-type", payload.contentType);
-    if (stream) headers.set("accept", "text/event-stream");
-    for (const [name, value] of options.headers) headers.set(name, value);
-  } catch {
-    const bad = options.headers.find(([name, value]) => {
-      try {
-        new Headers([[name, value]]);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    throw failure("INVALID_INPUT", `headers.${bad?.[0]}: is not a valid HTTP header name or value`);
-  }
+  // Header names were checked and lower-cased with the call options; later entries win.
+  const headers = new Map();
+  if (payload.contentType) headers.set("content-type", payload.contentType);
+  if (stream) headers.set("accept", "text/event-stream");
+  for (const [name, value] of options.headers) headers.set(name, value);
   if (client.billTo !== undefined) headers.set("x-hf-bill-to", client.billTo);
   if (plan.authorization !== undefined) headers.set("authorization", plan.authorization);
 
-  const controller = new AbortController();
+  // An AbortController only when something may abort the attempt: creating
+  // one is a good part of a call's cost in Node.
+  const controller = plan.timeoutMs === undefined && signals.length === 0 ? undefined : new AbortController();
   let timedOut = false;
   const timer =
     plan.timeoutMs === undefined
@@ -333,28 +346,25 @@ async function attempt(client, plan, options, payload, stream) {
   try {
     let response;
     try {
-      response = await fetch(plan.url, { method: "POST", headers, body: payload.body, signal: controller.signal });
+      response = await fetch(plan.url, { method: "POST", headers: [...headers], body: payload.body, signal: controller?.signal });
     } catch (error) {
       throw failed(error);
     }
     const get = (name) => response.headers.get(name) ?? undefined;
-    const computeTime = Number.parseFloat(get("x-compute-time"));
-    const answer = {
-      status: response.status,
-      contentType: (get("content-type") ?? "").toLowerCase(),
-      requestId: get("x-request-id"),
-      retryAfter: get("retry-after"),
-      computeTimeMs: computeTime >= 0 ? Math.round(computeTime * 1000) : undefined,
-      text: "",
-      blob: undefined,
-    };
-    if (response.ok && stream) {
+    const { ok, status } = response;
+    const answer = { status, contentType: (get("content-type") ?? "").toLowerCase(), requestId: get("x-request-id") };
+    if (!ok) answer.retryAfter = get("retry-after");
+    if (options.onAttempt) {
+      const seconds = Number.parseFloat(get("x-compute-time"));
+      if (seconds >= 0) answer.computeTimeMs = Math.round(seconds * 1000);
+    }
+    if (ok && stream) {
       handedOver = true;
       clearTimeout(timer);
       return { ...answer, url: plan.url, response, controller, release };
     }
     try {
-      if (response.ok && isBinary(answer.contentType)) answer.blob = await response.blob();
+      if (ok && isBinary(answer.contentType)) answer.blob = await response.blob();
       else answer.text = await response.text();
     } catch (error) {
       throw failed(error);
@@ -369,28 +379,37 @@ async function attempt(client, plan, options, payload, stream) {
 }
 
 /**
- * Sends a call under the core's retry policy, across the route's endpoints:
- * resolves with the first 2xx answer, or rejects with the last error.
+ * Sends a call under the core's retry policy, across the route's endpoints.
+ * `route` is `{chat, model, kind, input}`: `kind` (0: none) and `input` say
+ * how the core reads the 2xx answer. Resolves with the final answer and the
+ * text of the result the core read (`result`), or rejects with the last error.
  */
-async function deliver(client, chat, model, options, payload, stream) {
+async function deliver(client, route, options, payload, stream) {
+  const { engine } = client;
+  const { chat = false, model, kind = 0, input } = route;
+  const many = Array.isArray(input);
   const retry = options.retry;
   const setting = (key) => (retry === false ? (key === "maxAttempts" ? 0 : NaN) : (retry?.[key] ?? NaN));
-  const { engine } = client;
-  const call = engine.call(
-    chat,
-    chat ? "" : model,
-    setting("maxAttempts"),
-    setting("baseDelayMs"),
-    setting("maxDelayMs"),
-    setting("deadlineMs"),
-    options.timeoutMs ?? NaN,
-    Date.now(),
+  let plan = JSON.parse(
+    engine.call(
+      kind,
+      many,
+      many ? input.length : 1,
+      chat,
+      chat ? "" : model,
+      setting("maxAttempts"),
+      setting("baseDelayMs"),
+      setting("maxDelayMs"),
+      setting("deadlineMs"),
+      options.timeoutMs ?? NaN,
+      Date.now(),
+    ),
   );
+  const id = plan.call;
+  let settled = false;
   let lastStatus;
-  let attempts = 0;
   try {
     for (;;) {
-      const plan = JSON.parse(engine.start(call, Date.now()));
       const started = Date.now();
       let answer;
       let failed;
@@ -403,46 +422,53 @@ async function deliver(client, chat, model, options, payload, stream) {
       const ended = Date.now();
       const status = answer?.status ?? 0;
       if (answer) lastStatus = status;
-      const ok = status >= 200 && status < 300;
-      const verdict = JSON.parse(
-        engine.finish(
-          call,
-          ended,
-          status,
-          ok ? "" : (answer?.text ?? ""),
-          retryAfterMs(answer?.retryAfter, ended),
-          answer?.requestId,
-          failed?.code ?? "",
-          failed?.message ?? "",
-        ),
+      const readHere = kind !== 0 || status < 200 || status >= 300;
+      const verdictText = engine.finish(
+        id,
+        ended,
+        status,
+        readHere ? (answer?.text ?? "") : "",
+        retryAfterMs(answer?.retryAfter, ended),
+        answer?.requestId,
+        failed?.code ?? "",
+        failed?.message ?? "",
       );
-      attempts = verdict.attempt;
-      report(options.onAttempt, {
-        endpoint: plan.endpoint,
-        attempt: verdict.attempt,
-        status: answer?.status,
-        code: verdict.code,
-        delayMs: verdict.delayMs,
-        durationMs: ended - started,
-        computeTimeMs: answer?.computeTimeMs,
-        requestId: answer?.requestId,
-      });
+      // The verdict, then (after a newline) the result the core read, if any.
+      const cut = verdictText.indexOf("\n");
+      const verdict = JSON.parse(cut < 0 ? verdictText : verdictText.slice(0, cut));
+      settled = verdict.delayMs === undefined;
+      if (options.onAttempt) {
+        report(options.onAttempt, {
+          endpoint: plan.endpoint,
+          attempt: verdict.attempt,
+          status: answer?.status,
+          code: verdict.code,
+          delayMs: verdict.delayMs,
+          durationMs: ended - started,
+          computeTimeMs: answer?.computeTimeMs,
+          requestId: answer?.requestId,
+        });
+      }
       if (verdict.error) throw coreError(verdict.error, model);
-      if (verdict.delayMs === undefined) return { ...answer, attempts };
+      if (settled) {
+        answer.attempts = verdict.attempt;
+        answer.result = cut < 0 ? undefined : verdictText.slice(cut + 1);
+        return answer;
+      }
       try {
         await sleep(verdict.delayMs, options.signals);
       } catch (error) {
-        throw new InferenceError(error.message, error.code, { status: lastStatus, model, attempts });
+        throw new InferenceError(error.message, error.code, { status: lastStatus, model, attempts: verdict.attempt });
       }
+      plan = JSON.parse(engine.start(id, Date.now()));
     }
   } finally {
-    engine.end(call);
+    if (!settled) engine.end(id);
   }
 }
 
 /** Calls `onAttempt` with the fields that are known; an observer that throws changes nothing. */
 function report(onAttempt, info) {
-  if (!onAttempt) return;
   for (const key of Object.keys(info)) if (info[key] === undefined) delete info[key];
   try {
     onAttempt(info);
@@ -488,33 +514,42 @@ let nextByteId = 0;
  * the client turned `dedupe` off or the call has options of its own (its
  * signal or observer must not steer another caller's request).
  */
-function shared(client, model, options, payload, ownOptions) {
-  if (!client.dedupe || ownOptions) return deliver(client, false, model, options, payload, false);
+function shared(client, route, options, payload, ownOptions) {
+  if (!client.dedupe || ownOptions) return deliver(client, route, options, payload, false);
   let body = payload.body;
   if (typeof body !== "string") {
     if (!byteIds.has(body)) byteIds.set(body, ++nextByteId);
     body = `#${byteIds.get(body)}`;
   }
-  const key = `${model}\n${payload.contentType ?? ""}\n${body}`;
-  let pending = client.inFlight.get(key);
-  if (!pending) {
-    pending = deliver(client, false, model, options, payload, false);
-    client.inFlight.set(key, pending);
-    const forget = () => client.inFlight.delete(key);
-    pending.then(forget, forget);
+  // Calls in flight by route, then by body: no key string joins the body to the rest.
+  const routeKey = `${route.kind} ${payload.contentType} ${route.model}`;
+  let calls = client.inFlight.get(routeKey);
+  if (!calls) client.inFlight.set(routeKey, (calls = new Map()));
+  const joined = calls.get(body);
+  if (joined) {
+    return joined.catch((error) => {
+      throw own(error);
+    });
   }
+  const pending = sharedCall(client, route, options, payload, calls, body);
+  calls.set(body, pending);
   return pending;
 }
 
-/** The result of a 2xx answer, as the core reads it. */
-function result(kind, input, answer, model) {
-  const many = Array.isArray(input);
+/** The request of `shared`: it stops being shared as soon as it settles. */
+async function sharedCall(client, route, options, payload, calls, body) {
   try {
-    return JSON.parse(core(parseResult(kind, many, many ? input.length : 1, answer.text)));
-  } catch (error) {
-    throw tag(error, model, answer, answer.attempts);
+    return await deliver(client, route, options, payload, false);
+  } finally {
+    calls.delete(body);
   }
 }
+
+/** The result the core read from a call's answer (parsed for each caller, so no two share objects). */
+const result = (answer) => JSON.parse(answer.result);
+
+/** The same error for another caller: callers sharing a request never share an error object. */
+const own = (error) => (error instanceof InferenceError ? new InferenceError(error.message, error.code, error) : error);
 
 // ---------------------------------------------------------------- micro-batching
 
@@ -547,16 +582,21 @@ function batched(client, key, text, send) {
     if (client.batches.get(key) === batch) client.batches.delete(key);
     batch.go();
   }
-  return batch.lists.then((lists) => {
-    if (index >= lists.length) throw new InferenceError("the batched answer has fewer results than texts", "BAD_RESPONSE");
-    return lists[index];
-  });
+  return batch.lists.then(
+    (lists) => {
+      if (index >= lists.length) throw new InferenceError("the batched answer has fewer results than texts", "BAD_RESPONSE");
+      return lists[index];
+    },
+    (error) => {
+      throw own(error);
+    },
+  );
 }
 
 // ---------------------------------------------------------------- tasks
 
 /** The call options of one call, over the client's. */
-function ownOptions(client, value, model) {
+function callOptionsOf(client, value, model) {
   return tagged(() => callOptions(value, client.defaults, "callOptions"), model);
 }
 
@@ -571,19 +611,19 @@ function tagged(run, model) {
 async function textClassification(client, model, text, params, callOptionsValue) {
   checkedModel(model);
   const [inputs, parameters] = tagged(() => [textsOf(text, "text"), paramsOf(params)], model);
-  const options = ownOptions(client, callOptionsValue, model);
-  const own = !absent(callOptionsValue);
-  if (client.batch && typeof inputs === "string" && !own) {
+  const options = callOptionsOf(client, callOptionsValue, model);
+  const ownOptions = !absent(callOptionsValue);
+  if (client.batch && typeof inputs === "string" && !ownOptions) {
     const key = `${model}\n${parameters === undefined ? "" : stringify(parameters, "params")}`;
     return batched(client, key, inputs, async (batch) => {
       const body = taskBody(batch, parameters);
-      const answer = await deliver(client, false, model, options, jsonPayload(body), false);
-      return result(TEXT_CLASSIFICATION, batch, answer, model);
+      const route = { model, kind: TEXT_CLASSIFICATION, input: batch };
+      return result(await deliver(client, route, options, jsonPayload(body), false));
     });
   }
   const body = tagged(() => taskBody(inputs, parameters), model);
-  const answer = await shared(client, model, options, jsonPayload(body), own);
-  return result(TEXT_CLASSIFICATION, inputs, answer, model);
+  const route = { model, kind: TEXT_CLASSIFICATION, input: inputs };
+  return result(await shared(client, route, options, jsonPayload(body), ownOptions));
 }
 
 /** A prompt: one non-empty string. */
@@ -595,9 +635,8 @@ function promptOf(prompt) {
 async function textGeneration(client, model, prompt, params, callOptionsValue) {
   checkedModel(model);
   const body = tagged(() => taskBody(promptOf(prompt), paramsOf(params)), model);
-  const options = ownOptions(client, callOptionsValue, model);
-  const answer = await deliver(client, false, model, options, jsonPayload(body), false);
-  return result(TEXT_GENERATION, prompt, answer, model);
+  const options = callOptionsOf(client, callOptionsValue, model);
+  return result(await deliver(client, { model, kind: TEXT_GENERATION }, options, jsonPayload(body), false));
 }
 
 /** Zero-shot candidate labels: a non-empty array of non-empty strings. */
@@ -621,9 +660,9 @@ async function zeroShot(client, model, text, labels, params, callOptionsValue) {
     // The labels go into parameters, winning over any candidate_labels there.
     return taskBody(inputs, { ...parameters, candidate_labels: labelsOf(labels) });
   }, model);
-  const options = ownOptions(client, callOptionsValue, model);
-  const answer = await shared(client, model, options, jsonPayload(body), !absent(callOptionsValue));
-  return result(ZERO_SHOT, text, answer, model);
+  const options = callOptionsOf(client, callOptionsValue, model);
+  const route = { model, kind: ZERO_SHOT, input: text };
+  return result(await shared(client, route, options, jsonPayload(body), !absent(callOptionsValue)));
 }
 
 async function classifyImage(client, model, image, params, callOptionsValue) {
@@ -637,21 +676,21 @@ async function classifyImage(client, model, image, params, callOptionsValue) {
     const raw = bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer());
     return jsonPayload(taskBody(base64(raw), parameters));
   }, model);
-  const options = ownOptions(client, callOptionsValue, model);
-  const answer = await shared(client, model, options, payload, !absent(callOptionsValue));
-  return result(IMAGE_CLASSIFICATION, undefined, answer, model);
+  const options = callOptionsOf(client, callOptionsValue, model);
+  const route = { model, kind: IMAGE_CLASSIFICATION };
+  return result(await shared(client, route, options, payload, !absent(callOptionsValue)));
 }
 
 async function query(client, model, payload, callOptionsValue) {
   checkedModel(model);
-  const options = ownOptions(client, callOptionsValue, model);
+  const options = callOptionsOf(client, callOptionsValue, model);
   const body = await tagged(async () => {
     if (payload === undefined) throw invalid("payload", "is required");
     const bytes = bytesOf(payload, "payload");
     if (bytes) return bytesPayload(bytes, "payload");
     return jsonPayload(stringify(payload, "payload"));
   }, model);
-  const answer = await deliver(client, false, model, options, body, false);
+  const answer = await deliver(client, { model }, options, body, false);
   if (answer.blob) return answer.blob;
   if (!answer.contentType.includes("json")) return answer.text;
   try {
@@ -678,9 +717,8 @@ function chatRequest(request, stream) {
 
 async function chatCompletion(client, request, callOptionsValue) {
   const { body, model } = chatRequest(request, false);
-  const options = ownOptions(client, callOptionsValue, model);
-  const answer = await deliver(client, true, model, options, jsonPayload(body), false);
-  return result(CHAT, undefined, answer, model);
+  const options = callOptionsOf(client, callOptionsValue, model);
+  return result(await deliver(client, { chat: true, model, kind: CHAT }, options, jsonPayload(body), false));
 }
 
 // ---------------------------------------------------------------- streams
@@ -793,10 +831,12 @@ function streamSource(open) {
 function openStream(client, chat, prepareCall) {
   return new InferenceStream(
     streamSource(async (cancelSignal) => {
-      const { model, body, options } = prepareCall();
-      options.signals.push(cancelSignal);
-      const answer = await deliver(client, chat, model, options, jsonPayload(body), true);
-      return { model, answer: { ...answer, signals: options.signals } };
+      const { model, body, options: callOptions } = prepareCall();
+      // The stream's own signal joins the call's (a copy: options may be the client's defaults).
+      const options = { ...callOptions, signals: [...callOptions.signals, cancelSignal] };
+      const answer = await deliver(client, { chat, model }, options, jsonPayload(body), true);
+      answer.signals = options.signals;
+      return { model, answer };
     }),
   );
 }
@@ -804,7 +844,7 @@ function openStream(client, chat, prepareCall) {
 function chatCompletionStream(client, request, callOptionsValue) {
   return openStream(client, true, () => {
     const { body, model } = chatRequest(request, true);
-    const options = ownOptions(client, callOptionsValue, model);
+    const options = callOptionsOf(client, callOptionsValue, model);
     return { model, body, options };
   });
 }
@@ -813,7 +853,7 @@ function textGenerationStream(client, model, prompt, params, callOptionsValue) {
   return openStream(client, false, () => {
     checkedModel(model);
     const body = tagged(() => taskBody(promptOf(prompt), paramsOf(params), { stream: true }), model);
-    return { model, body, options: ownOptions(client, callOptionsValue, model) };
+    return { model, body, options: callOptionsOf(client, callOptionsValue, model) };
   });
 }
 

@@ -60,10 +60,14 @@ pub fn sniff_image(head: &[u8]) -> Option<String> {
 /// answered one list per text, `count` of them. Kinds: 1 text
 /// classification, 2 text generation, 4 zero-shot, 7 image classification,
 /// anything else a chat completion (returned as sent once checked).
-#[wasm_bindgen(js_name = parseResult)]
-pub fn parse_result(kind: u8, many: bool, count: usize, body: &str) -> String {
+pub fn read_result(
+    kind: u8,
+    many: bool,
+    count: usize,
+    body: &str,
+) -> Result<String, InferenceError> {
     let inputs = if many { count } else { 1 };
-    let result = match kind {
+    match kind {
         TEXT_CLASSIFICATION => parse_text_classification(body, inputs).map(|l| per_input(&l, many)),
         ZERO_SHOT => parse_zero_shot(body, inputs).map(|l| per_input(&l, many)),
         IMAGE_CLASSIFICATION => parse_image_classification(body).map(|l| per_input(&[l], false)),
@@ -75,8 +79,7 @@ pub fn parse_result(kind: u8, many: bool, count: usize, body: &str) -> String {
                 "the chat answer is not a chat completion ({choices, ...})",
             )),
         },
-    };
-    outcome(result)
+    }
 }
 
 /// The error of a streamed call answered 2xx with something other than an

@@ -7,6 +7,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use super::codec::read_result;
 use super::wire::{error_json, outcome};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
@@ -58,8 +59,13 @@ impl Route {
     }
 }
 
-/// The state of one call: its route, attempts so far and their endpoint.
+/// The state of one call: its route, what its answer holds, attempts so
+/// far and their endpoint.
 struct CallState {
+    /// The answer's kind (`codec::read_result`); 0: JavaScript reads it.
+    kind: u8,
+    many: bool,
+    count: usize,
     chat: bool,
     model: String,
     policy: CallPolicy,
@@ -147,13 +153,18 @@ impl Engine {
         }))
     }
 
-    /// Starts a call to `model` (task route) or to the chat route and returns
-    /// its number. Retry settings left `NaN` take their defaults;
-    /// `max_attempts == 0` is `retry: false`. `timeout_ms` is per attempt
-    /// (`NaN`: none). `end` frees the number.
+    /// Starts a call to `model` (task route) or to the chat route, and its
+    /// first attempt (see `start`). `kind`, `many` and `count` say how to
+    /// read its 2xx answer (`codec::read_result`; kind 0: not here). Retry
+    /// settings left `NaN` take their defaults; `max_attempts == 0` is
+    /// `retry: false`. `timeout_ms` is per attempt (`NaN`: none). The call's
+    /// number, `call` in the output, is freed by its final `finish` or by `end`.
     #[allow(clippy::too_many_arguments)]
     pub fn call(
         &mut self,
+        kind: u8,
+        many: bool,
+        count: usize,
         chat: bool,
         model: String,
         max_attempts: f64,
@@ -162,7 +173,7 @@ impl Engine {
         deadline_ms: f64,
         timeout_ms: f64,
         now_ms: f64,
-    ) -> usize {
+    ) -> String {
         let retry = if max_attempts == 0.0 {
             RetryConfig::disabled()
         } else {
@@ -183,13 +194,16 @@ impl Engine {
         };
         let timeout = (!timeout_ms.is_nan()).then_some(timeout_ms as u64);
         let call = CallState {
+            kind,
+            many,
+            count,
             chat,
             model,
             policy: CallPolicy::new(retry, timeout, now_ms as u64),
             endpoint: 0,
             last_status: None,
         };
-        match self.calls.iter().position(Option::is_none) {
+        let id = match self.calls.iter().position(Option::is_none) {
             Some(free) => {
                 self.calls[free] = Some(call);
                 free
@@ -198,7 +212,8 @@ impl Engine {
                 self.calls.push(Some(call));
                 self.calls.len() - 1
             }
-        }
+        };
+        self.start(id, now_ms)
     }
 
     /// Frees call `id`'s slot.
@@ -208,8 +223,9 @@ impl Engine {
         }
     }
 
-    /// Starts the next attempt of call `id`: `{url, endpoint, authorization?,
-    /// timeoutMs?}` as JSON, `endpoint` being the name reports use.
+    /// Starts the next attempt of call `id`: `{call, url, endpoint,
+    /// authorization?, timeoutMs?}` as JSON, `endpoint` being the name
+    /// reports use.
     pub fn start(&mut self, id: usize, now_ms: f64) -> String {
         let Some(Some(call)) = self.calls.get_mut(id) else {
             return String::new();
@@ -230,7 +246,10 @@ impl Engine {
         } else {
             task_url(&endpoint.url, &call.model, endpoint.dedicated)
         };
-        let mut out = String::from("{\"url\":");
+        let mut out = String::with_capacity(url.len() + endpoint.name.len() + 160);
+        out.push_str("{\"call\":");
+        write_decimal(id as u64, &mut out);
+        out.push_str(",\"url\":");
         write_string(&url, &mut out);
         out.push_str(",\"endpoint\":");
         write_string(&endpoint.name, &mut out);
@@ -251,8 +270,11 @@ impl Engine {
     }
 
     /// Ends the current attempt of call `id` and says what next, as JSON:
-    /// `{attempt}` when it succeeded, `{attempt, code, delayMs}` to wait and
-    /// try again, or `{attempt, code, error}` to give up with `error`.
+    /// `{attempt}` when it succeeded, followed by a newline and the result
+    /// its kind reads from `body` (JavaScript parses the two apart, and the
+    /// result once per caller); `{attempt, code, delayMs}` to wait and try
+    /// again; or `{attempt, code?, error}` to give up with `error` (without
+    /// `code` when a 2xx answer could not be read). A final verdict frees `id`.
     ///
     /// An answer has its `status` (non-2xx: `body`, `retry_after_ms` and
     /// `request_id` are read for the error; `retry_after_ms` is the wait its
@@ -283,7 +305,7 @@ impl Engine {
         } else {
             let meta = ResponseMeta {
                 status,
-                request_id,
+                request_id: request_id.clone(),
                 // JavaScript reads the header (an HTTP date is `Date.parse`'s).
                 retry_after_ms: (!retry_after_ms.is_nan()).then_some(retry_after_ms as u64),
                 compute_time_ms: None,
@@ -307,25 +329,47 @@ impl Engine {
         let next = call
             .policy
             .finish_attempt(router, now, &outcome, &mut self.random);
-        let mut out = String::from("{\"attempt\":");
-        write_decimal(call.policy.attempts().into(), &mut out);
-        if let Some((mut err, _)) = failure {
-            out.push_str(",\"code\":");
-            write_string(err.code.as_str(), &mut out);
-            match next {
-                Next::Wait(ms) => {
-                    out.push_str(",\"delayMs\":");
-                    write_decimal(ms, &mut out);
-                }
-                _ => {
-                    err.attempts = call.policy.attempts();
-                    err.status = err.status.or(call.last_status);
-                    out.push_str(",\"error\":");
-                    out.push_str(&error_json(&err));
+        let attempts = call.policy.attempts();
+        let mut out = String::with_capacity(body.len() + 64);
+        out.push_str("{\"attempt\":");
+        write_decimal(attempts.into(), &mut out);
+        let mut error = None;
+        let mut result = None;
+        match (failure, next) {
+            (Some((err, _)), next) => {
+                out.push_str(",\"code\":");
+                write_string(err.code.as_str(), &mut out);
+                match next {
+                    Next::Wait(ms) => {
+                        out.push_str(",\"delayMs\":");
+                        write_decimal(ms, &mut out);
+                    }
+                    _ => error = Some(err),
                 }
             }
+            (None, _) if call.kind == 0 => {}
+            (None, _) => match read_result(call.kind, call.many, call.count, body) {
+                Ok(text) => result = Some(text),
+                Err(mut err) => {
+                    err.request_id = request_id;
+                    error = Some(err);
+                }
+            },
+        }
+        if let Some(mut err) = error {
+            err.attempts = attempts;
+            err.status = err.status.or(call.last_status);
+            out.push_str(",\"error\":");
+            out.push_str(&error_json(&err));
+        }
+        if !matches!(next, Next::Wait(_)) {
+            self.calls[id] = None;
         }
         out.push('}');
+        if let Some(result) = result {
+            out.push('\n');
+            out.push_str(&result);
+        }
         out
     }
 }

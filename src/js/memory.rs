@@ -3,8 +3,12 @@
 //! Blocks come in power-of-two size classes, each with its own free list;
 //! fresh blocks are carved from the end of linear memory, which grows as
 //! needed. A freed block is reused by the next request of its class, so a
-//! long-lived page settles at its peak working set. This is a few hundred
-//! bytes of wasm where a general-purpose allocator is several kilobytes.
+//! long-lived page settles at its peak working set. Blocks are aligned to
+//! their size up to 16 bytes, so any block of a class serves any request of
+//! that class with an alignment up to 16 (all this crate makes); a request
+//! aligned more than that takes a freed block only if it happens to fit.
+//! This is a few hundred bytes of wasm where a general-purpose allocator is
+//! several kilobytes.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32::{memory_grow, memory_size};
@@ -75,7 +79,7 @@ unsafe impl GlobalAlloc for SizeClassAllocator {
             heap.free[class] = unsafe { *(head as *const usize) };
             return head as *mut u8;
         }
-        heap.carve(1 << class, layout.align())
+        heap.carve(1 << class, layout.align().max((1 << class).min(16)))
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

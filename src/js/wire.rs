@@ -64,7 +64,7 @@ pub fn write_label_scores(list: &[LabelScore], out: &mut String) {
 
 /// One list for a single input (`many == false`), else one list per input.
 pub fn per_input(lists: &[Vec<LabelScore>], many: bool) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(lists.iter().map(|l| l.len() * 48).sum());
     if many {
         out.push('[');
         for (i, list) in lists.iter().enumerate() {
