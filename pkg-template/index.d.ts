@@ -302,3 +302,9 @@ export function chatCompletionStream(request: ChatCompletionRequest, options?: C
  * `.wasm` from another URL before the first call.
  */
 export function init(input?: { module_or_path?: RequestInfo | URL | Response | BufferSource | WebAssembly.Module }): Promise<unknown>;
+
+/**
+ * Instantiates the wasm synchronously from its bytes or a compiled module
+ * (the Node and Workers entries do this themselves).
+ */
+export function initSync(input: { module: BufferSource | WebAssembly.Module }): unknown;

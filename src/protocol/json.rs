@@ -209,8 +209,9 @@ impl Number {
     /// The value times 1000, rounded to whole units (seconds to milliseconds),
     /// for non-negative values below about 10^15.
     pub fn thousandths(&self) -> Option<u64> {
-        let (negative, digits, exponent) = decimal_parts(&self.0)?;
-        if negative && !digits.is_empty() {
+        let number = Decimal::read(&self.0)?;
+        let (digits, exponent) = (number.digits(), number.exponent);
+        if number.negative {
             return None;
         }
         // value = 0.DIGITS × 10^exponent; times 1000 shifts the point by 3.
@@ -231,74 +232,105 @@ impl Number {
     }
 }
 
-/// `(negative, significant digits, exponent)` with value = 0.DIGITS × 10^exponent;
-/// zero has no digits. `None` when the text is not a number.
-fn decimal_parts(text: &str) -> Option<(bool, Vec<u8>, i64)> {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (rest.get(..i)?, {
-            let digits = rest.get(i + 1..)?;
-            let (sign, digits) = match digits.strip_prefix('-') {
-                Some(digits) => (-1, digits),
-                None => (1, digits.strip_prefix('+').unwrap_or(digits)),
-            };
-            // Exponents are clamped: past ±100000 every value is 0 or out of range.
-            sign * parse_u64(digits)?.min(100_000) as i64
-        }),
-        None => (rest, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int_part.is_empty()
-        || !int_part
-            .bytes()
-            .chain(frac_part.bytes())
-            .all(|b| b.is_ascii_digit())
-    {
-        return None;
+/// Significant digits kept for comparing: far beyond the 17 of any `f64`.
+const MAX_DIGITS: usize = 40;
+
+/// A number as `0.DIGITS × 10^exponent` with no leading or trailing zero
+/// digit (zero has none). Digits past [`MAX_DIGITS`] are dropped.
+struct Decimal {
+    negative: bool,
+    digits: [u8; MAX_DIGITS],
+    len: usize,
+    exponent: i64,
+}
+
+impl Decimal {
+    /// Reads a number text; `None` when it is not one. No allocation: this
+    /// runs for every score compared.
+    fn read(text: &str) -> Option<Decimal> {
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(i) => {
+                let digits = rest.get(i + 1..)?;
+                let (sign, digits) = match digits.strip_prefix('-') {
+                    Some(digits) => (-1, digits),
+                    None => (1, digits.strip_prefix('+').unwrap_or(digits)),
+                };
+                // Exponents are clamped: past ±100000 every value is 0 or out of range.
+                (
+                    rest.get(..i)?,
+                    sign * parse_u64(digits)?.min(100_000) as i64,
+                )
+            }
+            None => (rest, 0),
+        };
+        if !mantissa.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut number = Decimal {
+            negative,
+            digits: [0; MAX_DIGITS],
+            len: 0,
+            exponent: 0,
+        };
+        let (mut integer_digits, mut leading_zeros, mut after_point) = (0i64, 0i64, false);
+        for b in mantissa.bytes() {
+            match b {
+                b'.' if !after_point => after_point = true,
+                b'0'..=b'9' => {
+                    integer_digits += i64::from(!after_point);
+                    if number.len == 0 && b == b'0' {
+                        leading_zeros += 1;
+                    } else if number.len < MAX_DIGITS {
+                        number.digits[number.len] = b - b'0';
+                        number.len += 1;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        while number.len > 0 && number.digits[number.len - 1] == 0 {
+            number.len -= 1;
+        }
+        if number.len == 0 {
+            number.negative = false;
+        } else {
+            number.exponent = integer_digits - leading_zeros + exponent;
+        }
+        Some(number)
     }
-    let mut digits: Vec<u8> = int_part
-        .bytes()
-        .chain(frac_part.bytes())
-        .map(|b| b - b'0')
-        .collect();
-    let mut point = int_part.len() as i64;
-    let leading = digits.iter().take_while(|d| **d == 0).count();
-    digits.drain(..leading);
-    point -= leading as i64;
-    while digits.last() == Some(&0) {
-        digits.pop();
+
+    fn digits(&self) -> &[u8] {
+        &self.digits[..self.len]
     }
-    if digits.is_empty() {
-        return Some((false, digits, 0));
-    }
-    Some((negative, digits, point + exponent))
 }
 
 /// Compares two JSON number texts numerically (unreadable text sorts lowest).
 pub fn compare_decimals(a: &str, b: &str) -> core::cmp::Ordering {
-    use core::cmp::Ordering;
-    let (Some(a), Some(b)) = (decimal_parts(a), decimal_parts(b)) else {
-        return decimal_parts(a).is_some().cmp(&decimal_parts(b).is_some());
+    let (Some(a), Some(b)) = (Decimal::read(a), Decimal::read(b)) else {
+        return Decimal::read(a).is_some().cmp(&Decimal::read(b).is_some());
     };
-    let sign = |(negative, digits, _): &(bool, Vec<u8>, i64)| match (digits.is_empty(), negative) {
-        (true, _) => 0,
-        (false, true) => -1,
-        (false, false) => 1,
+    let sign = |n: &Decimal| match (n.len, n.negative) {
+        (0, _) => 0,
+        (_, true) => -1,
+        (_, false) => 1,
     };
     let (sa, sb) = (sign(&a), sign(&b));
     if sa != sb || sa == 0 {
         return sa.cmp(&sb);
     }
-    let magnitude = a.2.cmp(&b.2).then_with(|| a.1.cmp(&b.1));
+    let magnitude = a
+        .exponent
+        .cmp(&b.exponent)
+        .then_with(|| a.digits().cmp(b.digits()));
     if sa < 0 {
         magnitude.reverse()
     } else {
         magnitude
     }
-    .then(Ordering::Equal)
 }
 
 /// Appends `n` in decimal. Numbers are written by hand throughout the crate:
@@ -645,6 +677,11 @@ mod tests {
             ("100", "1E2", Equal),
             ("0.1", "0.10000000000000001", Less),
             ("2", "abc", Greater),
+            ("123.4", "1.234e2", Equal),
+            ("1e+2", "100.0", Equal),
+            ("0.00", "-0e5", Equal),
+            ("0.05", "5e-2", Equal),
+            ("1.", ".5", Greater),
         ] {
             assert_eq!(compare_decimals(a, b), order, "{a} vs {b}");
             assert_eq!(compare_decimals(b, a), order.reverse(), "{b} vs {a}");

@@ -31,6 +31,19 @@ test("100 concurrent identical calls reach the upstream as one request", async (
   const image = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2]);
   await Promise.all(Array.from({ length: 10 }, () => c.classifyImage("acme/vision", image, { top_k: 2 })));
   assert.equal(up.requests.length, 1, "image calls with parameters (a JSON body) are shared too");
+
+  up.reset();
+  const raw = await Promise.all(Array.from({ length: 10 }, () => c.classifyImage("acme/vision", image)));
+  assert.equal(up.requests.length, 1, "raw bytes of the same view are shared");
+  assert.ok(
+    raw.slice(1).every((r) => r !== raw[0] && JSON.stringify(r) === JSON.stringify(raw[0])),
+    "each caller gets its own equal result",
+  );
+
+  up.reset();
+  const copy = image.slice();
+  await Promise.all([c.classifyImage("acme/vision", image), c.classifyImage("acme/vision", copy)]);
+  assert.equal(up.requests.length, 2, "equal bytes in another view are another request");
 });
 
 test("sharing ends with the call: a later identical call asks again", async () => {

@@ -50,9 +50,10 @@ function recordedImage() {
 
 describe("exports", () => {
   test("the package exports the whole API", () => {
-    for (const name of ["InferenceClient", "InferenceError", "query", "textClassification", "textGeneration", "classifyImage", "zeroShot", "init"]) {
-      assert.equal(typeof hf[name], "function", name);
-    }
+    const api = ["InferenceClient", "InferenceError", "InferenceStream", "chatCompletion", "chatCompletionStream", "classifyImage"];
+    api.push("init", "initSync", "query", "textClassification", "textGeneration", "textGenerationStream", "zeroShot");
+    assert.deepEqual(Object.keys(hf).sort(), api.sort(), "exactly the documented names (index.d.ts)");
+    for (const name of api) assert.equal(typeof hf[name], "function", name);
     const err = new hf.InferenceError("m", "NOT_FOUND", { status: 404 });
     assert.ok(err instanceof Error);
     assert.equal(err.name, "InferenceError");
@@ -343,6 +344,8 @@ describe("bad arguments are refused before any request", () => {
       [{ endpoint: [{ url: "https://a", token: 1 }] }, "endpoint[0].token: must be a string"],
       [{ billTo: 3 }, "billTo: must be a string"],
       ["https://x", "options: must be an object"],
+      [{ headers: { "bad header": "x" } }, "options.headers.bad header: is not a valid HTTP header name or value"],
+      [{ headers: { "x-ok": "line\nbreak" } }, "options.headers.x-ok: is not a valid HTTP header name or value"],
     ]) {
       assert.throws(() => new hf.InferenceClient(options), (err) => err instanceof hf.InferenceError && err.code === "INVALID_INPUT" && err.message === message);
     }
@@ -378,7 +381,9 @@ describe("the token", () => {
       billTo: "acme",
       headers: { "x-trace": "t1" },
     });
-    await c.textGeneration("gpt2", "hi", undefined, { headers: { "x-trace": "t2" } });
+    // Header names are case-insensitive: the call's X-Trace replaces the client's x-trace, and a
+    // caller's Authorization never replaces the token.
+    await c.textGeneration("gpt2", "hi", undefined, { headers: { "X-Trace": "t2", Authorization: "Bearer mine" } });
     const sent = up.requests[0].headers;
     assert.deepEqual([sent.authorization, sent["x-hf-bill-to"], sent["x-trace"]], ["Bearer hf_endpointToken", "acme", "t2"]);
   });
