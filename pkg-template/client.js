@@ -309,7 +309,7 @@ function isBinary(contentType) {
 }
 
 /**
- * One HTTP attempt, as `plan` (from `Call.start`) says. Resolves with the
+ * One HTTP attempt, as `plan` (from `Engine.call` or `Engine.start`) says. Resolves with the
  * answer, read whole, or for a 2xx stream with its body still to read (the
  * caller's signals still abort it; `release` detaches them). Rejects with
  * `{code, message}` when no answer came.
@@ -600,12 +600,19 @@ function callOptionsOf(client, value, model) {
   return tagged(() => callOptions(value, client.defaults, "callOptions"), model);
 }
 
+/** `run()`, with an error it throws tagged with `model` (also when it returns a promise that rejects). */
 function tagged(run, model) {
+  let value;
   try {
-    return run();
+    value = run();
   } catch (error) {
     throw tag(error, model);
   }
+  return value instanceof Promise
+    ? value.catch((error) => {
+        throw tag(error, model);
+      })
+    : value;
 }
 
 async function textClassification(client, model, text, params, callOptionsValue) {
@@ -614,7 +621,7 @@ async function textClassification(client, model, text, params, callOptionsValue)
   const options = callOptionsOf(client, callOptionsValue, model);
   const ownOptions = !absent(callOptionsValue);
   if (client.batch && typeof inputs === "string" && !ownOptions) {
-    const key = `${model}\n${parameters === undefined ? "" : stringify(parameters, "params")}`;
+    const key = `${model}\n${parameters === undefined ? "" : tagged(() => stringify(parameters, "params"), model)}`;
     return batched(client, key, inputs, async (batch) => {
       const body = taskBody(batch, parameters);
       const route = { model, kind: TEXT_CLASSIFICATION, input: batch };

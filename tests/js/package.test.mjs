@@ -326,6 +326,8 @@ describe("bad arguments are refused before any request", () => {
       const err = await rejection(call(client()));
       assert.ok(err instanceof hf.InferenceError, `${name}: ${err}`);
       assert.deepEqual([err.code, err.message, err.attempts, err.status], ["INVALID_INPUT", message, 0, undefined]);
+      // The error names the model called, unless the model id itself was refused.
+      assert.equal(typeof err.model, message.startsWith("model:") ? "undefined" : "string", "err.model");
       assert.equal(up.requests.length, 0, "nothing reached the upstream");
     });
   }
