@@ -59,8 +59,7 @@ impl Route {
     }
 }
 
-/// The state of one call: its route, what its answer holds, attempts so
-/// far and their endpoint.
+/// The state of one call: its route, what its answer holds and its attempts.
 struct CallState {
     /// The answer's kind (`codec::read_result`); 0: JavaScript reads it.
     kind: u8,
@@ -69,7 +68,6 @@ struct CallState {
     chat: bool,
     model: String,
     policy: CallPolicy,
-    endpoint: usize,
     last_status: Option<u16>,
 }
 
@@ -200,7 +198,6 @@ impl Engine {
             chat,
             model,
             policy: CallPolicy::new(retry, timeout, now_ms as u64),
-            endpoint: 0,
             last_status: None,
         };
         let id = match self.calls.iter().position(Option::is_none) {
@@ -239,7 +236,6 @@ impl Engine {
         let (index, timeout) = call
             .policy
             .start_attempt(router, now_ms as u64, &mut self.random);
-        call.endpoint = index;
         let endpoint = &route.endpoints[index];
         let url = if call.chat {
             chat_url(&endpoint.url)
@@ -319,13 +315,12 @@ impl Engine {
         if status != 0 {
             call.last_status = Some(status);
         }
-        let route = if call.chat {
-            &mut self.chat
+        let (route, default) = if call.chat {
+            (&mut self.chat, DEFAULT_CHAT_ENDPOINT)
         } else {
-            &mut self.tasks
+            (&mut self.tasks, DEFAULT_ENDPOINT)
         };
-        // The router exists: the attempt's start built it.
-        let router = route.router(DEFAULT_ENDPOINT);
+        let router = route.router(default);
         let next = call
             .policy
             .finish_attempt(router, now, &outcome, &mut self.random);
