@@ -16,6 +16,7 @@ const CHAT = 5;
 const IMAGE_CLASSIFICATION = 7;
 
 const JSON_TYPE = "application/json";
+const NO_BYTES = new Uint8Array(0);
 const SNIFF_BYTES = 12;
 const MAX_TIMER_MS = 0x7fffffff;
 const ABORTED_MESSAGE = "the call was aborted by its signal";
@@ -50,7 +51,7 @@ function tag(error, model, answer, attempts) {
     if (!error.message.startsWith("model:")) error.model ??= model;
     if (answer) {
       error.status ??= answer.status;
-      error.requestId ??= answer.requestId;
+      error.requestId ??= requestIdOf(answer);
       error.attempts = Math.max(error.attempts, attempts || 1);
     }
   }
@@ -308,13 +309,18 @@ function isBinary(contentType) {
   return !(contentType === "" || contentType.startsWith("text/") || contentType.includes("json") || contentType.includes("xml"));
 }
 
+/** An answer's `x-request-id` (read only when needed: a 2xx answer seldom needs it). */
+const requestIdOf = (answer) => answer.requestId ?? answer.headers.get("x-request-id") ?? undefined;
+
 /**
- * One HTTP attempt, as `plan` (from `Engine.call` or `Engine.start`) says. Resolves with the
- * answer, read whole, or for a 2xx stream with its body still to read (the
- * caller's signals still abort it; `release` detaches them). Rejects with
- * `{code, message}` when no answer came.
+ * One HTTP attempt, as `plan` (from `Engine.call` or `Engine.start`) says.
+ * Resolves with the answer, read whole: as bytes for the core to read, or,
+ * for a 2xx answer the caller reads (`readsOwn`), as text or a `Blob`. A 2xx
+ * stream comes with its body still to read (the caller's signals still abort
+ * it; `release` detaches them). Rejects with `{code, message}` when no
+ * answer came.
  */
-async function attempt(client, plan, options, payload, stream) {
+async function attempt(client, plan, options, payload, stream, readsOwn) {
   const { signals } = options;
   if (signals.some((s) => s.aborted)) throw failure("ABORTED", ABORTED_MESSAGE);
   // Header names were checked and lower-cased with the call options; later entries win.
@@ -352,7 +358,8 @@ async function attempt(client, plan, options, payload, stream) {
     }
     const get = (name) => response.headers.get(name) ?? undefined;
     const { ok, status } = response;
-    const answer = { status, contentType: (get("content-type") ?? "").toLowerCase(), requestId: get("x-request-id") };
+    const answer = { status, contentType: (get("content-type") ?? "").toLowerCase(), headers: response.headers };
+    if (!ok || stream || options.onAttempt) answer.requestId = get("x-request-id");
     if (!ok) answer.retryAfter = get("retry-after");
     if (options.onAttempt) {
       const seconds = Number.parseFloat(get("x-compute-time"));
@@ -364,7 +371,8 @@ async function attempt(client, plan, options, payload, stream) {
       return { ...answer, url: plan.url, response, controller, release };
     }
     try {
-      if (ok && isBinary(answer.contentType)) answer.blob = await response.blob();
+      if (!ok || !readsOwn) answer.bytes = new Uint8Array(await response.arrayBuffer());
+      else if (isBinary(answer.contentType)) answer.blob = await response.blob();
       else answer.text = await response.text();
     } catch (error) {
       throw failed(error);
@@ -414,7 +422,7 @@ async function deliver(client, route, options, payload, stream) {
       let answer;
       let failed;
       try {
-        answer = await attempt(client, plan, options, payload, stream);
+        answer = await attempt(client, plan, options, payload, stream, kind === 0);
       } catch (error) {
         if (!error || typeof error.code !== "string" || error instanceof Error) throw error;
         failed = error;
@@ -422,12 +430,11 @@ async function deliver(client, route, options, payload, stream) {
       const ended = Date.now();
       const status = answer?.status ?? 0;
       if (answer) lastStatus = status;
-      const readHere = kind !== 0 || status < 200 || status >= 300;
       const verdictText = engine.finish(
         id,
         ended,
         status,
-        readHere ? (answer?.text ?? "") : "",
+        answer?.bytes ?? NO_BYTES,
         retryAfterMs(answer?.retryAfter, ended),
         answer?.requestId,
         failed?.code ?? "",
@@ -449,7 +456,12 @@ async function deliver(client, route, options, payload, stream) {
           requestId: answer?.requestId,
         });
       }
-      if (verdict.error) throw coreError(verdict.error, model);
+      if (verdict.error) {
+        const error = coreError(verdict.error, model);
+        // A 2xx answer the core could not read: its request id was not read yet.
+        if (answer) error.requestId ??= requestIdOf(answer);
+        throw error;
+      }
       if (settled) {
         answer.attempts = verdict.attempt;
         answer.result = cut < 0 ? undefined : verdictText.slice(cut + 1);

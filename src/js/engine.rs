@@ -17,6 +17,7 @@ use crate::prelude::*;
 use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
 use crate::protocol::json::{write_decimal, write_string};
 use crate::protocol::task::{chat_url, task_url, validate_endpoint_url, Token};
+use crate::protocol::text::utf8_lossy;
 
 /// Where task calls go by default.
 const DEFAULT_ENDPOINT: &str = "https://router.huggingface.co/hf-inference";
@@ -272,18 +273,19 @@ impl Engine {
     /// again; or `{attempt, code?, error}` to give up with `error` (without
     /// `code` when a 2xx answer could not be read). A final verdict frees `id`.
     ///
-    /// An answer has its `status` (non-2xx: `body`, `retry_after_ms` and
-    /// `request_id` are read for the error; `retry_after_ms` is the wait its
-    /// `Retry-After` asks for, `NaN` without one); with no answer, `status`
-    /// is 0 and `code`/`message` say how the attempt failed (NETWORK,
-    /// TIMEOUT, ABORTED).
+    /// An answer has its `status` and its `body` bytes (empty when the
+    /// call's kind leaves a 2xx answer to JavaScript); a non-2xx answer's
+    /// `retry_after_ms` (the wait its `Retry-After` asks for, `NaN` without
+    /// one) and `request_id` go into its error. With no answer, `status` is 0
+    /// and `code`/`message` say how the attempt failed (NETWORK, TIMEOUT,
+    /// ABORTED).
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &mut self,
         id: usize,
         now_ms: f64,
         status: u16,
-        body: &str,
+        body: &[u8],
         retry_after_ms: f64,
         request_id: Option<String>,
         code: &str,
@@ -291,6 +293,16 @@ impl Engine {
     ) -> String {
         let Some(Some(call)) = self.calls.get_mut(id) else {
             return String::new();
+        };
+        // The body comes as bytes (no decoding to a JS string and back); an
+        // invalid sequence reads as U+FFFD.
+        let lossy;
+        let body = match core::str::from_utf8(body) {
+            Ok(text) => text,
+            Err(_) => {
+                lossy = utf8_lossy(body);
+                lossy.as_str()
+            }
         };
         let now = now_ms as u64;
         let failure = if (200..300).contains(&status) {
