@@ -21,7 +21,7 @@ build: setup $(PKG_STAMP) $(SITE_STAMP)
 
 build-worker: setup $(WORKER_STAMP)
 
-$(PKG_STAMP): $(RUST_SOURCES) $(wildcard pkg-template/*) LICENSE scripts/build.sh | setup
+$(PKG_STAMP): $(RUST_SOURCES) $(wildcard pkg-template/*) LICENSE scripts/build.sh scripts/browser-toolchain.sh | setup
 	@bash scripts/build.sh
 	@touch $@
 
