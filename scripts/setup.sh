@@ -62,8 +62,11 @@ done
 
 . scripts/browser-toolchain.sh
 installed_toolchains=$(rustup toolchain list)
-if grep -q "^${BROWSER_TOOLCHAIN}" <<<"$installed_toolchains" \
-  && rustup component list --toolchain "$BROWSER_TOOLCHAIN" --installed | grep -q '^rust-src'; then
+nightly_components=""
+if grep -q "^${BROWSER_TOOLCHAIN}" <<<"$installed_toolchains"; then
+  nightly_components=$(rustup component list --toolchain "$BROWSER_TOOLCHAIN" --installed)
+fi
+if grep -q '^rust-src' <<<"$nightly_components"; then
   say "$BROWSER_TOOLCHAIN toolchain present"
 else
   say "installing $BROWSER_TOOLCHAIN toolchain (rust-src, for the browser wasm)"
