@@ -390,33 +390,35 @@ async function attempt(client, plan, options, payload, stream, readsOwn) {
  * Sends a call under the core's retry policy, across the route's endpoints.
  * `route` is `{chat, model, kind, input}`: `kind` (0: none) and `input` say
  * how the core reads the 2xx answer. Resolves with the final answer and the
- * text of the result the core read (`result`), or rejects with the last error.
+ * text of the result the core read (`result`), or rejects with the last error;
+ * `settling`, if given, is called just before either.
  */
-async function deliver(client, route, options, payload, stream) {
+async function deliver(client, route, options, payload, stream, settling) {
   const { engine } = client;
   const { chat = false, model, kind = 0, input } = route;
   const many = Array.isArray(input);
   const retry = options.retry;
   const setting = (key) => (retry === false ? (key === "maxAttempts" ? 0 : NaN) : (retry?.[key] ?? NaN));
-  let plan = JSON.parse(
-    engine.call(
-      kind,
-      many,
-      many ? input.length : 1,
-      chat,
-      chat ? "" : model,
-      setting("maxAttempts"),
-      setting("baseDelayMs"),
-      setting("maxDelayMs"),
-      setting("deadlineMs"),
-      options.timeoutMs ?? NaN,
-      Date.now(),
-    ),
-  );
-  const id = plan.call;
+  let id;
   let settled = false;
   let lastStatus;
   try {
+    let plan = JSON.parse(
+      engine.call(
+        kind,
+        many,
+        many ? input.length : 1,
+        chat,
+        chat ? "" : model,
+        setting("maxAttempts"),
+        setting("baseDelayMs"),
+        setting("maxDelayMs"),
+        setting("deadlineMs"),
+        options.timeoutMs ?? NaN,
+        Date.now(),
+      ),
+    );
+    id = plan.call;
     for (;;) {
       const started = Date.now();
       let answer;
@@ -475,7 +477,8 @@ async function deliver(client, route, options, payload, stream) {
       plan = JSON.parse(engine.start(id, Date.now()));
     }
   } finally {
-    if (!settled) engine.end(id);
+    if (!settled && id !== undefined) engine.end(id);
+    settling?.();
   }
 }
 
@@ -528,33 +531,29 @@ let nextByteId = 0;
  */
 function shared(client, route, options, payload, ownOptions) {
   if (!client.dedupe || ownOptions) return deliver(client, route, options, payload, false);
-  let body = payload.body;
-  if (typeof body !== "string") {
-    if (!byteIds.has(body)) byteIds.set(body, ++nextByteId);
-    body = `#${byteIds.get(body)}`;
+  let key = payload.body;
+  if (typeof key !== "string") {
+    if (!byteIds.has(key)) byteIds.set(key, ++nextByteId);
+    key = `#${byteIds.get(key)}`;
   }
-  // Calls in flight by route, then by body: no key string joins the body to the rest.
-  const routeKey = `${route.kind} ${payload.contentType} ${route.model}`;
-  let calls = client.inFlight.get(routeKey);
-  if (!calls) client.inFlight.set(routeKey, (calls = new Map()));
-  const joined = calls.get(body);
+  // One lookup by body; the entry says which call it is.
+  const joined = client.inFlight.get(key);
   if (joined) {
-    return joined.catch((error) => {
-      throw own(error);
-    });
+    if (joined.model === route.model && joined.kind === route.kind && joined.contentType === payload.contentType) {
+      return joined.pending.catch((error) => {
+        throw own(error);
+      });
+    }
+    // The same body for another model or task: not the same call (rare), sent on its own.
+    return deliver(client, route, options, payload, false);
   }
-  const pending = sharedCall(client, route, options, payload, calls, body);
-  calls.set(body, pending);
-  return pending;
-}
-
-/** The request of `shared`: it stops being shared as soon as it settles. */
-async function sharedCall(client, route, options, payload, calls, body) {
-  try {
-    return await deliver(client, route, options, payload, false);
-  } finally {
-    calls.delete(body);
-  }
+  const entry = { model: route.model, kind: route.kind, contentType: payload.contentType, pending: undefined };
+  // In the map before the call starts, so that it is gone however early the call settles.
+  client.inFlight.set(key, entry);
+  entry.pending = deliver(client, route, options, payload, false, () => {
+    if (client.inFlight.get(key) === entry) client.inFlight.delete(key);
+  });
+  return entry.pending;
 }
 
 /** The result the core read from a call's answer (parsed for each caller, so no two share objects). */

@@ -67,6 +67,14 @@ test("different inputs, calls with options of their own, and dedupe: false are n
   up.reset();
   await Promise.all(Array.from({ length: 5 }, () => c.textGeneration("gpt2", "not deterministic")));
   assert.equal(up.requests.length, 5, "generation is never shared");
+  up.reset();
+  const [first, second] = await Promise.all([c.textClassification(SST2, "same body"), c.textClassification("acme/other-sentiment", "same body")]);
+  assert.equal(up.requests.length, 2, "the same body for another model is another call");
+  assert.deepEqual(
+    up.requests.map((r) => r.path).sort(),
+    [`/models/${SST2}`, "/models/acme/other-sentiment"].sort(),
+  );
+  assert.ok(Array.isArray(first) && Array.isArray(second));
 });
 
 test("a shared failure reaches every caller", async () => {
