@@ -44,15 +44,15 @@ function core(output) {
 
 /**
  * Gives an error its model (unless the model id itself was refused) and the
- * answer's status and request id, unless it has them.
+ * answer's status, request id and attempts, unless it has them.
  */
-function tag(error, model, answer, attempts) {
+function tag(error, model, answer) {
   if (error instanceof InferenceError) {
     if (!error.message.startsWith("model:")) error.model ??= model;
     if (answer) {
       error.status ??= answer.status;
       error.requestId ??= requestIdOf(answer);
-      error.attempts = Math.max(error.attempts, attempts || 1);
+      error.attempts = Math.max(error.attempts, answer.attempts || 1);
     }
   }
   return error;
@@ -396,7 +396,6 @@ async function attempt(client, plan, options, payload, stream, readsOwn) {
 async function deliver(client, route, options, payload, stream, settling) {
   const { engine } = client;
   const { chat = false, model, kind = 0, input } = route;
-  const many = Array.isArray(input);
   const retry = options.retry;
   const setting = (key) => (retry === false ? (key === "maxAttempts" ? 0 : NaN) : (retry?.[key] ?? NaN));
   let id;
@@ -406,8 +405,7 @@ async function deliver(client, route, options, payload, stream, settling) {
     let plan = JSON.parse(
       engine.call(
         kind,
-        many,
-        many ? input.length : 1,
+        Array.isArray(input) ? input.length : 0,
         chat,
         chat ? "" : model,
         setting("maxAttempts"),
@@ -714,7 +712,7 @@ async function query(client, model, payload, callOptionsValue) {
   try {
     return JSON.parse(answer.text);
   } catch {
-    throw tag(new InferenceError("the answer is not valid JSON", "BAD_RESPONSE"), model, answer, answer.attempts);
+    throw tag(new InferenceError("the answer is not valid JSON", "BAD_RESPONSE"), model, answer);
   }
 }
 
@@ -781,11 +779,7 @@ function streamSource(open) {
         // reported as the error below
       }
       answer.release();
-      const error = coreError(notAStream(answer.contentType, text), model);
-      error.status = answer.status;
-      error.requestId = answer.requestId;
-      error.attempts = answer.attempts;
-      throw error;
+      throw tag(coreError(notAStream(answer.contentType, text)), model, answer);
     }
     reader = answer.response.body.getReader();
     events = new Events();

@@ -213,12 +213,17 @@ export interface ChatCompletionRequest {
   [key: string]: JsonValue | undefined;
 }
 
-/** An OpenAI chat completion, as upstream sent it. */
-export interface ChatCompletionOutput {
+/** What a chat completion and each chunk of a chat stream share (OpenAI wire shape). */
+export interface ChatCompletionEnvelope {
   id: string;
   object: string;
   created: number;
   model: string;
+  [key: string]: JsonValue | undefined;
+}
+
+/** An OpenAI chat completion, as upstream sent it. */
+export interface ChatCompletionOutput extends ChatCompletionEnvelope {
   choices: {
     index: number;
     message: { role: string; content: string | null; [key: string]: JsonValue | undefined };
@@ -226,22 +231,16 @@ export interface ChatCompletionOutput {
     [key: string]: JsonValue | undefined;
   }[];
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-  [key: string]: JsonValue | undefined;
 }
 
 /** One chunk of a streamed chat completion (OpenAI wire shape). */
-export interface ChatCompletionChunk {
-  id: string;
-  object: string;
-  created: number;
-  model: string;
+export interface ChatCompletionChunk extends ChatCompletionEnvelope {
   choices: {
     index: number;
     delta: { role?: string; content?: string | null; [key: string]: JsonValue | undefined };
     finish_reason: string | null;
     [key: string]: JsonValue | undefined;
   }[];
-  [key: string]: JsonValue | undefined;
 }
 
 /** One chunk of a streamed text generation (TGI wire shape). */

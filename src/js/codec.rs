@@ -56,17 +56,13 @@ pub fn sniff_image(head: &[u8]) -> Option<String> {
     sniff_image_type(head).map(str::to_owned)
 }
 
-/// The result of a 2xx answer as JSON text. `many`: the input was an array,
-/// answered one list per text, `count` of them. Kinds: 1 text
-/// classification, 2 text generation, 4 zero-shot, 7 image classification,
-/// anything else a chat completion (returned as sent once checked).
-pub fn read_result(
-    kind: u8,
-    many: bool,
-    count: usize,
-    body: &str,
-) -> Result<String, InferenceError> {
-    let inputs = if many { count } else { 1 };
+/// The result of a 2xx answer as JSON text. `texts` is how many texts an
+/// array input held, answered one list per text; 0 for a single input.
+/// Kinds: 1 text classification, 2 text generation, 4 zero-shot, 7 image
+/// classification, anything else a chat completion (returned as sent once
+/// checked).
+pub fn read_result(kind: u8, texts: usize, body: &str) -> Result<String, InferenceError> {
+    let (inputs, many) = (texts.max(1), texts > 0);
     match kind {
         TEXT_CLASSIFICATION => parse_text_classification(body, inputs).map(|l| per_input(&l, many)),
         ZERO_SHOT => parse_zero_shot(body, inputs).map(|l| per_input(&l, many)),

@@ -16,13 +16,10 @@ use crate::policy::route::{BreakerConfig, Router};
 use crate::prelude::*;
 use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
 use crate::protocol::json::{write_decimal, write_string};
-use crate::protocol::task::{chat_url, task_url, validate_endpoint_url, Token};
+use crate::protocol::task::{
+    chat_url, task_url, validate_endpoint_url, Token, ROUTER_CHAT, ROUTER_TASKS,
+};
 use crate::protocol::text::utf8_lossy;
-
-/// Where task calls go by default.
-const DEFAULT_ENDPOINT: &str = "https://router.huggingface.co/hf-inference";
-/// Where chat calls go by default (an OpenAI-compatible base).
-const DEFAULT_CHAT_ENDPOINT: &str = "https://router.huggingface.co/v1";
 
 struct Endpoint {
     url: String,
@@ -64,8 +61,8 @@ impl Route {
 struct CallState {
     /// The answer's kind (`codec::read_result`); 0: JavaScript reads it.
     kind: u8,
-    many: bool,
-    count: usize,
+    /// Texts of an array input (0: a single input).
+    texts: usize,
     chat: bool,
     model: String,
     policy: CallPolicy,
@@ -153,8 +150,8 @@ impl Engine {
     }
 
     /// Starts a call to `model` (task route) or to the chat route, and its
-    /// first attempt (see `start`). `kind`, `many` and `count` say how to
-    /// read its 2xx answer (`codec::read_result`; kind 0: not here). Retry
+    /// first attempt (see `start`). `kind` and `texts` say how to read its
+    /// 2xx answer (as `codec::read_result` takes them; kind 0: not here). Retry
     /// settings left `NaN` take their defaults; `max_attempts == 0` is
     /// `retry: false`. `timeout_ms` is per attempt (`NaN`: none). The call's
     /// number, `call` in the output, is freed by its final `finish` or by `end`.
@@ -162,8 +159,7 @@ impl Engine {
     pub fn call(
         &mut self,
         kind: u8,
-        many: bool,
-        count: usize,
+        texts: usize,
         chat: bool,
         model: String,
         max_attempts: f64,
@@ -194,8 +190,7 @@ impl Engine {
         let timeout = (!timeout_ms.is_nan()).then_some(timeout_ms as u64);
         let call = CallState {
             kind,
-            many,
-            count,
+            texts,
             chat,
             model,
             policy: CallPolicy::new(retry, timeout, now_ms as u64),
@@ -229,9 +224,9 @@ impl Engine {
             return String::new();
         };
         let (route, default) = if call.chat {
-            (&mut self.chat, DEFAULT_CHAT_ENDPOINT)
+            (&mut self.chat, ROUTER_CHAT)
         } else {
-            (&mut self.tasks, DEFAULT_ENDPOINT)
+            (&mut self.tasks, ROUTER_TASKS)
         };
         let router = route.router(default);
         let (index, timeout) = call
@@ -328,9 +323,9 @@ impl Engine {
             call.last_status = Some(status);
         }
         let (route, default) = if call.chat {
-            (&mut self.chat, DEFAULT_CHAT_ENDPOINT)
+            (&mut self.chat, ROUTER_CHAT)
         } else {
-            (&mut self.tasks, DEFAULT_ENDPOINT)
+            (&mut self.tasks, ROUTER_TASKS)
         };
         let router = route.router(default);
         let next = call
@@ -355,7 +350,7 @@ impl Engine {
                 }
             }
             (None, _) if call.kind == 0 => {}
-            (None, _) => match read_result(call.kind, call.many, call.count, body) {
+            (None, _) => match read_result(call.kind, call.texts, body) {
                 Ok(text) => result = Some(text),
                 Err(mut err) => {
                     err.request_id = request_id;

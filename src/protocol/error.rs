@@ -149,20 +149,9 @@ impl InferenceError {
         InferenceError::new(ErrorCode::InvalidInput, join(&[argument, ": ", problem]))
     }
 
-    /// An INVALID_INPUT error naming element `index` of `argument` (`text[2]`).
-    pub fn invalid_element(argument: &str, index: usize, problem: &str) -> InferenceError {
-        InferenceError::invalid_input(&indexed(argument, index), problem)
-    }
-
     /// The same error, with the HTTP status it is answered or was received with.
     pub fn with_status(mut self, status: u16) -> InferenceError {
         self.status = Some(status);
-        self
-    }
-
-    /// The same error, tagged with the model it concerns.
-    pub fn with_model(mut self, model: &str) -> InferenceError {
-        self.model = Some(model.to_owned());
         self
     }
 }
@@ -174,15 +163,6 @@ impl fmt::Display for InferenceError {
 }
 
 impl core::error::Error for InferenceError {}
-
-/// `argument[index]`, the name of one element of an array argument.
-pub fn indexed(argument: &str, index: usize) -> String {
-    let mut name = String::from(argument);
-    name.push('[');
-    write_decimal(index as u64, &mut name);
-    name.push(']');
-    name
-}
 
 /// The parts of an HTTP answer that errors and results report.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -417,31 +397,29 @@ mod tests {
 
     #[test]
     fn errors_inside_a_2xx_answer() {
-        let tgi =
-            Json::parse(r#"{"error":"Input validation error","error_type":"validation"}"#).unwrap();
-        let err = embedded_error(&tgi).unwrap();
-        assert_eq!(
-            (err.code, err.message.as_str()),
-            (ErrorCode::Validation, "Input validation error")
-        );
-        let openai =
-            Json::parse(r#"{"error":{"message":"overloaded","type":"server_error"}}"#).unwrap();
-        let err = embedded_error(&openai).unwrap();
-        assert_eq!(
-            (err.code, err.message.as_str()),
-            (ErrorCode::UpstreamError, "overloaded")
-        );
-        let invalid =
-            Json::parse(r#"{"error":{"message":"bad","type":"invalid_request_error"}}"#).unwrap();
-        assert_eq!(
-            embedded_error(&invalid).unwrap().code,
-            ErrorCode::Validation
-        );
-        assert_eq!(
-            embedded_error(&Json::parse(r#"{"error":null,"x":1}"#).unwrap()),
-            None
-        );
-        assert_eq!(embedded_error(&Json::parse(r#"[1]"#).unwrap()), None);
+        for (body, code, message) in [
+            (
+                r#"{"error":"Input validation error","error_type":"validation"}"#,
+                ErrorCode::Validation,
+                "Input validation error",
+            ),
+            (
+                r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+                ErrorCode::UpstreamError,
+                "overloaded",
+            ),
+            (
+                r#"{"error":{"message":"bad","type":"invalid_request_error"}}"#,
+                ErrorCode::Validation,
+                "bad",
+            ),
+        ] {
+            let err = embedded_error(&Json::parse(body).unwrap()).unwrap();
+            assert_eq!((err.code, err.message.as_str()), (code, message), "{body}");
+        }
+        for none in [r#"{"error":null,"x":1}"#, "[1]"] {
+            assert_eq!(embedded_error(&Json::parse(none).unwrap()), None, "{none}");
+        }
     }
 
     #[test]

@@ -64,10 +64,11 @@ fn validate_model_id_named(model: &str, argument: &str) -> Result<(), InferenceE
     Ok(())
 }
 
-/// The path of a task call relative to an endpoint base, e.g. `/models/gpt2`.
-pub fn model_path(model: &str) -> String {
-    join(&["/models/", model])
-}
+/// The Hugging Face router's base for task calls: the client's default
+/// endpoint and the proxy's default upstream.
+pub const ROUTER_TASKS: &str = "https://router.huggingface.co/hf-inference";
+/// The router's OpenAI-compatible base for chat calls.
+pub const ROUTER_CHAT: &str = "https://router.huggingface.co/v1";
 
 /// The URL of a task call: `{base}/models/{model}`, or `base` itself for a
 /// dedicated endpoint (an Inference Endpoint serves one model at its root).
@@ -155,9 +156,6 @@ pub fn base64_encode_into(bytes: &[u8], out: &mut String) {
         }
     }
 }
-
-/// Bytes needed by [`sniff_image_type`].
-pub const SNIFF_BYTES: usize = 12;
 
 /// The MIME type of an image from its first bytes, for formats the
 /// image models take; `None` when unknown (the body then goes untyped).

@@ -4,14 +4,14 @@
 
 use crate::protocol::error::{ErrorCode, InferenceError};
 use crate::protocol::json::Json;
-use crate::protocol::task::{validate_endpoint_url, Token};
+use crate::protocol::task::{validate_endpoint_url, Token, ROUTER_CHAT, ROUTER_TASKS};
 
 use super::patterns::ModelPattern;
 
 /// Where task calls go when `UPSTREAMS` is not set.
-pub const DEFAULT_UPSTREAM: &str = "https://router.huggingface.co/hf-inference";
+pub const DEFAULT_UPSTREAM: &str = ROUTER_TASKS;
 /// Where chat calls go when `CHAT_UPSTREAMS` is not set.
-pub const DEFAULT_CHAT_UPSTREAM: &str = "https://router.huggingface.co/v1";
+pub const DEFAULT_CHAT_UPSTREAM: &str = ROUTER_CHAT;
 
 /// One upstream the proxy forwards to.
 #[derive(Clone, Debug)]
