@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 
 import { startUpstream } from "../tests/upstream/upstream.mjs";
-import { startProxy } from "../tests/support/proxy.mjs";
+import { COMPATIBILITY_DATE, startProxy } from "../tests/support/proxy.mjs";
 
 const REQUESTS = 2000;
 const WARM_UP = 200;
@@ -30,7 +30,7 @@ const up = await startUpstream({ port: 0 });
 const vars = { HF_TOKEN: "hf_benchmark", ALLOWED_MODELS: MODEL, UPSTREAMS: up.url, RATE_LIMIT_PER_MINUTE: "1000000" };
 const proxy = await startProxy({
   vars,
-  extraWorkers: [{ name: "passthrough", modules: true, script: PASS_THROUGH, compatibilityDate: "2025-11-01", bindings: vars }],
+  extraWorkers: [{ name: "passthrough", modules: true, script: PASS_THROUGH, compatibilityDate: COMPATIBILITY_DATE, bindings: vars }],
 });
 const workers = {
   proxy: await proxy.mf.getWorker("proxy"),

@@ -15,13 +15,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 
 import { build } from "esbuild";
 import { InferenceClient as PeerClient } from "@huggingface/inference";
 
 import * as ours from "../pkg/index.node.js";
-import { measure as measureBundle } from "./size.mjs";
+import { gzipSize, measure as measureBundle } from "./size.mjs";
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { startProxy } from "../tests/support/proxy.mjs";
 
@@ -111,7 +110,7 @@ const peerBuild = await build({
   write: false,
   logLevel: "silent",
 });
-const peerBundle = gzipSync(peerBuild.outputFiles[0].contents, { level: 9 }).length;
+const peerBundle = gzipSize(peerBuild.outputFiles[0].contents);
 row("browser bundle, gzip -9", `${oursBundle} B vs peer ${peerBundle} B`, `ratio ${(oursBundle / peerBundle).toFixed(2)}x; budget 32768 B`);
 
 // 2. Per-call overhead.

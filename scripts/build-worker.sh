@@ -12,9 +12,9 @@ rm -rf build/worker
 wasm-bindgen --target web --no-typescript --experimental-reset-state-function \
   --out-dir build/worker --out-name hf_inference_worker \
   target/wasm32-unknown-unknown/release/hf_inference_wasm.wasm
-node_modules/.bin/wasm-opt -Oz \
-  --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals \
+. scripts/wasm-features.sh
+# shellcheck disable=SC2086 # WASM_FEATURES is a list of flags
+node_modules/.bin/wasm-opt -Oz $WASM_FEATURES \
   build/worker/hf_inference_worker_bg.wasm -o build/worker/hf_inference_worker_bg.wasm
 cp src/worker/entry.js build/worker/entry.js
 echo "build: build/worker/ ready ($(wc -c < build/worker/hf_inference_worker_bg.wasm) bytes of wasm)"

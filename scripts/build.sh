@@ -28,10 +28,10 @@ RUSTUP_TOOLCHAIN=$BROWSER_TOOLCHAIN CARGO_TARGET_DIR=target/browser \
 
 rm -rf pkg
 mkdir -p pkg
+. scripts/wasm-features.sh
+# shellcheck disable=SC2086 # WASM_FEATURES is a list of flags
 node_modules/.bin/wasm-opt -Oz --converge --low-memory-unused --strip-producers --strip-target-features \
-  --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals \
-  "$out/hf_inference_wasm_bg.wasm" -o pkg/hf_inference_wasm_bg.wasm
+  $WASM_FEATURES "$out/hf_inference_wasm_bg.wasm" -o pkg/hf_inference_wasm_bg.wasm
 # The glue and the client's modules become one minified module (with a
 # source map for debugging); the entries stay as written.
 stage=build/js

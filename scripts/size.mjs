@@ -1,4 +1,4 @@
-// Gzipped size (`gzip -9`) of the browser client: the wasm plus every JS file
+// Gzipped size (`gzip -9 -n`) of the browser client: the wasm plus every JS file
 // the browser entry loads, found by following its relative imports.
 //
 //   node scripts/size.mjs              prints the table
@@ -33,12 +33,16 @@ export function browserFiles() {
   return [...files, WASM];
 }
 
-function gzipBytes(file) {
-  return execFileSync("gzip", ["-9", "-c", path.join(pkg, file)]).length;
+/** Bytes of `gzip -9` of `bytes`, read from stdin: no file name in the header, so every file and the peer's bundle are measured alike. */
+export function gzipSize(bytes) {
+  return execFileSync("gzip", ["-9", "-n", "-c"], { input: bytes }).length;
 }
 
 export function measure() {
-  const files = browserFiles().map((file) => ({ file, bytes: readFileSync(path.join(pkg, file)).length, gzip: gzipBytes(file) }));
+  const files = browserFiles().map((file) => {
+    const bytes = readFileSync(path.join(pkg, file));
+    return { file, bytes: bytes.length, gzip: gzipSize(bytes) };
+  });
   return { files, totalBytes: files.reduce((sum, f) => sum + f.gzip, 0) };
 }
 

@@ -43,6 +43,8 @@ const PLAIN_WORDS = {
   UNAUTHORIZED: "The proxy or Hugging Face did not accept the credentials.",
   FORBIDDEN: "The proxy does not allow this model or this page.",
   NOT_FOUND: "This model does not exist or is not served.",
+  METHOD_NOT_ALLOWED: "The service does not take this kind of request.",
+  GONE: "This service address was retired.",
   PAYLOAD_TOO_LARGE: "The input is too large.",
   VALIDATION: "The model could not take this input.",
   RATE_LIMITED: "Too many requests: wait a little and try again.",
@@ -157,7 +159,13 @@ drop.addEventListener("drop", (e) => {
   if (file) useImage(file, file.name);
 });
 imageSection.querySelector(".sample").addEventListener("click", async () => {
-  useImage(await (await fetch("./cat.jpg")).blob(), "cat.jpg (sample)");
+  try {
+    const answer = await fetch("./cat.jpg");
+    if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+    useImage(await answer.blob(), "cat.jpg (sample)");
+  } catch (err) {
+    hint.textContent = `The sample image could not be loaded (${err.message}).`;
+  }
 });
 panel("image", (form, options) => client.classifyImage(value(form, "model").trim(), image, undefined, options), bars);
 

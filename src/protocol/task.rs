@@ -205,6 +205,12 @@ impl Token {
         Ok(Token(token.trim().to_owned()))
     }
 
+    /// `text` with the token replaced by `[redacted]` wherever it occurs: for
+    /// text an upstream sent back, before the proxy passes it on or logs it.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(self.0.as_str(), "[redacted]")
+    }
+
     /// The `Authorization` header value.
     pub fn authorization(&self) -> String {
         join(&["Bearer ", &self.0])
@@ -360,6 +366,10 @@ mod tests {
         let token = Token::new("hf_secret123".into()).unwrap();
         assert_eq!(format!("{token:?}"), "Token([redacted])");
         assert_eq!(token.authorization(), "Bearer hf_secret123");
+        assert_eq!(
+            token.redact(r#"{"error":"bad Bearer hf_secret123 (hf_secret123)"}"#),
+            r#"{"error":"bad Bearer [redacted] ([redacted])"}"#
+        );
         let err = Token::new("hf_\nsecret".into()).unwrap_err();
         assert!(!err.message.contains("secret"));
         assert_eq!(

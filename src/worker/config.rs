@@ -80,10 +80,12 @@ pub struct ProxyConfig {
 pub struct ClientKeys(Vec<String>);
 
 impl ClientKeys {
-    /// Whether `presented` is one of the keys, compared in constant time per key.
-    pub fn accepts(&self, presented: &str) -> bool {
-        self.0.iter().fold(false, |found, key| {
-            found | constant_time_eq(key.as_bytes(), presented.as_bytes())
+    /// Which of the keys `presented` is, if any: every key is compared, each
+    /// in constant time, so the answer takes as long whichever matches.
+    pub fn position(&self, presented: &str) -> Option<usize> {
+        self.0.iter().enumerate().fold(None, |found, (index, key)| {
+            let equal = constant_time_eq(key.as_bytes(), presented.as_bytes());
+            found.or(equal.then_some(index))
         })
     }
 }
@@ -433,9 +435,11 @@ mod tests {
             .allowed_origins
             .allows("https://evil.example", "https://proxy.example"));
         let keys = c.client_keys.unwrap();
-        assert!(
-            keys.accepts("k2") && !keys.accepts("k3") && !keys.accepts("") && !keys.accepts("k1 ")
-        );
+        let found: Vec<_> = ["k1", "k2", "k3", "", "k1 "]
+            .iter()
+            .map(|k| keys.position(k))
+            .collect();
+        assert_eq!(found, [Some(0), Some(1), None, None, None]);
         assert_eq!(format!("{keys:?}"), "ClientKeys([2 redacted])");
         assert!(with(&[("ALLOWED_ORIGINS", "*")])
             .unwrap()

@@ -1,12 +1,9 @@
-//! The proxy's fetch. One HTTP attempt through the global `fetch` (Window, Worker and Node alike),
-//! bounded by a timeout and the caller's abort signals, and the abortable
-//! sleep between attempts. Every timer and listener is removed when the
-//! attempt or sleep ends, however it ends.
+//! The proxy's fetch: one upstream attempt through the Worker's global
+//! `fetch`, bounded by a timeout, and the sleep between attempts. The timer
+//! is cleared when the attempt ends, however it ends.
 //!
-//! The crate binds `fetch` itself rather than through gloo-net: the calls need
-//! only a URL, headers, a body that may be a `Blob` or a byte view passed
-//! through untouched, and an `AbortSignal`, and gloo-net's request builder would
-//! add its serde-based JSON layer and error types to the browser download.
+//! `fetch` is bound here rather than through gloo-net: an attempt needs only a
+//! URL, headers, the body as received and an `AbortSignal` for its timeout.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -15,7 +12,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Headers, RequestInit, Response};
+use web_sys::{AbortController, Headers, RequestInit, Response};
 
 use crate::policy::retry::retry_after_ms;
 use crate::protocol::error::{compute_time_ms, ErrorCode, InferenceError, ResponseMeta};
@@ -38,10 +35,6 @@ const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
-}
-
-fn aborted() -> InferenceError {
-    InferenceError::new(ErrorCode::Aborted, "the call was aborted by its signal")
 }
 
 /// A timer that is cleared when dropped.
@@ -71,59 +64,18 @@ impl Drop for Timer {
     }
 }
 
-/// `abort` listeners on the caller's signals, detached when dropped.
-struct AbortListeners {
-    attached: Vec<(AbortSignal, Closure<dyn FnMut()>)>,
-}
-
-impl AbortListeners {
-    fn attach(signals: &[AbortSignal], on_abort: impl Fn() + Clone + 'static) -> AbortListeners {
-        let attached = signals
-            .iter()
-            .map(|signal| {
-                let on_abort = on_abort.clone();
-                let listener = Closure::<dyn FnMut()>::new(on_abort);
-                let _ = signal
-                    .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-                (signal.clone(), listener)
-            })
-            .collect();
-        AbortListeners { attached }
-    }
-}
-
-impl Drop for AbortListeners {
-    fn drop(&mut self) {
-        for (signal, listener) in self.attached.drain(..) {
-            let _ = signal
-                .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
-        }
-    }
-}
-
-/// Waits `ms`, or less if a signal aborts (then fails with ABORTED).
-pub async fn sleep(ms: u64, signals: &[AbortSignal]) -> Result<(), InferenceError> {
-    if signals.iter().any(AbortSignal::aborted) {
-        return Err(aborted());
-    }
+/// Waits `ms`.
+pub async fn sleep(ms: u64) {
     if ms == 0 {
-        return Ok(());
+        return;
     }
-    let mut settle: Option<(Function, Function)> = None;
-    let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
-    let Some((resolve, reject)) = settle else {
-        return Err(aborted());
-    };
+    let mut resolve = None;
+    let promise = Promise::new(&mut |done, _| resolve = Some(done));
+    let Some(resolve) = resolve else { return };
     let _timer = Timer::start(ms, move || {
         let _ = resolve.call0(&JsValue::UNDEFINED);
     });
-    let _listeners = AbortListeners::attach(signals, move || {
-        let _ = reject.call0(&JsValue::UNDEFINED);
-    });
-    JsFuture::from(promise)
-        .await
-        .map(|_| ())
-        .map_err(|_| aborted())
+    let _ = JsFuture::from(promise).await;
 }
 
 /// What one attempt sends.
@@ -134,14 +86,6 @@ pub struct HttpRequest<'a> {
     pub headers: Vec<(String, String)>,
     /// A string, `Blob`, `ArrayBuffer` or typed-array view, sent as is.
     pub body: &'a JsValue,
-}
-
-/// An error answer's body, read whole.
-pub struct Answer {
-    /// `content-type`, lower-cased.
-    pub content_type: String,
-    /// The body as text.
-    pub text: String,
 }
 
 /// `message (cause)` of a JS error, e.g. `fetch failed (ECONNREFUSED)`.
@@ -164,7 +108,7 @@ fn header(response: &Response, name: &str) -> Option<String> {
 }
 
 /// An attempt whose answer headers have come and whose body is still unread.
-/// Until it is read or handed on, the timeout and abort listeners stay armed.
+/// Until it is read or handed on, the timeout stays armed.
 pub struct InFlight {
     response: Response,
     /// Status and the headers errors and reports use.
@@ -174,32 +118,21 @@ pub struct InFlight {
     url: String,
     timeout_ms: Option<u64>,
     timed_out: Rc<Cell<bool>>,
-    signals: Vec<AbortSignal>,
     _timer: Option<Timer>,
-    _listeners: AbortListeners,
 }
 
 impl InFlight {
     fn failure(&self, error: &JsValue) -> InferenceError {
-        failure(
-            error,
-            &self.url,
-            self.timeout_ms,
-            self.timed_out.get(),
-            &self.signals,
-        )
+        failure(error, &self.url, self.timeout_ms, self.timed_out.get())
     }
 
     /// Reads the body whole as text (still within the attempt's timeout).
-    pub async fn read_whole(self) -> Result<Answer, InferenceError> {
+    pub async fn read_text(&self) -> Result<String, InferenceError> {
         let promise = self.response.text().map_err(|e| self.failure(&e))?;
         let text = JsFuture::from(promise)
             .await
             .map_err(|e| self.failure(&e))?;
-        Ok(Answer {
-            content_type: self.content_type,
-            text: text.as_string().unwrap_or_default(),
-        })
+        Ok(text.as_string().unwrap_or_default())
     }
 
     /// Hands the response on with its body unread, for streaming: the timeout
@@ -209,21 +142,13 @@ impl InFlight {
     }
 }
 
-fn failure(
-    error: &JsValue,
-    url: &str,
-    timeout_ms: Option<u64>,
-    timed_out: bool,
-    signals: &[AbortSignal],
-) -> InferenceError {
+fn failure(error: &JsValue, url: &str, timeout_ms: Option<u64>, timed_out: bool) -> InferenceError {
     if timed_out {
         let ms = timeout_ms.unwrap_or_default();
         InferenceError::new(
             ErrorCode::Timeout,
             format!("no answer from {url} within {ms} ms"),
         )
-    } else if signals.iter().any(AbortSignal::aborted) {
-        aborted()
     } else {
         InferenceError::new(
             ErrorCode::Network,
@@ -235,12 +160,8 @@ fn failure(
 /// Sends one attempt and waits for the answer's headers, within `timeout_ms`.
 pub async fn start(
     request: HttpRequest<'_>,
-    signals: &[AbortSignal],
     timeout_ms: Option<u64>,
 ) -> Result<InFlight, InferenceError> {
-    if signals.iter().any(AbortSignal::aborted) {
-        return Err(aborted());
-    }
     let unavailable = |what: &str| {
         InferenceError::new(ErrorCode::Network, format!("{what} is not available here"))
     };
@@ -262,10 +183,6 @@ pub async fn start(
             controller.abort();
         })
     });
-    let listeners = AbortListeners::attach(signals, {
-        let controller = controller.clone();
-        move || controller.abort()
-    });
 
     let init = RequestInit::new();
     init.set_method("POST");
@@ -273,7 +190,7 @@ pub async fn start(
     init.set_body(request.body);
     init.set_signal(Some(&controller.signal()));
 
-    let fail = |error: JsValue| failure(&error, request.url, timeout_ms, timed_out.get(), signals);
+    let fail = |error: JsValue| failure(&error, request.url, timeout_ms, timed_out.get());
     let promise = global_fetch(request.url, &init).map_err(fail)?;
     let response: Response = JsFuture::from(promise)
         .await
@@ -298,8 +215,6 @@ pub async fn start(
         url: request.url.to_owned(),
         timeout_ms,
         timed_out,
-        signals: signals.to_vec(),
         _timer: timer,
-        _listeners: listeners,
     })
 }

@@ -21,7 +21,7 @@ use super::rules::{
 };
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
-use crate::policy::retry::{is_retryable, Failure, RetryConfig};
+use crate::policy::retry::RetryConfig;
 use crate::policy::route::{BreakerConfig, Router};
 use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
 use crate::protocol::task::{chat_url, task_url};
@@ -203,9 +203,13 @@ async fn serve(
         Route::Chat => None,
     };
 
-    let api_key = request_header(request, "x-api-key");
+    // The client key, once verified, names the client for the rate limit; an
+    // unverified x-api-key names nothing (else every made-up key would get a
+    // fresh budget).
+    let mut verified_key = None;
     if let Some(keys) = &config.client_keys {
-        if !api_key.as_deref().is_some_and(|k| keys.accepts(k)) {
+        verified_key = request_header(request, "x-api-key").and_then(|k| keys.position(&k));
+        if verified_key.is_none() {
             return Err(refuse(
                 InferenceError::new(
                     ErrorCode::Unauthorized,
@@ -250,7 +254,7 @@ async fn serve(
         return Err(too_large());
     }
     let client = rate_limit_key(
-        api_key.as_deref(),
+        verified_key,
         request_header(request, "cf-connecting-ip").as_deref(),
     );
     if let Err(wait_ms) = rate_limit(env, &client, config.rate_limit_per_minute).await {
@@ -362,37 +366,25 @@ async fn forward(
             headers: attempt_headers,
             body: body.as_ref(),
         };
-        let (outcome, answer, last_error) = match start(request, &[], timeout).await {
+        let (outcome, answer, last_error) = match start(request, timeout).await {
             Ok(in_flight) => {
                 let status = in_flight.meta.status;
                 trace.compute_time_ms = in_flight.meta.compute_time_ms;
-                if (200..300).contains(&status)
-                    || !is_retryable(ErrorCode::from_status(status), Some(status))
-                {
-                    // Success, or an answer no retry can change: pass it on as it streams.
-                    let outcome = if status < 300 {
-                        Outcome::Success
-                    } else {
-                        Outcome::Failed(Failure {
-                            code: ErrorCode::from_status(status),
-                            status: Some(status),
-                            retry_after_ms: None,
-                            estimated_ms: None,
-                        })
-                    };
+                if (200..300).contains(&status) {
+                    // Passed on as it streams.
                     with_router(upstreams, |router, random| {
-                        policy.finish_attempt(router, now_ms(), &outcome, random)
+                        policy.finish_attempt(router, now_ms(), &Outcome::Success, random)
                     });
                     return Ok(in_flight.into_response());
                 }
-                // A failure that may pass: its body (small) says how long to wait.
+                // An error answer (small) is read whole: it says whether and
+                // how long to wait, and it is what the caller gets if none of
+                // the attempts does better.
                 let meta = in_flight.meta.clone();
-                let (text, content_type) = match in_flight.read_whole().await {
-                    Ok(answer) => (answer.text, answer.content_type),
-                    Err(_) => (String::new(), String::new()),
-                };
+                // An upstream that echoes what it received must not hand our token on.
+                let text = token.redact(&in_flight.read_text().await.unwrap_or_default());
                 let err = error_from_response(&meta, &text);
-                let passed_on = upstream_error_response(&meta, &content_type, &text);
+                let passed_on = upstream_error_response(&meta, &in_flight.content_type, &text);
                 (Outcome::of_error(&err, meta.retry_after_ms), passed_on, err)
             }
             Err(err) => (Outcome::of_error(&err, None), None, err),
@@ -401,7 +393,7 @@ async fn forward(
             policy.finish_attempt(router, now_ms(), &outcome, random)
         });
         match next {
-            Next::Wait(ms) => sleep(ms, &[]).await?,
+            Next::Wait(ms) => sleep(ms).await,
             _ => {
                 return match answer {
                     Some(response) => Ok(response),

@@ -180,10 +180,11 @@ pub fn preflight_headers() -> [(&'static str, &'static str); 3] {
     ]
 }
 
-/// The client a rate limit counts: its key when it sent one, else its address.
-pub fn rate_limit_key(api_key: Option<&str>, client_ip: Option<&str>) -> String {
-    match (api_key, client_ip) {
-        (Some(key), _) if !key.is_empty() => format!("key:{key}"),
+/// The client a rate limit counts: the index of its verified client key (never
+/// the key itself), else its address.
+pub fn rate_limit_key(client_key: Option<usize>, client_ip: Option<&str>) -> String {
+    match (client_key, client_ip) {
+        (Some(index), _) => format!("key#{index}"),
         (_, Some(ip)) => format!("ip:{ip}"),
         _ => "ip:unknown".to_owned(),
     }
@@ -369,9 +370,9 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(rate_limit_key(Some("k1"), Some("1.2.3.4")), "key:k1");
+        assert_eq!(rate_limit_key(Some(1), Some("1.2.3.4")), "key#1");
         assert_eq!(rate_limit_key(None, Some("1.2.3.4")), "ip:1.2.3.4");
-        assert_eq!(rate_limit_key(Some(""), None), "ip:unknown");
+        assert_eq!(rate_limit_key(None, None), "ip:unknown");
         assert_eq!(
             cache_key("facebook/bart-large-mnli", "ab12", "application/json", "*/*"),
             "https://hf-inference-proxy.cache/models/facebook/bart-large-mnli?body=ab12&ct=application%2Fjson&accept=%2A%2F%2A"

@@ -753,12 +753,14 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     return entry;
   }
 
+  // Served to any origin: the Authorization header is masked, so that a
+  // token the upstream received never leaves through the control API.
   function serialisedLog() {
     return requests.map((r) => ({
       method: r.method,
       path: r.path,
       query: r.query,
-      headers: r.headers,
+      headers: r.headers.authorization === undefined ? r.headers : { ...r.headers, authorization: "[masked]" },
       bodyText: r.bodyText,
       bodyLength: r.body.length,
       json: r.json,

@@ -245,6 +245,13 @@ describe("forwarding", () => {
     assert.equal(failed.json.error, "The following `model_kwargs` are not used by the model: ['watermark']");
   });
 
+  test("an upstream error that echoes the token comes back with it redacted", async () => {
+    up.fault({ status: 401, body: JSON.stringify({ error: `rejected Authorization: Bearer ${TOKEN}` }) });
+    const failed = await call(main, "/models/gpt2", json({ inputs: "hi" }));
+    assert.equal(failed.status, 401);
+    assert.equal(failed.json.error, "rejected Authorization: Bearer [redacted]");
+  });
+
   test("upstream 503 then 200: the caller gets the 200", async () => {
     up.fault({ status: 503, body: '{"error":"Model gpt2 is currently loading","estimated_time":0.2}' });
     const answer = await call(main, "/models/gpt2", json({ inputs: "hello" }));
@@ -290,17 +297,28 @@ describe("rate limit", () => {
       assert.equal(a.json.code, "RATE_LIMITED");
       assert.ok(Number(a.headers["retry-after"]) >= 1, a.headers["retry-after"]);
     }
-    // Another client has its own budget.
-    const other = await call(limited, "/models/gpt2", { headers: { "content-type": "application/json", "x-api-key": "someone" }, body: '{"inputs":"x"}' });
-    assert.equal(other.status, 200);
+    // Another address has its own budget; a made-up x-api-key (no CLIENT_KEYS to verify it) does not.
+    const send = (headers) => call(limited, "/models/gpt2", { headers: { "content-type": "application/json", ...headers }, body: '{"inputs":"x"}' });
+    assert.equal((await send({ "cf-connecting-ip": "203.0.113.9" })).status, 200);
+    assert.equal((await send({ "x-api-key": `made-up-${Date.now()}` })).status, 429);
   });
 
-  test("LIMITER binding: a burst of 100 with a limit of 20 forwards at most 20", async () => {
+  test("with CLIENT_KEYS, each verified key has its own budget, whatever address it comes from", async () => {
+    const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: "key-one, key-two", RATE_LIMIT_PER_MINUTE: "2" });
+    const send = (key, ip) =>
+      call(keyed, "/models/gpt2", { headers: { "content-type": "application/json", "x-api-key": key, "cf-connecting-ip": ip }, body: '{"inputs":"x"}' });
+    const statuses = [];
+    for (const ip of ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) statuses.push((await send("key-one", ip)).status);
+    statuses.push((await send("key-two", "198.51.100.1")).status);
+    assert.deepEqual(statuses, [200, 200, 429, 200]);
+  });
+
+  test("LIMITER binding: a burst of 100 with a limit of 20 forwards 20", async () => {
     const limited = await proxyWith(BASE, { limiter: { limit: 20, period: 60 } });
     const answers = await burst(limited, { "x-api-key": "binding-client" });
+    const ok = answers.filter((a) => a.status === 200);
     const refused = answers.filter((a) => a.status === 429);
-    assert.ok(up.requests.length <= 20, `${up.requests.length} forwarded`);
-    assert.equal(refused.length, 100 - up.requests.length);
+    assert.deepEqual([ok.length, refused.length, up.requests.length], [20, 80, 20]);
     assert.ok(refused.every((a) => a.json.code === "RATE_LIMITED" && a.headers["retry-after"] === "60"));
   });
 });
