@@ -114,6 +114,7 @@ test("an abort during the backoff sleep rejects with ABORTED within 100 ms and l
   });
   const err = await rejection(client.textGeneration("gpt2", "hi", undefined, { signal: controller.signal }));
   const took = performance.now() - abortedAt;
+  assert.equal(delayMs, 5000, "the wait Retry-After asked for");
   assert.equal(err.code, "ABORTED");
   assert.equal(err.attempts, 1);
   assert.equal(err.status, 429);
