@@ -3,11 +3,10 @@
 // same local upstream, 2,000 requests each after a warm-up, 16 in flight.
 // Prints p50 / p99 latency and throughput of each and their ratios, with the
 // machine, and writes them to build/bench-proxy.md.
-import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
 
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { COMPATIBILITY_DATE, startProxy } from "../tests/support/proxy.mjs";
+import { machine, percentile, report } from "./bench-report.mjs";
 
 const REQUESTS = 2000;
 const WARM_UP = 200;
@@ -60,8 +59,7 @@ async function load(name, count) {
   );
   const wall = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  const at = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
-  return { p50: at(50), p99: at(99), throughput: (count / wall) * 1000 };
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (count / wall) * 1000 };
 }
 
 // Warm both, then measure in alternating halves so drift hits both alike.
@@ -79,17 +77,13 @@ await up.close();
 const merge = ([a, b]) => ({ p50: (a.p50 + b.p50) / 2, p99: Math.max(a.p99, b.p99), throughput: (a.throughput + b.throughput) / 2 });
 const p = merge(halves.proxy);
 const t = merge(halves.passthrough);
-const machine = `${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
-const table = [
+report("bench-proxy.md", [
   `Proxy overhead: ${REQUESTS} requests each (after ${WARM_UP} warm-up), ${IN_FLIGHT} in flight, same workerd, same local upstream`,
-  `Machine: ${machine}`,
+  `Machine: ${machine()}`,
   "",
   "| worker | p50 | p99 | throughput |",
   "|---|---|---|---|",
   `| Rust proxy | ${p.p50.toFixed(2)} ms | ${p.p99.toFixed(2)} ms | ${p.throughput.toFixed(0)} req/s |`,
   `| JS pass-through | ${t.p50.toFixed(2)} ms | ${t.p99.toFixed(2)} ms | ${t.throughput.toFixed(0)} req/s |`,
   `| ratio (proxy / pass-through) | ${(p.p50 / t.p50).toFixed(2)}x | ${(p.p99 / t.p99).toFixed(2)}x | ${(p.throughput / t.throughput).toFixed(2)}x |`,
-].join("\n");
-mkdirSync(new URL("../build/", import.meta.url), { recursive: true });
-writeFileSync(new URL("../build/bench-proxy.md", import.meta.url), `${table}\n`);
-console.log(table);
+]);

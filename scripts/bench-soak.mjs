@@ -5,11 +5,10 @@
 // half-way. Prints success rate, latency percentiles, attempts per call and
 // calls over their deadline, with the machine it ran on, and writes them to
 // build/bench-soak.md.
-import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
 
 import { InferenceClient } from "../pkg/index.node.js";
 import { startUpstream } from "../tests/upstream/upstream.mjs";
+import { machine, percentile, report } from "./bench-report.mjs";
 
 const TOTAL = 1000;
 const IN_FLIGHT = 25;
@@ -74,7 +73,6 @@ await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
 const wallMs = performance.now() - wall0;
 await a.close();
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const latencies = results.map((r) => r.ms).sort((x, y) => x - y);
 const ok = results.filter((r) => r.ok).length;
 const attempts = results.map((r) => r.attempts);
@@ -83,11 +81,10 @@ const failures = {};
 for (const r of results.filter((r) => !r.ok)) failures[r.code] = (failures[r.code] ?? 0) + 1;
 const injected = a.requests.length + b.requests.length;
 
-const machine = `${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
-const table = [
+report("bench-soak.md", [
   `Soak: ${TOTAL} calls, ${IN_FLIGHT} in flight, 2 upstreams faulting 30 % (B killed after ${killedAt} calls started), ` +
     `timeoutMs ${TIMEOUT_MS}, retry {maxAttempts: 8, deadlineMs: ${DEADLINE_MS}}`,
-  `Machine: ${machine}`,
+  `Machine: ${machine()}`,
   "",
   "| figure | value |",
   "|---|---|",
@@ -98,8 +95,4 @@ const table = [
   `| requests seen upstream | ${injected} |`,
   `| failures by code | ${Object.keys(failures).length ? JSON.stringify(failures) : "none"} |`,
   `| wall time | ${(wallMs / 1000).toFixed(1)} s |`,
-].join("\n");
-
-mkdirSync(new URL("../build/", import.meta.url), { recursive: true });
-writeFileSync(new URL("../build/bench-soak.md", import.meta.url), `${table}\n`);
-console.log(table);
+]);

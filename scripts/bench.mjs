@@ -11,8 +11,7 @@
 // 5. concurrency: de-duplication and micro-batching, counted at the upstream
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +19,7 @@ import { build } from "esbuild";
 import { InferenceClient as PeerClient } from "@huggingface/inference";
 
 import * as ours from "../pkg/index.node.js";
+import { machine, percentile, report } from "./bench-report.mjs";
 import { gzipSize, measure as measureBundle } from "./size.mjs";
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { startProxy } from "../tests/support/proxy.mjs";
@@ -30,7 +30,6 @@ const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 const rows = [];
 const row = (figure, value, note = "") => rows.push(`| ${figure} | ${value} | ${note} |`);
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 async function timed(count, call) {
   const times = [];
   for (let i = 0; i < count; i++) {
@@ -234,8 +233,4 @@ row("64 concurrent distinct calls, batch {windowMs: 10, maxSize: 16}", `${up.req
 await proxy.close();
 await up.close();
 
-const machine = `${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
-const table = [`Benchmarks (make bench), ${new Date().toISOString().slice(0, 10)}`, `Machine: ${machine}`, "", "| figure | value | note |", "|---|---|---|", ...rows].join("\n");
-mkdirSync(path.join(repoRoot, "build"), { recursive: true });
-writeFileSync(path.join(repoRoot, "build/bench.md"), `${table}\n`);
-console.log(table);
+report("bench.md", [`Benchmarks (make bench), ${new Date().toISOString().slice(0, 10)}`, `Machine: ${machine()}`, "", "| figure | value | note |", "|---|---|---|", ...rows]);

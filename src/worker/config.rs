@@ -245,6 +245,17 @@ impl ProxyConfig {
                 Some(ClientKeys(keys))
             }
         };
+        // Sent as a header on every upstream call: refused here rather than
+        // failing each request.
+        let bill_to = get("BILL_TO").map(|b| b.trim().to_owned());
+        if bill_to
+            .as_deref()
+            .is_some_and(|b| b.chars().any(|c| c.is_control() || !c.is_ascii()))
+        {
+            return Err(config_error(
+                "BILL_TO must be an organisation name (printable ASCII)".to_owned(),
+            ));
+        }
         Ok(ProxyConfig {
             token,
             allowed_models,
@@ -259,7 +270,7 @@ impl ProxyConfig {
                 .unwrap_or_default(),
             cache_ttl_seconds: number(get, "CACHE_TTL_SECONDS", 300, 1..=31_536_000)? as u32,
             client_keys,
-            bill_to: get("BILL_TO"),
+            bill_to,
         })
     }
 }
@@ -301,6 +312,22 @@ mod tests {
         );
         assert_eq!(c.allowed_origins, OriginRule::List(vec![]));
         assert!(c.cache_models.is_empty() && c.client_keys.is_none() && c.bill_to.is_none());
+    }
+
+    #[test]
+    fn bill_to_must_be_a_header_value() {
+        assert_eq!(
+            with(&[("BILL_TO", " acme ")]).unwrap().bill_to.as_deref(),
+            Some("acme")
+        );
+        let err = with(&[("BILL_TO", "ac\nme")]).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                ErrorCode::Config,
+                "BILL_TO must be an organisation name (printable ASCII)"
+            )
+        );
     }
 
     #[test]

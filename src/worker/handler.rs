@@ -320,12 +320,12 @@ async fn serve(
     }
     let task_url_for = |u: &Upstream| task_url(&u.url, &model, false);
     let chat_url_for = |u: &Upstream| chat_url(&u.url);
-    let (upstreams, url_for): (&[Upstream], &UrlFor<'_>) = if is_chat {
-        (&config.chat_upstreams, &chat_url_for)
+    let url_for: &UrlFor<'_> = if is_chat {
+        &chat_url_for
     } else {
-        (&config.upstreams, &task_url_for)
+        &task_url_for
     };
-    let upstream = forward(&config, upstreams, url_for, headers, &body, trace)
+    let upstream = forward(&config, is_chat, url_for, headers, &body, trace)
         .await
         .map_err(refuse)?;
     let response = with_headers(&upstream, &cors, trace.cache).map_err(internal)?;
@@ -339,7 +339,7 @@ async fn serve(
 /// pass back (a 2xx, or upstream's own final error answer).
 async fn forward(
     config: &ProxyConfig,
-    upstreams: &[Upstream],
+    is_chat: bool,
     url_for: &UrlFor<'_>,
     headers: Vec<(String, String)>,
     body: &Uint8Array,
@@ -350,8 +350,14 @@ async fn forward(
         ..PROXY_RETRY
     };
     let mut policy = CallPolicy::new(retry, Some(config.upstream_timeout_ms), now_ms());
+    let upstreams = if is_chat {
+        &config.chat_upstreams
+    } else {
+        &config.upstreams
+    };
+    let key = router_key(is_chat, upstreams);
     loop {
-        let (index, timeout) = with_router(upstreams, |router, random| {
+        let (index, timeout) = with_router(&key, upstreams, |router, random| {
             policy.start_attempt(router, now_ms(), random)
         });
         let upstream = &upstreams[index];
@@ -372,7 +378,7 @@ async fn forward(
                 trace.compute_time_ms = in_flight.meta.compute_time_ms;
                 if (200..300).contains(&status) {
                     // Passed on as it streams.
-                    with_router(upstreams, |router, random| {
+                    with_router(&key, upstreams, |router, random| {
                         policy.finish_attempt(router, now_ms(), &Outcome::Success, random)
                     });
                     return Ok(in_flight.into_response());
@@ -389,7 +395,7 @@ async fn forward(
             }
             Err(err) => (Outcome::of_error(&err, None), None, err),
         };
-        let next = with_router(upstreams, |router, random| {
+        let next = with_router(&key, upstreams, |router, random| {
             policy.finish_attempt(router, now_ms(), &outcome, random)
         });
         match next {
@@ -397,14 +403,8 @@ async fn forward(
             _ => {
                 return match answer {
                     Some(response) => Ok(response),
-                    None => {
-                        let status = if last_error.code == ErrorCode::Timeout {
-                            504
-                        } else {
-                            502
-                        };
-                        Err(last_error.with_status(status))
-                    }
+                    // No answer came: its status is the refusal's (504 TIMEOUT, 502 NETWORK).
+                    None => Err(last_error),
                 };
             }
         }
@@ -430,23 +430,40 @@ fn upstream_error_response(
     respond(meta.status, &headers, Some(&JsValue::from_str(text))).ok()
 }
 
-/// Runs `f` with the isolate's router for this list of upstreams (one per
-/// list: task and chat upstreams keep their own health) and its random source.
-fn with_router<T>(upstreams: &[Upstream], f: impl FnOnce(&mut Router, &mut SplitMix64) -> T) -> T {
+/// The key of the isolate's router for one route's upstreams. Tasks and chat
+/// keep their own health even when their lists are equal, and a changed list
+/// (a new deployment's settings) gets a fresh router.
+fn router_key(is_chat: bool, upstreams: &[Upstream]) -> String {
+    let mut key = String::from(if is_chat { "chat" } else { "tasks" });
+    for upstream in upstreams {
+        // The weight's bits: no float formatting on every request.
+        key.push_str(&format!(
+            "\n{} {:x}",
+            upstream.url,
+            upstream.weight.to_bits()
+        ));
+    }
+    key
+}
+
+/// Runs `f` with the isolate's router of `key` (built over `upstreams` on
+/// first use) and its random source.
+fn with_router<T>(
+    key: &str,
+    upstreams: &[Upstream],
+    f: impl FnOnce(&mut Router, &mut SplitMix64) -> T,
+) -> T {
     STATE.with(|state| {
         let mut state = state.borrow_mut();
         let state = &mut *state;
-        let fingerprint: String = upstreams
-            .iter()
-            .map(|u| format!("{} {}\n", u.url, u.weight))
-            .collect();
-        let index = match state.routers.iter().position(|(f, _)| *f == fingerprint) {
+        let index = match state.routers.iter().position(|(k, _)| k == key) {
             Some(index) => index,
             None => {
                 let weights: Vec<f64> = upstreams.iter().map(|u| u.weight).collect();
-                state
-                    .routers
-                    .push((fingerprint, Router::new(&weights, BreakerConfig::default())));
+                state.routers.push((
+                    key.to_owned(),
+                    Router::new(&weights, BreakerConfig::default()),
+                ));
                 state.routers.len() - 1
             }
         };
