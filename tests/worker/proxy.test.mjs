@@ -440,8 +440,14 @@ describe("chat and streams", () => {
     };
     const request = { model: "meta-llama/Llama-3.1-8B-Instruct", max_tokens: 20, messages: [{ role: "system", content: "You are a helpful assistant." }, { role: "user", content: "What is deep learning?" }] };
     const viaProxy = await collect(proxied.chatCompletionStream(request));
+    transcript.push({ status: 200, headers: {}, text: JSON.stringify(viaProxy) });
     assert.deepEqual(viaProxy, await collect(direct.chatCompletionStream(request)));
     assert.ok(viaProxy.length > 5);
+    // An error the client gets through the proxy, from an upstream echoing the token: in the leak check too.
+    up.fault({ status: 401, body: JSON.stringify({ error: `invalid credentials: Bearer ${TOKEN}` }) });
+    const err = await proxied.textGeneration("gpt2", "hi").catch((e) => e);
+    transcript.push({ status: err.status, headers: {}, text: JSON.stringify({ ...err, message: err.message }) });
+    assert.deepEqual([err.code, err.status, err.message], ["UNAUTHORIZED", 401, "invalid credentials: Bearer [redacted]"]);
     assert.deepEqual(await collect(proxied.textGenerationStream("google/flan-t5-xxl", "hello")), await collect(direct.textGenerationStream("google/flan-t5-xxl", "hello")));
     assert.deepEqual(await proxied.chatCompletion(request), await direct.chatCompletion(request));
   });
