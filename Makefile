@@ -21,7 +21,7 @@ build: setup $(PKG_STAMP) $(SITE_STAMP)
 
 build-worker: setup $(WORKER_STAMP)
 
-$(PKG_STAMP): $(RUST_SOURCES) $(wildcard pkg-template/*) LICENSE scripts/build.sh scripts/browser-toolchain.sh | setup
+$(PKG_STAMP): $(RUST_SOURCES) $(wildcard pkg-template/*) LICENSE scripts/build.sh | setup
 	@bash scripts/build.sh
 	@touch $@
 
@@ -44,6 +44,7 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown --features js -- -D warnings
 	cargo clippy --all-targets --features worker -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown --features worker -- -D warnings
 

@@ -1,17 +1,19 @@
 // The public API. The build bundles this file, with everything it imports
-// (the wasm-bindgen glue included), into the package's one minified module,
-// hf_inference_wasm.js; every entry instantiates the wasm, then re-exports it.
-export { default as init, initSync } from "./hf_inference_wasm.js";
+// (the wasm-bindgen glue and its snippets), into the package's one minified
+// module, hf_inference_wasm.js; every entry instantiates the wasm, then
+// re-exports it. `@SNIPPETS@` is the glue's snippet folder (scripts/build.sh).
 export {
+  default as init,
+  initSync,
   InferenceClient,
-  queryFn as query,
-  textClassificationFn as textClassification,
-  textGenerationFn as textGeneration,
-  textGenerationStreamFn as textGenerationStream,
-  classifyImageFn as classifyImage,
-  zeroShotFn as zeroShot,
-  chatCompletionFn as chatCompletion,
-  chatCompletionStreamFn as chatCompletionStream,
-} from "./client.js";
-export { InferenceError } from "./inference_error.js";
-export { InferenceStream } from "./inference_stream.js";
+  query,
+  textClassification,
+  textGeneration,
+  textGenerationStream,
+  classifyImage,
+  zeroShot,
+  chatCompletion,
+  chatCompletionStream,
+} from "./hf_inference_wasm.js";
+export { InferenceError } from "@SNIPPETS@/inference_error.js";
+export { InferenceStream } from "@SNIPPETS@/inference_stream.js";

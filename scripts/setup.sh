@@ -58,22 +58,6 @@ for component in rustfmt clippy; do
   fi
 done
 
-# --- The pinned nightly of the browser wasm (scripts/browser-toolchain.sh) -------
-
-. scripts/browser-toolchain.sh
-installed_toolchains=$(rustup toolchain list)
-nightly_components=""
-if grep -q "^${BROWSER_TOOLCHAIN}" <<<"$installed_toolchains"; then
-  nightly_components=$(rustup component list --toolchain "$BROWSER_TOOLCHAIN" --installed)
-fi
-if grep -q '^rust-src' <<<"$nightly_components"; then
-  say "$BROWSER_TOOLCHAIN toolchain present"
-else
-  say "installing $BROWSER_TOOLCHAIN toolchain (rust-src, for the browser wasm)"
-  rustup toolchain install "$BROWSER_TOOLCHAIN" --profile minimal --component rust-src \
-    --target wasm32-unknown-unknown
-fi
-
 # --- wasm-bindgen-cli, same version as the wasm-bindgen crate in Cargo.lock -----
 
 if [ ! -f Cargo.lock ]; then

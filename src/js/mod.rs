@@ -1,14 +1,12 @@
-//! The browser package's wasm exports: synchronous calls into the pure core.
-//!
-//! JavaScript (pkg-template/client.js) performs every I/O step: fetch,
-//! timers, abort signals, reading bodies. It asks this layer what to send
-//! (`request_body`, `Engine::call`), what an answer means (`Call::finish`,
-//! `parse_result`, `Events`) and whether to wait and try again. Only strings,
-//! bytes and numbers cross the boundary, so the wasm carries no async runtime
-//! and no JS bindings beyond wasm-bindgen's string glue (docs/architecture.md).
+//! The JavaScript API of the npm package (cargo feature `js`): the
+//! `InferenceClient` class and the free functions, exported with
+//! `#[wasm_bindgen]` as thin adapters over the Rust client. Arguments and
+//! options are read with serde-wasm-bindgen and checked here with errors
+//! that name them; results go back as plain JS values; every failure becomes
+//! an `InferenceError` (pkg-template/inference_error.js) with its `code`.
 
-mod codec;
-mod engine;
-#[cfg(not(test))]
-mod memory;
-mod wire;
+mod client;
+mod error;
+mod functions;
+mod read;
+mod stream;

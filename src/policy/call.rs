@@ -6,8 +6,7 @@
 use super::random::Random;
 use super::retry::{is_retryable, Decision, Failure, GiveUpReason, RetryConfig, RetryState};
 use super::route::Router;
-use crate::prelude::*;
-use crate::protocol::error::{ErrorCode, InferenceError};
+use crate::protocol::error::{Error, ErrorCode};
 
 /// How an attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,15 +23,15 @@ impl Outcome {
     /// How an attempt that ended with `err` ended. `header_wait_ms` is the
     /// wait its answer's `Retry-After` asked for; without one, the error's own
     /// wait can only be a loading model's estimate.
-    pub fn of_error(err: &InferenceError, header_wait_ms: Option<u64>) -> Outcome {
-        if err.code == ErrorCode::Aborted {
+    pub fn of_error(err: &Error, header_wait_ms: Option<u64>) -> Outcome {
+        if err.code() == ErrorCode::Aborted {
             return Outcome::Aborted;
         }
         Outcome::Failed(Failure {
-            code: err.code,
-            status: err.status,
+            code: err.code(),
+            status: err.status(),
             retry_after_ms: header_wait_ms,
-            estimated_ms: err.retry_after_ms.filter(|_| header_wait_ms.is_none()),
+            estimated_ms: err.retry_after_ms().filter(|_| header_wait_ms.is_none()),
         })
     }
 }
@@ -132,8 +131,9 @@ mod tests {
 
     #[test]
     fn an_errors_wait_is_the_header_else_the_estimate() {
-        let mut loading = InferenceError::new(ErrorCode::ModelLoading, "loading").with_status(503);
-        loading.retry_after_ms = Some(20_000);
+        let loading = Error::new(ErrorCode::ModelLoading, "loading")
+            .with_status(503)
+            .with_retry_after_ms(Some(20_000));
         let failed = |outcome| match outcome {
             Outcome::Failed(f) => (f.retry_after_ms, f.estimated_ms, f.status),
             other => panic!("{other:?}"),
@@ -147,7 +147,7 @@ mod tests {
             failed(Outcome::of_error(&loading, Some(20_000))),
             (Some(20_000), None, Some(503))
         );
-        let aborted = InferenceError::new(ErrorCode::Aborted, "aborted");
+        let aborted = Error::new(ErrorCode::Aborted, "aborted");
         assert_eq!(Outcome::of_error(&aborted, None), Outcome::Aborted);
     }
 }

@@ -6,7 +6,6 @@
 
 use super::random::Random;
 use crate::protocol::error::ErrorCode;
-use crate::protocol::text::{find, parse_u64};
 
 /// Retry settings of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,51 +182,33 @@ impl RetryState {
 }
 
 /// The wait a `Retry-After` header asks for, in milliseconds: either
-/// delta-seconds (`"120"`) or an HTTP date, measured from `now_unix_ms`.
-/// A date in the past means no wait; anything unreadable is ignored.
+/// delta-seconds (`"120"`) or an HTTP date in any of the three forms RFC 9110
+/// allows, measured from `now_unix_ms`. A date in the past means no wait;
+/// anything unreadable is ignored.
 pub fn retry_after_ms(value: &str, now_unix_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if let Some(seconds) = parse_u64(value) {
-        return Some(seconds.saturating_mul(1000));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits to be a number of seconds: as long a wait as can be.
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(u64::MAX, |s| s.saturating_mul(1000)),
+        );
     }
-    let at = parse_http_date(value)?;
-    Some(at.saturating_sub(now_unix_ms))
+    let at = httpdate::parse_http_date(value).ok()?;
+    let at_ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    Some(
+        u64::try_from(at_ms)
+            .unwrap_or(u64::MAX)
+            .saturating_sub(now_unix_ms),
+    )
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into Unix milliseconds.
-fn parse_http_date(value: &str) -> Option<u64> {
-    let rest = value.get(find(value, ", ")? + 2..)?;
-    let mut parts = rest.split(' ');
-    let day = parse_u64(parts.next()?)?;
-    let month = parts.next()?;
-    let year = parse_u64(parts.next()?)? as i64;
-    let time = parts.next()?;
-    if parts.next()? != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let mut hms = time.split(':').map(parse_u64);
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day as i64);
-    let seconds = days * 86_400 + (h * 3600 + m * 60 + s) as i64;
-    u64::try_from(seconds).ok().map(|s| s * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The compute time an `x-compute-time` header reports, in whole
+/// milliseconds, from its seconds (`"0.016"`) as the runtime's `parseFloat`
+/// read them (`f64::from_str` would bring its 20 KB of tables into the wasm).
+pub fn compute_time_ms(seconds: f64) -> Option<u64> {
+    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).round() as u64)
 }
 
 #[cfg(test)]
@@ -283,6 +264,8 @@ mod tests {
             (BadResponse, Some(200), false),
             (InvalidInput, None, false),
             (Config, Some(500), false),
+            (PaymentRequired, Some(402), false),
+            (BudgetExceeded, Some(402), false),
         ] {
             assert_eq!(is_retryable(code, status), retry, "{code} {status:?}");
         }
@@ -435,6 +418,7 @@ mod tests {
         assert_eq!(retry_after_ms("1", 0), Some(1000));
         assert_eq!(retry_after_ms(" 120 ", 0), Some(120_000));
         assert_eq!(retry_after_ms("-1", 0), None);
+        assert_eq!(retry_after_ms("99999999999999999999999", 0), Some(u64::MAX));
         assert_eq!(retry_after_ms("soon", 0), None);
     }
 
@@ -457,5 +441,22 @@ mod tests {
         );
         assert_eq!(retry_after_ms("Sun, 06 Foo 1994 08:49:37 GMT", 0), None);
         assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 PST", 0), None);
+    }
+
+    #[test]
+    fn the_obsolete_date_forms_are_read_too() {
+        let at = 784_111_777_000;
+        for form in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(retry_after_ms(form, at - 2000), Some(2000), "{form}");
+        }
+    }
+
+    #[test]
+    fn compute_time_is_read_in_milliseconds() {
+        assert_eq!(compute_time_ms(0.016), Some(16));
+        assert_eq!(compute_time_ms(57.0), Some(57_000));
+        assert_eq!(compute_time_ms(-1.0), None);
+        assert_eq!(compute_time_ms(f64::NAN), None);
+        assert_eq!(compute_time_ms(f64::INFINITY), None);
     }
 }

@@ -3,7 +3,6 @@
 //! endpoint that keeps a failing one out of the way until a cool-down ends.
 
 use super::random::Random;
-use crate::prelude::*;
 
 /// Circuit-breaker settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,13 +134,15 @@ impl Router {
         candidates[candidates.len() - 1]
     }
 
+    /// With every endpoint out: the open one whose cool-down ends first. A
+    /// half-open endpoint already has its one trial in flight, so it comes
+    /// only when no endpoint is open.
     fn soonest_to_reopen(&self) -> usize {
-        (0..self.endpoints.len())
-            .min_by_key(|i| match self.endpoints[*i].breaker {
-                Breaker::Open { until_ms } => until_ms,
-                _ => 0,
-            })
-            .unwrap_or(0)
+        let open = (0..self.endpoints.len()).filter_map(|i| match self.endpoints[i].breaker {
+            Breaker::Open { until_ms } => Some((until_ms, i)),
+            _ => None,
+        });
+        open.min().map_or(0, |(_, i)| i)
     }
 
     /// An attempt to `index` succeeded: its breaker closes.
@@ -286,6 +287,29 @@ mod tests {
             r.record_failure(0, 100);
         }
         assert_eq!(r.pick(200, &[], &mut random), 1);
+    }
+
+    #[test]
+    fn with_every_breaker_out_an_open_one_is_preferred_to_a_trial_in_flight() {
+        let mut r = router(&[1.0, 1.0]);
+        let mut random = SplitMix64::new(8);
+        for _ in 0..3 {
+            r.record_failure(0, 0);
+            r.record_failure(1, 500);
+        }
+        // Endpoint 0 reopens at 1000: its trial goes out and stays in flight.
+        assert_eq!(r.pick(1000, &[], &mut random), 0);
+        assert_eq!(
+            r.breaker(0, 1000),
+            Breaker::HalfOpen {
+                trial_in_flight: true
+            }
+        );
+        // Endpoint 1 is still open until 1500: it reopens first, so it goes
+        // rather than a second call to the endpoint under trial.
+        assert_eq!(r.pick(1200, &[], &mut random), 1);
+        // Both under trial now: one of them still answers.
+        assert!(r.pick(1300, &[], &mut random) < 2);
     }
 
     #[test]

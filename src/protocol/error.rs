@@ -1,15 +1,14 @@
-//! The one error type of the crate, and how an upstream answer maps to it.
+//! The one error type of the crate, its stable codes, and how an upstream
+//! answer maps to it.
 
 use core::fmt;
 
-use crate::prelude::*;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 
-use super::json::{write_decimal, Json, Number};
-use super::text::{char_count, contains, join};
-
-/// What kind of failure happened: the stable `.code` string JavaScript sees.
+/// What kind of failure happened: the stable `code` string JavaScript sees.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The caller's arguments were refused before any request.
     InvalidInput,
@@ -17,6 +16,8 @@ pub enum ErrorCode {
     BadRequest,
     /// Upstream answered 401.
     Unauthorized,
+    /// Upstream answered 402: the account's credits are used up.
+    PaymentRequired,
     /// Upstream answered 403.
     Forbidden,
     /// Upstream answered 404.
@@ -45,43 +46,64 @@ pub enum ErrorCode {
     Network,
     /// A 2xx answer did not have the task's shape.
     BadResponse,
+    /// The proxy refused: a budget cap would be passed.
+    BudgetExceeded,
 }
 
-const CODE_NAMES: [(ErrorCode, &str); 17] = [
-    (ErrorCode::InvalidInput, "INVALID_INPUT"),
-    (ErrorCode::BadRequest, "BAD_REQUEST"),
-    (ErrorCode::Unauthorized, "UNAUTHORIZED"),
-    (ErrorCode::Forbidden, "FORBIDDEN"),
-    (ErrorCode::NotFound, "NOT_FOUND"),
-    (ErrorCode::MethodNotAllowed, "METHOD_NOT_ALLOWED"),
-    (ErrorCode::Gone, "GONE"),
-    (ErrorCode::PayloadTooLarge, "PAYLOAD_TOO_LARGE"),
-    (ErrorCode::Validation, "VALIDATION"),
-    (ErrorCode::RateLimited, "RATE_LIMITED"),
-    (ErrorCode::ModelLoading, "MODEL_LOADING"),
-    (ErrorCode::UpstreamError, "UPSTREAM_ERROR"),
-    (ErrorCode::Config, "CONFIG"),
-    (ErrorCode::Timeout, "TIMEOUT"),
-    (ErrorCode::Aborted, "ABORTED"),
-    (ErrorCode::Network, "NETWORK"),
-    (ErrorCode::BadResponse, "BAD_RESPONSE"),
-];
-
 impl ErrorCode {
+    /// Every code, in the order of the README's table.
+    pub const ALL: [ErrorCode; 19] = [
+        ErrorCode::InvalidInput,
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::PaymentRequired,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Gone,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Validation,
+        ErrorCode::RateLimited,
+        ErrorCode::ModelLoading,
+        ErrorCode::UpstreamError,
+        ErrorCode::Config,
+        ErrorCode::Timeout,
+        ErrorCode::Aborted,
+        ErrorCode::Network,
+        ErrorCode::BadResponse,
+        ErrorCode::BudgetExceeded,
+    ];
+
     /// The stable string, e.g. `"RATE_LIMITED"`.
     pub fn as_str(self) -> &'static str {
-        CODE_NAMES
-            .iter()
-            .find(|(code, _)| *code == self)
-            .map_or("UPSTREAM_ERROR", |(_, name)| name)
+        match self {
+            ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::PaymentRequired => "PAYMENT_REQUIRED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::Gone => "GONE",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::Validation => "VALIDATION",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::ModelLoading => "MODEL_LOADING",
+            ErrorCode::UpstreamError => "UPSTREAM_ERROR",
+            ErrorCode::Config => "CONFIG",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::Aborted => "ABORTED",
+            ErrorCode::Network => "NETWORK",
+            ErrorCode::BadResponse => "BAD_RESPONSE",
+            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
+        }
     }
 
     /// The code named by `name`, when it is one of ours.
     pub fn from_name(name: &str) -> Option<ErrorCode> {
-        CODE_NAMES
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(code, _)| *code)
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == name)
     }
 
     /// The code for an HTTP status without looking at the body.
@@ -89,17 +111,40 @@ impl ErrorCode {
         match status {
             400 => ErrorCode::BadRequest,
             401 => ErrorCode::Unauthorized,
+            402 => ErrorCode::PaymentRequired,
             403 => ErrorCode::Forbidden,
             404 => ErrorCode::NotFound,
             405 => ErrorCode::MethodNotAllowed,
+            408 => ErrorCode::Timeout,
             410 => ErrorCode::Gone,
             413 => ErrorCode::PayloadTooLarge,
             422 => ErrorCode::Validation,
             429 => ErrorCode::RateLimited,
-            408 => ErrorCode::Timeout,
             _ if status < 500 => ErrorCode::BadRequest,
             _ => ErrorCode::UpstreamError,
         }
+    }
+
+    /// The HTTP status this code is answered with (by the proxy's refusals),
+    /// when it has one. A code in an error body is believed only when the
+    /// answer's status is this one.
+    pub fn answered_with(self) -> Option<u16> {
+        Some(match self {
+            ErrorCode::InvalidInput => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::PaymentRequired | ErrorCode::BudgetExceeded => 402,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::Validation => 422,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Config | ErrorCode::UpstreamError => 500,
+            ErrorCode::Network => 502,
+            ErrorCode::ModelLoading => 503,
+            ErrorCode::Timeout => 504,
+            _ => return None,
+        })
     }
 }
 
@@ -111,29 +156,32 @@ impl fmt::Display for ErrorCode {
 
 /// A failed call: what went wrong, in upstream's words where it gave some.
 ///
-/// Holds no credential: nothing that built the request is kept here.
+/// It never holds a credential: nothing that built the request is kept, and
+/// upstream text that echoed the client's token is redacted before it gets
+/// here, so neither `Display` nor `Debug` can show one.
+///
+/// ```ignore
+/// match hf.text_classification(model, "I love it").await {
+///     Err(err) if err.code() == ErrorCode::RateLimited => wait(err.retry_after_ms()),
+///     Err(err) => eprintln!("{err}"), // "NOT_FOUND: Model x does not exist"
+///     Ok(labels) => show(labels),
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct InferenceError {
-    /// The stable code.
-    pub code: ErrorCode,
-    /// A message a person can act on (upstream's own text when there was one).
-    pub message: String,
-    /// The HTTP status, when an answer came.
-    pub status: Option<u16>,
-    /// The model called.
-    pub model: Option<String>,
-    /// Upstream's `x-request-id`.
-    pub request_id: Option<String>,
-    /// How many attempts were made (0 when refused before any request).
-    pub attempts: u32,
-    /// How long upstream asked to wait before trying again.
-    pub retry_after_ms: Option<u64>,
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    status: Option<u16>,
+    model: Option<String>,
+    request_id: Option<String>,
+    attempts: u32,
+    retry_after_ms: Option<u64>,
 }
 
-impl InferenceError {
+impl Error {
     /// An error with only a code and a message.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> InferenceError {
-        InferenceError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error {
             code,
             message: message.into(),
             status: None,
@@ -144,153 +192,374 @@ impl InferenceError {
         }
     }
 
-    /// An INVALID_INPUT error naming the argument that was wrong.
-    pub fn invalid_input(argument: &str, problem: &str) -> InferenceError {
-        InferenceError::new(ErrorCode::InvalidInput, join(&[argument, ": ", problem]))
+    /// An INVALID_INPUT error naming the argument that was wrong:
+    /// `"{argument}: {problem}"`.
+    pub fn invalid_input(argument: &str, problem: &str) -> Error {
+        Error::new(ErrorCode::InvalidInput, format!("{argument}: {problem}"))
     }
 
-    /// The same error, with the HTTP status it is answered or was received with.
-    pub fn with_status(mut self, status: u16) -> InferenceError {
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// A message a person can act on (upstream's own text when it gave some).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status, when an answer came.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The model called, unless the model id itself was refused.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Upstream's `x-request-id`, to quote when reporting a problem.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// Attempts made (0 when refused before any request).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// How long upstream asked to wait (`Retry-After`, or a loading model's
+    /// `estimated_time`), in milliseconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        self.retry_after_ms
+    }
+
+    /// The same error with the HTTP status it was answered with.
+    pub fn with_status(mut self, status: u16) -> Error {
         self.status = Some(status);
+        self
+    }
+
+    /// The same error with the wait upstream asked for.
+    pub fn with_retry_after_ms(mut self, ms: Option<u64>) -> Error {
+        self.retry_after_ms = ms;
+        self
+    }
+
+    /// Fills in what the call knows and the error does not say yet: its
+    /// status, request id and attempts (the larger count wins).
+    pub fn with_call_facts(
+        mut self,
+        status: Option<u16>,
+        request_id: Option<&str>,
+        attempts: u32,
+    ) -> Error {
+        self.status = self.status.or(status);
+        if self.request_id.is_none() {
+            self.request_id = request_id.map(str::to_owned);
+        }
+        self.attempts = self.attempts.max(attempts);
+        self
+    }
+
+    /// Names the model the call went to, unless the model id itself was the
+    /// problem (its message starts with `model:`).
+    pub fn with_model(mut self, model: &str) -> Error {
+        if self.model.is_none() && !self.message.starts_with("model:") {
+            self.model = Some(model.to_owned());
+        }
+        self
+    }
+
+    /// Replaces every occurrence of `secret` in the message with `[redacted]`:
+    /// for upstream text that echoed a credential back.
+    pub fn redact(mut self, secret: &str) -> Error {
+        if !secret.is_empty() && self.message.contains(secret) {
+            self.message = self.message.replace(secret, "[redacted]");
+        }
         self
     }
 }
 
-impl fmt::Display for InferenceError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
     }
 }
 
-impl core::error::Error for InferenceError {}
+impl std::error::Error for Error {}
 
-/// The parts of an HTTP answer that errors and results report.
+/// What an error answer's body says, in the shapes upstream uses:
+/// `{"error": "..."}`, `{"error": ["a", "b"]}`, OpenAI's
+/// `{"error": {"message", "type"}}`, with `error_type`, `estimated_time`
+/// and, from our proxy, `code`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ErrorBody {
+    /// `error`: upstream's words.
+    pub error: ErrorText,
+    /// `message`, used when there is no `error`.
+    pub message: Option<String>,
+    /// `error_type` (`"validation"` in TGI streams).
+    pub error_type: Option<String>,
+    /// `estimated_time` of a loading model, in seconds.
+    pub estimated_time: Option<f64>,
+    /// A code of ours, sent by the proxy's refusals.
+    pub code: Option<String>,
+}
+
+/// The `error` member of an error body, read from any of its shapes.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResponseMeta {
-    /// HTTP status.
+pub enum ErrorText {
+    /// Absent or `null`.
+    #[default]
+    None,
+    /// A text, or the strings of a list joined with `"; "`.
+    Text(String),
+    /// An object: its `message` and `type`.
+    Object {
+        /// `message`.
+        message: Option<String>,
+        /// `type` (`"invalid_request_error"`, `"server_error"`, ...).
+        kind: Option<String>,
+    },
+    /// Something else (a number, an object without a message).
+    Other,
+}
+
+// A visitor rather than `#[serde(untagged)]`: untagged enums buffer the
+// value in serde's generic `Content`, which is large in the wasm, and the
+// shapes here are told apart by their JSON type alone.
+impl<'de> Deserialize<'de> for ErrorText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ErrorText, D::Error> {
+        struct ErrorTextVisitor;
+
+        impl<'de> Visitor<'de> for ErrorTextVisitor {
+            type Value = ErrorText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error text, list or object")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<ErrorText, E> {
+                Ok(ErrorText::Text(text.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<ErrorText, E> {
+                Ok(ErrorText::Text(text))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<ErrorText, E> {
+                Ok(ErrorText::None)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<ErrorText, E> {
+                Ok(ErrorText::None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<ErrorText, D::Error> {
+                d.deserialize_any(self)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ErrorText, E> {
+                Ok(ErrorText::Other)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ErrorText, E> {
+                Ok(ErrorText::Other)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ErrorText, E> {
+                Ok(ErrorText::Other)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ErrorText, E> {
+                Ok(ErrorText::Other)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorText, A::Error> {
+                let mut parts: Vec<String> = Vec::new();
+                while let Some(item) = seq.next_element::<MaybeString>()? {
+                    if let Some(text) = item.0 {
+                        parts.push(text);
+                    }
+                }
+                Ok(if parts.is_empty() {
+                    ErrorText::Other
+                } else {
+                    ErrorText::Text(parts.join("; "))
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorText, A::Error> {
+                let (mut message, mut kind) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "message" => message = map.next_value::<MaybeString>()?.0,
+                        "type" => kind = map.next_value::<MaybeString>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ErrorText::Object { message, kind })
+            }
+        }
+
+        deserializer.deserialize_any(ErrorTextVisitor)
+    }
+}
+
+/// A string, or `None` for a value of any other type (never an error).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MaybeString(pub Option<String>);
+
+impl<'de> Deserialize<'de> for MaybeString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MaybeString, D::Error> {
+        struct MaybeStringVisitor;
+
+        impl<'de> Visitor<'de> for MaybeStringVisitor {
+            type Value = MaybeString;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<MaybeString, E> {
+                Ok(MaybeString(Some(text.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<MaybeString, E> {
+                Ok(MaybeString(Some(text)))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<MaybeString, D::Error> {
+                d.deserialize_any(self)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeString, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeString(None))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeString, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeString(None))
+            }
+        }
+
+        deserializer.deserialize_any(MaybeStringVisitor)
+    }
+}
+
+impl ErrorBody {
+    /// Upstream's words: the `error` text (a list joined, an object's
+    /// `message`), else `message`.
+    pub fn text(&self) -> Option<&str> {
+        match &self.error {
+            ErrorText::Text(text) => Some(text),
+            ErrorText::Object {
+                message: Some(m), ..
+            } => Some(m),
+            _ => self.message.as_deref(),
+        }
+    }
+
+    /// Whether the body reports an error at all (`error` present, not null).
+    pub fn has_error(&self) -> bool {
+        !matches!(self.error, ErrorText::None)
+    }
+}
+
+/// What an error answer is made of, as the transport read it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ErrorAnswer {
+    /// Its HTTP status.
     pub status: u16,
     /// `x-request-id`.
     pub request_id: Option<String>,
-    /// The wait `retry-after` asks for, in milliseconds (read when the
-    /// answer arrives, so an HTTP date is measured against that moment).
+    /// The wait its `Retry-After` asks for, in milliseconds.
     pub retry_after_ms: Option<u64>,
-    /// `x-compute-time` in milliseconds (upstream sends seconds).
-    pub compute_time_ms: Option<f64>,
-}
-
-/// Reads `x-compute-time` (seconds, e.g. `"0.016"`) as whole milliseconds.
-pub fn compute_time_ms(value: &str) -> Option<f64> {
-    Number::from_text(value.trim())
-        .thousandths()
-        .map(|ms| ms as f64)
+    /// Its body as text.
+    pub text: String,
+    /// Its body read as JSON, when it was JSON of an object.
+    pub json: Option<ErrorBody>,
 }
 
 /// Longest upstream text kept in a message; HTML error pages can be large.
 const MAX_MESSAGE_CHARS: usize = 1000;
 
 /// Maps a non-2xx answer to an error, keeping upstream's message. Its wait
-/// is the `Retry-After` of `meta`, else a loading model's `estimated_time`.
-pub fn error_from_response(meta: &ResponseMeta, body: &str) -> InferenceError {
-    let status = meta.status;
+/// is the `Retry-After` of the answer, else a loading model's
+/// `estimated_time`. A code of ours in the body is kept only when the status
+/// is the one that code is answered with, so a foreign upstream cannot make
+/// a 500 look like `BUDGET_EXCEEDED`.
+pub fn error_from_answer(answer: &ErrorAnswer) -> Error {
+    let status = answer.status;
     let mut code = ErrorCode::from_status(status);
     let mut message = None;
     let mut estimated_ms = None;
-    if let Ok(json) = Json::parse(body) {
-        message = error_message(&json);
-        let error_type = json.get("error_type").and_then(Json::as_str);
-        estimated_ms = json
-            .get("estimated_time")
-            .and_then(Json::as_number)
-            .and_then(|seconds| seconds.thousandths());
-        let says_loading = message.as_deref().is_some_and(|m| contains(m, "loading"));
-        if let Some(own) = json
-            .get("code")
-            .and_then(Json::as_str)
-            .and_then(ErrorCode::from_name)
-        {
+    if let Some(body) = &answer.json {
+        message = body.text().map(str::to_owned);
+        estimated_ms = body
+            .estimated_time
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| (s * 1000.0).round() as u64);
+        let says_loading = message.as_deref().is_some_and(|m| m.contains("loading"));
+        let own = body.code.as_deref().and_then(ErrorCode::from_name);
+        if let Some(own) = own.filter(|c| c.answered_with() == Some(status)) {
             code = own;
         } else if status == 503 && (estimated_ms.is_some() || says_loading) {
             code = ErrorCode::ModelLoading;
-        } else if error_type == Some("validation") {
+        } else if body.error_type.as_deref() == Some("validation") {
             code = ErrorCode::Validation;
         }
-    } else if !body.trim().is_empty() {
-        message = Some(body.trim().to_owned());
     }
-    let mut message = message.unwrap_or_else(|| {
-        let mut text = String::from("HTTP ");
-        write_decimal(status.into(), &mut text);
-        text.push(' ');
-        text.push_str(reason_phrase(status));
-        text
-    });
-    if char_count(&message) > MAX_MESSAGE_CHARS {
-        let cut = message
-            .char_indices()
-            .nth(MAX_MESSAGE_CHARS)
-            .map_or(message.len(), |(i, _)| i);
-        message.truncate(cut);
-        message.push('…');
+    if message.is_none() && !answer.text.trim().is_empty() && answer.json.is_none() {
+        message = Some(answer.text.trim().to_owned());
     }
-    InferenceError {
+    let message = message.unwrap_or_else(|| status_line(status));
+    Error {
         code,
-        message,
+        message: truncated(message),
         status: Some(status),
         model: None,
-        request_id: meta.request_id.clone(),
+        request_id: answer.request_id.clone(),
         attempts: 0,
-        retry_after_ms: meta.retry_after_ms.or(estimated_ms),
+        retry_after_ms: answer.retry_after_ms.or(estimated_ms),
     }
 }
 
-/// An error upstream reported inside a 2xx answer or a stream event:
-/// `{"error": "...", "error_type": "validation"}`, or OpenAI's
-/// `{"error": {"message", "type"}}`. `None` when `json` carries none.
-pub fn embedded_error(json: &Json) -> Option<InferenceError> {
-    let error = json.get("error").filter(|e| !matches!(e, Json::Null))?;
-    let message = error_message(json).unwrap_or_else(|| "upstream reported an error".to_owned());
-    let error_type = json
-        .get("error_type")
-        .or_else(|| error.get("type"))
-        .and_then(Json::as_str);
-    let code = match error_type {
-        Some("validation" | "invalid_request_error") => ErrorCode::Validation,
-        _ => ErrorCode::UpstreamError,
-    };
-    Some(InferenceError::new(code, message))
-}
-
-/// The text of `error` (a string, or a list of strings joined), else `message`.
-fn error_message(json: &Json) -> Option<String> {
-    let field = json.get("error").or_else(|| json.get("message"))?;
-    match field {
-        Json::String(s) => Some(s.clone()),
-        Json::Array(items) => {
-            let mut joined: Option<String> = None;
-            for part in items.iter().filter_map(Json::as_str) {
-                match &mut joined {
-                    Some(text) => {
-                        text.push_str("; ");
-                        text.push_str(part);
-                    }
-                    None => joined = Some(part.to_owned()),
-                }
-            }
-            joined
-        }
-        // OpenAI-style `{"error": {"message": ...}}`.
-        Json::Object(_) => field
-            .get("message")
-            .and_then(Json::as_str)
-            .map(str::to_owned),
-        _ => None,
-    }
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
+/// `HTTP 429 Too Many Requests`.
+fn status_line(status: u16) -> String {
+    let reason = match status {
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -302,102 +571,220 @@ fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
-        _ => "",
+        _ => return format!("HTTP {status}"),
+    };
+    format!("HTTP {status} {reason}")
+}
+
+fn truncated(mut message: String) -> String {
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push('…');
     }
+    message
+}
+
+/// An error upstream reported inside a 2xx answer or a stream event:
+/// `{"error": "...", "error_type": "validation"}`, or OpenAI's
+/// `{"error": {"message", "type"}}`. `None` when the body carries none.
+pub fn embedded_error(body: &ErrorBody) -> Option<Error> {
+    if !body.has_error() {
+        return None;
+    }
+    let message = body.text().unwrap_or("upstream reported an error");
+    let kind = match &body.error {
+        ErrorText::Object { kind, .. } => kind.as_deref(),
+        _ => None,
+    };
+    let code = match body.error_type.as_deref().or(kind) {
+        Some("validation" | "invalid_request_error") => ErrorCode::Validation,
+        _ => ErrorCode::UpstreamError,
+    };
+    Some(Error::new(code, truncated(message.to_owned())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn meta(status: u16) -> ResponseMeta {
-        ResponseMeta {
+    fn answer(status: u16, text: &str) -> ErrorAnswer {
+        ErrorAnswer {
             status,
             request_id: Some("req-1".into()),
-            ..ResponseMeta::default()
+            retry_after_ms: None,
+            text: text.to_owned(),
+            json: serde_json::from_str(text).ok(),
         }
     }
 
-    #[test]
-    fn compute_time_is_read_in_milliseconds() {
-        assert_eq!(compute_time_ms("0.016"), Some(16.0));
-        assert_eq!(compute_time_ms("57"), Some(57_000.0));
-        assert_eq!(compute_time_ms("-1"), None);
-        assert_eq!(compute_time_ms("fast"), None);
+    fn body(text: &str) -> ErrorBody {
+        serde_json::from_str(text).unwrap()
     }
 
     #[test]
     fn every_code_round_trips_through_its_name() {
-        for (code, name) in CODE_NAMES {
-            assert_eq!(code.as_str(), name);
-            assert_eq!(ErrorCode::from_name(name), Some(code));
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_name(code.as_str()), Some(code));
         }
         assert_eq!(ErrorCode::from_name("NOPE"), None);
+        assert_eq!(ErrorCode::PaymentRequired.as_str(), "PAYMENT_REQUIRED");
     }
 
     #[test]
     fn loading_503_carries_estimated_time() {
-        let err = error_from_response(
-            &meta(503),
+        let err = error_from_answer(&answer(
+            503,
             r#"{"error":"Model gpt2 is currently loading","estimated_time":20.5}"#,
-        );
-        assert_eq!(err.code, ErrorCode::ModelLoading);
-        assert_eq!(err.message, "Model gpt2 is currently loading");
-        assert_eq!(err.retry_after_ms, Some(20_500));
-        assert_eq!(err.request_id.as_deref(), Some("req-1"));
+        ));
+        assert_eq!(err.code(), ErrorCode::ModelLoading);
+        assert_eq!(err.message(), "Model gpt2 is currently loading");
+        assert_eq!(err.retry_after_ms(), Some(20_500));
+        assert_eq!(err.request_id(), Some("req-1"));
+        assert_eq!(err.status(), Some(503));
     }
 
     #[test]
     fn plain_503_is_upstream_error_and_header_wins_over_estimate() {
-        let err = error_from_response(&meta(503), "upstream connect error");
-        assert_eq!(err.code, ErrorCode::UpstreamError);
-        assert_eq!(err.message, "upstream connect error");
-        let with_header = ResponseMeta {
-            retry_after_ms: Some(3000),
-            ..meta(503)
-        };
-        let loading = r#"{"error":"Model gpt2 is currently loading","estimated_time":20}"#;
+        let err = error_from_answer(&answer(503, "upstream connect error"));
         assert_eq!(
-            error_from_response(&with_header, loading).retry_after_ms,
-            Some(3000)
+            (err.code(), err.message()),
+            (ErrorCode::UpstreamError, "upstream connect error")
+        );
+        let mut loading = answer(
+            503,
+            r#"{"error":"Model gpt2 is currently loading","estimated_time":20}"#,
+        );
+        loading.retry_after_ms = Some(3000);
+        assert_eq!(error_from_answer(&loading).retry_after_ms(), Some(3000));
+    }
+
+    #[test]
+    fn a_402_is_payment_required_with_upstreams_words() {
+        let err = error_from_answer(&answer(
+            402,
+            r#"{"error":"You have exceeded your monthly included credits for Inference Providers."}"#,
+        ));
+        assert_eq!(
+            (err.code(), err.message()),
+            (
+                ErrorCode::PaymentRequired,
+                "You have exceeded your monthly included credits for Inference Providers."
+            )
+        );
+        assert_eq!(
+            error_from_answer(&answer(402, "")).message(),
+            "HTTP 402 Payment Required"
         );
     }
 
     #[test]
-    fn proxy_codes_are_kept() {
-        let err = error_from_response(
-            &meta(500),
+    fn a_body_code_is_kept_only_with_its_own_status() {
+        let config = error_from_answer(&answer(
+            500,
             r#"{"error":"HF_TOKEN is not set","code":"CONFIG"}"#,
-        );
+        ));
         assert_eq!(
-            (err.code, err.message.as_str()),
+            (config.code(), config.message()),
             (ErrorCode::Config, "HF_TOKEN is not set")
         );
+        let budget = r#"{"error":"the daily cap is reached","code":"BUDGET_EXCEEDED"}"#;
+        assert_eq!(
+            error_from_answer(&answer(402, budget)).code(),
+            ErrorCode::BudgetExceeded
+        );
+        // The same body with another status: the status decides.
+        for (status, code) in [
+            (500, ErrorCode::UpstreamError),
+            (429, ErrorCode::RateLimited),
+            (503, ErrorCode::UpstreamError),
+        ] {
+            assert_eq!(error_from_answer(&answer(status, budget)).code(), code);
+        }
+        let forbidden = r#"{"error":"no","code":"FORBIDDEN"}"#;
+        assert_eq!(
+            error_from_answer(&answer(403, forbidden)).code(),
+            ErrorCode::Forbidden
+        );
+        assert_eq!(
+            error_from_answer(&answer(400, forbidden)).code(),
+            ErrorCode::BadRequest
+        );
+        // A code without a status of its own (BAD_RESPONSE) is never believed.
+        let bad = r#"{"error":"x","code":"BAD_RESPONSE"}"#;
+        assert_eq!(
+            error_from_answer(&answer(500, bad)).code(),
+            ErrorCode::UpstreamError
+        );
+    }
+
+    #[test]
+    fn every_proxy_code_has_its_status() {
+        for (code, status) in [
+            (ErrorCode::InvalidInput, 400),
+            (ErrorCode::Unauthorized, 401),
+            (ErrorCode::PaymentRequired, 402),
+            (ErrorCode::BudgetExceeded, 402),
+            (ErrorCode::Forbidden, 403),
+            (ErrorCode::NotFound, 404),
+            (ErrorCode::MethodNotAllowed, 405),
+            (ErrorCode::PayloadTooLarge, 413),
+            (ErrorCode::Validation, 422),
+            (ErrorCode::RateLimited, 429),
+            (ErrorCode::Config, 500),
+            (ErrorCode::UpstreamError, 500),
+            (ErrorCode::Network, 502),
+            (ErrorCode::ModelLoading, 503),
+            (ErrorCode::Timeout, 504),
+        ] {
+            assert_eq!(code.answered_with(), Some(status), "{code}");
+            let text = format!(r#"{{"error":"e","code":"{code}"}}"#);
+            assert_eq!(error_from_answer(&answer(status, &text)).code(), code);
+        }
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::Gone,
+            ErrorCode::Aborted,
+            ErrorCode::BadResponse,
+        ] {
+            assert_eq!(code.answered_with(), None, "{code}");
+        }
     }
 
     #[test]
     fn empty_body_gets_the_status_line() {
-        let err = error_from_response(&meta(429), "");
+        let err = error_from_answer(&answer(429, ""));
         assert_eq!(
-            (err.code, err.message.as_str()),
+            (err.code(), err.message()),
             (ErrorCode::RateLimited, "HTTP 429 Too Many Requests")
         );
+        assert_eq!(error_from_answer(&answer(599, "")).message(), "HTTP 599");
     }
 
     #[test]
     fn error_lists_and_openai_objects_become_text() {
-        let list = error_from_response(&meta(400), r#"{"error":["a","b"]}"#);
-        assert_eq!(list.message, "a; b");
-        let openai = error_from_response(&meta(401), r#"{"error":{"message":"bad key"}}"#);
         assert_eq!(
-            (openai.code, openai.message.as_str()),
+            error_from_answer(&answer(400, r#"{"error":["a",1,"b"]}"#)).message(),
+            "a; b"
+        );
+        let openai = error_from_answer(&answer(401, r#"{"error":{"message":"bad key"}}"#));
+        assert_eq!(
+            (openai.code(), openai.message()),
             (ErrorCode::Unauthorized, "bad key")
+        );
+        // JSON without any words: the status line, not the JSON text.
+        assert_eq!(
+            error_from_answer(&answer(500, r#"{"detail":1}"#)).message(),
+            "HTTP 500 Internal Server Error"
+        );
+        assert_eq!(
+            error_from_answer(&answer(400, r#"{"message":"from message"}"#)).message(),
+            "from message"
         );
     }
 
     #[test]
     fn errors_inside_a_2xx_answer() {
-        for (body, code, message) in [
+        for (text, code, message) in [
             (
                 r#"{"error":"Input validation error","error_type":"validation"}"#,
                 ErrorCode::Validation,
@@ -413,18 +800,42 @@ mod tests {
                 ErrorCode::Validation,
                 "bad",
             ),
+            (
+                r#"{"error":{"code":5}}"#,
+                ErrorCode::UpstreamError,
+                "upstream reported an error",
+            ),
         ] {
-            let err = embedded_error(&Json::parse(body).unwrap()).unwrap();
-            assert_eq!((err.code, err.message.as_str()), (code, message), "{body}");
+            let err = embedded_error(&body(text)).unwrap();
+            assert_eq!((err.code(), err.message()), (code, message), "{text}");
         }
-        for none in [r#"{"error":null,"x":1}"#, "[1]"] {
-            assert_eq!(embedded_error(&Json::parse(none).unwrap()), None, "{none}");
+        for none in [r#"{"error":null,"x":1}"#, r#"{"choices":[]}"#] {
+            assert_eq!(embedded_error(&body(none)), None, "{none}");
         }
     }
 
     #[test]
     fn long_bodies_are_truncated() {
-        let err = error_from_response(&meta(502), &"x".repeat(5000));
-        assert_eq!(err.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        let err = error_from_answer(&answer(502, &"x".repeat(5000)));
+        assert_eq!(err.message().chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn call_facts_model_and_redaction() {
+        let err = Error::new(ErrorCode::Network, "could not reach hf_secret")
+            .with_call_facts(Some(502), Some("r-1"), 3)
+            .with_model("gpt2")
+            .redact("hf_secret");
+        assert_eq!(err.message(), "could not reach [redacted]");
+        assert_eq!(
+            (err.status(), err.request_id(), err.attempts(), err.model()),
+            (Some(502), Some("r-1"), 3, Some("gpt2"))
+        );
+        let refused = Error::invalid_input("model", "must be a model id").with_model("x");
+        assert_eq!(refused.model(), None);
+        assert_eq!(
+            refused.to_string(),
+            "INVALID_INPUT: model: must be a model id"
+        );
     }
 }

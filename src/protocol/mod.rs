@@ -1,8 +1,11 @@
-//! Pure protocol: what goes on the wire and what comes back. No I/O, no JS.
+//! Pure protocol: what goes on the wire and what comes back. No I/O, no JS
+//! types; tested natively.
 
+pub mod answer;
+pub mod document;
 pub mod error;
-pub mod json;
-pub mod response;
+pub mod image;
+pub mod model;
 pub mod sse;
 pub mod task;
-pub mod text;
+pub mod token;

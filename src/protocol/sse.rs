@@ -5,11 +5,15 @@
 //! multi-byte character): complete lines are decoded, the rest waits for the
 //! next chunk. Lines end with `\n`, `\r\n` or `\r`; `data:` takes an optional
 //! single space; several `data:` lines join with `\n`; `:` lines are comments.
+//!
+//! Written here rather than taken from a crate: the SSE crates on crates.io
+//! (eventsource-stream and its kin) parse with `nom` over a `Stream` of
+//! `Bytes`, which would bring a parser framework and the `bytes` crate into
+//! the browser's wasm for what is forty lines of state machine; this one is
+//! fed the chunks of a `ReadableStream` as they come, and tested natively.
 
-use super::error::{embedded_error, ErrorCode, InferenceError};
-use super::json::Json;
-use super::text::{join, utf8_lossy};
-use crate::prelude::*;
+use super::document::Document;
+use super::error::{embedded_error, Error, ErrorBody, ErrorCode};
 
 /// One dispatched event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,10 +86,10 @@ impl SseParser {
         if line[0] == b':' {
             return; // a comment (keep-alive)
         }
-        let text = utf8_lossy(&line);
+        let text = String::from_utf8_lossy(&line);
         let (field, value) = match text.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (text.as_str(), ""),
+            None => (text.as_ref(), ""),
         };
         match field {
             "data" => {
@@ -112,39 +116,46 @@ impl SseParser {
     }
 }
 
-/// What one event of an inference stream carries.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StreamItem {
-    /// A chunk, in its wire shape (an OpenAI chunk or a TGI token).
-    Chunk(Json),
+/// What one event of an inference stream says, before its data is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind<'a> {
+    /// No data (an empty `data:` line, as some servers send between chunks):
+    /// nothing to deliver, as the reference client skips it.
+    Skip,
     /// `[DONE]`: the stream is over.
     Done,
-    /// An error upstream reported inside the stream.
-    Error(InferenceError),
+    /// Data to read as JSON.
+    Data(&'a str),
 }
 
-/// Reads an event's data: `[DONE]`, an error object, or a chunk.
-pub fn stream_item(event: &SseEvent) -> StreamItem {
-    let data = event.data.trim();
-    if data == "[DONE]" {
-        return StreamItem::Done;
+/// What an event is, from its data alone.
+pub fn event_kind(event: &SseEvent) -> EventKind<'_> {
+    match event.data.trim() {
+        "" => EventKind::Skip,
+        "[DONE]" => EventKind::Done,
+        data => EventKind::Data(data),
     }
-    let json = match Json::parse(data) {
-        Ok(json) => json,
-        Err(e) => {
-            return StreamItem::Error(InferenceError::new(
-                ErrorCode::BadResponse,
-                join(&["a stream event is not JSON (", &e.describe(), ")"]),
-            ))
-        }
+}
+
+/// The error an event reports, if any, given its data read as JSON (`None`
+/// when the data is not JSON): an error object in the data, or an
+/// `event: error` whose data is text (UPSTREAM_ERROR with that text). Data
+/// that is neither JSON nor an error event is BAD_RESPONSE.
+pub fn event_error<D: Document>(event: &SseEvent, parsed: Option<&D>) -> Option<Error> {
+    let is_error_event = event.event.as_deref() == Some("error");
+    let Some(doc) = parsed else {
+        return Some(if is_error_event {
+            Error::new(ErrorCode::UpstreamError, event.data.trim())
+        } else {
+            Error::new(ErrorCode::BadResponse, "a stream event is not JSON")
+        });
     };
-    if let Some(err) = embedded_error(&json) {
-        return StreamItem::Error(err);
+    if doc.is_object() {
+        if let Some(err) = doc.read::<ErrorBody>().as_ref().and_then(embedded_error) {
+            return Some(err);
+        }
     }
-    if event.event.as_deref() == Some("error") {
-        return StreamItem::Error(InferenceError::new(ErrorCode::UpstreamError, data));
-    }
-    StreamItem::Chunk(json)
+    is_error_event.then(|| Error::new(ErrorCode::UpstreamError, event.data.trim()))
 }
 
 #[cfg(test)]
@@ -213,41 +224,66 @@ mod tests {
     }
 
     #[test]
-    fn stream_items() {
+    fn event_kinds() {
         let ev = |d: &str| SseEvent {
             event: None,
             data: d.into(),
         };
-        assert_eq!(stream_item(&ev("[DONE]")), StreamItem::Done);
-        assert_eq!(
-            stream_item(&ev(r#"{"token":{"text":"hi"}}"#)),
-            StreamItem::Chunk(Json::parse(r#"{"token":{"text":"hi"}}"#).unwrap())
-        );
-        assert_eq!(
-            stream_item(&ev(r#"{"x":1,"error":null}"#)),
-            StreamItem::Chunk(Json::parse(r#"{"x":1,"error":null}"#).unwrap())
-        );
-        let StreamItem::Error(err) = stream_item(&ev(
-            r#"{"error":"Input validation error: too long","error_type":"validation"}"#,
-        )) else {
-            panic!("not an error")
+        assert_eq!(event_kind(&ev("[DONE]")), EventKind::Done);
+        assert_eq!(event_kind(&ev("")), EventKind::Skip);
+        assert_eq!(event_kind(&ev(" \n ")), EventKind::Skip);
+        assert_eq!(event_kind(&ev(" {\"a\":1} ")), EventKind::Data("{\"a\":1}"));
+    }
+
+    #[test]
+    fn event_errors() {
+        let ev = |event: Option<&str>, d: &str| SseEvent {
+            event: event.map(str::to_owned),
+            data: d.into(),
         };
-        assert_eq!(
-            (err.code, err.message.as_str()),
-            (ErrorCode::Validation, "Input validation error: too long")
-        );
-        let StreamItem::Error(err) = stream_item(&ev(
-            r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
-        )) else {
-            panic!("not an error")
-        };
-        assert_eq!(
-            (err.code, err.message.as_str()),
-            (ErrorCode::UpstreamError, "overloaded")
-        );
-        let StreamItem::Error(err) = stream_item(&ev("not json")) else {
-            panic!("not an error")
-        };
-        assert_eq!(err.code, ErrorCode::BadResponse);
+        let parse = |d: &str| serde_json::from_str::<serde_json::Value>(d).ok();
+        let error_of = |e: &SseEvent| event_error(e, parse(&e.data).as_ref());
+        assert_eq!(error_of(&ev(None, r#"{"token":{"text":"hi"}}"#)), None);
+        assert_eq!(error_of(&ev(None, r#"{"x":1,"error":null}"#)), None);
+        for (event, expected_code, expected_message) in [
+            (
+                ev(
+                    None,
+                    r#"{"error":"Input validation error: too long","error_type":"validation"}"#,
+                ),
+                ErrorCode::Validation,
+                "Input validation error: too long",
+            ),
+            (
+                ev(
+                    None,
+                    r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+                ),
+                ErrorCode::UpstreamError,
+                "overloaded",
+            ),
+            (
+                ev(Some("error"), "upstream closed the generation"),
+                ErrorCode::UpstreamError,
+                "upstream closed the generation",
+            ),
+            (
+                ev(Some("error"), r#"{"detail":"x"}"#),
+                ErrorCode::UpstreamError,
+                r#"{"detail":"x"}"#,
+            ),
+            (
+                ev(None, "not json"),
+                ErrorCode::BadResponse,
+                "a stream event is not JSON",
+            ),
+        ] {
+            let err = error_of(&event).expect("an error");
+            assert_eq!(
+                (err.code(), err.message()),
+                (expected_code, expected_message),
+                "{event:?}"
+            );
+        }
     }
 }

@@ -1,380 +1,397 @@
-//! What goes on the wire for each task: the checks of model ids, endpoint
-//! URLs and tokens, the URL of a call, and the encodings of image bytes
-//! (base64, sniffed content type). JSON bodies are written by the JS client
-//! with `JSON.stringify` (pkg-template/client.js).
+//! What a task call sends: its inputs, checked before any request, and its
+//! JSON body (`{"inputs": ..., "parameters": {...}}`), written with serde.
 
-use super::error::InferenceError;
-use super::text::{char_count, join};
-use crate::prelude::*;
+use serde::{Serialize, Serializer};
 
-/// Longest model id accepted (the Hub's own limit).
-pub const MAX_MODEL_ID_CHARS: usize = 96;
+use super::document::Document;
+use super::error::Error;
+use super::model::validate_chat_model;
 
-/// Checks a model id (`name` or `owner/name`) before it becomes part of a URL.
-///
-/// Each segment is made of ASCII letters, digits, `-`, `_` and `.`, is not
-/// `.` or `..`, and there is at most one `/`: nothing can climb out of
-/// `/models/` or smuggle an encoded separator.
-pub fn validate_model_id(model: &str) -> Result<(), InferenceError> {
-    validate_model_id_named(model, "model")
+/// The tasks, as far as the attempt loop and de-duplication need to tell
+/// them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// `query`: any payload, the answer returned as it came.
+    Query,
+    /// Text classification.
+    TextClassification,
+    /// Text generation (also streamed).
+    TextGeneration,
+    /// Image classification.
+    ImageClassification,
+    /// Zero-shot classification.
+    ZeroShot,
+    /// An OpenAI chat completion (also streamed).
+    Chat,
 }
 
-/// [`validate_model_id`], with errors naming `argument`.
-fn validate_model_id_named(model: &str, argument: &str) -> Result<(), InferenceError> {
-    let refuse = |problem: &str| Err(InferenceError::invalid_input(argument, problem));
-    if model.is_empty() {
-        return refuse("must be a non-empty model id such as \"openai-community/gpt2\"");
-    }
-    if char_count(model) > MAX_MODEL_ID_CHARS {
-        return refuse("is longer than 96 characters");
-    }
-    let segments: Vec<&str> = model.split('/').collect();
-    if segments.len() > 2 {
-        return refuse("has more than one '/' (expected \"owner/name\")");
-    }
-    for segment in segments {
-        if segment.is_empty() {
-            return refuse("has an empty segment around '/'");
+impl Task {
+    /// The task's name in messages (`the zero-shot-classification answer ...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Query => "query",
+            Task::TextClassification => "text-classification",
+            Task::TextGeneration => "text-generation",
+            Task::ImageClassification => "image-classification",
+            Task::ZeroShot => "zero-shot-classification",
+            Task::Chat => "chat",
         }
-        if segment == "." || segment == ".." {
-            return refuse("has a '.' or '..' segment");
+    }
+}
+
+/// The texts of a call: one, or several sent in one request (answered one
+/// result list per text).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Inputs {
+    /// One text.
+    One(String),
+    /// Several texts, in one request.
+    Many(Vec<String>),
+}
+
+impl Inputs {
+    /// How many texts.
+    pub fn count(&self) -> usize {
+        match self {
+            Inputs::One(_) => 1,
+            Inputs::Many(texts) => texts.len(),
         }
-        if let Some(bad) = segment
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            // Control characters are shown by code point, not echoed.
-            let mut problem = String::from("contains ");
-            if bad.is_control() {
-                problem.push_str("U+");
-                for shift in [12, 8, 4, 0] {
-                    problem.push(char::from(
-                        b"0123456789ABCDEF"[(bad as usize >> shift) & 15],
-                    ));
-                }
-            } else {
-                problem.push('\'');
-                problem.push(bad);
-                problem.push('\'');
-            }
-            problem.push_str("; only letters, digits, '-', '_', '.' and one '/' are allowed");
-            return Err(InferenceError::invalid_input(argument, &problem));
+    }
+
+    /// Whether the caller gave a list (and so gets one result per text).
+    pub fn is_many(&self) -> bool {
+        matches!(self, Inputs::Many(_))
+    }
+
+    /// Checks that there is at least one text and none is blank; errors name
+    /// `argument` (`text`, `text[1]`).
+    pub fn check(&self, argument: &str) -> Result<(), Error> {
+        match self {
+            Inputs::One(text) => check_text(text, argument),
+            Inputs::Many(texts) if texts.is_empty() => Err(Error::invalid_input(
+                argument,
+                "must be a non-empty string or a non-empty array of strings",
+            )),
+            Inputs::Many(texts) => texts
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, text)| check_text(text, &format!("{argument}[{i}]"))),
+        }
+    }
+
+    /// Reads a caller's `text` or `text[]` argument; errors name `argument`.
+    pub fn read<D: Document>(value: &D, argument: &str) -> Result<Inputs, Error> {
+        if let Some(text) = value.as_text() {
+            let inputs = Inputs::One(text);
+            inputs.check(argument)?;
+            return Ok(inputs);
+        }
+        let Some(items) = value.elements() else {
+            return Err(Error::invalid_input(
+                argument,
+                "must be a string or an array of strings",
+            ));
+        };
+        let mut texts = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let text = item.as_text().ok_or_else(|| {
+                Error::invalid_input(&format!("{argument}[{i}]"), "must be a string")
+            })?;
+            texts.push(text);
+        }
+        let inputs = Inputs::Many(texts);
+        inputs.check(argument)?;
+        Ok(inputs)
+    }
+}
+
+impl Serialize for Inputs {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Inputs::One(text) => serializer.serialize_str(text),
+            Inputs::Many(texts) => texts.serialize(serializer),
+        }
+    }
+}
+
+fn check_text(text: &str, argument: &str) -> Result<(), Error> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid_input(argument, "must be a non-empty string"));
+    }
+    Ok(())
+}
+
+/// Checks a generation prompt: one non-empty string.
+pub fn check_prompt(prompt: &str) -> Result<(), Error> {
+    if prompt.trim().is_empty() {
+        return Err(Error::invalid_input("prompt", "must be a non-empty string"));
+    }
+    Ok(())
+}
+
+/// Checks zero-shot candidate labels: a non-empty list of non-blank texts.
+pub fn check_labels<S: AsRef<str>>(labels: &[S]) -> Result<(), Error> {
+    if labels.is_empty() {
+        return Err(Error::invalid_input(
+            "candidate_labels",
+            "must be a non-empty array of strings",
+        ));
+    }
+    for (i, label) in labels.iter().enumerate() {
+        if label.as_ref().trim().is_empty() {
+            return Err(Error::invalid_input(
+                &format!("candidate_labels[{i}]"),
+                "must be a non-empty string",
+            ));
         }
     }
     Ok(())
 }
 
-/// The Hugging Face router's base for task calls: the client's default
-/// endpoint and the proxy's default upstream.
-pub const ROUTER_TASKS: &str = "https://router.huggingface.co/hf-inference";
-/// The router's OpenAI-compatible base for chat calls.
-pub const ROUTER_CHAT: &str = "https://router.huggingface.co/v1";
-
-/// The URL of a task call: `{base}/models/{model}`, or `base` itself for a
-/// dedicated endpoint (an Inference Endpoint serves one model at its root).
-pub fn task_url(base: &str, model: &str, dedicated: bool) -> String {
-    if dedicated {
-        base.to_owned()
-    } else {
-        join(&[base.trim_end_matches('/'), "/models/", model])
-    }
-}
-
-/// Checks an endpoint URL: `http://` or `https://`, a host, and no query,
-/// fragment or credentials (paths are appended to it).
-pub fn validate_endpoint_url(url: &str, argument: &str) -> Result<(), InferenceError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| {
-            InferenceError::invalid_input(argument, "must start with https:// or http://")
+/// Reads a caller's `candidate_labels` argument.
+pub fn read_labels<D: Document>(value: &D) -> Result<Vec<String>, Error> {
+    let items = value
+        .elements()
+        .ok_or_else(|| Error::invalid_input("candidate_labels", "must be an array of strings"))?;
+    let mut labels = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let label = item.as_text().ok_or_else(|| {
+            Error::invalid_input(&format!("candidate_labels[{i}]"), "must be a string")
         })?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() {
-        return Err(InferenceError::invalid_input(argument, "has no host"));
+        labels.push(label);
     }
-    if host.contains('@') {
-        return Err(InferenceError::invalid_input(
-            argument,
-            "must not carry credentials; use the token option",
+    check_labels(&labels)?;
+    Ok(labels)
+}
+
+/// Checks an OpenAI chat request (as the caller gave it, or as a typed
+/// request serialises) and returns its model: `model` a chat model id,
+/// `messages` a non-empty list of objects with a `role` string, and
+/// `stream: true` only for a stream.
+pub fn check_chat_request<D: Document>(request: &D, stream: bool) -> Result<String, Error> {
+    if !request.is_object() {
+        return Err(Error::invalid_input(
+            "request",
+            "must be an OpenAI chat request object {model, messages, ...}",
         ));
     }
-    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(InferenceError::invalid_input(
-            argument,
-            "must not contain a query, a fragment or spaces",
+    let model = request
+        .member("model")
+        .and_then(|m| m.as_text())
+        .ok_or_else(|| Error::invalid_input("request.model", "must be a model id string"))?;
+    validate_chat_model(&model, "request.model")?;
+    let messages = request
+        .member("messages")
+        .and_then(|m| m.elements())
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            Error::invalid_input("request.messages", "must be a non-empty array of messages")
+        })?;
+    for (i, message) in messages.iter().enumerate() {
+        if message.member("role").and_then(|r| r.as_text()).is_none() {
+            return Err(Error::invalid_input(
+                &format!("request.messages[{i}]"),
+                "must be an object with a \"role\" string",
+            ));
+        }
+    }
+    let asks_stream = request
+        .member("stream")
+        .and_then(|s| s.read::<bool>())
+        .unwrap_or(false);
+    if asks_stream && !stream {
+        return Err(Error::invalid_input(
+            "request.stream",
+            "is true: use chatCompletionStream for a stream",
         ));
     }
-    Ok(())
+    Ok(model)
 }
 
-/// The URL of a chat call: `{base}/chat/completions` on an OpenAI-compatible base.
-pub fn chat_url(base: &str) -> String {
-    join(&[base.trim_end_matches('/'), "/chat/completions"])
+/// The JSON body of a task call: `{"inputs": ..., "parameters": {...}}`, with
+/// `"stream": true` for a stream. `parameters` is left out when absent.
+#[derive(Serialize)]
+pub struct TaskBody<'a, I: Serialize, P: Serialize> {
+    /// The inputs.
+    pub inputs: &'a I,
+    /// The task parameters, passed through as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<&'a P>,
+    /// `true` for a streamed call.
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    pub stream: bool,
 }
 
-/// Checks a chat model: a model id, optionally with the router's
-/// `:provider` (or `:fastest`, `:cheapest`) suffix.
-pub fn validate_chat_model(model: &str, argument: &str) -> Result<(), InferenceError> {
-    let (id, provider) = match model.split_once(':') {
-        Some((id, provider)) => (id, Some(provider)),
-        None => (model, None),
-    };
-    validate_model_id_named(id, argument)?;
-    if let Some(provider) = provider {
-        if provider.is_empty()
-            || !provider
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(InferenceError::invalid_input(
-                argument,
-                "has a malformed provider suffix (expected \"owner/name:provider\")",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Standard base64 with padding.
-pub fn base64_encode_into(bytes: &[u8], out: &mut String) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    out.reserve(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-}
-
-/// The MIME type of an image from its first bytes, for formats the
-/// image models take; `None` when unknown (the body then goes untyped).
-pub fn sniff_image_type(head: &[u8]) -> Option<&'static str> {
-    let kinds: [(&[u8], usize, &str); 7] = [
-        (b"\xFF\xD8\xFF", 0, "image/jpeg"),
-        (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-        (b"GIF87a", 0, "image/gif"),
-        (b"GIF89a", 0, "image/gif"),
-        (b"WEBP", 8, "image/webp"),
-        (b"BM", 0, "image/bmp"),
-        (b"ftypavif", 4, "image/avif"),
-    ];
-    kinds.iter().find_map(|(magic, at, mime)| {
-        let riff_ok = *at != 8 || head.starts_with(b"RIFF");
-        (head.len() >= at + magic.len() && &head[*at..at + magic.len()] == *magic && riff_ok)
-            .then_some(*mime)
-    })
-}
-
-/// An access token. Its `Debug` prints `[redacted]` and it has no `Display`,
-/// so it cannot slip into a message or a log by formatting.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
-
-impl Token {
-    /// Wraps a token; refuses an empty one or one that cannot be a header value.
-    pub fn new(token: String) -> Result<Token, InferenceError> {
-        Token::named(token, "token")
-    }
-
-    /// [`Token::new`], with errors naming `argument` (`endpoint[1].token`).
-    pub fn named(token: String, argument: &str) -> Result<Token, InferenceError> {
-        if token.trim().is_empty() {
-            return Err(InferenceError::invalid_input(
-                argument,
-                "must be a non-empty string (a Hugging Face access token)",
-            ));
-        }
-        if token.chars().any(|c| c.is_control() || !c.is_ascii()) {
-            // Say what is wrong without echoing any of the token.
-            return Err(InferenceError::invalid_input(
-                argument,
-                "contains a control or non-ASCII character",
-            ));
-        }
-        Ok(Token(token.trim().to_owned()))
-    }
-
-    /// `text` with the token replaced by `[redacted]` wherever it occurs: for
-    /// text an upstream sent back, before the proxy passes it on or logs it.
-    pub fn redact(&self, text: &str) -> String {
-        text.replace(self.0.as_str(), "[redacted]")
-    }
-
-    /// The `Authorization` header value.
-    pub fn authorization(&self) -> String {
-        join(&["Bearer ", &self.0])
-    }
-}
-
-impl core::fmt::Debug for Token {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Token([redacted])")
-    }
+/// Zero-shot parameters: the caller's, with `candidate_labels` set last
+/// (it wins over one among the caller's parameters).
+#[derive(Serialize)]
+pub struct WithLabels<'a, P: Serialize> {
+    /// The caller's parameters.
+    #[serde(flatten)]
+    pub parameters: Option<&'a P>,
+    /// The candidate labels.
+    pub candidate_labels: &'a [String],
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::error::ErrorCode;
+    use serde_json::{json, Value};
 
-    #[test]
-    fn model_ids_are_checked() {
-        for good in ["gpt2", "google/vit-base-patch16-224", "a.b/c_d-e", "x/..y"] {
-            assert_eq!(validate_model_id(good), Ok(()), "{good}");
-        }
-        for (bad, words) in [
-            ("", "non-empty"),
-            ("a/b/c", "more than one '/'"),
-            ("/gpt2", "empty segment"),
-            ("gpt2/", "empty segment"),
-            ("../etc", "'.' or '..'"),
-            ("a/.", "'.' or '..'"),
-            ("a%2Fb", "contains '%'"),
-            ("a b", "contains ' '"),
-            ("a\nb", "contains U+000A"),
-            ("a?x=1", "contains '?'"),
-        ] {
-            let err = validate_model_id(bad).unwrap_err();
-            assert_eq!(err.code, ErrorCode::InvalidInput);
-            assert!(err.message.starts_with("model: "), "{}", err.message);
-            assert!(err.message.contains(words), "{bad:?}: {}", err.message);
-        }
-        assert!(validate_model_id(&"a".repeat(96)).is_ok());
-        assert!(validate_model_id(&"a".repeat(97)).is_err());
+    fn message<T>(result: Result<T, Error>) -> String {
+        let err = result.err().expect("an error");
+        assert_eq!(err.code(), ErrorCode::InvalidInput);
+        err.message().to_owned()
     }
 
     #[test]
-    fn urls_keep_the_model_slash() {
+    fn texts_are_read_and_checked_by_name() {
         assert_eq!(
-            task_url(
-                "https://router.huggingface.co/hf-inference/",
-                "google/vit-base-patch16-224",
+            Inputs::read(&json!("hi"), "text"),
+            Ok(Inputs::One("hi".into()))
+        );
+        assert_eq!(
+            Inputs::read(&json!(["a", "b"]), "text"),
+            Ok(Inputs::Many(vec!["a".into(), "b".into()]))
+        );
+        for (value, expected) in [
+            (json!("  "), "text: must be a non-empty string"),
+            (json!(["ok", ""]), "text[1]: must be a non-empty string"),
+            (
+                json!([]),
+                "text: must be a non-empty string or a non-empty array of strings",
+            ),
+            (
+                json!({"inputs": "x"}),
+                "text: must be a string or an array of strings",
+            ),
+            (json!(["a", 3]), "text[1]: must be a string"),
+        ] {
+            assert_eq!(message(Inputs::read(&value, "text")), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn labels_and_prompts() {
+        assert_eq!(read_labels(&json!(["a", "b"])).unwrap(), ["a", "b"]);
+        for (value, expected) in [
+            (json!("a"), "candidate_labels: must be an array of strings"),
+            (
+                json!([]),
+                "candidate_labels: must be a non-empty array of strings",
+            ),
+            (json!(["a", 2]), "candidate_labels[1]: must be a string"),
+            (
+                json!(["a", " "]),
+                "candidate_labels[1]: must be a non-empty string",
+            ),
+        ] {
+            assert_eq!(message(read_labels(&value)), expected, "{value}");
+        }
+        assert_eq!(
+            message(check_prompt(" ")),
+            "prompt: must be a non-empty string"
+        );
+    }
+
+    #[test]
+    fn chat_requests_are_checked() {
+        let user = json!([{"role": "user", "content": "hi"}]);
+        assert_eq!(
+            check_chat_request(
+                &json!({"model": "gpt2:fireworks-ai", "messages": user}),
                 false
             ),
-            "https://router.huggingface.co/hf-inference/models/google/vit-base-patch16-224"
+            Ok("gpt2:fireworks-ai".to_owned())
         );
-        assert_eq!(
-            task_url("https://x.endpoints.huggingface.cloud", "gpt2", true),
-            "https://x.endpoints.huggingface.cloud"
-        );
-    }
-
-    #[test]
-    fn endpoint_urls_are_checked() {
-        assert!(validate_endpoint_url("http://127.0.0.1:8787", "endpoint").is_ok());
-        assert!(validate_endpoint_url("https://router.huggingface.co/v1/", "endpoint").is_ok());
-        for (bad, words) in [
-            ("router.huggingface.co", "must start with"),
-            ("https:///x", "no host"),
-            ("https://user:pw@host", "credentials"),
-            ("https://host/?a=1", "query"),
-            ("ftp://host", "must start with"),
-        ] {
-            let err = validate_endpoint_url(bad, "endpoint[1].url").unwrap_err();
-            assert!(
-                err.message.starts_with("endpoint[1].url: ") && err.message.contains(words),
-                "{}",
-                err.message
-            );
-        }
-    }
-
-    #[test]
-    fn chat_models_may_name_a_provider() {
-        for good in [
-            "meta-llama/Llama-3.1-8B-Instruct:fireworks-ai",
-            "gpt2",
-            "a/b:fastest",
-        ] {
-            assert_eq!(validate_chat_model(good, "request.model"), Ok(()), "{good}");
-        }
-        for (bad, message) in [
+        for (request, stream, expected) in [
             (
-                "a/b/c",
+                json!([]),
+                false,
+                "request: must be an OpenAI chat request object {model, messages, ...}",
+            ),
+            (
+                json!({"messages": user}),
+                false,
+                "request.model: must be a model id string",
+            ),
+            (
+                json!({"model": "a/b/c", "messages": user}),
+                false,
                 "request.model: has more than one '/' (expected \"owner/name\")",
             ),
             (
-                "gpt2:",
-                "request.model: has a malformed provider suffix (expected \"owner/name:provider\")",
+                json!({"model": "gpt2", "messages": []}),
+                false,
+                "request.messages: must be a non-empty array of messages",
+            ),
+            (
+                json!({"model": "gpt2", "messages": [{"content": "x"}]}),
+                false,
+                "request.messages[0]: must be an object with a \"role\" string",
+            ),
+            (
+                json!({"model": "gpt2", "messages": user, "stream": true}),
+                false,
+                "request.stream: is true: use chatCompletionStream for a stream",
             ),
         ] {
-            let err = validate_chat_model(bad, "request.model").unwrap_err();
             assert_eq!(
-                (err.code, err.message.as_str()),
-                (ErrorCode::InvalidInput, message),
-                "{bad}"
+                message(check_chat_request(&request, stream)),
+                expected,
+                "{request}"
             );
         }
+        let streamed = json!({"model": "gpt2", "messages": user, "stream": true});
+        assert!(check_chat_request(&streamed, true).is_ok());
+    }
+
+    #[test]
+    fn bodies_keep_the_callers_parameters_in_order() {
+        let params: Value = serde_json::from_str(r#"{"max_length":50,"temperature":0.7}"#).unwrap();
+        let body = TaskBody {
+            inputs: &Inputs::One("The future \"AI\"".into()),
+            parameters: Some(&params),
+            stream: false,
+        };
         assert_eq!(
-            chat_url("https://router.huggingface.co/v1/"),
-            "https://router.huggingface.co/v1/chat/completions"
+            serde_json::to_string(&body).unwrap(),
+            r#"{"inputs":"The future \"AI\"","parameters":{"max_length":50,"temperature":0.7}}"#
+        );
+        let streamed = TaskBody::<_, Value> {
+            inputs: &Inputs::Many(vec!["a".into(), "b".into()]),
+            parameters: None,
+            stream: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&streamed).unwrap(),
+            r#"{"inputs":["a","b"],"stream":true}"#
         );
     }
 
     #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            let mut out = String::new();
-            base64_encode_into(plain.as_bytes(), &mut out);
-            assert_eq!(out, encoded);
-        }
-        let mut out = String::new();
-        base64_encode_into(b"\xff\x00", &mut out);
-        assert_eq!(out, "/wA=");
-    }
-
-    #[test]
-    fn image_types_are_sniffed() {
+    fn zero_shot_labels_come_last_and_win() {
+        let params: Value =
+            serde_json::from_str(r#"{"multi_label":true,"candidate_labels":["old"]}"#).unwrap();
+        let labels = vec!["a".to_owned(), "b".to_owned()];
+        let zero_shot = WithLabels {
+            parameters: Some(&params),
+            candidate_labels: &labels,
+        };
+        let text = serde_json::to_string(&zero_shot).unwrap();
+        let read: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
-            sniff_image_type(b"\xFF\xD8\xFF\xE0\0\x10JFIF"),
-            Some("image/jpeg")
+            read,
+            json!({"multi_label": true, "candidate_labels": ["a", "b"]})
         );
+        let none = WithLabels::<Value> {
+            parameters: None,
+            candidate_labels: &labels,
+        };
         assert_eq!(
-            sniff_image_type(b"\x89PNG\r\n\x1a\n\0\0\0\x0d"),
-            Some("image/png")
-        );
-        assert_eq!(
-            sniff_image_type(b"RIFF\0\0\0\0WEBPVP8 "),
-            Some("image/webp")
-        );
-        assert_eq!(sniff_image_type(b"XXXX\0\0\0\0WEBPVP8 "), None);
-        assert_eq!(sniff_image_type(b"GIF89a"), Some("image/gif"));
-        assert_eq!(sniff_image_type(b"hello"), None);
-    }
-
-    #[test]
-    fn token_never_formats() {
-        let token = Token::new("hf_secret123".into()).unwrap();
-        assert_eq!(format!("{token:?}"), "Token([redacted])");
-        assert_eq!(token.authorization(), "Bearer hf_secret123");
-        assert_eq!(
-            token.redact(r#"{"error":"bad Bearer hf_secret123 (hf_secret123)"}"#),
-            r#"{"error":"bad Bearer [redacted] ([redacted])"}"#
-        );
-        let err = Token::new("hf_\nsecret".into()).unwrap_err();
-        assert!(!err.message.contains("secret"));
-        assert_eq!(
-            Token::new(" ".into()).unwrap_err().code,
-            ErrorCode::InvalidInput
+            serde_json::to_string(&none).unwrap(),
+            r#"{"candidate_labels":["a","b"]}"#
         );
     }
 }

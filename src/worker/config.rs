@@ -2,9 +2,9 @@
 //! every request: a missing or malformed setting is a CONFIG error naming the
 //! variable, never a default that opens the proxy.
 
-use crate::protocol::error::{ErrorCode, InferenceError};
-use crate::protocol::json::Json;
-use crate::protocol::task::{validate_endpoint_url, Token, ROUTER_CHAT, ROUTER_TASKS};
+use crate::protocol::error::{Error, ErrorCode};
+use crate::protocol::model::{validate_endpoint_url, ROUTER_CHAT, ROUTER_TASKS};
+use crate::protocol::token::Token;
 
 use super::patterns::ModelPattern;
 
@@ -103,8 +103,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn config_error(message: String) -> InferenceError {
-    InferenceError::new(ErrorCode::Config, message)
+fn config_error(message: String) -> Error {
+    Error::new(ErrorCode::Config, message)
 }
 
 /// Reads a whole number setting within `range`, or its default when unset.
@@ -113,7 +113,7 @@ fn number(
     name: &str,
     default: u64,
     range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, InferenceError> {
+) -> Result<u64, Error> {
     match get(name) {
         None => Ok(default),
         Some(value) => value
@@ -137,13 +137,13 @@ fn upstreams(
     get: &dyn Fn(&str) -> Option<String>,
     name: &str,
     default: &str,
-) -> Result<Vec<Upstream>, InferenceError> {
+) -> Result<Vec<Upstream>, Error> {
     let value = get(name).unwrap_or_else(|| default.to_owned());
     let value = value.trim();
     let bad = |problem: &str| config_error(format!("{name} {problem}"));
     if !value.starts_with('[') {
         validate_endpoint_url(value, name)
-            .map_err(|e| bad(&format!("must be a URL or a JSON array ({})", e.message)))?;
+            .map_err(|e| bad(&format!("must be a URL or a JSON array ({})", e.message())))?;
         return Ok(vec![Upstream {
             url: value.to_owned(),
             weight: 1.0,
@@ -151,7 +151,8 @@ fn upstreams(
             token: None,
         }]);
     }
-    let json = Json::parse(value).map_err(|e| bad(&format!("is not valid JSON ({e})")))?;
+    let json: serde_json::Value =
+        serde_json::from_str(value).map_err(|e| bad(&format!("is not valid JSON ({e})")))?;
     let items = json
         .as_array()
         .filter(|a| !a.is_empty())
@@ -162,9 +163,9 @@ fn upstreams(
         .map(|(i, item)| {
             let url = item
                 .get("url")
-                .and_then(Json::as_str)
+                .and_then(serde_json::Value::as_str)
                 .ok_or_else(|| bad(&format!("[{i}] needs a \"url\" string")))?;
-            validate_endpoint_url(url, "url").map_err(|e| bad(&format!("[{i}].{}", e.message)))?;
+            validate_endpoint_url(url, "url").map_err(|e| bad(&format!("[{i}].{}", e.message())))?;
             let weight = match item.get("weight") {
                 None => 1.0,
                 Some(w) => w
@@ -179,20 +180,20 @@ fn upstreams(
                     let secret = get(var).ok_or_else(|| {
                         config_error(format!("{var} is not set (named by {name}[{i}].tokenVar): run `wrangler secret put {var}`"))
                     })?;
-                    Some(Token::new(secret).map_err(|_| config_error(format!("{var} is not a usable token")))?)
+                    Some(Token::new(&secret).map_err(|_| config_error(format!("{var} is not a usable token")))?)
                 }
             };
             Ok(Upstream {
                 url: url.to_owned(),
                 weight,
-                name: item.get("name").and_then(Json::as_str).unwrap_or(url).to_owned(),
+                name: item.get("name").and_then(serde_json::Value::as_str).unwrap_or(url).to_owned(),
                 token,
             })
         })
         .collect()
 }
 
-fn origins(value: Option<String>) -> Result<OriginRule, InferenceError> {
+fn origins(value: Option<String>) -> Result<OriginRule, Error> {
     let Some(value) = value else {
         return Ok(OriginRule::List(Vec::new()));
     };
@@ -217,11 +218,11 @@ fn origins(value: Option<String>) -> Result<OriginRule, InferenceError> {
 impl ProxyConfig {
     /// Reads every setting through `get` (the Worker's env; `None` when unset
     /// or empty). Secrets are never part of an error message.
-    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<ProxyConfig, InferenceError> {
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<ProxyConfig, Error> {
         let token = get("HF_TOKEN").ok_or_else(|| {
             config_error("HF_TOKEN is not set: run `wrangler secret put HF_TOKEN`".to_owned())
         })?;
-        let token = Token::new(token)
+        let token = Token::new(&token)
             .map_err(|_| config_error("HF_TOKEN is not a usable token".to_owned()))?;
         let allowed_models = get("ALLOWED_MODELS")
             .and_then(|list| ModelPattern::parse_list(&list))
@@ -280,7 +281,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn read(vars: &[(&str, &str)]) -> Result<ProxyConfig, InferenceError> {
+    fn read(vars: &[(&str, &str)]) -> Result<ProxyConfig, Error> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -290,7 +291,7 @@ mod tests {
 
     const BASE: [(&str, &str); 2] = [("HF_TOKEN", "hf_secretvalue"), ("ALLOWED_MODELS", "gpt2")];
 
-    fn with(extra: &[(&'static str, &'static str)]) -> Result<ProxyConfig, InferenceError> {
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<ProxyConfig, Error> {
         let mut vars = BASE.to_vec();
         vars.extend_from_slice(extra);
         read(&vars)
@@ -322,7 +323,7 @@ mod tests {
         );
         let err = with(&[("BILL_TO", "ac\nme")]).unwrap_err();
         assert_eq!(
-            (err.code, err.message.as_str()),
+            (err.code(), err.message()),
             (
                 ErrorCode::Config,
                 "BILL_TO must be an organisation name (printable ASCII)"
@@ -334,7 +335,7 @@ mod tests {
     fn missing_required_settings_are_named() {
         let err = read(&[("ALLOWED_MODELS", "gpt2")]).unwrap_err();
         assert_eq!(
-            (err.code, err.message.as_str()),
+            (err.code(), err.message()),
             (
                 ErrorCode::Config,
                 "HF_TOKEN is not set: run `wrangler secret put HF_TOKEN`"
@@ -342,12 +343,12 @@ mod tests {
         );
         let err = read(&[("HF_TOKEN", "hf_x")]).unwrap_err();
         assert!(
-            err.message.starts_with("ALLOWED_MODELS is not set"),
+            err.message().starts_with("ALLOWED_MODELS is not set"),
             "{}",
-            err.message
+            err.message()
         );
         let err = read(&[("HF_TOKEN", "hf_x"), ("ALLOWED_MODELS", " , ")]).unwrap_err();
-        assert!(err.message.starts_with("ALLOWED_MODELS is not set"));
+        assert!(err.message().starts_with("ALLOWED_MODELS is not set"));
     }
 
     #[test]
@@ -412,13 +413,13 @@ mod tests {
             ("CLIENT_KEYS", ",", "CLIENT_KEYS is set but lists no key"),
         ] {
             let err = with(&[(name, value)]).unwrap_err();
-            assert_eq!(err.code, ErrorCode::Config);
+            assert_eq!(err.code(), ErrorCode::Config);
             assert!(
-                err.message.starts_with(words),
+                err.message().starts_with(words),
                 "{name}={value}: {}",
-                err.message
+                err.message()
             );
-            assert!(!err.message.contains("hf_secretvalue"));
+            assert!(!err.message().contains("hf_secretvalue"));
         }
     }
 

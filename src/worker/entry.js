@@ -1,8 +1,9 @@
 // The proxy worker's entry (copied to build/worker/ by scripts/build-worker.sh).
-// All the logic is in Rust (src/worker/); this only instantiates the wasm and
+// All the logic is in Rust (src/worker/, on workers-rs: its #[event(fetch)]
+// exports `fetch`); this only instantiates the wasm and
 // turns a trap into a clean JSON 500, resetting the instance so the next
 // request starts from a sound state.
-import { initSync, handleRequest, __wbg_reset_state } from "./hf_inference_worker.js";
+import { initSync, fetch as handleRequest, __wbg_reset_state } from "./hf_inference_worker.js";
 import wasmModule from "./hf_inference_worker_bg.wasm";
 
 initSync({ module: wasmModule });

@@ -1,16 +1,18 @@
-//! The Worker's request handler: reads the request and the environment,
-//! applies the pure rules, forwards under the shared retry/failover policy and
-//! streams the answer back. The only module of the proxy that touches JS.
+//! The Worker's request handler, on workers-rs: reads the request and the
+//! environment, applies the pure rules, forwards through the client's own
+//! attempt loop and transport (`client::attempts`, `client::transport`) and
+//! streams the answer back.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use wasm_bindgen::prelude::*;
+use js_sys::Uint8Array;
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, Response, ResponseInit, Url};
+use worker::{event, Cache, Context, Env, Headers, Request, Response, ResponseBuilder};
 
 use super::config::{ProxyConfig, Upstream};
-use super::fetch::{now_ms, sleep, start, HttpRequest};
 use super::log::LogLine;
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
@@ -19,12 +21,13 @@ use super::rules::{
     preflight_headers, rate_limit_key, refusal_body, refusal_status, route, Route,
     FORWARDED_RESPONSE_HEADERS,
 };
-use crate::policy::call::{CallPolicy, Next, Outcome};
+use crate::client::attempts::{run, AttemptEnd, Facts, Route as Upstreams, Setup};
+use crate::client::options::EndpointTarget;
+use crate::client::transport::{now_ms, send, Outgoing};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
-use crate::policy::route::{BreakerConfig, Router};
-use crate::protocol::error::{error_from_response, ErrorCode, InferenceError, ResponseMeta};
-use crate::protocol::task::{chat_url, task_url};
+use crate::protocol::error::{error_from_answer, Error, ErrorAnswer, ErrorCode};
+use crate::protocol::model::{chat_url, task_url};
 
 /// Attempts per forwarded request, within the client's own deadline.
 const PROXY_RETRY: RetryConfig = RetryConfig {
@@ -34,35 +37,37 @@ const PROXY_RETRY: RetryConfig = RetryConfig {
     deadline_ms: 60_000,
 };
 
-/// State an isolate keeps between requests: endpoint health, the in-isolate
-/// rate limit and the random source.
+/// State an isolate keeps between requests: the upstreams' health (per
+/// route and upstream list), the in-isolate rate limit and the random source.
 struct IsolateState {
-    routers: Vec<(String, Router)>,
-    limiter: RateLimiter,
-    random: SplitMix64,
+    routes: RefCell<Vec<(String, Rc<Upstreams>)>>,
+    limiter: RefCell<RateLimiter>,
+    random: RefCell<SplitMix64>,
 }
 
 thread_local! {
-    static STATE: RefCell<IsolateState> = RefCell::new(IsolateState {
-        routers: Vec::new(),
-        limiter: RateLimiter::default(),
-        random: SplitMix64::new((js_sys::Math::random() * 9_007_199_254_740_992.0) as u64),
+    static STATE: Rc<IsolateState> = Rc::new(IsolateState {
+        routes: RefCell::new(Vec::new()),
+        limiter: RefCell::new(RateLimiter::default()),
+        random: RefCell::new(SplitMix64::new(
+            (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
+        )),
     });
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+fn state() -> Rc<IsolateState> {
+    STATE.with(Rc::clone)
 }
 
-/// A string setting of `env`; empty counts as unset.
-fn env_string(env: &JsValue, name: &str) -> Option<String> {
-    get(env, name)
-        .as_string()
-        .map(|s| s.trim().to_owned())
+/// A string setting of `env` (a var or a secret); empty counts as unset.
+fn setting(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string().trim().to_owned())
         .filter(|s| !s.is_empty())
 }
 
-fn request_header(request: &Request, name: &str) -> Option<String> {
+fn header(request: &Request, name: &str) -> Option<String> {
     request.headers().get(name).ok().flatten()
 }
 
@@ -74,64 +79,47 @@ struct Trace {
     cache: Option<&'static str>,
     upstream: Option<String>,
     attempts: u32,
-    compute_time_ms: Option<f64>,
+    compute_time_ms: Option<u64>,
 }
 
-/// A response built here: status, headers and a body (text or a stream).
+type Cors = Vec<(&'static str, String)>;
+
+/// A response built here, with a text body (or none).
 fn respond(
     status: u16,
     headers: &[(&str, String)],
-    body: Option<&JsValue>,
-) -> Result<Response, JsValue> {
-    let init = ResponseInit::new();
-    init.set_status(status);
-    let h = Headers::new()?;
+    body: Option<&str>,
+) -> worker::Result<Response> {
+    let h = Headers::new();
     for (name, value) in headers {
         h.set(name, value)?;
     }
-    init.set_headers(&h);
-    match body {
-        None => Response::new_with_opt_str_and_init(None, &init),
-        Some(body) if body.is_string() => {
-            Response::new_with_opt_str_and_init(body.as_string().as_deref(), &init)
-        }
-        Some(body) => {
-            Response::new_with_opt_readable_stream_and_init(Some(body.unchecked_ref()), &init)
-        }
-    }
+    let builder = ResponseBuilder::new().with_status(status).with_headers(h);
+    Ok(match body {
+        Some(text) => builder.fixed(text.as_bytes().to_vec()),
+        None => builder.empty(),
+    })
 }
 
-fn refusal(
-    err: &InferenceError,
-    cors: &[(&'static str, String)],
-    trace: &mut Trace,
-) -> Result<Response, JsValue> {
-    trace.code = Some(err.code.as_str());
+fn refusal(err: &Error, cors: &Cors, trace: &mut Trace) -> worker::Result<Response> {
+    trace.code = Some(err.code().as_str());
     let mut headers: Vec<(&str, String)> = vec![("content-type", "application/json".to_owned())];
-    if let Some(ms) = err.retry_after_ms {
+    if let Some(ms) = err.retry_after_ms() {
         headers.push(("retry-after", ms.div_ceil(1000).to_string()));
     }
     headers.extend(cors.iter().map(|(k, v)| (*k, v.clone())));
-    respond(
-        refusal_status(err),
-        &headers,
-        Some(&JsValue::from_str(&refusal_body(err))),
-    )
+    respond(refusal_status(err), &headers, Some(&refusal_body(err)))
 }
 
-/// Handles one request; the entry module calls this and turns a trap into a 500.
-#[wasm_bindgen(js_name = handleRequest)]
-pub async fn handle_request(
-    request: Request,
-    env: JsValue,
-    ctx: JsValue,
-) -> Result<Response, JsValue> {
+/// Handles one request; the entry module calls this (as `fetch`) and turns
+/// a trap into a clean 500.
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = now_ms();
-    let url = Url::new(&request.url())?;
-    let path = url.pathname();
-    let method = request.method();
+    let path = request.path();
+    let method = request.inner().method();
     let mut trace = Trace::default();
-    let response = match serve(&request, &url, &env, &ctx, &mut trace).await {
+    let response = match serve(&request, &env, &ctx, &mut trace).await {
         Ok(response) => response,
         Err((err, cors)) => refusal(&err, &cors, &mut trace)?,
     };
@@ -139,7 +127,7 @@ pub async fn handle_request(
         method: &method,
         path: &path,
         model: trace.model.as_deref(),
-        status: response.status(),
+        status: response.status_code(),
         code: trace.code,
         duration_ms: now_ms().saturating_sub(started),
         cache: trace.cache,
@@ -151,30 +139,40 @@ pub async fn handle_request(
     Ok(response)
 }
 
-type Refusal = (InferenceError, Vec<(&'static str, String)>);
+type Refusal = (Error, Cors);
 
-/// Where a request goes on an upstream: its task route or its chat route.
-type UrlFor<'a> = dyn Fn(&Upstream) -> String + 'a;
+/// The origin (`scheme://host[:port]`) of a URL.
+fn origin_of(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    url[after..]
+        .find('/')
+        .map_or(url, |slash| &url[..after + slash])
+}
 
 async fn serve(
     request: &Request,
-    url: &Url,
-    env: &JsValue,
-    ctx: &JsValue,
+    env: &Env,
+    ctx: &Context,
     trace: &mut Trace,
 ) -> Result<Response, Refusal> {
-    let bare = |err: InferenceError| (err, Vec::new());
-    let route = route(&request.method(), &url.pathname()).map_err(bare)?;
+    let bare = |err: Error| (err, Vec::new());
+    let raw_url = request.inner().url();
+    let path = request.path();
+    let route = route(&request.inner().method(), &path).map_err(bare)?;
     if matches!(route, Route::Task(_)) {
-        check_raw_task_path(&request.url()).map_err(bare)?;
+        check_raw_task_path(&raw_url).map_err(bare)?;
     }
-    let config = ProxyConfig::from_env(&|name| env_string(env, name)).map_err(bare)?;
-    let origin = request_header(request, "origin");
-    let cors =
-        cors_headers(origin.as_deref(), &url.origin(), &config.allowed_origins).map_err(bare)?;
-    let refuse = |err: InferenceError| (err, cors.clone());
-    let internal = |_: JsValue| {
-        refuse(InferenceError::new(
+    let config = ProxyConfig::from_env(&|name| setting(env, name)).map_err(bare)?;
+    let origin = header(request, "origin");
+    let cors = cors_headers(
+        origin.as_deref(),
+        origin_of(&raw_url),
+        &config.allowed_origins,
+    )
+    .map_err(bare)?;
+    let refuse = |err: Error| (err, cors.clone());
+    let internal = || {
+        refuse(Error::new(
             ErrorCode::UpstreamError,
             "the proxy could not build its answer",
         ))
@@ -188,7 +186,7 @@ async fn serve(
             );
             let mut headers = vec![("content-type", "application/json".to_owned())];
             headers.extend(cors.iter().cloned());
-            return respond(200, &headers, Some(&JsValue::from_str(&body))).map_err(internal);
+            return respond(200, &headers, Some(&body)).map_err(|_| internal());
         }
         Route::Preflight => {
             let mut headers: Vec<(&str, String)> = cors.to_vec();
@@ -197,7 +195,7 @@ async fn serve(
                     .iter()
                     .map(|(k, v)| (*k, (*v).to_owned())),
             );
-            return respond(204, &headers, None).map_err(internal);
+            return respond(204, &headers, None).map_err(|_| internal());
         }
         Route::Task(model) => Some(model),
         Route::Chat => None,
@@ -208,10 +206,10 @@ async fn serve(
     // fresh budget).
     let mut verified_key = None;
     if let Some(keys) = &config.client_keys {
-        verified_key = request_header(request, "x-api-key").and_then(|k| keys.position(&k));
+        verified_key = header(request, "x-api-key").and_then(|k| keys.position(&k));
         if verified_key.is_none() {
             return Err(refuse(
-                InferenceError::new(
+                Error::new(
                     ErrorCode::Unauthorized,
                     "a valid client key is required in the x-api-key header",
                 )
@@ -221,7 +219,7 @@ async fn serve(
     }
     let not_allowed = |model: &str| {
         refuse(
-            InferenceError::new(
+            Error::new(
                 ErrorCode::Forbidden,
                 format!("model {model} is not allowed by this proxy (ALLOWED_MODELS)"),
             )
@@ -238,7 +236,7 @@ async fn serve(
     }
     let too_large = || {
         refuse(
-            InferenceError::new(
+            Error::new(
                 ErrorCode::PayloadTooLarge,
                 format!(
                     "the request body is larger than {} bytes (MAX_BODY_BYTES)",
@@ -248,34 +246,31 @@ async fn serve(
             .with_status(413),
         )
     };
-    let declared =
-        request_header(request, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = header(request, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > config.max_body_bytes) {
         return Err(too_large());
     }
-    let client = rate_limit_key(
-        verified_key,
-        request_header(request, "cf-connecting-ip").as_deref(),
-    );
+    let client = rate_limit_key(verified_key, header(request, "cf-connecting-ip").as_deref());
     if let Err(wait_ms) = rate_limit(env, &client, config.rate_limit_per_minute).await {
-        let mut err = InferenceError::new(
+        let err = Error::new(
             ErrorCode::RateLimited,
             "too many requests from this client; slow down",
         )
-        .with_status(429);
-        err.retry_after_ms = Some(wait_ms);
+        .with_status(429)
+        .with_retry_after_ms(Some(wait_ms));
         return Err(refuse(err));
     }
-    let buffer = JsFuture::from(request.array_buffer().map_err(internal)?)
+    // The body stays in JavaScript memory: it is resent as is by each attempt.
+    let promise = request.inner().array_buffer().map_err(|_| internal())?;
+    let buffer = JsFuture::from(promise)
         .await
-        .map_err(|_| {
-            refuse(InferenceError::invalid_input("body", "could not be read").with_status(400))
-        })?;
+        .map_err(|_| refuse(Error::invalid_input("body", "could not be read").with_status(400)))?;
     let body = Uint8Array::new(&buffer);
     if u64::from(body.length()) > config.max_body_bytes {
         return Err(too_large());
     }
     // A chat's model is in its body.
+    let is_chat = model_path.is_none();
     let model = match model_path {
         Some(_) => trace.model.clone().unwrap_or_default(),
         None => {
@@ -287,21 +282,23 @@ async fn serve(
             model
         }
     };
-    let content_type = request_header(request, "content-type");
-    let accept = request_header(request, "accept");
+    let content_type = header(request, "content-type");
+    let accept = header(request, "accept");
 
-    let is_chat = matches!(route, Route::Chat);
     let cache = if !is_chat && any_matches(&config.cache_models, &model) {
-        let hash = sha256_hex(&body).await.map_err(internal)?;
+        let hash = Sha256::digest(body.to_vec());
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
         let key = cache_key(
             &model,
-            &hash,
+            &hex,
             content_type.as_deref().unwrap_or(""),
             accept.as_deref().unwrap_or(""),
         );
-        if let Some(hit) = cache_match(&key).await {
+        if let Ok(Some(hit)) = Cache::default().get(key.as_str(), false).await {
             trace.cache = Some("HIT");
-            return with_headers(&hit, &cors, Some("HIT")).map_err(internal);
+            return with_headers(hit.into(), &cors, Some("HIT"))
+                .map(Into::into)
+                .map_err(|_| internal());
         }
         trace.cache = Some("MISS");
         Some(key)
@@ -318,229 +315,222 @@ async fn serve(
     if let Some(bill_to) = &config.bill_to {
         headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
-    let task_url_for = |u: &Upstream| task_url(&u.url, &model, false);
-    let chat_url_for = |u: &Upstream| chat_url(&u.url);
-    let url_for: &UrlFor<'_> = if is_chat {
-        &chat_url_for
-    } else {
-        &task_url_for
-    };
-    let upstream = forward(&config, is_chat, url_for, headers, &body, trace)
-        .await
-        .map_err(refuse)?;
-    let response = with_headers(&upstream, &cors, trace.cache).map_err(internal)?;
-    if let (Some(key), 200) = (cache, response.status()) {
-        cache_put(ctx, &key, &response, config.cache_ttl_seconds).map_err(internal)?;
-    }
-    Ok(response)
-}
-
-/// Forwards to the upstreams under the shared policy; returns the answer to
-/// pass back (a 2xx, or upstream's own final error answer).
-async fn forward(
-    config: &ProxyConfig,
-    is_chat: bool,
-    url_for: &UrlFor<'_>,
-    headers: Vec<(String, String)>,
-    body: &Uint8Array,
-    trace: &mut Trace,
-) -> Result<Response, InferenceError> {
-    let retry = RetryConfig {
-        deadline_ms: PROXY_RETRY.deadline_ms.max(config.upstream_timeout_ms),
-        ..PROXY_RETRY
-    };
-    let mut policy = CallPolicy::new(retry, Some(config.upstream_timeout_ms), now_ms());
     let upstreams = if is_chat {
         &config.chat_upstreams
     } else {
         &config.upstreams
     };
-    let key = router_key(is_chat, upstreams);
-    loop {
-        let (index, timeout) = with_router(&key, upstreams, |router, random| {
-            policy.start_attempt(router, now_ms(), random)
-        });
-        let upstream = &upstreams[index];
-        trace.upstream = Some(upstream.name.clone());
-        trace.attempts = policy.attempts();
-        let mut attempt_headers = headers.clone();
-        let token = upstream.token.as_ref().unwrap_or(&config.token);
-        attempt_headers.push(("authorization".to_owned(), token.authorization()));
-        let url = url_for(upstream);
-        let request = HttpRequest {
-            url: &url,
-            headers: attempt_headers,
-            body: body.as_ref(),
+    let forwarded = Forward {
+        config: &config,
+        upstreams: &routes(is_chat, upstreams, &config),
+        is_chat,
+        model: &model,
+        headers,
+        body: &body,
+    };
+    let upstream = forwarded.run(trace).await.map_err(refuse)?;
+    let response = with_headers(upstream, &cors, trace.cache).map_err(|_| internal())?;
+    match (cache, response.status()) {
+        (Some(key), 200) => {
+            let copy = response.clone().map_err(|_| internal())?;
+            let ttl = config.cache_ttl_seconds;
+            ctx.wait_until(async move {
+                if let Ok(stored) = cacheable(copy, ttl) {
+                    let _ = Cache::default().put(key.as_str(), stored).await;
+                }
+            });
+            Ok(response.into())
+        }
+        _ => Ok(response.into()),
+    }
+}
+
+/// The isolate's health record of one route's upstreams. Tasks and chat keep
+/// their own even when their lists are equal, and a changed list (a new
+/// deployment's settings) gets a fresh one.
+fn routes(is_chat: bool, upstreams: &[Upstream], config: &ProxyConfig) -> Rc<Upstreams> {
+    let mut key = String::from(if is_chat { "chat" } else { "tasks" });
+    for upstream in upstreams {
+        // The weight's bits: no float formatting on every request.
+        key.push_str(&format!(
+            "\n{} {:x} {}",
+            upstream.url,
+            upstream.weight.to_bits(),
+            upstream.name
+        ));
+    }
+    let state = state();
+    let mut routes = state.routes.borrow_mut();
+    if let Some((_, route)) = routes.iter().find(|(k, _)| *k == key) {
+        return route.clone();
+    }
+    let targets = upstreams
+        .iter()
+        .map(|u| EndpointTarget {
+            url: u.url.clone(),
+            name: u.name.clone(),
+            token: Some(u.token.clone().unwrap_or_else(|| config.token.clone())),
+            dedicated: false,
+            weight: u.weight,
+        })
+        .collect();
+    let route = Rc::new(Upstreams::new(targets));
+    routes.push((key, route.clone()));
+    route
+}
+
+/// One forwarded request.
+struct Forward<'a> {
+    config: &'a ProxyConfig,
+    upstreams: &'a Rc<Upstreams>,
+    is_chat: bool,
+    model: &'a str,
+    headers: Vec<(String, String)>,
+    body: &'a Uint8Array,
+}
+
+impl Forward<'_> {
+    /// Forwards under the shared attempt loop; returns the answer to pass
+    /// back (a 2xx, or upstream's own final error answer).
+    async fn run(&self, trace: &mut Trace) -> Result<web_sys::Response, Error> {
+        let state = state();
+        let setup = Setup {
+            route: self.upstreams,
+            random: &state.random,
+            retry: RetryConfig {
+                deadline_ms: PROXY_RETRY.deadline_ms.max(self.config.upstream_timeout_ms),
+                ..PROXY_RETRY
+            },
+            timeout_ms: Some(self.config.upstream_timeout_ms),
+            signals: &[],
+            on_attempt: None,
         };
-        let (outcome, answer, last_error) = match start(request, timeout).await {
-            Ok(in_flight) => {
-                let status = in_flight.meta.status;
-                trace.compute_time_ms = in_flight.meta.compute_time_ms;
-                if (200..300).contains(&status) {
+        let body: JsValue = self.body.into();
+        let last = RefCell::new((None::<String>, None::<u64>));
+        let outcome = run(setup, |plan| {
+            let mut headers = self.headers.clone();
+            let token = plan.target.token.as_ref().unwrap_or(&self.config.token);
+            headers.push(("authorization".to_owned(), token.authorization()));
+            let url = if self.is_chat {
+                chat_url(&plan.target.url)
+            } else {
+                task_url(&plan.target.url, self.model, false)
+            };
+            *last.borrow_mut() = (Some(plan.target.name.clone()), None);
+            let body = &body;
+            let last = &last;
+            async move {
+                let sent = send(Outgoing {
+                    url: &url,
+                    headers: &headers,
+                    body,
+                    timeout_ms: plan.timeout_ms,
+                    signals: &[],
+                    cancellable: false,
+                })
+                .await;
+                let incoming = match sent {
+                    Ok(incoming) => incoming,
+                    Err(error) => {
+                        return AttemptEnd::Failed {
+                            error,
+                            header_wait_ms: None,
+                            facts: Facts::default(),
+                            answer: None,
+                        }
+                    }
+                };
+                last.borrow_mut().1 = incoming.compute_time_ms();
+                let facts = Facts {
+                    status: Some(incoming.status),
+                    ..Facts::default()
+                };
+                if incoming.ok() {
                     // Passed on as it streams.
-                    with_router(&key, upstreams, |router, random| {
-                        policy.finish_attempt(router, now_ms(), &Outcome::Success, random)
-                    });
-                    return Ok(in_flight.into_response());
+                    return AttemptEnd::Done(incoming.into_response(), facts);
                 }
                 // An error answer (small) is read whole: it says whether and
-                // how long to wait, and it is what the caller gets if none of
-                // the attempts does better.
-                let meta = in_flight.meta.clone();
-                // An upstream that echoes what it received must not hand our token on.
-                let text = token.redact(&in_flight.read_text().await.unwrap_or_default());
-                let err = error_from_response(&meta, &text);
-                let passed_on = upstream_error_response(&meta, &in_flight.content_type, &text);
-                (Outcome::of_error(&err, meta.retry_after_ms), passed_on, err)
+                // how long to wait, and it is what the caller gets if no
+                // attempt does better.
+                match incoming.error_answer().await {
+                    Ok(mut answer) => {
+                        // An upstream that echoes what it got must not hand our token on.
+                        answer.text = token.redact(&answer.text);
+                        let error = error_from_answer(&answer);
+                        let passed_on = upstream_error_response(&answer, &incoming.content_type());
+                        AttemptEnd::Failed {
+                            error,
+                            header_wait_ms: answer.retry_after_ms,
+                            facts,
+                            answer: passed_on,
+                        }
+                    }
+                    Err(error) => AttemptEnd::Failed {
+                        error,
+                        header_wait_ms: None,
+                        facts,
+                        answer: None,
+                    },
+                }
             }
-            Err(err) => (Outcome::of_error(&err, None), None, err),
-        };
-        let next = with_router(&key, upstreams, |router, random| {
-            policy.finish_attempt(router, now_ms(), &outcome, random)
-        });
-        match next {
-            Next::Wait(ms) => sleep(ms).await,
-            _ => {
-                return match answer {
+        })
+        .await;
+        let (upstream, compute_time_ms) = last.into_inner();
+        trace.upstream = upstream;
+        trace.compute_time_ms = compute_time_ms;
+        match outcome {
+            Ok((response, attempts)) => {
+                trace.attempts = attempts;
+                Ok(response)
+            }
+            Err(gave_up) => {
+                trace.attempts = gave_up.error.attempts();
+                match gave_up.answer {
                     Some(response) => Ok(response),
                     // No answer came: its status is the refusal's (504 TIMEOUT, 502 NETWORK).
-                    None => Err(last_error),
-                };
+                    None => Err(gave_up.error),
+                }
             }
         }
     }
 }
 
 /// Upstream's final error answer, rebuilt from the text already read.
-fn upstream_error_response(
-    meta: &ResponseMeta,
-    content_type: &str,
-    text: &str,
-) -> Option<Response> {
+fn upstream_error_response(answer: &ErrorAnswer, content_type: &str) -> Option<web_sys::Response> {
     let mut headers = Vec::new();
     if !content_type.is_empty() {
         headers.push(("content-type", content_type.to_owned()));
     }
-    if let Some(id) = &meta.request_id {
+    if let Some(id) = &answer.request_id {
         headers.push(("x-request-id", id.clone()));
     }
-    if let Some(wait) = meta.retry_after_ms {
+    if let Some(wait) = answer.retry_after_ms {
         headers.push(("retry-after", wait.div_ceil(1000).to_string()));
     }
-    respond(meta.status, &headers, Some(&JsValue::from_str(text))).ok()
-}
-
-/// The key of the isolate's router for one route's upstreams. Tasks and chat
-/// keep their own health even when their lists are equal, and a changed list
-/// (a new deployment's settings) gets a fresh router.
-fn router_key(is_chat: bool, upstreams: &[Upstream]) -> String {
-    let mut key = String::from(if is_chat { "chat" } else { "tasks" });
-    for upstream in upstreams {
-        // The weight's bits: no float formatting on every request.
-        key.push_str(&format!(
-            "\n{} {:x}",
-            upstream.url,
-            upstream.weight.to_bits()
-        ));
-    }
-    key
-}
-
-/// Runs `f` with the isolate's router of `key` (built over `upstreams` on
-/// first use) and its random source.
-fn with_router<T>(
-    key: &str,
-    upstreams: &[Upstream],
-    f: impl FnOnce(&mut Router, &mut SplitMix64) -> T,
-) -> T {
-    STATE.with(|state| {
-        let mut state = state.borrow_mut();
-        let state = &mut *state;
-        let index = match state.routers.iter().position(|(k, _)| k == key) {
-            Some(index) => index,
-            None => {
-                let weights: Vec<f64> = upstreams.iter().map(|u| u.weight).collect();
-                state.routers.push((
-                    key.to_owned(),
-                    Router::new(&weights, BreakerConfig::default()),
-                ));
-                state.routers.len() - 1
-            }
-        };
-        f(&mut state.routers[index].1, &mut state.random)
-    })
+    respond(answer.status, &headers, Some(&answer.text))
+        .ok()
+        .map(Into::into)
 }
 
 /// The `LIMITER` binding when bound (its limit and period live in
 /// wrangler.toml), else the in-isolate bucket. `Err(ms)`: refused, retry then.
-async fn rate_limit(env: &JsValue, client: &str, per_minute: u32) -> Result<(), u64> {
-    let limiter = get(env, "LIMITER");
-    if let Ok(limit) = get(&limiter, "limit").dyn_into::<Function>() {
-        let options = Object::new();
-        let _ = Reflect::set(
-            &options,
-            &JsValue::from_str("key"),
-            &JsValue::from_str(client),
-        );
-        let verdict = match limit.call1(&limiter, &options) {
-            Ok(promise) => JsFuture::from(Promise::resolve(&promise)).await,
-            Err(e) => Err(e),
-        };
+async fn rate_limit(env: &Env, client: &str, per_minute: u32) -> Result<(), u64> {
+    if let Ok(limiter) = env.rate_limiter("LIMITER") {
         // A binding that fails leaves the request to the bucket below.
-        if let Ok(verdict) = verdict {
-            return if get(&verdict, "success").is_truthy() {
-                Ok(())
-            } else {
-                Err(60_000)
-            };
+        if let Ok(outcome) = limiter.limit(client.to_owned()).await {
+            return if outcome.success { Ok(()) } else { Err(60_000) };
         }
     }
-    STATE.with(|state| {
-        state
-            .borrow_mut()
-            .limiter
-            .check(client, per_minute, now_ms())
-    })
+    state()
+        .limiter
+        .borrow_mut()
+        .check(client, per_minute, now_ms())
 }
 
-/// SHA-256 of the body, hex, through the runtime's Web Crypto.
-async fn sha256_hex(body: &Uint8Array) -> Result<String, JsValue> {
-    let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
-    let digest: Function = get(&subtle, "digest").dyn_into()?;
-    let promise: Promise = digest
-        .call2(&subtle, &JsValue::from_str("SHA-256"), body)?
-        .dyn_into()?;
-    let bytes = Uint8Array::new(&JsFuture::from(promise).await?).to_vec();
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn default_cache() -> JsValue {
-    get(&get(&js_sys::global(), "caches"), "default")
-}
-
-async fn cache_match(key: &str) -> Option<Response> {
-    let cache = default_cache();
-    let matcher: Function = get(&cache, "match").dyn_into().ok()?;
-    let promise: Promise = matcher
-        .call1(&cache, &JsValue::from_str(key))
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    JsFuture::from(promise)
-        .await
-        .ok()?
-        .dyn_into::<Response>()
-        .ok()
-}
-
-/// Stores a copy of `response` for `ttl` seconds, after the answer is sent.
-fn cache_put(ctx: &JsValue, key: &str, response: &Response, ttl: u32) -> Result<(), JsValue> {
-    let cache = default_cache();
-    let Ok(put) = get(&cache, "put").dyn_into::<Function>() else {
-        return Ok(());
-    };
-    let copy = response.clone()?;
-    let headers = Headers::new_with_headers(&copy.headers())?;
+/// A copy of an answer as the Cache API should keep it: `cache-control` set
+/// to the TTL, without the headers of this one request (CORS, `x-cache`).
+fn cacheable(copy: web_sys::Response, ttl: u32) -> worker::Result<Response> {
+    let headers = Headers(copy.headers());
     headers.set("cache-control", &format!("public, max-age={ttl}"))?;
     for name in [
         "access-control-allow-origin",
@@ -550,40 +540,37 @@ fn cache_put(ctx: &JsValue, key: &str, response: &Response, ttl: u32) -> Result<
     ] {
         headers.delete(name)?;
     }
-    let init = ResponseInit::new();
-    init.set_status(copy.status());
-    init.set_headers(&headers);
-    let stored = Response::new_with_opt_readable_stream_and_init(copy.body().as_ref(), &init)?;
-    let promise = put.call2(&cache, &JsValue::from_str(key), &stored)?;
-    if let Ok(wait_until) = get(ctx, "waitUntil").dyn_into::<Function>() {
-        wait_until.call1(ctx, &promise)?;
-    }
-    Ok(())
+    let builder = ResponseBuilder::new()
+        .with_status(copy.status())
+        .with_headers(headers);
+    Ok(match copy.body() {
+        Some(body) => builder.stream(body),
+        None => builder.empty(),
+    })
 }
 
 /// Upstream's answer with only the headers worth passing on, plus CORS and
 /// `x-cache`; the body streams through untouched.
 fn with_headers(
-    upstream: &Response,
-    cors: &[(&'static str, String)],
+    upstream: web_sys::Response,
+    cors: &Cors,
     cache: Option<&str>,
-) -> Result<Response, JsValue> {
-    let mut headers: Vec<(&str, String)> = Vec::new();
+) -> Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
+    let from = upstream.headers();
     for name in FORWARDED_RESPONSE_HEADERS {
-        if let Ok(Some(value)) = upstream.headers().get(name) {
-            headers.push((name, value));
+        if let Ok(Some(value)) = from.get(name) {
+            headers.set(name, &value)?;
         }
     }
-    headers.extend(cors.iter().cloned());
+    for (name, value) in cors {
+        headers.set(name, value)?;
+    }
     if let Some(cache) = cache {
-        headers.push(("x-cache", cache.to_owned()));
+        headers.set("x-cache", cache)?;
     }
-    let init = ResponseInit::new();
+    let init = web_sys::ResponseInit::new();
     init.set_status(upstream.status());
-    let h = Headers::new()?;
-    for (name, value) in &headers {
-        h.set(name, value)?;
-    }
-    init.set_headers(&h);
-    Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
 }

@@ -1,40 +1,80 @@
 //! The in-isolate rate limit used when no `LIMITER` binding is bound: a token
-//! bucket per client, refilled continuously, clock injected.
+//! bucket per client, refilled continuously, clock injected. The buckets are
+//! an LRU map of bounded size, so a flood of distinct clients costs constant
+//! time per request and bounded memory: past the bound, the client heard from
+//! least recently loses its bucket (and starts again full).
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 
-/// Buckets kept before full ones are forgotten, so memory stays bounded.
-const MAX_BUCKETS: usize = 10_000;
+use lru::LruCache;
+
+/// Buckets kept at most.
+pub const MAX_BUCKETS: usize = 10_000;
+
+/// One client's bucket: its tokens at `at_ms`.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at_ms: u64,
+}
 
 /// Token buckets of `per_minute` tokens, one per client key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimiter {
-    buckets: HashMap<String, (f64, u64)>,
+    buckets: LruCache<String, Bucket>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> RateLimiter {
+        RateLimiter::with_capacity(MAX_BUCKETS)
+    }
 }
 
 impl RateLimiter {
+    /// A limiter that keeps at most `capacity` buckets.
+    pub fn with_capacity(capacity: usize) -> RateLimiter {
+        RateLimiter {
+            buckets: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
+        }
+    }
+
+    /// Buckets held now.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Whether no bucket is held.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
     /// Takes one token for `key` at `now_ms` from a bucket of `per_minute`;
     /// `Err(ms)` says how long until a token is back.
     pub fn check(&mut self, key: &str, per_minute: u32, now_ms: u64) -> Result<(), u64> {
         let capacity = f64::from(per_minute);
         let per_ms = capacity / 60_000.0;
-        if self.buckets.len() >= MAX_BUCKETS && !self.buckets.contains_key(key) {
-            // Forget buckets that have refilled: they hold no state worth keeping.
-            self.buckets.retain(|_, (tokens, at)| {
-                *tokens + (now_ms.saturating_sub(*at)) as f64 * per_ms < capacity
-            });
-        }
-        let (tokens, at) = self
-            .buckets
-            .entry(key.to_owned())
-            .or_insert((capacity, now_ms));
-        *tokens = (*tokens + now_ms.saturating_sub(*at) as f64 * per_ms).min(capacity);
-        *at = now_ms;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        let bucket = match self.buckets.get_mut(key) {
+            Some(bucket) => bucket,
+            None => {
+                // Evicts the least recently used bucket when full: O(1).
+                self.buckets.push(
+                    key.to_owned(),
+                    Bucket {
+                        tokens: capacity,
+                        at_ms: now_ms,
+                    },
+                );
+                self.buckets.get_mut(key).expect("just pushed")
+            }
+        };
+        bucket.tokens =
+            (bucket.tokens + now_ms.saturating_sub(bucket.at_ms) as f64 * per_ms).min(capacity);
+        bucket.at_ms = now_ms;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(((1.0 - *tokens) / per_ms).ceil() as u64)
+            Err(((1.0 - bucket.tokens) / per_ms).ceil() as u64)
         }
     }
 }
@@ -66,15 +106,23 @@ mod tests {
     }
 
     #[test]
-    fn memory_stays_bounded() {
+    fn twenty_thousand_clients_within_a_minute_stay_within_the_bound() {
         let mut limiter = RateLimiter::default();
-        for i in 0..(MAX_BUCKETS + 10) {
-            let _ = limiter.check(&format!("ip:{i}"), 60, i as u64 * 1000);
+        // A client over its limit that keeps calling among the flood.
+        assert!(limiter.check("ip:busy", 1, 0).is_ok());
+        for i in 0..20_000u64 {
+            assert_eq!(
+                limiter.check(&format!("ip:10.0.{}.{}", i / 256, i % 256), 60, i),
+                Ok(())
+            );
+            if i % 1000 == 0 {
+                assert!(limiter.check("ip:busy", 1, i).is_err(), "at {i}");
+            }
         }
-        assert!(
-            limiter.buckets.len() <= MAX_BUCKETS,
-            "{}",
-            limiter.buckets.len()
-        );
+        assert_eq!(limiter.len(), MAX_BUCKETS);
+        // Recently heard from: still limited.
+        assert!(limiter.check("ip:busy", 1, 20_000).is_err());
+        // The first of the flood was heard from least recently: forgotten.
+        assert!(!limiter.buckets.contains("ip:10.0.0.0"));
     }
 }

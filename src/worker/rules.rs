@@ -1,10 +1,8 @@
 //! Which requests the proxy serves, and the answers it gives without asking
 //! upstream: routes, refusals, CORS headers and cache keys. Pure functions.
 
-use crate::protocol::error::{ErrorCode, InferenceError};
-use crate::protocol::json::write_string;
-use crate::protocol::json::Json;
-use crate::protocol::task::{validate_chat_model, validate_model_id};
+use crate::protocol::error::{Error, ErrorCode};
+use crate::protocol::model::{validate_chat_model, validate_model_id};
 
 use super::config::OriginRule;
 
@@ -23,9 +21,9 @@ pub enum Route {
 
 /// Matches `method path`; unknown paths are 404, known paths with another
 /// method 405.
-pub fn route(method: &str, path: &str) -> Result<Route, InferenceError> {
+pub fn route(method: &str, path: &str) -> Result<Route, Error> {
     let wrong_method = |allowed: &str| {
-        InferenceError::new(
+        Error::new(
             ErrorCode::MethodNotAllowed,
             format!("{method} is not allowed here; use {allowed}"),
         )
@@ -51,7 +49,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, InferenceError> {
             _ => Err(wrong_method("POST")),
         };
     }
-    Err(InferenceError::new(
+    Err(Error::new(
         ErrorCode::NotFound,
         format!("no route for {path}; task calls are POST /models/{{model}}"),
     )
@@ -61,7 +59,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, InferenceError> {
 /// Refuses a task path whose raw form (before URL normalisation folds them
 /// away) has `.` or `..` segments, percent-encoded or not: a model id never
 /// has one, so such a path is a malformed id, not another route.
-pub fn check_raw_task_path(raw_url: &str) -> Result<(), InferenceError> {
+pub fn check_raw_task_path(raw_url: &str) -> Result<(), Error> {
     let after_scheme = raw_url.split_once("://").map_or(raw_url, |(_, rest)| rest);
     let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
     let path = path.split(['?', '#']).next().unwrap_or_default();
@@ -73,23 +71,22 @@ pub fn check_raw_task_path(raw_url: &str) -> Result<(), InferenceError> {
         decoded == "." || decoded == ".."
     });
     if dot_segment {
-        return Err(
-            InferenceError::invalid_input("model", "has a '.' or '..' segment").with_status(400),
-        );
+        return Err(Error::invalid_input("model", "has a '.' or '..' segment").with_status(400));
     }
     Ok(())
 }
 
 /// Reads and checks the model of a chat request body; returns the full
 /// model (with any `:provider` suffix) and the id the allow-list is matched on.
-pub fn chat_model_from_body(body: &[u8]) -> Result<(String, String), InferenceError> {
-    let refuse = |problem: &str| InferenceError::invalid_input("model", problem).with_status(400);
+pub fn chat_model_from_body(body: &[u8]) -> Result<(String, String), Error> {
+    let refuse = |problem: &str| Error::invalid_input("model", problem).with_status(400);
     let text =
         std::str::from_utf8(body).map_err(|_| refuse("the chat request body is not UTF-8 JSON"))?;
-    let json = Json::parse(text).map_err(|_| refuse("the chat request body is not JSON"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| refuse("the chat request body is not JSON"))?;
     let model = json
         .get("model")
-        .and_then(Json::as_str)
+        .and_then(serde_json::Value::as_str)
         .ok_or_else(|| refuse("the chat request has no \"model\" string"))?;
     validate_chat_model(model, "model").map_err(|e| e.with_status(400))?;
     let id = model.split(':').next().unwrap_or(model);
@@ -97,35 +94,29 @@ pub fn chat_model_from_body(body: &[u8]) -> Result<(String, String), InferenceEr
 }
 
 /// Checks a model id taken from a path, where it arrives percent-encoded.
-pub fn model_from_path(raw: &str) -> Result<String, InferenceError> {
+pub fn model_from_path(raw: &str) -> Result<String, Error> {
     validate_model_id(raw).map_err(|e| e.with_status(400))?;
     Ok(raw.to_owned())
 }
 
 /// The JSON body of every refusal: `{"error": ..., "code": ...}`.
-pub fn refusal_body(err: &InferenceError) -> String {
-    let mut out = String::from("{\"error\":");
-    write_string(&err.message, &mut out);
-    out.push_str(",\"code\":");
-    write_string(err.code.as_str(), &mut out);
-    out.push('}');
-    out
+pub fn refusal_body(err: &Error) -> String {
+    #[derive(serde::Serialize)]
+    struct Refusal<'a> {
+        error: &'a str,
+        code: &'a str,
+    }
+    serde_json::to_string(&Refusal {
+        error: err.message(),
+        code: err.code().as_str(),
+    })
+    .unwrap_or_default()
 }
 
-/// The status a refusal is answered with.
-pub fn refusal_status(err: &InferenceError) -> u16 {
-    err.status.unwrap_or(match err.code {
-        ErrorCode::InvalidInput => 400,
-        ErrorCode::Unauthorized => 401,
-        ErrorCode::Forbidden => 403,
-        ErrorCode::NotFound => 404,
-        ErrorCode::MethodNotAllowed => 405,
-        ErrorCode::PayloadTooLarge => 413,
-        ErrorCode::RateLimited => 429,
-        ErrorCode::Timeout => 504,
-        ErrorCode::Network | ErrorCode::UpstreamError => 502,
-        _ => 500,
-    })
+/// The status a refusal is answered with: its own, else the one its code is
+/// answered with (the table the client reads codes back by), else 500.
+pub fn refusal_status(err: &Error) -> u16 {
+    err.status().or(err.code().answered_with()).unwrap_or(500)
 }
 
 /// Response headers a browser may read.
@@ -150,12 +141,12 @@ pub fn cors_headers(
     origin: Option<&str>,
     own_origin: &str,
     rule: &OriginRule,
-) -> Result<Vec<(&'static str, String)>, InferenceError> {
+) -> Result<Vec<(&'static str, String)>, Error> {
     let Some(origin) = origin else {
         return Ok(Vec::new());
     };
     if !rule.allows(origin, own_origin) {
-        return Err(InferenceError::new(
+        return Err(Error::new(
             ErrorCode::Forbidden,
             format!("origin {origin} may not call this proxy (add it to ALLOWED_ORIGINS)"),
         )
@@ -223,17 +214,17 @@ mod tests {
         assert_eq!(route("OPTIONS", "/models/gpt2"), Ok(Route::Preflight));
         let e = route("GET", "/models/gpt2").unwrap_err();
         assert_eq!(
-            (e.code, e.status, e.message.as_str()),
+            (e.code(), e.status(), e.message()),
             (
                 ErrorCode::MethodNotAllowed,
                 Some(405),
                 "GET is not allowed here; use POST"
             )
         );
-        assert_eq!(route("POST", "/healthz").unwrap_err().status, Some(405));
+        assert_eq!(route("POST", "/healthz").unwrap_err().status(), Some(405));
         let e = route("POST", "/admin").unwrap_err();
-        assert_eq!((e.code, e.status), (ErrorCode::NotFound, Some(404)));
-        assert_eq!(route("POST", "/models").unwrap_err().status, Some(404));
+        assert_eq!((e.code(), e.status()), (ErrorCode::NotFound, Some(404)));
+        assert_eq!(route("POST", "/models").unwrap_err().status(), Some(404));
     }
 
     #[test]
@@ -244,7 +235,7 @@ mod tests {
             Ok(Route::Preflight)
         );
         assert_eq!(
-            route("GET", "/v1/chat/completions").unwrap_err().status,
+            route("GET", "/v1/chat/completions").unwrap_err().status(),
             Some(405)
         );
         assert_eq!(
@@ -268,7 +259,7 @@ mod tests {
         ] {
             let e = chat_model_from_body(body).unwrap_err();
             assert_eq!(
-                (e.code, e.status, e.message.as_str()),
+                (e.code(), e.status(), e.message()),
                 (ErrorCode::InvalidInput, Some(400), message)
             );
         }
@@ -293,7 +284,7 @@ mod tests {
         ] {
             let e = model_from_path(bad).unwrap_err();
             assert_eq!(
-                (e.code, e.status),
+                (e.code(), e.status()),
                 (ErrorCode::InvalidInput, Some(400)),
                 "{bad:?}"
             );
@@ -311,7 +302,7 @@ mod tests {
         ] {
             let e = check_raw_task_path(raw).unwrap_err();
             assert_eq!(
-                (e.code, e.status, e.message.as_str()),
+                (e.code(), e.status(), e.message()),
                 (
                     ErrorCode::InvalidInput,
                     Some(400),
@@ -332,19 +323,15 @@ mod tests {
 
     #[test]
     fn refusals_are_json_with_their_code() {
-        let e = InferenceError::new(ErrorCode::Forbidden, "model \"x\" is not allowed")
-            .with_status(403);
+        let e = Error::new(ErrorCode::Forbidden, "model \"x\" is not allowed").with_status(403);
         assert_eq!(
             refusal_body(&e),
             r#"{"error":"model \"x\" is not allowed","code":"FORBIDDEN"}"#
         );
         assert_eq!(refusal_status(&e), 403);
+        assert_eq!(refusal_status(&Error::new(ErrorCode::Config, "x")), 500);
         assert_eq!(
-            refusal_status(&InferenceError::new(ErrorCode::Config, "x")),
-            500
-        );
-        assert_eq!(
-            refusal_status(&InferenceError::new(ErrorCode::RateLimited, "x")),
+            refusal_status(&Error::new(ErrorCode::RateLimited, "x")),
             429
         );
     }
@@ -364,8 +351,8 @@ mod tests {
         );
         assert!(cors_headers(Some(own), own, &rule).is_ok());
         let e = cors_headers(Some("https://evil.example"), own, &rule).unwrap_err();
-        assert_eq!((e.code, e.status), (ErrorCode::Forbidden, Some(403)));
-        assert!(e.message.contains("https://evil.example"));
+        assert_eq!((e.code(), e.status()), (ErrorCode::Forbidden, Some(403)));
+        assert!(e.message().contains("https://evil.example"));
     }
 
     #[test]

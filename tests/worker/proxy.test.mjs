@@ -271,7 +271,8 @@ describe("forwarding", () => {
 
   test("GET /healthz", async () => {
     const answer = await call(main, "/healthz", { method: "GET" });
-    assert.deepEqual([answer.status, answer.json], [200, { ok: true, version: "0.1.0" }]);
+    const { version } = JSON.parse(await readFile(new URL("../../pkg-template/package.json", import.meta.url), "utf8"));
+    assert.deepEqual([answer.status, answer.json], [200, { ok: true, version }]);
   });
 });
 

@@ -1,0 +1,94 @@
+//! The caller's `AbortSignal`s: waiting for one to fire, and passing an
+//! abort on to an attempt's own `AbortController`. Every listener is removed
+//! when its holder is dropped, so nothing outlives a call.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_channel::oneshot;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, AbortSignal};
+
+/// `abort` listeners on some signals, removed on drop.
+pub(crate) struct Listeners {
+    signals: Vec<AbortSignal>,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl Listeners {
+    /// Calls `on_abort` when any of `signals` aborts.
+    pub fn new(signals: &[AbortSignal], on_abort: impl FnMut() + 'static) -> Listeners {
+        let callback = Closure::<dyn FnMut()>::new(on_abort);
+        for signal in signals {
+            let _ =
+                signal.add_event_listener_with_callback("abort", callback.as_ref().unchecked_ref());
+        }
+        Listeners {
+            signals: signals.to_vec(),
+            callback,
+        }
+    }
+
+    /// Aborts `controller` when any of `signals` aborts.
+    pub fn forward(signals: &[AbortSignal], controller: &AbortController) -> Listeners {
+        let controller = controller.clone();
+        Listeners::new(signals, move || controller.abort())
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        for signal in &self.signals {
+            let _ = signal.remove_event_listener_with_callback(
+                "abort",
+                self.callback.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// Resolves when any of the signals aborts (never, when there are none).
+pub(crate) struct AbortWait {
+    receiver: Option<oneshot::Receiver<()>>,
+    _listeners: Option<Listeners>,
+}
+
+impl AbortWait {
+    /// Waits for any of `signals`.
+    pub fn new(signals: &[AbortSignal]) -> AbortWait {
+        if signals.is_empty() {
+            return AbortWait {
+                receiver: None,
+                _listeners: None,
+            };
+        }
+        let (sender, receiver) = oneshot::channel();
+        let mut sender = Some(sender);
+        let listeners = Listeners::new(signals, move || {
+            if let Some(sender) = sender.take() {
+                let _ = sender.send(());
+            }
+        });
+        AbortWait {
+            receiver: Some(receiver),
+            _listeners: Some(listeners),
+        }
+    }
+}
+
+impl Future for AbortWait {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.receiver.as_mut() {
+            None => Poll::Pending,
+            Some(receiver) => match Pin::new(receiver).poll(cx) {
+                Poll::Ready(Ok(())) => Poll::Ready(()),
+                // The sender lives as long as the listeners: not reached.
+                Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! One call of the client: its request built for each attempt, sent under
+//! the retry policy, and its 2xx answer read as the call needs it.
+
+use wasm_bindgen::JsValue;
+use web_sys::Blob;
+
+use super::attempts::{run, AttemptEnd, Facts, Plan, Setup};
+use super::options::Resolved;
+use super::transport::{send, Incoming, JsonFailure, Outgoing};
+use super::Inner;
+use crate::protocol::answer::bad_response;
+use crate::protocol::error::{error_from_answer, Error, ErrorCode};
+use crate::protocol::model::{chat_url, task_url};
+use crate::protocol::task::Task;
+
+/// A request body.
+#[derive(Clone)]
+pub(crate) enum Body {
+    /// JSON text (`application/json`).
+    Json(String),
+    /// The caller's bytes (a `Uint8Array`, `ArrayBuffer` or `Blob`), sent
+    /// untouched with their content type, if known.
+    Bytes {
+        value: JsValue,
+        content_type: Option<String>,
+    },
+}
+
+impl Body {
+    fn value(&self) -> JsValue {
+        match self {
+            Body::Json(text) => JsValue::from_str(text),
+            Body::Bytes { value, .. } => value.clone(),
+        }
+    }
+
+    fn content_type(&self) -> Option<&str> {
+        match self {
+            Body::Json(_) => Some("application/json"),
+            Body::Bytes { content_type, .. } => content_type.as_deref(),
+        }
+    }
+}
+
+/// How a 2xx answer is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// As JSON.
+    Json,
+    /// As its content type says: JSON, text, or a `Blob`.
+    AsTyped,
+    /// Not at all: it is a stream, read by the caller.
+    Stream,
+}
+
+/// A 2xx answer as read.
+pub(crate) enum Read {
+    Json(JsValue),
+    Text(String),
+    Blob(Blob),
+    Unread,
+}
+
+/// What a call got: the answer (its headers still readable), what was read
+/// of it, and the attempts it took.
+pub(crate) struct Answered {
+    pub incoming: Incoming,
+    pub read: Read,
+    pub attempts: u32,
+}
+
+impl Answered {
+    /// An error about this answer, with its status, request id and attempts.
+    pub fn error(&self, error: Error) -> Error {
+        error.with_call_facts(
+            Some(self.incoming.status),
+            self.incoming.request_id().as_deref(),
+            self.attempts,
+        )
+    }
+
+    /// The JSON document read, if that is how it was read.
+    pub fn doc(&self) -> Option<&JsValue> {
+        match &self.read {
+            Read::Json(doc) => Some(doc),
+            _ => None,
+        }
+    }
+}
+
+/// What a call sends: the task, its model (`None` for chat, whose model is
+/// in the body) and its body.
+pub(crate) struct Request<'a> {
+    pub task: Task,
+    pub model: &'a str,
+    pub body: &'a Body,
+    pub reading: Reading,
+}
+
+/// Whether a content type is binary (neither text nor JSON nor XML).
+fn is_binary(content_type: &str) -> bool {
+    !(content_type.is_empty()
+        || content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("xml"))
+}
+
+impl Inner {
+    /// Sends `request` under the retry policy of `options`.
+    pub(crate) async fn perform(
+        &self,
+        request: &Request<'_>,
+        options: &Resolved,
+    ) -> Result<Answered, Error> {
+        let chat = request.task == Task::Chat;
+        let route = if chat { &self.chat } else { &self.tasks };
+        let stream = request.reading == Reading::Stream;
+        let mut headers = Vec::with_capacity(options.headers.len() + 4);
+        if let Some(content_type) = request.body.content_type() {
+            headers.push(("content-type".to_owned(), content_type.to_owned()));
+        }
+        if stream {
+            headers.push(("accept".to_owned(), "text/event-stream".to_owned()));
+        }
+        for (name, value) in &options.headers {
+            headers.retain(|(n, _)| n != name);
+            headers.push((name.clone(), value.clone()));
+        }
+        if let Some(bill_to) = &self.bill_to {
+            headers.retain(|(n, _)| n != "x-hf-bill-to");
+            headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+        }
+        let body = request.body.value();
+        let observed = options.on_attempt.is_some();
+        let setup = Setup {
+            route,
+            random: &self.random,
+            retry: options.retry_config(),
+            timeout_ms: options.timeout_ms,
+            signals: &options.signals,
+            on_attempt: options.on_attempt.as_ref(),
+        };
+        let outcome = run::<_, (), _, _>(setup, |plan: Plan<'_>| {
+            let token = plan.target.token.as_ref().or(self.token.as_ref());
+            let mut headers = headers.clone();
+            if let Some(token) = token {
+                // The token wins over any Authorization among the caller's headers.
+                headers.retain(|(n, _)| n != "authorization");
+                headers.push(("authorization".to_owned(), token.authorization()));
+            }
+            let url = if chat {
+                chat_url(&plan.target.url)
+            } else {
+                task_url(&plan.target.url, request.model, plan.target.dedicated)
+            };
+            let body = &body;
+            async move {
+                let redact = |error: Error| match token {
+                    Some(token) => error.redact(token.secret()),
+                    None => error,
+                };
+                let sent = send(Outgoing {
+                    url: &url,
+                    headers: &headers,
+                    body,
+                    timeout_ms: plan.timeout_ms,
+                    signals: &options.signals,
+                    cancellable: stream,
+                })
+                .await;
+                let incoming = match sent {
+                    Ok(incoming) => incoming,
+                    Err(error) => {
+                        return AttemptEnd::Failed {
+                            error: redact(error),
+                            header_wait_ms: None,
+                            facts: Facts::default(),
+                            answer: None,
+                        }
+                    }
+                };
+                let mut facts = Facts {
+                    status: Some(incoming.status),
+                    ..Facts::default()
+                };
+                if observed || !incoming.ok() {
+                    facts.request_id = incoming.request_id();
+                    facts.compute_time_ms = incoming.compute_time_ms();
+                }
+                if !incoming.ok() {
+                    return match incoming.error_answer().await {
+                        Ok(answer) => AttemptEnd::Failed {
+                            error: redact(error_from_answer(&answer)),
+                            header_wait_ms: answer.retry_after_ms,
+                            facts,
+                            answer: None,
+                        },
+                        Err(error) => AttemptEnd::Failed {
+                            error: redact(error).with_status(incoming.status),
+                            header_wait_ms: None,
+                            facts,
+                            answer: None,
+                        },
+                    };
+                }
+                let read = match request.reading {
+                    Reading::Stream => Ok(Read::Unread),
+                    Reading::Json => match incoming.json().await {
+                        Ok(doc) => Ok(Read::Json(doc)),
+                        Err(JsonFailure::NotJson) => Err(bad_response(request.task, "JSON")),
+                        Err(JsonFailure::Io(error)) => Err(error),
+                    },
+                    Reading::AsTyped => {
+                        let content_type = incoming.content_type();
+                        if is_binary(&content_type) {
+                            incoming.blob().await.map(Read::Blob)
+                        } else if content_type.contains("json") {
+                            match incoming.json().await {
+                                Ok(doc) => Ok(Read::Json(doc)),
+                                Err(JsonFailure::NotJson) => Err(Error::new(
+                                    ErrorCode::BadResponse,
+                                    "the answer is not valid JSON",
+                                )),
+                                Err(JsonFailure::Io(error)) => Err(error),
+                            }
+                        } else {
+                            incoming.text().await.map(Read::Text)
+                        }
+                    }
+                };
+                match read {
+                    Ok(read) => AttemptEnd::Done((incoming, read), facts),
+                    Err(error) => {
+                        let error = if error.code() == ErrorCode::BadResponse {
+                            error.with_call_facts(
+                                Some(incoming.status),
+                                incoming.request_id().as_deref(),
+                                0,
+                            )
+                        } else {
+                            error
+                        };
+                        AttemptEnd::Failed {
+                            error: redact(error),
+                            header_wait_ms: None,
+                            facts,
+                            answer: None,
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Ok(((incoming, read), attempts)) => Ok(Answered {
+                incoming,
+                read,
+                attempts,
+            }),
+            Err(gave_up) => Err(gave_up.error),
+        }
+    }
+}

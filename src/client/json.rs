@@ -1,0 +1,62 @@
+//! JSON at the JavaScript boundary: the runtime's own `JSON.parse`,
+//! `JSON.stringify` and `Response.json()` do the text, serde-wasm-bindgen
+//! moves values between JS and serde types. (Measured against serde_json over
+//! the body bytes, this keeps float parsing and formatting out of the wasm:
+//! docs/architecture.md.)
+
+use js_sys::{Array, Reflect, JSON};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::protocol::document::Document;
+
+impl Document for JsValue {
+    fn is_object(&self) -> bool {
+        JsValue::is_object(self) && !Array::is_array(self)
+    }
+
+    fn elements(&self) -> Option<Vec<JsValue>> {
+        self.dyn_ref::<Array>().map(Array::to_vec)
+    }
+
+    fn member(&self, key: &str) -> Option<JsValue> {
+        if !JsValue::is_object(self) {
+            return None;
+        }
+        Reflect::get(self, &JsValue::from_str(key))
+            .ok()
+            .filter(|v| !v.is_undefined())
+    }
+
+    fn as_text(&self) -> Option<String> {
+        self.as_string()
+    }
+
+    fn read<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_wasm_bindgen::from_value(self.clone()).ok()
+    }
+
+    fn is_nullish(&self) -> bool {
+        self.is_null() || self.is_undefined()
+    }
+}
+
+/// `value` as a plain JS value (objects, not `Map`s), as `JSON.parse` would
+/// have made it.
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Option<JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .ok()
+}
+
+/// `JSON.stringify(value)`; `None` when it cannot be written (a cycle, a
+/// BigInt, or nothing to write).
+pub(crate) fn stringify(value: &JsValue) -> Option<String> {
+    JSON::stringify(value).ok().and_then(|s| s.as_string())
+}
+
+/// `JSON.parse(text)`; `None` when it is not JSON.
+pub(crate) fn parse(text: &str) -> Option<JsValue> {
+    JSON::parse(text).ok()
+}

@@ -1,0 +1,254 @@
+//! Streamed answers: the body's `ReadableStream` read chunk by chunk through
+//! the server-sent-events parser, one event's JSON at a time. Dropping a
+//! stream cancels its request and closes the connection.
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::stream::{self, LocalBoxStream, StreamExt};
+use js_sys::{Reflect, Uint8Array};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::ReadableStreamDefaultReader;
+
+use super::json;
+use super::transport::{BodyGuard, ABORTED_MESSAGE};
+use crate::protocol::document::Document;
+use crate::protocol::error::{embedded_error, Error, ErrorBody, ErrorCode};
+use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
+
+/// The events of one streamed answer, read as they arrive.
+pub(crate) struct EventSource {
+    reader: Option<ReadableStreamDefaultReader>,
+    guard: Option<BodyGuard>,
+    parser: SseParser,
+    queue: VecDeque<SseEvent>,
+    /// What every error inside the stream reports.
+    status: u16,
+    request_id: Option<String>,
+    attempts: u32,
+    model: String,
+}
+
+impl EventSource {
+    /// Reads the events of `body`; errors inside it carry `status`,
+    /// `request_id`, `attempts` and `model`.
+    pub fn new(
+        body: Option<web_sys::ReadableStream>,
+        guard: BodyGuard,
+        status: u16,
+        request_id: Option<String>,
+        attempts: u32,
+        model: String,
+    ) -> EventSource {
+        let reader = body.and_then(|b| {
+            b.get_reader()
+                .dyn_into::<ReadableStreamDefaultReader>()
+                .ok()
+        });
+        EventSource {
+            reader,
+            guard: Some(guard),
+            parser: SseParser::new(),
+            queue: VecDeque::new(),
+            status,
+            request_id,
+            attempts,
+            model,
+        }
+    }
+
+    fn facts(&self, error: Error) -> Error {
+        error
+            .with_call_facts(Some(self.status), self.request_id.as_deref(), self.attempts)
+            .with_model(&self.model)
+    }
+
+    /// Ends the stream: cancels the body and aborts the request.
+    fn close(&mut self) {
+        self.queue.clear();
+        if let Some(reader) = self.reader.take() {
+            // The cancellation's promise rejects once the request is
+            // aborted: awaited here, so that no rejection goes unhandled.
+            let cancelled = JsFuture::from(reader.cancel());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = cancelled.await;
+            });
+        }
+        self.guard = None;
+    }
+
+    /// The next chunk (the JSON of one event), `None` at the end, or the
+    /// error that ends the stream.
+    pub async fn next(&mut self) -> Option<Result<JsValue, Error>> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                match event_kind(&event) {
+                    EventKind::Skip => continue,
+                    EventKind::Done => {
+                        self.close();
+                        return None;
+                    }
+                    EventKind::Data(data) => {
+                        let parsed = json::parse(data);
+                        if let Some(error) = event_error(&event, parsed.as_ref()) {
+                            self.close();
+                            return Some(Err(self.facts(error)));
+                        }
+                        return parsed.map(Ok);
+                    }
+                }
+            }
+            let reader = self.reader.as_ref()?;
+            let read = JsFuture::from(reader.read()).await;
+            let result = match read {
+                Ok(result) => result,
+                Err(error) => {
+                    let failure = match &self.guard {
+                        Some(guard) if guard.aborted() => {
+                            Error::new(ErrorCode::Aborted, ABORTED_MESSAGE)
+                        }
+                        Some(guard) => Error::new(
+                            ErrorCode::Network,
+                            format!(
+                                "the stream from {} was cut: {}",
+                                guard.url(),
+                                guard.failure(&error).message()
+                            ),
+                        ),
+                        None => return None,
+                    };
+                    self.close();
+                    return Some(Err(self.facts(failure)));
+                }
+            };
+            let done = Reflect::get(&result, &JsValue::from_str("done"))
+                .map(|d| d.is_truthy())
+                .unwrap_or(true);
+            if done {
+                // A last event without its blank line still counts.
+                let last = self.parser.finish();
+                self.reader = None;
+                self.queue.extend(last);
+                if self.queue.is_empty() {
+                    self.close();
+                    return None;
+                }
+                continue;
+            }
+            let chunk =
+                Reflect::get(&result, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
+            if let Some(bytes) = chunk.dyn_ref::<Uint8Array>() {
+                let events = self.parser.feed(&bytes.to_vec());
+                self.queue.extend(events);
+            }
+        }
+    }
+}
+
+impl Drop for EventSource {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The error of a streamed call answered 2xx with something other than an
+/// event stream: the error its body carries, else BAD_RESPONSE naming its type.
+pub(crate) fn not_a_stream(content_type: &str, body: &str) -> Error {
+    let embedded = json::parse(body)
+        .filter(Document::is_object)
+        .and_then(|doc| serde_wasm_bindgen::from_value::<ErrorBody>(doc).ok())
+        .and_then(|b| embedded_error(&b));
+    embedded.unwrap_or_else(|| {
+        let got = if content_type.is_empty() {
+            "no content type"
+        } else {
+            content_type
+        };
+        Error::new(
+            ErrorCode::BadResponse,
+            format!("expected an event stream, got {got}"),
+        )
+    })
+}
+
+/// A stream of typed chunks (`futures::Stream`). Nothing is sent before the
+/// first poll; dropping it cancels the request. The stream ends after an
+/// error.
+///
+/// ```ignore
+/// use futures_util::StreamExt;
+/// let mut stream = hf.chat_completion_stream(&request);
+/// while let Some(chunk) = stream.next().await {
+///     print!("{}", chunk?.choices[0].delta.content.as_deref().unwrap_or(""));
+/// }
+/// ```
+pub struct ChunkStream<T> {
+    inner: LocalBoxStream<'static, Result<JsValue, Error>>,
+    kind: &'static str,
+    _chunk: PhantomData<fn() -> T>,
+}
+
+impl<T> ChunkStream<T> {
+    /// A stream of the chunks of `open`'s source, read as `T`.
+    pub(crate) fn new(
+        open: futures_util::future::LocalBoxFuture<'static, Result<EventSource, Error>>,
+        kind: &'static str,
+    ) -> ChunkStream<T> {
+        ChunkStream {
+            inner: raw_chunks(open),
+            kind,
+            _chunk: PhantomData,
+        }
+    }
+}
+
+/// The JSON of each event of the source `open` makes.
+pub(crate) fn raw_chunks(
+    open: futures_util::future::LocalBoxFuture<'static, Result<EventSource, Error>>,
+) -> LocalBoxStream<'static, Result<JsValue, Error>> {
+    enum State {
+        Opening(futures_util::future::LocalBoxFuture<'static, Result<EventSource, Error>>),
+        Open(Box<EventSource>),
+        Over,
+    }
+    stream::unfold(State::Opening(open), |state| async move {
+        let mut source = match state {
+            State::Opening(open) => match open.await {
+                Ok(source) => Box::new(source),
+                Err(error) => return Some((Err(error), State::Over)),
+            },
+            State::Open(source) => source,
+            State::Over => return None,
+        };
+        match source.next().await {
+            Some(Ok(chunk)) => Some((Ok(chunk), State::Open(source))),
+            Some(Err(error)) => Some((Err(error), State::Over)),
+            None => None,
+        }
+    })
+    .boxed_local()
+}
+
+impl<T: DeserializeOwned> Stream for ChunkStream<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let kind = self.kind;
+        self.inner.poll_next_unpin(cx).map(|item| {
+            item.map(|chunk| {
+                let chunk = chunk?;
+                chunk.read::<T>().ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::BadResponse,
+                        format!("a stream chunk is not a {kind} chunk"),
+                    )
+                })
+            })
+        })
+    }
+}

@@ -1,0 +1,857 @@
+//! The tasks: each checks its arguments, writes its body, sends it (shared
+//! or batched where that is safe) and reads its answer. The Rust API's
+//! methods and the JS API's functions both call these.
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt, LocalBoxFuture};
+use js_sys::{Object, Reflect, Uint8Array};
+use serde::{Serialize, Serializer};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Blob;
+
+use super::call::{Answered, Body, Read, Reading, Request};
+use super::dedupe::{BodyKey, Key};
+use super::json::{stringify, to_js};
+use super::options::CallOptions;
+use super::params::{GenerationDetails, TextGeneration};
+use super::stream::{not_a_stream, EventSource};
+use super::{InferenceClient, Inner};
+use crate::protocol::answer::{self, GeneratedText, Label};
+use crate::protocol::document::Document;
+use crate::protocol::error::{Error, ErrorCode};
+use crate::protocol::image::{base64, sniff_image_type, SNIFF_BYTES};
+use crate::protocol::model::validate_model_id;
+use crate::protocol::task::{
+    check_chat_request, check_labels, check_prompt, Inputs, Task, TaskBody, WithLabels,
+};
+
+/// Task parameters as a JS object, passed through as given: its own
+/// enumerable members in their order, each value kept as the JS value it is
+/// (so `JSON.stringify` writes the caller's numbers exactly).
+#[derive(Clone)]
+pub(crate) struct Params(pub JsValue);
+
+/// A JS value serialised as itself (serde-wasm-bindgen only).
+pub(crate) struct Preserved<'a>(pub &'a JsValue);
+
+impl Serialize for Preserved<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_wasm_bindgen::preserve::serialize(self.0, serializer)
+    }
+}
+
+impl Serialize for Params {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let entries = Object::entries(self.0.unchecked_ref());
+        let mut map = serializer.serialize_map(Some(entries.length() as usize))?;
+        for entry in entries.iter() {
+            let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
+            let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+            map.serialize_entry(&key.unwrap_or_default(), &Preserved(&value))?;
+        }
+        map.end()
+    }
+}
+
+impl Params {
+    /// Typed parameters as a JS object.
+    pub fn from_typed<P: Serialize>(params: &P) -> Params {
+        Params(to_js(params).unwrap_or_else(|| Object::new().into()))
+    }
+}
+
+/// An image or any bytes: a `Uint8Array`, `ArrayBuffer` or `Blob` of the caller's.
+#[derive(Clone)]
+pub(crate) struct Bytes {
+    pub value: JsValue,
+    /// A `Blob`'s own type, when it has one.
+    pub blob_type: Option<String>,
+}
+
+impl Bytes {
+    /// Bytes of the Rust API (copied into JS memory once).
+    pub fn from_slice(bytes: &[u8]) -> Bytes {
+        Bytes {
+            value: Uint8Array::from(bytes).into(),
+            blob_type: None,
+        }
+    }
+
+    /// How many bytes.
+    pub fn len(&self) -> f64 {
+        if let Some(blob) = self.value.dyn_ref::<Blob>() {
+            return blob.size();
+        }
+        Reflect::get(&self.value, &JsValue::from_str("byteLength"))
+            .ok()
+            .and_then(|n| n.as_f64())
+            .unwrap_or(0.0)
+    }
+
+    async fn read(&self, upto: Option<u32>) -> Result<Vec<u8>, Error> {
+        let unreadable = |argument: &str| Error::invalid_input(argument, "could not be read");
+        if let Some(blob) = self.value.dyn_ref::<Blob>() {
+            let part = match upto {
+                Some(n) => blob
+                    .slice_with_i32_and_i32(0, n as i32)
+                    .map_err(|_| unreadable("image"))?,
+                None => blob.clone(),
+            };
+            let buffer = wasm_bindgen_futures::JsFuture::from(part.array_buffer())
+                .await
+                .map_err(|_| unreadable("image"))?;
+            return Ok(Uint8Array::new(&buffer).to_vec());
+        }
+        let view = if self.value.is_instance_of::<Uint8Array>() {
+            self.value.clone().unchecked_into::<Uint8Array>()
+        } else {
+            Uint8Array::new(&self.value)
+        };
+        Ok(match upto {
+            Some(n) => view.subarray(0, n.min(view.length())).to_vec(),
+            None => view.to_vec(),
+        })
+    }
+
+    /// The content type to send: the `Blob`'s, else sniffed from the first bytes.
+    async fn content_type(&self) -> Result<Option<String>, Error> {
+        if let Some(own) = &self.blob_type {
+            return Ok(Some(own.clone()));
+        }
+        let head = self.read(Some(SNIFF_BYTES as u32)).await?;
+        Ok(sniff_image_type(&head).map(str::to_owned))
+    }
+}
+
+/// What `query` sends: JSON, or bytes.
+pub(crate) enum Payload {
+    Json(JsValue),
+    Bytes(Bytes),
+}
+
+/// What `query` got back: JSON, text, or bytes with their type.
+#[derive(Clone, Debug)]
+pub enum QueryAnswer {
+    /// A JSON answer, parsed.
+    Json(JsValue),
+    /// A text answer.
+    Text(String),
+    /// A binary answer (audio, an image): a `Blob` of its content type.
+    Blob(Blob),
+}
+
+impl QueryAnswer {
+    /// The JSON answer read as `T`; `None` when it is not JSON of that shape.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        match self {
+            QueryAnswer::Json(doc) => doc.read(),
+            _ => None,
+        }
+    }
+}
+
+/// The JSON body of a task, written by `JSON.stringify`; refused by the
+/// argument's name when it cannot be written.
+fn json_body<T: Serialize>(body: &T, argument: &str) -> Result<Body, Error> {
+    to_js(body)
+        .as_ref()
+        .and_then(stringify)
+        .map(Body::Json)
+        .ok_or_else(|| {
+            Error::invalid_input(
+                argument,
+                "cannot be serialised to JSON (a cycle or a BigInt?)",
+            )
+        })
+}
+
+/// Reads a shared or batched answer's document for one caller.
+fn document(answered: &Answered) -> &JsValue {
+    answered.doc().expect("JSON calls are read as JSON")
+}
+
+impl Inner {
+    /// Sends a deterministic call, sharing the request of an identical call
+    /// in flight unless the client turned sharing off or the call has
+    /// options of its own (its signal or observer must not steer another
+    /// caller's request).
+    async fn deterministic(
+        self: &Rc<Self>,
+        task: Task,
+        model: &str,
+        body: Body,
+        options: Option<&CallOptions>,
+    ) -> Result<Rc<Answered>, Error> {
+        let own = options.filter(|o| !o.is_empty());
+        let body_key = match &body {
+            Body::Json(text) => Some(BodyKey::Text(text.clone())),
+            Body::Bytes { value, .. } => self.in_flight.object_id(value).map(BodyKey::Object),
+        };
+        let shareable = self.dedupe && own.is_none() && body_key.is_some();
+        let resolved = match own {
+            Some(options) => options.over(&self.defaults),
+            None => self.defaults.clone(),
+        };
+        if !shareable {
+            let request = Request {
+                task,
+                model,
+                body: &body,
+                reading: Reading::Json,
+            };
+            return self.perform(&request, &resolved).await.map(Rc::new);
+        }
+        let content_type = match &body {
+            Body::Json(_) => None,
+            Body::Bytes { content_type, .. } => content_type.clone(),
+        };
+        let key = Key {
+            task,
+            model: model.to_owned(),
+            content_type,
+            body: body_key.expect("checked above"),
+        };
+        let me = self.clone();
+        let model = model.to_owned();
+        let shared = self.in_flight.share(key, move || {
+            async move {
+                let request = Request {
+                    task,
+                    model: &model,
+                    body: &body,
+                    reading: Reading::Json,
+                };
+                me.perform(&request, &resolved).await.map(Rc::new)
+            }
+            .boxed_local()
+        });
+        shared.await
+    }
+
+    /// Text classification: one list per text.
+    pub(crate) async fn text_classification(
+        self: &Rc<Self>,
+        model: &str,
+        inputs: Inputs,
+        params: Option<Params>,
+        options: Option<&CallOptions>,
+    ) -> Result<Vec<Vec<Label>>, Error> {
+        validate_model_id(model)?;
+        inputs.check("text")?;
+        let batching = self
+            .batch
+            .filter(|_| !inputs.is_many() && options.is_none_or(CallOptions::is_empty));
+        if let (Some(batch), Inputs::One(text)) = (batching, &inputs) {
+            return self.batched(model, text.clone(), params, batch).await;
+        }
+        let count = inputs.count();
+        let body = json_body(
+            &TaskBody {
+                inputs: &inputs,
+                parameters: params.as_ref(),
+                stream: false,
+            },
+            "params",
+        )?;
+        let answered = self
+            .deterministic(Task::TextClassification, model, body, options)
+            .await?;
+        answer::text_classification(document(&answered), count).map_err(|e| answered.error(e))
+    }
+
+    async fn batched(
+        self: &Rc<Self>,
+        model: &str,
+        text: String,
+        params: Option<Params>,
+        batch: super::options::BatchOptions,
+    ) -> Result<Vec<Vec<Label>>, Error> {
+        let params_key = match &params {
+            Some(p) => json_body(&p, "params").map(|b| match b {
+                Body::Json(text) => text,
+                Body::Bytes { .. } => String::new(),
+            })?,
+            None => String::new(),
+        };
+        let me = self.clone();
+        let owned_model = model.to_owned();
+        let (index, answer) = self.batches.join(
+            format!("{model}\n{params_key}"),
+            text,
+            batch.window_ms,
+            batch.max_size,
+            move |texts| {
+                async move {
+                    let body = json_body(
+                        &TaskBody {
+                            inputs: &Inputs::Many(texts),
+                            parameters: params.as_ref(),
+                            stream: false,
+                        },
+                        "params",
+                    )?;
+                    let request = Request {
+                        task: Task::TextClassification,
+                        model: &owned_model,
+                        body: &body,
+                        reading: Reading::Json,
+                    };
+                    me.perform(&request, &me.defaults).await.map(Rc::new)
+                }
+                .boxed_local()
+            },
+        );
+        let (answered, count) = answer.await?;
+        let mut lists = answer::text_classification(document(&answered), count)
+            .map_err(|e| answered.error(e))?;
+        if index >= lists.len() {
+            return Err(answered.error(Error::new(
+                ErrorCode::BadResponse,
+                "the batched answer has fewer results than texts",
+            )));
+        }
+        Ok(vec![lists.swap_remove(index)])
+    }
+
+    /// Zero-shot classification: one list per text, sorted by score.
+    pub(crate) async fn zero_shot(
+        self: &Rc<Self>,
+        model: &str,
+        inputs: Inputs,
+        labels: Vec<String>,
+        params: Option<Params>,
+        options: Option<&CallOptions>,
+    ) -> Result<Vec<Vec<Label>>, Error> {
+        validate_model_id(model)?;
+        inputs.check("text")?;
+        check_labels(&labels)?;
+        let parameters = WithLabels {
+            parameters: params.as_ref(),
+            candidate_labels: &labels,
+        };
+        let body = json_body(
+            &TaskBody {
+                inputs: &inputs,
+                parameters: Some(&parameters),
+                stream: false,
+            },
+            "params",
+        )?;
+        let answered = self
+            .deterministic(Task::ZeroShot, model, body, options)
+            .await?;
+        answer::zero_shot(document(&answered), inputs.count()).map_err(|e| answered.error(e))
+    }
+
+    /// Image classification: raw bytes on the wire, or base64 in JSON when
+    /// there are parameters (the protocol takes them only in JSON).
+    pub(crate) async fn classify_image(
+        self: &Rc<Self>,
+        model: &str,
+        image: Bytes,
+        params: Option<Params>,
+        options: Option<&CallOptions>,
+    ) -> Result<Vec<Label>, Error> {
+        validate_model_id(model)?;
+        if image.len() == 0.0 {
+            return Err(Error::invalid_input("image", "is empty (0 bytes)"));
+        }
+        let body = match &params {
+            None => Body::Bytes {
+                content_type: image.content_type().await?,
+                value: image.value.clone(),
+            },
+            Some(params) => {
+                let encoded = base64(&image.read(None).await?);
+                json_body(
+                    &TaskBody {
+                        inputs: &encoded,
+                        parameters: Some(params),
+                        stream: false,
+                    },
+                    "params",
+                )?
+            }
+        };
+        // Raw bytes are shared by the identity of the caller's object: a
+        // Rust slice becomes a new `Uint8Array` per call, so it never is.
+        let answered = self
+            .deterministic(Task::ImageClassification, model, body, options)
+            .await?;
+        answer::image_classification(document(&answered)).map_err(|e| answered.error(e))
+    }
+
+    /// Text generation: `{generated_text, details?}`.
+    pub(crate) async fn text_generation(
+        self: &Rc<Self>,
+        model: &str,
+        prompt: &str,
+        params: Option<Params>,
+        options: Option<&CallOptions>,
+    ) -> Result<GeneratedText<JsValue>, Error> {
+        validate_model_id(model)?;
+        check_prompt(prompt)?;
+        let body = json_body(
+            &TaskBody {
+                inputs: &prompt,
+                parameters: params.as_ref(),
+                stream: false,
+            },
+            "params",
+        )?;
+        let resolved = options.map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
+        let request = Request {
+            task: Task::TextGeneration,
+            model,
+            body: &body,
+            reading: Reading::Json,
+        };
+        let answered = self.perform(&request, &resolved).await?;
+        answer::text_generation(document(&answered)).map_err(|e| answered.error(e))
+    }
+
+    /// An OpenAI chat completion: the answer as sent, once checked.
+    pub(crate) async fn chat_completion(
+        self: &Rc<Self>,
+        request: &JsValue,
+        options: Option<&CallOptions>,
+    ) -> Result<JsValue, Error> {
+        check_chat_request(request, false)?;
+        let body = json_body(&Params(request.clone()), "request")?;
+        let resolved = options.map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
+        let call = Request {
+            task: Task::Chat,
+            model: "",
+            body: &body,
+            reading: Reading::Json,
+        };
+        let answered = self.perform(&call, &resolved).await?;
+        let doc = document(&answered);
+        answer::chat_completion(doc).map_err(|e| answered.error(e))?;
+        Ok(doc.clone())
+    }
+
+    /// `query`: the payload as given, the answer as it came.
+    pub(crate) async fn query(
+        self: &Rc<Self>,
+        model: &str,
+        payload: Payload,
+        options: Option<&CallOptions>,
+    ) -> Result<QueryAnswer, Error> {
+        validate_model_id(model)?;
+        let body = match payload {
+            Payload::Json(value) => json_body(&Preserved(&value), "payload")?,
+            Payload::Bytes(bytes) => {
+                if bytes.len() == 0.0 {
+                    return Err(Error::invalid_input("payload", "is empty (0 bytes)"));
+                }
+                Body::Bytes {
+                    content_type: bytes.content_type().await?,
+                    value: bytes.value,
+                }
+            }
+        };
+        let resolved = options.map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
+        let request = Request {
+            task: Task::Query,
+            model,
+            body: &body,
+            reading: Reading::AsTyped,
+        };
+        let answered = self.perform(&request, &resolved).await?;
+        Ok(match answered.read {
+            Read::Json(doc) => QueryAnswer::Json(doc),
+            Read::Text(text) => QueryAnswer::Text(text),
+            Read::Blob(blob) => QueryAnswer::Blob(blob),
+            Read::Unread => QueryAnswer::Text(String::new()),
+        })
+    }
+
+    /// Opens a stream: `textGenerationStream` (task route, `stream: true` in
+    /// the body) or `chatCompletionStream` (chat route). The call is retried
+    /// until its answer starts, never after.
+    pub(crate) async fn open_stream(
+        self: Rc<Self>,
+        task: Task,
+        model: String,
+        body: Body,
+        options: Option<CallOptions>,
+    ) -> Result<EventSource, Error> {
+        let resolved = options
+            .as_ref()
+            .map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
+        let request = Request {
+            task,
+            model: &model,
+            body: &body,
+            reading: Reading::Stream,
+        };
+        let answered = self.perform(&request, &resolved).await?;
+        let incoming = answered.incoming;
+        let content_type = incoming.content_type();
+        let request_id = incoming.request_id();
+        let status = incoming.status;
+        if !content_type.contains("event-stream") {
+            let text = incoming.text().await.unwrap_or_default();
+            return Err(not_a_stream(&content_type, &text).with_call_facts(
+                Some(status),
+                request_id.as_deref(),
+                answered.attempts,
+            ));
+        }
+        let (body, guard) = incoming.into_body();
+        Ok(EventSource::new(
+            body,
+            guard,
+            status,
+            request_id,
+            answered.attempts,
+            model.clone(),
+        ))
+    }
+
+    /// The body of `textGenerationStream`, checked.
+    pub(crate) fn generation_stream_body(
+        model: &str,
+        prompt: &str,
+        params: Option<&Params>,
+    ) -> Result<Body, Error> {
+        validate_model_id(model)?;
+        check_prompt(prompt)?;
+        json_body(
+            &TaskBody {
+                inputs: &prompt,
+                parameters: params,
+                stream: true,
+            },
+            "params",
+        )
+    }
+
+    /// The body of `chatCompletionStream` (the request with `stream: true`)
+    /// and its model, checked.
+    pub(crate) fn chat_stream_body(request: &JsValue) -> Result<(String, Body), Error> {
+        let model = check_chat_request(request, true)?;
+        #[derive(Serialize)]
+        struct Streamed<'a> {
+            #[serde(flatten)]
+            request: &'a Params,
+            stream: bool,
+        }
+        let body = json_body(
+            &Streamed {
+                request: &Params(request.clone()),
+                stream: true,
+            },
+            "request",
+        )?;
+        Ok((model, body))
+    }
+}
+
+/// A call of the Rust API: set its parameters and options, then `.await` it.
+///
+/// ```ignore
+/// let labels = hf
+///     .text_classification(model, "I love it")
+///     .parameters(TextClassificationParameters { top_k: Some(1), ..Default::default() })
+///     .options(CallOptions::new().timeout_ms(5_000))
+///     .await?;
+/// ```
+#[must_use = "a call does nothing until it is awaited"]
+pub struct Call<P, T> {
+    inner: Rc<Inner>,
+    params: Option<P>,
+    options: Option<CallOptions>,
+    #[allow(clippy::type_complexity)]
+    run: Box<
+        dyn FnOnce(
+            Rc<Inner>,
+            Option<Params>,
+            Option<CallOptions>,
+        ) -> LocalBoxFuture<'static, Result<T, Error>>,
+    >,
+    _result: PhantomData<T>,
+}
+
+impl<P: Serialize, T> Call<P, T> {
+    fn new(
+        client: &InferenceClient,
+        run: impl FnOnce(
+                Rc<Inner>,
+                Option<Params>,
+                Option<CallOptions>,
+            ) -> LocalBoxFuture<'static, Result<T, Error>>
+            + 'static,
+    ) -> Call<P, T> {
+        Call {
+            inner: client.inner.clone(),
+            params: None,
+            options: None,
+            run: Box::new(run),
+            _result: PhantomData,
+        }
+    }
+
+    /// The task's parameters.
+    pub fn parameters(mut self, params: P) -> Call<P, T> {
+        self.params = Some(params);
+        self
+    }
+
+    /// Options of this call (over the client's).
+    pub fn options(mut self, options: CallOptions) -> Call<P, T> {
+        self.options = Some(options);
+        self
+    }
+}
+
+impl<P: Serialize, T: 'static> IntoFuture for Call<P, T> {
+    type Output = Result<T, Error>;
+    type IntoFuture = LocalBoxFuture<'static, Result<T, Error>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let params = self.params.as_ref().map(Params::from_typed);
+        if let Some(options) = &self.options {
+            if let Err(error) = options.check("callOptions") {
+                return futures_util::future::ready(Err(error)).boxed_local();
+            }
+        }
+        (self.run)(self.inner, params, self.options)
+    }
+}
+
+fn texts(texts: &[&str]) -> Inputs {
+    Inputs::Many(texts.iter().map(|t| (*t).to_owned()).collect())
+}
+
+fn with_model<T>(
+    model: String,
+    future: impl Future<Output = Result<T, Error>> + 'static,
+) -> LocalBoxFuture<'static, Result<T, Error>> {
+    async move { future.await.map_err(|e| e.with_model(&model)) }.boxed_local()
+}
+
+impl InferenceClient {
+    /// Text classification of one text: `[{label, score}]`, as upstream ranks them.
+    pub fn text_classification(
+        &self,
+        model: &str,
+        text: &str,
+    ) -> Call<super::TextClassificationParameters, Vec<Label>> {
+        let (model, text) = (model.to_owned(), text.to_owned());
+        Call::new(self, move |inner, params, options| {
+            with_model(model.clone(), async move {
+                let mut lists = inner
+                    .text_classification(&model, Inputs::One(text), params, options.as_ref())
+                    .await?;
+                Ok(lists.pop().unwrap_or_default())
+            })
+        })
+    }
+
+    /// Text classification of several texts in one request: one list per text.
+    pub fn text_classification_many(
+        &self,
+        model: &str,
+        texts_: &[&str],
+    ) -> Call<super::TextClassificationParameters, Vec<Vec<Label>>> {
+        let (model, inputs) = (model.to_owned(), texts(texts_));
+        Call::new(self, move |inner, params, options| {
+            with_model(model.clone(), async move {
+                inner
+                    .text_classification(&model, inputs, params, options.as_ref())
+                    .await
+            })
+        })
+    }
+
+    /// Zero-shot classification: the labels sorted by score, highest first.
+    pub fn zero_shot(
+        &self,
+        model: &str,
+        text: &str,
+        candidate_labels: &[&str],
+    ) -> Call<super::ZeroShotParameters, Vec<Label>> {
+        let (model, text) = (model.to_owned(), text.to_owned());
+        let labels: Vec<String> = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
+        Call::new(self, move |inner, params, options| {
+            with_model(model.clone(), async move {
+                let mut lists = inner
+                    .zero_shot(&model, Inputs::One(text), labels, params, options.as_ref())
+                    .await?;
+                Ok(lists.pop().unwrap_or_default())
+            })
+        })
+    }
+
+    /// Zero-shot classification of several texts in one request: one sorted
+    /// list per text.
+    pub fn zero_shot_many(
+        &self,
+        model: &str,
+        texts_: &[&str],
+        candidate_labels: &[&str],
+    ) -> Call<super::ZeroShotParameters, Vec<Vec<Label>>> {
+        let (model, inputs) = (model.to_owned(), texts(texts_));
+        let labels: Vec<String> = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
+        Call::new(self, move |inner, params, options| {
+            with_model(model.clone(), async move {
+                inner
+                    .zero_shot(&model, inputs, labels, params, options.as_ref())
+                    .await
+            })
+        })
+    }
+
+    /// Image classification of an image's bytes (JPEG, PNG, ...), sent raw
+    /// with their sniffed content type.
+    pub fn classify_image(
+        &self,
+        model: &str,
+        image: &[u8],
+    ) -> Call<super::ImageClassificationParameters, Vec<Label>> {
+        let (model, image) = (model.to_owned(), Bytes::from_slice(image));
+        Call::new(self, move |inner, params, options| {
+            with_model(model.clone(), async move {
+                inner
+                    .classify_image(&model, image, params, options.as_ref())
+                    .await
+            })
+        })
+    }
+
+    /// Text generation: the continuation of `prompt`.
+    pub fn text_generation(
+        &self,
+        model: &str,
+        prompt: &str,
+    ) -> Call<super::TextGenerationParameters, TextGeneration> {
+        let (model, prompt) = (model.to_owned(), prompt.to_owned());
+        Call::new(self, move |inner, params, options| {
+            with_model(model.clone(), async move {
+                let generated = inner
+                    .text_generation(&model, &prompt, params, options.as_ref())
+                    .await?;
+                Ok(TextGeneration {
+                    generated_text: generated.generated_text,
+                    details: generated
+                        .details
+                        .and_then(|d| d.read::<GenerationDetails>()),
+                })
+            })
+        })
+    }
+
+    /// An OpenAI chat completion through the chat endpoint.
+    pub fn chat_completion(
+        &self,
+        request: &super::ChatCompletionRequest,
+    ) -> Call<(), super::ChatCompletion> {
+        let request = to_js(request);
+        Call::new(self, move |inner, _, options| {
+            async move {
+                let request = request.unwrap_or(JsValue::NULL);
+                let model = request
+                    .member("model")
+                    .and_then(|m| m.as_text())
+                    .unwrap_or_default();
+                let doc = inner
+                    .chat_completion(&request, options.as_ref())
+                    .await
+                    .map_err(|e| e.with_model(&model))?;
+                doc.read().ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::BadResponse,
+                        "the chat answer is not a chat completion",
+                    )
+                    .with_model(&model)
+                })
+            }
+            .boxed_local()
+        })
+    }
+
+    /// Sends bytes (audio, an image) to a model as they are, with their
+    /// sniffed content type, and returns the answer as it came.
+    pub fn query_bytes(&self, model: &str, payload: &[u8]) -> Call<(), QueryAnswer> {
+        let (model, payload) = (model.to_owned(), Bytes::from_slice(payload));
+        Call::new(self, move |inner, _, options| {
+            with_model(model.clone(), async move {
+                inner
+                    .query(&model, Payload::Bytes(payload), options.as_ref())
+                    .await
+            })
+        })
+    }
+
+    /// Sends any JSON payload to a model, and returns the answer as it came.
+    pub fn query<B: Serialize>(&self, model: &str, payload: &B) -> Call<(), QueryAnswer> {
+        let (model, payload) = (model.to_owned(), to_js(payload));
+        Call::new(self, move |inner, _, options| {
+            with_model(model.clone(), async move {
+                let payload = payload.ok_or_else(|| {
+                    Error::invalid_input("payload", "cannot be serialised to JSON")
+                })?;
+                inner
+                    .query(&model, Payload::Json(payload), options.as_ref())
+                    .await
+            })
+        })
+    }
+
+    /// A streamed text generation (`"stream": true` on the task route):
+    /// TGI chunks as they are generated.
+    pub fn text_generation_stream(
+        &self,
+        model: &str,
+        prompt: &str,
+        params: Option<&super::TextGenerationParameters>,
+        options: Option<CallOptions>,
+    ) -> super::ChunkStream<super::TextGenerationStreamChunk> {
+        let inner = self.inner.clone();
+        let (model, prompt) = (model.to_owned(), prompt.to_owned());
+        let params = params.map(Params::from_typed);
+        let open = async move {
+            let body = Inner::generation_stream_body(&model, &prompt, params.as_ref())
+                .map_err(|e| e.with_model(&model))?;
+            if let Some(options) = &options {
+                options.check("callOptions")?;
+            }
+            let tag = model.clone();
+            inner
+                .open_stream(Task::TextGeneration, model, body, options)
+                .await
+                .map_err(|e| e.with_model(&tag))
+        }
+        .boxed_local();
+        super::ChunkStream::new(open, "text-generation")
+    }
+
+    /// A streamed OpenAI chat completion: chunks as they are generated.
+    pub fn chat_completion_stream(
+        &self,
+        request: &super::ChatCompletionRequest,
+        options: Option<CallOptions>,
+    ) -> super::ChunkStream<super::ChatCompletionChunk> {
+        let inner = self.inner.clone();
+        let request = to_js(request).unwrap_or(JsValue::NULL);
+        let open = async move {
+            let (model, body) = Inner::chat_stream_body(&request)?;
+            if let Some(options) = &options {
+                options.check("callOptions")?;
+            }
+            let tag = model.clone();
+            inner
+                .open_stream(Task::Chat, model, body, options)
+                .await
+                .map_err(|e| e.with_model(&tag))
+        }
+        .boxed_local();
+        super::ChunkStream::new(open, "chat")
+    }
+}

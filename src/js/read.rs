@@ -1,0 +1,466 @@
+//! Reading the caller's JavaScript arguments and options. Options are read
+//! with serde-wasm-bindgen into the structs below (which name every option
+//! the API takes); each value keeps its JS form until it is checked here, so
+//! a wrong one is refused with a message naming it (`options.retry.maxAttempts:
+//! must be a whole number from 1 to 100`) rather than serde's generic text.
+
+use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortSignal, Blob};
+
+use crate::client::json::to_js;
+use crate::client::tasks::{Bytes, Params};
+use crate::client::{
+    AttemptInfo, BatchOptions, CallOptions, ClientBuilder, Endpoint, InferenceClient, RetryOptions,
+};
+use crate::protocol::error::Error;
+
+/// The options of a call, as the JS API names them.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct JsCallOptions {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    signal: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    timeout_ms: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    retry: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    headers: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    on_attempt: JsValue,
+}
+
+/// The options of a client (and of a free function), as the JS API names them.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct JsClientOptions {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    token: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    endpoint: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    chat_endpoint: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    bill_to: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    dedupe: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    batch: JsValue,
+    // The call options again: serde's `flatten` would buffer every member
+    // through its generic `Content`, which cannot hold a preserved JS value.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    signal: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    timeout_ms: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    retry: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    headers: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    on_attempt: JsValue,
+}
+
+impl JsClientOptions {
+    /// The call options among these.
+    fn call(&self) -> JsCallOptions {
+        JsCallOptions {
+            signal: self.signal.clone(),
+            timeout_ms: self.timeout_ms.clone(),
+            retry: self.retry.clone(),
+            headers: self.headers.clone(),
+            on_attempt: self.on_attempt.clone(),
+        }
+    }
+}
+
+/// One endpoint of a list.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct JsEndpoint {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    url: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    token: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    dedicated: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    weight: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    name: JsValue,
+}
+
+/// `{windowMs?, maxSize?}`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct JsBatch {
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    window_ms: JsValue,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    max_size: JsValue,
+}
+
+/// The retry option names, in the order messages list them.
+const RETRY_KEYS: [&str; 4] = ["maxAttempts", "baseDelayMs", "maxDelayMs", "deadlineMs"];
+
+fn absent(value: &JsValue) -> bool {
+    value.is_undefined() || value.is_null()
+}
+
+/// A plain object (not an array, not a function).
+fn is_plain_object(value: &JsValue) -> bool {
+    value.is_object() && !Array::is_array(value)
+}
+
+fn string(value: &JsValue, argument: &str) -> Result<Option<String>, Error> {
+    if absent(value) {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| Error::invalid_input(argument, "must be a string"))
+}
+
+/// Reads `value` (an object, or absent) as `T`.
+fn object<T: for<'de> Deserialize<'de> + Default>(
+    value: &JsValue,
+    argument: &str,
+) -> Result<Option<T>, Error> {
+    if absent(value) {
+        return Ok(None);
+    }
+    if !is_plain_object(value) {
+        return Err(Error::invalid_input(argument, "must be an object"));
+    }
+    Ok(Some(
+        serde_wasm_bindgen::from_value(value.clone()).unwrap_or_default(),
+    ))
+}
+
+/// A whole number in `low..=high`.
+fn whole(value: &JsValue, low: f64, high: f64) -> Option<f64> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && (low..=high).contains(n))
+}
+
+fn endpoints(value: &JsValue, argument: &str) -> Result<Option<(Vec<Endpoint>, bool)>, Error> {
+    if absent(value) {
+        return Ok(None);
+    }
+    if let Some(url) = value.as_string() {
+        return Ok(Some((vec![Endpoint::new(url)], false)));
+    }
+    let Some(items) = value.dyn_ref::<Array>() else {
+        return Err(Error::invalid_input(
+            argument,
+            "must be a URL string or an array of {url, token?, dedicated?}",
+        ));
+    };
+    if items.length() == 0 {
+        return Err(Error::invalid_input(argument, "must not be an empty array"));
+    }
+    let mut list = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let name = format!("{argument}[{i}]");
+        if !is_plain_object(&item) {
+            return Err(Error::invalid_input(
+                &name,
+                "must be an object {url, token?}",
+            ));
+        }
+        let fields: JsEndpoint = serde_wasm_bindgen::from_value(item).unwrap_or_default();
+        let url = string(&fields.url, &format!("{name}.url"))?
+            .ok_or_else(|| Error::invalid_input(&format!("{name}.url"), "is required"))?;
+        let mut endpoint = Endpoint::new(url).dedicated(fields.dedicated.is_truthy());
+        if !absent(&fields.weight) {
+            let weight = fields
+                .weight
+                .as_f64()
+                .filter(|w| w.is_finite() && *w > 0.0)
+                .ok_or_else(|| {
+                    Error::invalid_input(&format!("{name}.weight"), "must be a positive number")
+                })?;
+            endpoint = endpoint.weight(weight);
+        }
+        if let Some(label) = string(&fields.name, &format!("{name}.name"))? {
+            endpoint = endpoint.name(label);
+        }
+        if let Some(token) = string(&fields.token, &format!("{name}.token"))? {
+            endpoint = endpoint.token(token);
+        }
+        list.push(endpoint);
+    }
+    Ok(Some((list, true)))
+}
+
+fn retry(value: &JsValue, argument: &str) -> Result<RetryOptions, Error> {
+    if !is_plain_object(value) {
+        return Err(Error::invalid_input(argument, "must be an object"));
+    }
+    let mut retry = RetryOptions::default();
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        let name = format!("{argument}.{key}");
+        let n = Reflect::get(value, &JsValue::from_str(&key)).unwrap_or(JsValue::UNDEFINED);
+        let ms = |low: f64| {
+            n.as_f64()
+                .filter(|n| *n >= low && *n <= 9e15)
+                .map(|n| n.trunc() as u64)
+                .ok_or_else(|| Error::invalid_input(&name, "must be a number of milliseconds"))
+        };
+        match key.as_str() {
+            "maxAttempts" => {
+                let n = whole(&n, 1.0, 100.0).ok_or_else(|| {
+                    Error::invalid_input(&name, "must be a whole number from 1 to 100")
+                })?;
+                retry.max_attempts = Some(n as u32);
+            }
+            "baseDelayMs" => retry.base_delay_ms = Some(ms(0.0)?),
+            "maxDelayMs" => retry.max_delay_ms = Some(ms(0.0)?),
+            "deadlineMs" => retry.deadline_ms = Some(ms(1.0)?),
+            _ => {
+                return Err(Error::invalid_input(
+                    &name,
+                    &format!(
+                        "is not an option (expected {}, {}, {} or {})",
+                        RETRY_KEYS[0], RETRY_KEYS[1], RETRY_KEYS[2], RETRY_KEYS[3]
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(retry)
+}
+
+/// The JSON object `onAttempt` gets.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsAttemptInfo<'a> {
+    endpoint: &'a str,
+    attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<u64>,
+    duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compute_time_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
+    move |info: &AttemptInfo| {
+        let info = to_js(&JsAttemptInfo {
+            endpoint: &info.endpoint,
+            attempt: info.attempt,
+            status: info.status,
+            code: info.code.map(|c| c.as_str()),
+            delay_ms: info.delay_ms,
+            duration_ms: info.duration_ms,
+            compute_time_ms: info.compute_time_ms,
+            request_id: info.request_id.as_deref(),
+        });
+        // An observer that throws changes nothing.
+        let _ = function.call1(&JsValue::UNDEFINED, &info.unwrap_or(JsValue::UNDEFINED));
+    }
+}
+
+impl JsCallOptions {
+    /// The call options these fields set; errors name `argument.field`.
+    fn read(&self, argument: &str) -> Result<CallOptions, Error> {
+        let mut options = CallOptions::new();
+        if !absent(&self.signal) {
+            let signal = self.signal.dyn_ref::<AbortSignal>().ok_or_else(|| {
+                Error::invalid_input(&format!("{argument}.signal"), "must be an AbortSignal")
+            })?;
+            options = options.signal(signal.clone());
+        }
+        if !absent(&self.timeout_ms) {
+            let ms = self
+                .timeout_ms
+                .as_f64()
+                .filter(|ms| (1.0..=4_294_967_295.0).contains(ms))
+                .ok_or_else(|| {
+                    Error::invalid_input(
+                        &format!("{argument}.timeoutMs"),
+                        "must be a positive number of milliseconds",
+                    )
+                })?;
+            options = options.timeout_ms(ms.trunc() as u64);
+        }
+        if self.retry.as_bool() == Some(false) {
+            options = options.no_retry();
+        } else if !absent(&self.retry) {
+            options = options.retry(retry(&self.retry, &format!("{argument}.retry"))?);
+        }
+        if !absent(&self.on_attempt) {
+            let function = self.on_attempt.dyn_ref::<Function>().ok_or_else(|| {
+                Error::invalid_input(&format!("{argument}.onAttempt"), "must be a function")
+            })?;
+            options = options.on_attempt(observer(function.clone()));
+        }
+        if !absent(&self.headers) {
+            if !is_plain_object(&self.headers) {
+                return Err(Error::invalid_input(
+                    &format!("{argument}.headers"),
+                    "must be an object",
+                ));
+            }
+            for entry in Object::entries(self.headers.unchecked_ref()).iter() {
+                let name = Reflect::get_u32(&entry, 0)
+                    .ok()
+                    .and_then(|n| n.as_string())
+                    .unwrap_or_default();
+                let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+                let value = value.as_string().ok_or_else(|| {
+                    Error::invalid_input(&format!("{argument}.headers.{name}"), "must be a string")
+                })?;
+                options = options.header(name, value);
+            }
+        }
+        options.check(argument)?;
+        Ok(options)
+    }
+}
+
+/// A call's own options (`callOptions`), when it has some.
+pub(crate) fn call_options(value: &JsValue) -> Result<Option<CallOptions>, Error> {
+    match object::<JsCallOptions>(value, "callOptions")? {
+        None => Ok(None),
+        Some(fields) => fields.read("callOptions").map(Some),
+    }
+}
+
+/// A stream's call options: the caller's, and the stream's own signal that
+/// `return()` aborts.
+pub(crate) fn stream_options(value: &JsValue, cancel: AbortSignal) -> Result<CallOptions, Error> {
+    Ok(call_options(value)?.unwrap_or_default().signal(cancel))
+}
+
+thread_local! {
+    static TOKEN_WARNING_SHOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A client from the JS options; a token used in a page gets one console
+/// warning, however many clients are made.
+pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
+    let Some(options) = object::<JsClientOptions>(value, "options")? else {
+        return InferenceClient::builder().build();
+    };
+    let mut builder: ClientBuilder = InferenceClient::builder();
+    if let Some((list, is_list)) = endpoints(&options.endpoint, "endpoint")? {
+        builder = if is_list {
+            builder.endpoints(list)
+        } else {
+            builder.endpoint(list[0].url.clone())
+        };
+    }
+    if let Some((list, is_list)) = endpoints(&options.chat_endpoint, "chatEndpoint")? {
+        builder = if is_list {
+            builder.chat_endpoints(list)
+        } else {
+            builder.chat_endpoint(list[0].url.clone())
+        };
+    }
+    if let Some(token) = string(&options.token, "token")? {
+        builder = builder.token(token);
+    }
+    if let Some(bill_to) = string(&options.bill_to, "billTo")? {
+        builder = builder.bill_to(bill_to);
+    }
+    builder = builder.options(options.call().read("options")?);
+    if options.dedupe.as_bool() == Some(false) {
+        builder = builder.dedupe(false);
+    }
+    if !absent(&options.batch) && options.batch.as_bool() != Some(false) {
+        let fields = object::<JsBatch>(&options.batch, "batch")?.unwrap_or_default();
+        // Integers in messages: formatting an f64 would bring float
+        // formatting into the wasm.
+        let number = |value: &JsValue, key: &str, low: u32, high: u32, default: u32| {
+            if absent(value) {
+                return Ok(default);
+            }
+            whole(value, f64::from(low), f64::from(high))
+                .map(|n| n as u32)
+                .ok_or_else(|| {
+                    Error::invalid_input(
+                        &format!("batch.{key}"),
+                        &format!("must be a whole number from {low} to {high}"),
+                    )
+                })
+        };
+        builder = builder.batch(BatchOptions {
+            window_ms: number(&fields.window_ms, "windowMs", 0, 10_000, 10)?,
+            max_size: number(&fields.max_size, "maxSize", 1, 256, 32)? as usize,
+        });
+    }
+    let client = builder.build()?;
+    let in_page = Reflect::has(&js_sys::global(), &JsValue::from_str("document")).unwrap_or(false);
+    if client.has_token() && in_page && !TOKEN_WARNING_SHOWN.with(|shown| shown.replace(true)) {
+        web_sys::console::warn_1(&JsValue::from_str(
+            "hf-inference-wasm: the access token given to InferenceClient is visible to anyone who can open this page. \
+             Keep it server-side: deploy the proxy worker and set `endpoint` to its URL with no token.",
+        ));
+    }
+    Ok(client)
+}
+
+/// The model argument of a task.
+pub(crate) fn model(value: &JsValue) -> Result<String, Error> {
+    value.as_string().ok_or_else(|| {
+        Error::invalid_input(
+            "model",
+            "must be a string such as \"openai-community/gpt2\"",
+        )
+    })
+}
+
+/// Optional task parameters: a plain object, passed through untouched.
+pub(crate) fn params(value: &JsValue) -> Result<Option<Params>, Error> {
+    if absent(value) {
+        return Ok(None);
+    }
+    if !is_plain_object(value) {
+        return Err(Error::invalid_input(
+            "params",
+            "must be an object of task parameters",
+        ));
+    }
+    Ok(Some(Params(value.clone())))
+}
+
+/// A generation prompt: one string (checked non-blank by the task).
+pub(crate) fn prompt(value: &JsValue) -> Result<String, Error> {
+    value
+        .as_string()
+        .ok_or_else(|| Error::invalid_input("prompt", "must be a non-empty string"))
+}
+
+/// Binary input: a `Blob`, an `ArrayBuffer` or a `Uint8Array` (a Node
+/// `Buffer` is one); `None` for anything else.
+pub(crate) fn bytes(value: &JsValue) -> Option<Bytes> {
+    if let Some(blob) = value.dyn_ref::<Blob>() {
+        let own = blob.type_();
+        return Some(Bytes {
+            value: value.clone(),
+            blob_type: (!own.is_empty()).then_some(own),
+        });
+    }
+    (value.is_instance_of::<ArrayBuffer>() || value.is_instance_of::<Uint8Array>()).then(|| Bytes {
+        value: value.clone(),
+        blob_type: None,
+    })
+}
+
+/// An image argument.
+pub(crate) fn image(value: &JsValue) -> Result<Bytes, Error> {
+    bytes(value).ok_or_else(|| {
+        Error::invalid_input("image", "must be a Blob, an ArrayBuffer or a Uint8Array")
+    })
+}

@@ -1,0 +1,460 @@
+//! Typed results, read from every answer shape seen on the wire, and the
+//! errors upstream reports inside a 2xx answer.
+
+use core::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::document::Document;
+use super::error::{embedded_error, Error, ErrorBody, ErrorCode};
+use super::task::Task;
+
+/// One class and its probability, as `@huggingface/inference` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    /// The class name.
+    pub label: String,
+    /// Its score, between 0 and 1.
+    pub score: f64,
+}
+
+/// The text a generation call produced, with upstream's `details` (in the
+/// document type it came in) when it sent them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GeneratedText<D> {
+    /// The generated text.
+    pub generated_text: String,
+    /// Upstream's `details` object, when asked for with `details: true`.
+    pub details: Option<D>,
+}
+
+/// `the TASK answer is not EXPECTED`, as BAD_RESPONSE.
+pub fn bad_response(task: Task, expected: &str) -> Error {
+    Error::new(
+        ErrorCode::BadResponse,
+        format!("the {} answer is not {expected}", task.name()),
+    )
+}
+
+/// The error a 2xx answer carries instead of a result, if any.
+pub fn embedded<D: Document>(doc: &D) -> Option<Error> {
+    if !doc.is_object() {
+        return None;
+    }
+    embedded_error(&doc.read::<ErrorBody>()?)
+}
+
+fn count_mismatch(task: Task, results: usize, inputs: usize) -> Error {
+    Error::new(
+        ErrorCode::BadResponse,
+        format!(
+            "the {} answer has {results} results for {inputs} inputs",
+            task.name()
+        ),
+    )
+}
+
+/// A classification answer as one list per input: the router's nested
+/// `[[{label, score}]]`, or a flat `[{label, score}]` for one input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassificationLists(pub Vec<Vec<Label>>);
+
+/// An element of a classification answer: a label, or a list of them.
+enum LabelOrList {
+    Label(Label),
+    List(Vec<Label>),
+}
+
+// Visitors rather than `#[serde(untagged)]`: the shapes are told apart by
+// their JSON type, and untagged enums buffer values in serde's `Content`,
+// which is large in the wasm.
+impl<'de> Deserialize<'de> for LabelOrList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<LabelOrList, D::Error> {
+        struct ItemVisitor;
+
+        impl<'de> Visitor<'de> for ItemVisitor {
+            type Value = LabelOrList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("{label, score} or a list of them")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LabelOrList, A::Error> {
+                Label::deserialize(MapAccessDeserializer::new(map)).map(LabelOrList::Label)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LabelOrList, A::Error> {
+                Vec::<Label>::deserialize(SeqAccessDeserializer::new(seq)).map(LabelOrList::List)
+            }
+        }
+
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClassificationLists {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListsVisitor;
+
+        impl<'de> Visitor<'de> for ListsVisitor {
+            type Value = ClassificationLists;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of {label, score}")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let (mut flat, mut lists) = (Vec::new(), Vec::new());
+                while let Some(item) = seq.next_element::<LabelOrList>()? {
+                    match item {
+                        LabelOrList::Label(label) => flat.push(label),
+                        LabelOrList::List(list) => lists.push(list),
+                    }
+                }
+                match (flat.is_empty(), lists.is_empty()) {
+                    (_, true) => Ok(ClassificationLists(vec![flat])),
+                    (true, false) => Ok(ClassificationLists(lists)),
+                    _ => Err(de::Error::custom("labels and lists mixed")),
+                }
+            }
+        }
+
+        deserializer.deserialize_seq(ListsVisitor)
+    }
+}
+
+fn lists<D: Document>(doc: &D, task: Task) -> Result<Vec<Vec<Label>>, Error> {
+    if let Some(err) = embedded(doc) {
+        return Err(err);
+    }
+    doc.read::<ClassificationLists>()
+        .map(|lists| lists.0)
+        .ok_or_else(|| bad_response(task, "a list of {label, score}"))
+}
+
+/// A text-classification answer: one list per input, as sent.
+pub fn text_classification<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Label>>, Error> {
+    let lists = lists(doc, Task::TextClassification)?;
+    if lists.len() != inputs {
+        return Err(count_mismatch(
+            Task::TextClassification,
+            lists.len(),
+            inputs,
+        ));
+    }
+    Ok(lists)
+}
+
+/// An image-classification answer: `[{label, score}]`.
+pub fn image_classification<D: Document>(doc: &D) -> Result<Vec<Label>, Error> {
+    let mut lists = lists(doc, Task::ImageClassification)?;
+    match lists.len() {
+        1 => Ok(lists.remove(0)),
+        _ => Err(bad_response(
+            Task::ImageClassification,
+            "a single list of {label, score}",
+        )),
+    }
+}
+
+/// The old zero-shot shape: `{sequence, labels, scores}`.
+#[derive(Deserialize)]
+struct LabelsAndScores {
+    labels: Vec<String>,
+    scores: Vec<f64>,
+}
+
+impl LabelsAndScores {
+    fn into_list(self) -> Option<Vec<Label>> {
+        (self.labels.len() == self.scores.len()).then(|| {
+            self.labels
+                .into_iter()
+                .zip(self.scores)
+                .map(|(label, score)| Label { label, score })
+                .collect()
+        })
+    }
+}
+
+/// One zero-shot entry: a `{label, score}` of the new shape, or a
+/// `{sequence, labels, scores}` of the old one (both are objects: told apart
+/// by their members).
+#[derive(Deserialize)]
+struct ZeroShotEntry {
+    label: Option<String>,
+    score: Option<f64>,
+    labels: Option<Vec<String>>,
+    scores: Option<Vec<f64>>,
+}
+
+/// A zero-shot answer in any of its shapes, as one list per input.
+struct ZeroShotLists(Vec<Vec<Label>>);
+
+impl<'de> Deserialize<'de> for ZeroShotLists {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ZeroShotVisitor;
+
+        impl<'de> Visitor<'de> for ZeroShotVisitor {
+            type Value = ZeroShotLists;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("{labels, scores} or [{label, score}]")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let old = LabelsAndScores::deserialize(MapAccessDeserializer::new(map))?;
+                let list = old
+                    .into_list()
+                    .ok_or_else(|| de::Error::custom("labels and scores differ in length"))?;
+                Ok(ZeroShotLists(vec![list]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let (mut flat, mut lists) = (Vec::new(), Vec::new());
+                while let Some(entry) = seq.next_element::<ZeroShotEntry>()? {
+                    match entry {
+                        ZeroShotEntry {
+                            label: Some(label),
+                            score: Some(score),
+                            ..
+                        } => flat.push(Label { label, score }),
+                        ZeroShotEntry {
+                            labels: Some(labels),
+                            scores: Some(scores),
+                            ..
+                        } => lists.push(
+                            LabelsAndScores { labels, scores }
+                                .into_list()
+                                .ok_or_else(|| de::Error::custom("labels and scores differ"))?,
+                        ),
+                        _ => return Err(de::Error::custom("neither shape")),
+                    }
+                }
+                match (flat.is_empty(), lists.is_empty()) {
+                    (_, true) => Ok(ZeroShotLists(vec![flat])),
+                    (true, false) => Ok(ZeroShotLists(lists)),
+                    _ => Err(de::Error::custom("shapes mixed")),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(ZeroShotVisitor)
+    }
+}
+
+/// Sorts by score, highest first; equal scores keep their order.
+pub fn by_score(list: &mut [Label]) {
+    list.sort_by(|a, b| b.score.total_cmp(&a.score));
+}
+
+/// A zero-shot answer: one list per input, each sorted by score, from the
+/// old `{sequence, labels, scores}` shape (or a list of them) or the new
+/// `[{label, score}]` one.
+pub fn zero_shot<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Label>>, Error> {
+    if let Some(err) = embedded(doc) {
+        return Err(err);
+    }
+    let mut lists = doc
+        .read::<ZeroShotLists>()
+        .ok_or_else(|| bad_response(Task::ZeroShot, "{labels, scores} or [{label, score}]"))?
+        .0;
+    if lists.len() != inputs {
+        return Err(count_mismatch(Task::ZeroShot, lists.len(), inputs));
+    }
+    for list in &mut lists {
+        by_score(list);
+    }
+    Ok(lists)
+}
+
+/// A text-generation answer: `[{generated_text}]` or `{generated_text}`.
+pub fn text_generation<D: Document>(doc: &D) -> Result<GeneratedText<D>, Error> {
+    if let Some(err) = embedded(doc) {
+        return Err(err);
+    }
+    let item = match doc.elements() {
+        Some(items) => items.into_iter().next(),
+        None => Some(doc.clone()),
+    };
+    let bad = || bad_response(Task::TextGeneration, "[{generated_text}]");
+    let item = item.ok_or_else(bad)?;
+    let generated_text = item
+        .member("generated_text")
+        .and_then(|t| t.as_text())
+        .ok_or_else(bad)?;
+    let details = item.member("details").filter(|d| !d.is_nullish());
+    Ok(GeneratedText {
+        generated_text,
+        details,
+    })
+}
+
+/// Checks a chat completion: upstream's error if it carries one, else it
+/// must have `choices`.
+pub fn chat_completion<D: Document>(doc: &D) -> Result<(), Error> {
+    if let Some(err) = embedded(doc) {
+        return Err(err);
+    }
+    if doc.member("choices").and_then(|c| c.elements()).is_none() {
+        return Err(bad_response(
+            Task::Chat,
+            "a chat completion ({choices, ...})",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn doc(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn l(label: &str, score: f64) -> Label {
+        Label {
+            label: label.into(),
+            score,
+        }
+    }
+
+    #[test]
+    fn nested_and_flat_classification() {
+        let nested = text_classification(
+            &doc(r#"[[{"label":"A","score":0.9},{"label":"B","score":0.1}]]"#),
+            1,
+        )
+        .unwrap();
+        assert_eq!(nested, vec![vec![l("A", 0.9), l("B", 0.1)]]);
+        let flat = text_classification(&doc(r#"[{"label":"A","score":1e-3}]"#), 1).unwrap();
+        assert_eq!(flat, vec![vec![l("A", 0.001)]]);
+        let err = text_classification(&doc(r#"[[{"label":"A","score":1}]]"#), 2).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "the text-classification answer has 1 results for 2 inputs"
+        );
+    }
+
+    #[test]
+    fn shapes_that_are_wrong_are_bad_responses() {
+        for body in [
+            "{}",
+            "[1]",
+            r#"[{"label":1,"score":0.5}]"#,
+            r#"[[{"label":"a"}]]"#,
+            r#"[{"label":"a","score":1},[]]"#,
+        ] {
+            let err = text_classification(&doc(body), 1).unwrap_err();
+            assert_eq!(
+                (err.code(), err.message()),
+                (
+                    ErrorCode::BadResponse,
+                    "the text-classification answer is not a list of {label, score}"
+                ),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            text_generation(&doc("[]")).unwrap_err().message(),
+            "the text-generation answer is not [{generated_text}]"
+        );
+        assert_eq!(
+            zero_shot(&doc(r#"{"labels":["a"],"scores":[]}"#), 1)
+                .unwrap_err()
+                .code(),
+            ErrorCode::BadResponse
+        );
+        assert_eq!(
+            image_classification(&doc(r#"[[],[]]"#))
+                .unwrap_err()
+                .message(),
+            "the image-classification answer is not a single list of {label, score}"
+        );
+    }
+
+    #[test]
+    fn zero_shot_both_shapes_sorted() {
+        let old = zero_shot(
+            &doc(r#"{"sequence":"s","labels":["a","b"],"scores":[0.2,0.8]}"#),
+            1,
+        )
+        .unwrap();
+        assert_eq!(old, vec![vec![l("b", 0.8), l("a", 0.2)]]);
+        let new = zero_shot(
+            &doc(r#"[{"label":"a","score":0.2},{"label":"b","score":0.8}]"#),
+            1,
+        )
+        .unwrap();
+        assert_eq!(new, old);
+        let many = zero_shot(
+            &doc(r#"[{"sequence":"x","labels":["a"],"scores":[1]},{"sequence":"y","labels":["b"],"scores":[1]}]"#),
+            2,
+        )
+        .unwrap();
+        assert_eq!(many, vec![vec![l("a", 1.0)], vec![l("b", 1.0)]]);
+        // Equal scores keep upstream's order.
+        let ties = zero_shot(
+            &doc(r#"[{"label":"x","score":0.5},{"label":"y","score":0.5},{"label":"z","score":0.9}]"#),
+            1,
+        )
+        .unwrap();
+        assert_eq!(ties, vec![vec![l("z", 0.9), l("x", 0.5), l("y", 0.5)]]);
+    }
+
+    #[test]
+    fn generation_with_and_without_list() {
+        assert_eq!(
+            text_generation(&doc(r#"[{"generated_text":"hi"}]"#)).unwrap(),
+            GeneratedText {
+                generated_text: "hi".into(),
+                details: None
+            }
+        );
+        let single = text_generation(&doc(
+            r#"{"generated_text":"yo","details":{"finish_reason":"length"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(single.details, Some(json!({"finish_reason": "length"})));
+        let null_details =
+            text_generation(&doc(r#"[{"generated_text":"x","details":null}]"#)).unwrap();
+        assert_eq!(null_details.details, None);
+    }
+
+    #[test]
+    fn an_error_inside_a_200_is_kept() {
+        let err = text_generation(&doc(
+            r#"{"error":"Input validation error","error_type":"validation"}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (err.code(), err.message()),
+            (ErrorCode::Validation, "Input validation error")
+        );
+    }
+
+    #[test]
+    fn a_chat_answer_carrying_an_error_is_upstreams_error() {
+        let err = chat_completion(&doc(
+            r#"{"error":{"message":"Model is overloaded, try again later","type":"server_error"}}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            (err.code(), err.message()),
+            (
+                ErrorCode::UpstreamError,
+                "Model is overloaded, try again later"
+            )
+        );
+        assert_eq!(
+            chat_completion(&doc(r#"{"id":"x"}"#))
+                .unwrap_err()
+                .message(),
+            "the chat answer is not a chat completion ({choices, ...})"
+        );
+        assert_eq!(chat_completion(&doc(r#"{"choices":[]}"#)), Ok(()));
+    }
+}

@@ -1,0 +1,54 @@
+//! A parsed JSON document the core reads typed parts out of. In the client it
+//! is the `JsValue` that `Response.json()` (or `JSON.parse`) made; in native
+//! tests a `serde_json::Value`. The core's readings of answers and arguments
+//! are written once over this trait, so the same code runs in both.
+
+use serde::de::DeserializeOwned;
+
+/// A parsed JSON value.
+pub trait Document: Sized + Clone {
+    /// Whether it is an object (not an array, not `null`).
+    fn is_object(&self) -> bool;
+
+    /// Its elements, when it is an array.
+    fn elements(&self) -> Option<Vec<Self>>;
+
+    /// Its member `key`, when it is an object that has one (not `undefined`).
+    fn member(&self, key: &str) -> Option<Self>;
+
+    /// Its text, when it is a string.
+    fn as_text(&self) -> Option<String>;
+
+    /// Reads it as `T`; `None` when it has another shape.
+    fn read<T: DeserializeOwned>(&self) -> Option<T>;
+
+    /// Whether it is `null` or `undefined`.
+    fn is_nullish(&self) -> bool;
+}
+
+#[cfg(test)]
+impl Document for serde_json::Value {
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+
+    fn elements(&self) -> Option<Vec<Self>> {
+        self.as_array().cloned()
+    }
+
+    fn member(&self, key: &str) -> Option<Self> {
+        self.as_object()?.get(key).cloned()
+    }
+
+    fn as_text(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
+
+    fn read<T: DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(self).ok()
+    }
+
+    fn is_nullish(&self) -> bool {
+        self.is_null()
+    }
+}
