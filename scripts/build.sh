@@ -19,7 +19,12 @@ fi
 mkdir -p build
 out=build/wasm-pack
 rm -rf "$out"
-wasm-pack build --release --target web --no-typescript --no-pack \
+# Panic locations name source files: with the registry's path remapped, no
+# path of the build machine goes into the package. Its own target directory
+# keeps the flags from invalidating the test builds' caches.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export RUSTFLAGS="--remap-path-prefix=$cargo_home/registry/src=crates --remap-path-prefix=$PWD=hf-inference-wasm"
+CARGO_TARGET_DIR=target/pkg wasm-pack build --release --target web --no-typescript --no-pack \
   --out-dir "$out" --out-name hf_inference_wasm . -- --features js >/dev/null 2>build/wasm-pack.log \
   || { cat build/wasm-pack.log >&2; exit 1; }
 

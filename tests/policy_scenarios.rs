@@ -1,24 +1,43 @@
 //! Scenarios of the pure attempt loop (`CallPolicy` + `Router`) on a fake
-//! clock with a seeded random source: what the JS layer will do, without any
-//! network and without sleeping.
+//! clock with an injected random source: what the client's I/O layer will do,
+//! without any network and without sleeping. Error answers go through the
+//! same mapping the transport uses (`error_from_answer`, `Outcome::of_error`),
+//! so each scenario also checks which answers are retried.
 // Native only: the browser wasm build of the crate has no std to link a test harness against.
 #![cfg(not(all(target_arch = "wasm32", not(feature = "worker"))))]
 
 use hf_inference_wasm::policy::call::{CallPolicy, Next, Outcome};
-use hf_inference_wasm::policy::random::SplitMix64;
-use hf_inference_wasm::policy::retry::{retry_after_ms, Failure, GiveUpReason, RetryConfig};
+use hf_inference_wasm::policy::random::{Random, SplitMix64};
+use hf_inference_wasm::policy::retry::{retry_after_ms, GiveUpReason, RetryConfig};
 use hf_inference_wasm::policy::route::{Breaker, BreakerConfig, Router};
-use hf_inference_wasm::ErrorCode;
+use hf_inference_wasm::protocol::error::{error_from_answer, ErrorAnswer, ErrorBody};
+use hf_inference_wasm::{Error, ErrorCode};
+use serde::Deserialize;
+use serde_json::Value;
 
 /// Unix time of the fake clock's zero: 2026-01-01T00:00:00Z.
 const EPOCH_MS: u64 = 1_767_225_600_000;
 
+/// A random source that always draws the same fraction: jitter and weighted
+/// choices become exact (a full-jitter delay is `fraction * (ceiling + 1)`).
+struct Fixed(f64);
+
+impl Random for Fixed {
+    fn next_f64(&mut self) -> f64 {
+        self.0
+    }
+}
+
 /// What an upstream does on one attempt: how long it takes, and how it ends.
 #[derive(Clone, Copy)]
 enum Act {
+    /// A 2xx answer after this many ms.
     Ok(u64),
-    Status(u64, ErrorCode, u16, Option<&'static str>, Option<u64>),
+    /// An error answer after this many ms: status, body, `Retry-After`.
+    Answer(u64, u16, &'static str, Option<&'static str>),
+    /// The connection fails after this many ms.
     Network(u64),
+    /// No answer: the attempt runs into its timeout.
     Stall,
 }
 
@@ -28,17 +47,50 @@ struct Step {
     endpoint: usize,
     at: u64,
     timeout: Option<u64>,
+    /// The code of its failure, `None` when it succeeded.
+    code: Option<ErrorCode>,
     next: Next,
+}
+
+fn step(endpoint: usize, at: u64, timeout: u64, code: Option<ErrorCode>, next: Next) -> Step {
+    Step {
+        endpoint,
+        at,
+        timeout: Some(timeout),
+        code,
+        next,
+    }
+}
+
+/// An error answer as the transport reads it (`x-request-id` aside).
+fn error_answer(status: u16, body: &str, retry_after: Option<u64>) -> ErrorAnswer {
+    let json = serde_json::from_str::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+        .and_then(|v| ErrorBody::deserialize(v).ok());
+    ErrorAnswer {
+        status,
+        request_id: None,
+        retry_after_ms: retry_after,
+        text: body.to_owned(),
+        json,
+    }
 }
 
 struct Sim {
     now: u64,
     router: Router,
-    random: SplitMix64,
+    random: Box<dyn Random>,
 }
 
 impl Sim {
+    /// Endpoints of these weights, a breaker opening after 3 failures for
+    /// 30 s, and a seeded random source.
     fn new(weights: &[f64]) -> Sim {
+        Sim::with_random(weights, Box::new(SplitMix64::new(99)))
+    }
+
+    fn with_random(weights: &[f64], random: Box<dyn Random>) -> Sim {
         Sim {
             now: 0,
             router: Router::new(
@@ -48,7 +100,7 @@ impl Sim {
                     cool_down_ms: 30_000,
                 },
             ),
-            random: SplitMix64::new(99),
+            random,
         }
     }
 
@@ -63,48 +115,39 @@ impl Sim {
         let mut steps = Vec::new();
         loop {
             let (endpoint, attempt_timeout) =
-                policy.start_attempt(&mut self.router, self.now, &mut self.random);
+                policy.start_attempt(&mut self.router, self.now, &mut *self.random);
             let at = self.now;
-            let outcome = match upstream(endpoint, policy.attempts()) {
+            let failed = |error: Error, header_wait_ms| {
+                let code = error.code();
+                (Outcome::of_error(&error, header_wait_ms), Some(code))
+            };
+            let (outcome, code) = match upstream(endpoint, policy.attempts()) {
                 Act::Ok(ms) => {
                     self.now += ms;
-                    Outcome::Success
+                    (Outcome::Success, None)
                 }
-                Act::Status(ms, code, status, retry_after, estimated_ms) => {
+                Act::Answer(ms, status, body, retry_after) => {
                     self.now += ms;
-                    Outcome::Failed(Failure {
-                        code,
-                        status: Some(status),
-                        retry_after_ms: retry_after
-                            .and_then(|v| retry_after_ms(v, EPOCH_MS + self.now)),
-                        estimated_ms,
-                    })
+                    let wait = retry_after.and_then(|v| retry_after_ms(v, EPOCH_MS + self.now));
+                    let answer = error_answer(status, body, wait);
+                    failed(error_from_answer(&answer), answer.retry_after_ms)
                 }
                 Act::Network(ms) => {
                     self.now += ms;
-                    Outcome::Failed(Failure {
-                        code: ErrorCode::Network,
-                        status: None,
-                        retry_after_ms: None,
-                        estimated_ms: None,
-                    })
+                    failed(Error::new(ErrorCode::Network, "connection reset"), None)
                 }
                 Act::Stall => {
                     self.now += attempt_timeout.expect("a stalled attempt needs a timeout");
-                    Outcome::Failed(Failure {
-                        code: ErrorCode::Timeout,
-                        status: None,
-                        retry_after_ms: None,
-                        estimated_ms: None,
-                    })
+                    failed(Error::new(ErrorCode::Timeout, "timed out"), None)
                 }
             };
             let next =
-                policy.finish_attempt(&mut self.router, self.now, &outcome, &mut self.random);
+                policy.finish_attempt(&mut self.router, self.now, &outcome, &mut *self.random);
             steps.push(Step {
                 endpoint,
                 at,
                 timeout: attempt_timeout,
+                code,
                 next,
             });
             match next {
@@ -124,14 +167,22 @@ fn config(max_attempts: u32, deadline_ms: u64) -> RetryConfig {
     }
 }
 
-const RATE_LIMITED: ErrorCode = ErrorCode::RateLimited;
+const RATE_LIMITED: &str = r#"{"error":"Rate limit reached. Please retry later."}"#;
+const SERVER_ERROR: &str = r#"{"error":"Internal Server Error"}"#;
+
+const LOADING_SOON: &str = r#"{"error":"Model gpt2 is currently loading","estimated_time":2.5}"#;
+const LOADING_LONG: &str = r#"{"error":"Model gpt2 is currently loading","estimated_time":20.0}"#;
+
+fn endpoints(steps: &[Step]) -> Vec<usize> {
+    steps.iter().map(|s| s.endpoint).collect()
+}
 
 #[test]
 fn retry_after_in_seconds_is_waited_then_the_call_succeeds() {
     let mut sim = Sim::new(&[1.0]);
     let steps = sim.call(config(4, 60_000), None, |_, n| {
         if n == 1 {
-            Act::Status(20, RATE_LIMITED, 429, Some("1"), None)
+            Act::Answer(20, 429, RATE_LIMITED, Some("1"))
         } else {
             Act::Ok(30)
         }
@@ -139,18 +190,8 @@ fn retry_after_in_seconds_is_waited_then_the_call_succeeds() {
     assert_eq!(
         steps,
         [
-            Step {
-                endpoint: 0,
-                at: 0,
-                timeout: Some(60_000),
-                next: Next::Wait(1000)
-            },
-            Step {
-                endpoint: 0,
-                at: 1020,
-                timeout: Some(58_980),
-                next: Next::Done
-            },
+            step(0, 0, 60_000, Some(ErrorCode::RateLimited), Next::Wait(1000)),
+            step(0, 1020, 58_980, None, Next::Done),
         ]
     );
 }
@@ -161,93 +202,252 @@ fn retry_after_as_an_http_date_is_measured_from_the_clock() {
     // 2026-01-01T00:00:05Z, five seconds after the fake clock's zero; the answer comes at 1 s.
     let steps = sim.call(config(4, 60_000), None, |_, n| {
         if n == 1 {
-            Act::Status(
+            Act::Answer(
                 1000,
-                RATE_LIMITED,
                 429,
+                RATE_LIMITED,
                 Some("Thu, 01 Jan 2026 00:00:05 GMT"),
-                None,
             )
         } else {
             Act::Ok(10)
         }
     });
-    assert_eq!(steps[0].next, Next::Wait(4000));
-    assert_eq!(steps[1].at, 5000);
+    assert_eq!(
+        steps,
+        [
+            step(0, 0, 60_000, Some(ErrorCode::RateLimited), Next::Wait(4000)),
+            step(0, 5000, 55_000, None, Next::Done),
+        ]
+    );
 }
 
 #[test]
-fn a_loading_models_estimate_is_a_floor_capped_at_max_delay() {
+fn a_loading_models_estimate_is_a_floor_capped_at_max_delay_and_the_header_wins() {
     let mut sim = Sim::new(&[1.0]);
-    let steps = sim.call(config(4, 60_000), None, |_, n| match n {
-        1 => Act::Status(5, ErrorCode::ModelLoading, 503, None, Some(2_500)),
-        2 => Act::Status(5, ErrorCode::ModelLoading, 503, None, Some(20_000)),
+    let steps = sim.call(config(5, 60_000), None, |_, n| match n {
+        1 => Act::Answer(5, 503, LOADING_SOON, None),
+        2 => Act::Answer(5, 503, LOADING_LONG, None),
+        // With a Retry-After, the header's wait replaces the estimate.
+        3 => Act::Answer(5, 503, LOADING_LONG, Some("1")),
         _ => Act::Ok(5),
     });
-    let waits: Vec<Next> = steps.iter().map(|s| s.next).collect();
-    assert!(
-        matches!(waits[0], Next::Wait(ms) if (2_500..=10_000).contains(&ms)),
-        "{waits:?}"
+    let loading = Some(ErrorCode::ModelLoading);
+    assert_eq!(
+        steps,
+        [
+            step(0, 0, 60_000, loading, Next::Wait(2_500)),
+            step(0, 2_505, 57_495, loading, Next::Wait(10_000)),
+            step(0, 12_510, 47_490, loading, Next::Wait(1_000)),
+            step(0, 13_515, 46_485, None, Next::Done),
+        ]
     );
-    assert_eq!(waits[1], Next::Wait(10_000));
-    assert_eq!(waits[2], Next::Done);
+    // Three loading answers in a row opened the breaker; the only endpoint
+    // still took the next attempt as its trial, which closed it.
+    assert_eq!(sim.router.breaker(0, sim.now), Breaker::Closed);
 }
 
 #[test]
 fn a_wait_past_the_deadline_ends_the_call() {
     let mut sim = Sim::new(&[1.0]);
     let steps = sim.call(config(4, 10_000), None, |_, _| {
-        Act::Status(10, RATE_LIMITED, 429, Some("30"), None)
+        Act::Answer(10, 429, RATE_LIMITED, Some("30"))
     });
-    assert_eq!(steps.len(), 1);
-    assert_eq!(steps[0].next, Next::GiveUp(GiveUpReason::Deadline));
+    assert_eq!(
+        steps,
+        [step(
+            0,
+            0,
+            10_000,
+            Some(ErrorCode::RateLimited),
+            Next::GiveUp(GiveUpReason::Deadline)
+        )]
+    );
 }
 
 #[test]
 fn stalls_are_cut_by_the_timeout_and_the_deadline() {
-    let mut sim = Sim::new(&[1.0]);
+    let mut sim = Sim::with_random(&[1.0], Box::new(Fixed(0.5)));
     let steps = sim.call(config(10, 1_000), Some(400), |_, _| Act::Stall);
-    // Every attempt ends by the deadline: 400 ms timeouts, the last one cut short.
-    let end = steps.last().map(|s| s.at + s.timeout.unwrap()).unwrap();
-    assert!(end <= 1_000, "{steps:?}");
-    assert!(steps.iter().all(|s| s.timeout.unwrap() <= 400));
+    let timeout = Some(ErrorCode::Timeout);
+    // 400 ms timeouts, then the last attempt cut to the 50 ms the deadline
+    // leaves; it ends exactly at the deadline, and the call with it.
     assert_eq!(
-        steps.last().unwrap().next,
-        Next::GiveUp(GiveUpReason::Deadline)
+        steps,
+        [
+            step(0, 0, 400, timeout, Next::Wait(50)),
+            step(0, 450, 400, timeout, Next::Wait(100)),
+            step(0, 950, 50, timeout, Next::GiveUp(GiveUpReason::Deadline)),
+        ]
     );
-    assert!(steps.len() >= 2, "{steps:?}");
+    assert_eq!(sim.now, 1_000);
+    assert_eq!(
+        sim.router.breaker(0, sim.now),
+        Breaker::Open { until_ms: 31_000 }
+    );
 }
 
 #[test]
 fn failures_that_cannot_pass_are_not_retried() {
-    for (code, status) in [
-        (ErrorCode::BadRequest, 400),
-        (ErrorCode::Unauthorized, 401),
-        (ErrorCode::NotFound, 404),
-        (ErrorCode::Validation, 422),
+    for (status, body, code) in [
+        (400, r#"{"error":"Bad request"}"#, ErrorCode::BadRequest),
+        (
+            401,
+            r#"{"error":"Invalid credentials in Authorization header"}"#,
+            ErrorCode::Unauthorized,
+        ),
+        (
+            402,
+            r#"{"error":"You have exceeded your monthly included credits for Inference Providers."}"#,
+            ErrorCode::PaymentRequired,
+        ),
+        (
+            402,
+            r#"{"error":"the daily cap is reached","code":"BUDGET_EXCEEDED"}"#,
+            ErrorCode::BudgetExceeded,
+        ),
+        (403, "Forbidden", ErrorCode::Forbidden),
+        (
+            404,
+            r#"{"error":"Model gpt3 does not exist"}"#,
+            ErrorCode::NotFound,
+        ),
+        (405, "", ErrorCode::MethodNotAllowed),
+        (
+            410,
+            r#"{"error":"api-inference is no longer supported"}"#,
+            ErrorCode::Gone,
+        ),
+        (413, "", ErrorCode::PayloadTooLarge),
+        (
+            422,
+            r#"{"error":"Input validation error","error_type":"validation"}"#,
+            ErrorCode::Validation,
+        ),
+        (501, "Not Implemented", ErrorCode::UpstreamError),
+        (
+            500,
+            r#"{"error":"HF_TOKEN is not set","code":"CONFIG"}"#,
+            ErrorCode::Config,
+        ),
     ] {
         let mut sim = Sim::new(&[1.0]);
+        // Two failures already: one more would open the breaker.
+        sim.router.record_failure(0, 0);
+        sim.router.record_failure(0, 0);
         let steps = sim.call(config(4, 60_000), None, |_, _| {
-            Act::Status(5, code, status, None, None)
+            Act::Answer(5, status, body, Some("1"))
         });
-        assert_eq!(steps.len(), 1, "{code}");
-        assert_eq!(steps[0].next, Next::GiveUp(GiveUpReason::NotRetryable));
+        assert_eq!(
+            steps,
+            [step(
+                0,
+                0,
+                60_000,
+                Some(code),
+                Next::GiveUp(GiveUpReason::NotRetryable)
+            )],
+            "{status} {body}"
+        );
+        // An answer means the endpoint is up: its failures start over.
+        sim.router.record_failure(0, sim.now);
         assert_eq!(
             sim.router.breaker(0, sim.now),
             Breaker::Closed,
-            "an answer means the endpoint is up"
+            "{status} {body}"
         );
     }
 }
 
+/// A code of ours in a body counts only with the status it is answered
+/// with: a foreign upstream's 500 that says BUDGET_EXCEEDED is still a
+/// server error, and retried.
+#[test]
+fn a_code_in_a_body_with_another_status_does_not_stop_retries() {
+    let mut sim = Sim::with_random(&[1.0], Box::new(Fixed(0.5)));
+    let steps = sim.call(config(4, 60_000), None, |_, n| match n {
+        1 => Act::Answer(
+            5,
+            500,
+            r#"{"error":"the daily cap is reached","code":"BUDGET_EXCEEDED"}"#,
+            None,
+        ),
+        2 => Act::Answer(5, 429, r#"{"error":"slow down","code":"VALIDATION"}"#, None),
+        3 => Act::Answer(5, 503, r#"{"error":"busy","code":"NOT_FOUND"}"#, None),
+        _ => Act::Ok(5),
+    });
+    assert_eq!(
+        steps,
+        [
+            step(0, 0, 60_000, Some(ErrorCode::UpstreamError), Next::Wait(50)),
+            step(0, 55, 59_945, Some(ErrorCode::RateLimited), Next::Wait(100)),
+            step(
+                0,
+                160,
+                59_840,
+                Some(ErrorCode::UpstreamError),
+                Next::Wait(200)
+            ),
+            step(0, 365, 59_635, None, Next::Done),
+        ]
+    );
+}
+
 #[test]
 fn attempts_run_out() {
-    let mut sim = Sim::new(&[1.0]);
+    let mut sim = Sim::with_random(&[1.0], Box::new(Fixed(0.5)));
     let steps = sim.call(config(3, 60_000), None, |_, _| {
-        Act::Status(5, ErrorCode::UpstreamError, 500, None, None)
+        Act::Answer(5, 500, SERVER_ERROR, None)
     });
-    assert_eq!(steps.len(), 3);
-    assert_eq!(steps[2].next, Next::GiveUp(GiveUpReason::AttemptsExhausted));
+    let failed = Some(ErrorCode::UpstreamError);
+    // Full jitter at the middle of each doubling range: 50 of 0..=100, 100 of 0..=200.
+    assert_eq!(
+        steps,
+        [
+            step(0, 0, 60_000, failed, Next::Wait(50)),
+            step(0, 55, 59_945, failed, Next::Wait(100)),
+            step(
+                0,
+                160,
+                59_840,
+                failed,
+                Next::GiveUp(GiveUpReason::AttemptsExhausted)
+            ),
+        ]
+    );
+    assert_eq!(
+        sim.router.breaker(0, sim.now),
+        Breaker::Open { until_ms: 30_165 }
+    );
+}
+
+#[test]
+fn a_retry_goes_to_an_endpoint_not_tried_then_to_any() {
+    // With a draw of 0.25, the weighted choice between two equal endpoints is the first.
+    let mut sim = Sim::with_random(&[1.0, 1.0], Box::new(Fixed(0.25)));
+    let steps = sim.call(config(4, 60_000), None, |_, _| {
+        Act::Answer(5, 503, SERVER_ERROR, None)
+    });
+    let failed = Some(ErrorCode::UpstreamError);
+    assert_eq!(
+        steps,
+        [
+            step(0, 0, 60_000, failed, Next::Wait(25)),
+            step(1, 30, 59_970, failed, Next::Wait(50)),
+            step(0, 85, 59_915, failed, Next::Wait(100)),
+            step(
+                0,
+                190,
+                59_810,
+                failed,
+                Next::GiveUp(GiveUpReason::AttemptsExhausted)
+            ),
+        ]
+    );
+    assert_eq!(
+        sim.router.breaker(0, sim.now),
+        Breaker::Open { until_ms: 30_195 }
+    );
+    assert_eq!(sim.router.breaker(1, sim.now), Breaker::Closed);
 }
 
 #[test]
@@ -264,13 +464,25 @@ fn a_dead_endpoint_fails_over_then_its_breaker_opens_half_opens_and_closes() {
             0 if !a_alive => Act::Network(2),
             _ => Act::Ok(10),
         });
-        trail.push(steps.iter().map(|s| s.endpoint).collect::<Vec<_>>());
-        if call == 2 {
-            assert!(matches!(
+        trail.push(endpoints(&steps));
+        match call {
+            0 | 1 => assert_eq!(sim.router.breaker(0, sim.now), Breaker::Closed),
+            // The third failure in a row, 2 ms into this call, opened it.
+            2 => assert_eq!(
                 sim.router.breaker(0, sim.now),
-                Breaker::Open { .. }
-            ));
+                Breaker::Open {
+                    until_ms: steps[0].at + 2 + 30_000
+                }
+            ),
+            _ => {}
         }
+        let codes: Vec<Option<ErrorCode>> = steps.iter().map(|s| s.code).collect();
+        let expected = if call < 3 {
+            vec![Some(ErrorCode::Network), None]
+        } else {
+            vec![None]
+        };
+        assert_eq!(codes, expected, "call {call}");
     }
     assert_eq!(
         trail,
@@ -289,24 +501,25 @@ fn a_dead_endpoint_fails_over_then_its_breaker_opens_half_opens_and_closes() {
 #[test]
 fn a_failed_half_open_trial_reopens_the_breaker() {
     let mut sim = Sim::new(&[1e12, 1.0]);
-    for _ in 0..3 {
-        sim.call(config(4, 60_000), None, |e, _| {
-            if e == 0 {
-                Act::Network(1)
-            } else {
-                Act::Ok(1)
-            }
-        });
-    }
-    sim.now += 30_000;
-    let steps = sim.call(config(4, 60_000), None, |e, _| {
+    let a_down = |e: usize, _| {
         if e == 0 {
             Act::Network(1)
         } else {
             Act::Ok(1)
         }
-    });
-    assert_eq!(steps.iter().map(|s| s.endpoint).collect::<Vec<_>>(), [0, 1]);
+    };
+    for _ in 0..3 {
+        sim.call(config(4, 60_000), None, a_down);
+    }
+    sim.now += 30_000;
+    assert_eq!(
+        sim.router.breaker(0, sim.now),
+        Breaker::HalfOpen {
+            trial_in_flight: false
+        }
+    );
+    let steps = sim.call(config(4, 60_000), None, a_down);
+    assert_eq!(endpoints(&steps), [0, 1]);
     // The trial failed 1 ms after it started: a new cool-down from then.
     assert_eq!(
         sim.router.breaker(0, sim.now),
@@ -328,6 +541,76 @@ fn weights_are_honoured_across_calls() {
     assert!((share - 0.75).abs() < 0.015, "{counts:?}");
 }
 
+/// With every endpoint out, a call goes to the open endpoint whose cool-down
+/// ends first, not to a half-open one whose single trial is under way; only
+/// when every endpoint is under trial does one of those take it.
+#[test]
+fn with_every_endpoint_out_an_open_one_is_tried_before_a_trial_in_flight() {
+    let mut sim = Sim::with_random(&[1.0, 1.0], Box::new(Fixed(0.25)));
+    let (a, b) = (0, 1);
+    for _ in 0..3 {
+        sim.router.record_failure(a, 0); // open until 30 s
+        sim.router.record_failure(b, 5_000); // open until 35 s
+    }
+    let in_flight = Breaker::HalfOpen {
+        trial_in_flight: true,
+    };
+
+    // 30 s: A's cool-down is over, and a first call makes its trial there.
+    let mut first = CallPolicy::new(config(4, 60_000), None, 30_000);
+    let (endpoint, _) = first.start_attempt(&mut sim.router, 30_000, &mut *sim.random);
+    assert_eq!(endpoint, a);
+    assert_eq!(sim.router.breaker(a, 30_000), in_flight);
+
+    // 31 s: A is under trial and B still open: B, whose cool-down ends first
+    // (of the open ones), takes the call as its own trial.
+    let mut second = CallPolicy::new(config(4, 60_000), None, 31_000);
+    let (endpoint, _) = second.start_attempt(&mut sim.router, 31_000, &mut *sim.random);
+    assert_eq!(endpoint, b);
+    assert_eq!(sim.router.breaker(b, 31_000), in_flight);
+
+    // 32 s: both under trial; the call still goes somewhere (A).
+    let mut third = CallPolicy::new(config(4, 60_000), None, 32_000);
+    let (endpoint, _) = third.start_attempt(&mut sim.router, 32_000, &mut *sim.random);
+    assert_eq!(endpoint, a);
+    assert_eq!(
+        (sim.router.breaker(a, 32_000), sim.router.breaker(b, 32_000)),
+        (in_flight, in_flight)
+    );
+
+    // A's trial passes; B's fails, opening it again, and the second call's
+    // retry goes to A.
+    let success = &Outcome::Success;
+    assert_eq!(
+        first.finish_attempt(&mut sim.router, 32_500, success, &mut *sim.random),
+        Next::Done
+    );
+    assert_eq!(sim.router.breaker(a, 32_500), Breaker::Closed);
+    let reset = Outcome::of_error(&Error::new(ErrorCode::Network, "reset"), None);
+    assert_eq!(
+        second.finish_attempt(&mut sim.router, 33_000, &reset, &mut *sim.random),
+        Next::Wait(25)
+    );
+    assert_eq!(
+        sim.router.breaker(b, 33_000),
+        Breaker::Open { until_ms: 63_000 }
+    );
+    let (endpoint, timeout) = second.start_attempt(&mut sim.router, 33_025, &mut *sim.random);
+    assert_eq!((endpoint, timeout), (a, Some(57_975)));
+    assert_eq!(
+        second.finish_attempt(&mut sim.router, 33_100, success, &mut *sim.random),
+        Next::Done
+    );
+    assert_eq!(
+        third.finish_attempt(&mut sim.router, 33_200, success, &mut *sim.random),
+        Next::Done
+    );
+    assert_eq!(
+        (sim.router.breaker(a, 33_200), sim.router.breaker(b, 33_200)),
+        (Breaker::Closed, Breaker::Open { until_ms: 63_000 })
+    );
+}
+
 #[test]
 fn an_abort_leaves_a_half_open_trial_available() {
     let mut sim = Sim::new(&[1.0]);
@@ -335,21 +618,36 @@ fn an_abort_leaves_a_half_open_trial_available() {
     for _ in 0..3 {
         sim.router.record_failure(0, 0);
     }
-    let (endpoint, _) = policy.start_attempt(&mut sim.router, 30_000, &mut sim.random);
+    let (endpoint, _) = policy.start_attempt(&mut sim.router, 30_000, &mut *sim.random);
     assert_eq!(
         sim.router.breaker(endpoint, 30_000),
         Breaker::HalfOpen {
             trial_in_flight: true
         }
     );
+    let aborted = Outcome::of_error(&Error::new(ErrorCode::Aborted, "aborted"), None);
+    assert_eq!(aborted, Outcome::Aborted);
     assert_eq!(
-        policy.finish_attempt(&mut sim.router, 30_001, &Outcome::Aborted, &mut sim.random),
+        policy.finish_attempt(&mut sim.router, 30_001, &aborted, &mut *sim.random),
         Next::GiveUp(GiveUpReason::NotRetryable)
     );
     assert_eq!(
         sim.router.breaker(endpoint, 30_001),
         Breaker::HalfOpen {
             trial_in_flight: false
+        }
+    );
+    // Another call may make the trial now.
+    let mut next = CallPolicy::new(config(4, 60_000), None, 30_002);
+    assert_eq!(
+        next.start_attempt(&mut sim.router, 30_002, &mut *sim.random)
+            .0,
+        endpoint
+    );
+    assert_eq!(
+        sim.router.breaker(endpoint, 30_002),
+        Breaker::HalfOpen {
+            trial_in_flight: true
         }
     );
 }

@@ -25,7 +25,7 @@ use crate::protocol::error::{Error, ErrorCode};
 use crate::protocol::image::{base64, sniff_image_type, SNIFF_BYTES};
 use crate::protocol::model::validate_model_id;
 use crate::protocol::task::{
-    check_chat_request, check_labels, check_prompt, Inputs, Task, TaskBody, WithLabels,
+    check_chat_request, check_labels, check_prompt, Inputs, Task, TaskBody,
 };
 
 /// Task parameters as a JS object, passed through as given: its own
@@ -58,6 +58,19 @@ impl Serialize for Params {
 }
 
 impl Params {
+    /// A copy of `params` (or a new object) with member `key` set to
+    /// `value`, after the others, as `{...params, key: value}` writes it: a
+    /// `key` among them keeps its place and takes the new value.
+    pub fn extended(params: Option<&Params>, key: &str, value: &Option<JsValue>) -> Params {
+        let object = Object::new();
+        if let Some(params) = params {
+            Object::assign(&object, params.0.unchecked_ref());
+        }
+        let value = value.clone().unwrap_or(JsValue::UNDEFINED);
+        let _ = Reflect::set(&object, &JsValue::from_str(key), &value);
+        Params(object.into())
+    }
+
     /// Typed parameters as a JS object.
     pub fn from_typed<P: Serialize>(params: &P) -> Params {
         Params(to_js(params).unwrap_or_else(|| Object::new().into()))
@@ -329,10 +342,7 @@ impl Inner {
         validate_model_id(model)?;
         inputs.check("text")?;
         check_labels(&labels)?;
-        let parameters = WithLabels {
-            parameters: params.as_ref(),
-            candidate_labels: &labels,
-        };
+        let parameters = Params::extended(params.as_ref(), "candidate_labels", &to_js(&labels));
         let body = json_body(
             &TaskBody {
                 inputs: &inputs,
@@ -536,19 +546,12 @@ impl Inner {
     /// and its model, checked.
     pub(crate) fn chat_stream_body(request: &JsValue) -> Result<(String, Body), Error> {
         let model = check_chat_request(request, true)?;
-        #[derive(Serialize)]
-        struct Streamed<'a> {
-            #[serde(flatten)]
-            request: &'a Params,
-            stream: bool,
-        }
-        let body = json_body(
-            &Streamed {
-                request: &Params(request.clone()),
-                stream: true,
-            },
-            "request",
-        )?;
+        let streamed = Params::extended(
+            Some(&Params(request.clone())),
+            "stream",
+            &Some(JsValue::TRUE),
+        );
+        let body = json_body(&streamed, "request")?;
         Ok((model, body))
     }
 }

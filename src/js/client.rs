@@ -2,10 +2,9 @@
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::error::to_js_error;
-use super::functions as task;
+use super::functions::{self as task, call, Job, Via};
 use super::read;
 use crate::client::InferenceClient;
 
@@ -13,6 +12,12 @@ use crate::client::InferenceClient;
 #[wasm_bindgen(js_name = InferenceClient)]
 pub struct JsInferenceClient {
     client: InferenceClient,
+}
+
+impl JsInferenceClient {
+    fn via(&self) -> Via {
+        Via::Client(self.client.inner.clone())
+    }
 }
 
 #[wasm_bindgen(js_class = InferenceClient)]
@@ -27,8 +32,7 @@ impl JsInferenceClient {
 
     /// Sends a payload as is: parsed JSON back, text, or a `Blob` for a binary answer.
     pub fn query(&self, model: JsValue, payload: JsValue, call_options: JsValue) -> Promise {
-        let inner = self.client.inner.clone();
-        future_to_promise(task::query(inner, model, payload, call_options))
+        call(self.via(), Job::Query { model, payload }, call_options)
     }
 
     /// Text classification: `[{label, score}]` (one list per text for `text[]`).
@@ -40,14 +44,12 @@ impl JsInferenceClient {
         params: JsValue,
         call_options: JsValue,
     ) -> Promise {
-        let inner = self.client.inner.clone();
-        future_to_promise(task::text_classification(
-            inner,
+        let job = Job::TextClassification {
             model,
             text,
             params,
-            call_options,
-        ))
+        };
+        call(self.via(), job, call_options)
     }
 
     /// Text generation: `{generated_text, details?}`.
@@ -59,14 +61,12 @@ impl JsInferenceClient {
         params: JsValue,
         call_options: JsValue,
     ) -> Promise {
-        let inner = self.client.inner.clone();
-        future_to_promise(task::text_generation(
-            inner,
+        let job = Job::TextGeneration {
             model,
             prompt,
             params,
-            call_options,
-        ))
+        };
+        call(self.via(), job, call_options)
     }
 
     /// Image classification of raw image bytes: `[{label, score}]`.
@@ -78,14 +78,12 @@ impl JsInferenceClient {
         params: JsValue,
         call_options: JsValue,
     ) -> Promise {
-        let inner = self.client.inner.clone();
-        future_to_promise(task::classify_image(
-            inner,
+        let job = Job::ClassifyImage {
             model,
             image,
             params,
-            call_options,
-        ))
+        };
+        call(self.via(), job, call_options)
     }
 
     /// Zero-shot classification: `[{label, score}]` sorted by score.
@@ -98,22 +96,19 @@ impl JsInferenceClient {
         params: JsValue,
         call_options: JsValue,
     ) -> Promise {
-        let inner = self.client.inner.clone();
-        future_to_promise(task::zero_shot(
-            inner,
+        let job = Job::ZeroShot {
             model,
             text,
-            candidate_labels,
+            labels: candidate_labels,
             params,
-            call_options,
-        ))
+        };
+        call(self.via(), job, call_options)
     }
 
     /// An OpenAI chat completion through `chatEndpoint`.
     #[wasm_bindgen(js_name = chatCompletion)]
     pub fn chat_completion(&self, request: JsValue, call_options: JsValue) -> Promise {
-        let inner = self.client.inner.clone();
-        future_to_promise(task::chat_completion(inner, request, call_options))
+        call(self.via(), Job::Chat { request }, call_options)
     }
 
     /// A streamed OpenAI chat completion: an async iterator of chunks.

@@ -1,9 +1,11 @@
 //! The tasks of the JS API, shared by the `InferenceClient` methods and the
 //! free functions: read the JS arguments, call the Rust client, return plain
-//! JS values. The free functions build a client from their last argument.
+//! JS values. Every call goes through one async function (`run`) over a
+//! [`Job`], so the wasm holds one promise adapter, not one per task.
 
 use std::rc::Rc;
 
+use futures_util::future::FutureExt;
 use js_sys::Promise;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -15,97 +17,53 @@ use super::stream::{failed_stream, stream_of};
 use crate::client::json::to_js;
 use crate::client::tasks::{Payload, Preserved, QueryAnswer};
 use crate::client::Inner;
+use crate::protocol::document::Document;
 use crate::protocol::error::Error;
 use crate::protocol::model::validate_model_id;
 use crate::protocol::task::{read_labels, Inputs, Task};
 
+/// One call of the JS API, its arguments as the caller gave them.
+pub(crate) enum Job {
+    Query {
+        model: JsValue,
+        payload: JsValue,
+    },
+    TextClassification {
+        model: JsValue,
+        text: JsValue,
+        params: JsValue,
+    },
+    TextGeneration {
+        model: JsValue,
+        prompt: JsValue,
+        params: JsValue,
+    },
+    ClassifyImage {
+        model: JsValue,
+        image: JsValue,
+        params: JsValue,
+    },
+    ZeroShot {
+        model: JsValue,
+        text: JsValue,
+        labels: JsValue,
+        params: JsValue,
+    },
+    Chat {
+        request: JsValue,
+    },
+}
+
+/// The client a call runs on: a client's own, or one built from a free
+/// function's options (whose errors reject the call).
+pub(crate) enum Via {
+    Client(Rc<Inner>),
+    Options(JsValue),
+}
+
 /// `value` as a JS value (lists of `{label, score}`, `{generated_text}`).
 fn out<T: Serialize>(value: &T) -> JsValue {
     to_js(value).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// Runs a task given its model argument: the model is read and checked
-/// first, and every later error names it.
-async fn with_model<F, Fut>(model: &JsValue, task: F) -> Result<JsValue, JsValue>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<JsValue, Error>>,
-{
-    let model = read::model(model)
-        .and_then(|m| validate_model_id(&m).map(|()| m))
-        .map_err(|e| to_js_error(&e))?;
-    task(model.clone())
-        .await
-        .map_err(|e| to_js_error(&e.with_model(&model)))
-}
-
-pub(crate) async fn text_classification(
-    inner: Rc<Inner>,
-    model: JsValue,
-    text: JsValue,
-    params: JsValue,
-    options: JsValue,
-) -> Result<JsValue, JsValue> {
-    with_model(&model, |model| async move {
-        let inputs = Inputs::read(&text, "text")?;
-        let params = read::params(&params)?;
-        let options = read::call_options(&options)?;
-        let many = inputs.is_many();
-        let mut lists = inner
-            .text_classification(&model, inputs, params, options.as_ref())
-            .await?;
-        Ok(if many {
-            out(&lists)
-        } else {
-            out(&lists.pop().unwrap_or_default())
-        })
-    })
-    .await
-}
-
-pub(crate) async fn zero_shot(
-    inner: Rc<Inner>,
-    model: JsValue,
-    text: JsValue,
-    labels: JsValue,
-    params: JsValue,
-    options: JsValue,
-) -> Result<JsValue, JsValue> {
-    with_model(&model, |model| async move {
-        let inputs = Inputs::read(&text, "text")?;
-        let labels = read_labels(&labels)?;
-        let params = read::params(&params)?;
-        let options = read::call_options(&options)?;
-        let many = inputs.is_many();
-        let mut lists = inner
-            .zero_shot(&model, inputs, labels, params, options.as_ref())
-            .await?;
-        Ok(if many {
-            out(&lists)
-        } else {
-            out(&lists.pop().unwrap_or_default())
-        })
-    })
-    .await
-}
-
-pub(crate) async fn classify_image(
-    inner: Rc<Inner>,
-    model: JsValue,
-    image: JsValue,
-    params: JsValue,
-    options: JsValue,
-) -> Result<JsValue, JsValue> {
-    with_model(&model, |model| async move {
-        let image = read::image(&image)?;
-        let params = read::params(&params)?;
-        let options = read::call_options(&options)?;
-        let labels = inner
-            .classify_image(&model, image, params, options.as_ref())
-            .await?;
-        Ok(out(&labels))
-    })
-    .await
 }
 
 #[derive(Serialize)]
@@ -115,75 +73,127 @@ struct GeneratedTextOut<'a> {
     details: Option<Preserved<'a>>,
 }
 
-pub(crate) async fn text_generation(
-    inner: Rc<Inner>,
-    model: JsValue,
-    prompt: JsValue,
-    params: JsValue,
-    options: JsValue,
-) -> Result<JsValue, JsValue> {
-    with_model(&model, |model| async move {
-        let prompt = read::prompt(&prompt)?;
-        let params = read::params(&params)?;
-        let options = read::call_options(&options)?;
-        let generated = inner
-            .text_generation(&model, &prompt, params, options.as_ref())
-            .await?;
-        Ok(out(&GeneratedTextOut {
-            generated_text: &generated.generated_text,
-            details: generated.details.as_ref().map(Preserved),
-        }))
-    })
-    .await
+/// The model of a chat request, for tagging its errors (when it has one).
+fn chat_model(request: &JsValue) -> Option<String> {
+    request.member("model").and_then(|m| m.as_string())
 }
 
-pub(crate) async fn query(
-    inner: Rc<Inner>,
-    model: JsValue,
-    payload: JsValue,
-    options: JsValue,
-) -> Result<JsValue, JsValue> {
-    with_model(&model, |model| async move {
-        let options = read::call_options(&options)?;
-        if payload.is_undefined() {
-            return Err(Error::invalid_input("payload", "is required"));
+/// One list for one text, one list per text for several.
+fn lists(mut lists: Vec<Vec<crate::Label>>, many: bool) -> JsValue {
+    if many {
+        out(&lists)
+    } else {
+        out(&lists.pop().unwrap_or_default())
+    }
+}
+
+/// Runs `job`, and names its model in every error after the model id itself.
+async fn run(via: Via, job: Job, call_options: JsValue) -> Result<JsValue, Error> {
+    let inner = match via {
+        Via::Client(inner) => inner,
+        Via::Options(options) => read::client(&options)?.inner,
+    };
+    let model = match &job {
+        Job::Chat { request } => chat_model(request),
+        Job::Query { model, .. }
+        | Job::TextClassification { model, .. }
+        | Job::TextGeneration { model, .. }
+        | Job::ClassifyImage { model, .. }
+        | Job::ZeroShot { model, .. } => {
+            let model = read::model(model)?;
+            validate_model_id(&model)?;
+            Some(model)
         }
-        let payload = match read::bytes(&payload) {
-            Some(bytes) => Payload::Bytes(bytes),
-            None => Payload::Json(payload),
-        };
-        Ok(
-            match inner.query(&model, payload, options.as_ref()).await? {
+    };
+    let id = model.clone().unwrap_or_default();
+    let result = perform(&inner, &id, job, call_options).await;
+    result.map_err(|e| match &model {
+        Some(model) => e.with_model(model),
+        None => e,
+    })
+}
+
+async fn perform(
+    inner: &Rc<Inner>,
+    model: &str,
+    job: Job,
+    call_options: JsValue,
+) -> Result<JsValue, Error> {
+    Ok(match job {
+        Job::TextClassification { text, params, .. } => {
+            let inputs = Inputs::read(&text, "text")?;
+            let params = read::params(&params)?;
+            let options = read::call_options(&call_options)?;
+            let many = inputs.is_many();
+            let found = inner
+                .text_classification(model, inputs, params, options.as_ref())
+                .await?;
+            lists(found, many)
+        }
+        Job::ZeroShot {
+            text,
+            labels,
+            params,
+            ..
+        } => {
+            let inputs = Inputs::read(&text, "text")?;
+            let labels = read_labels(&labels)?;
+            let params = read::params(&params)?;
+            let options = read::call_options(&call_options)?;
+            let many = inputs.is_many();
+            let found = inner
+                .zero_shot(model, inputs, labels, params, options.as_ref())
+                .await?;
+            lists(found, many)
+        }
+        Job::ClassifyImage { image, params, .. } => {
+            let image = read::image(&image)?;
+            let params = read::params(&params)?;
+            let options = read::call_options(&call_options)?;
+            out(&inner
+                .classify_image(model, image, params, options.as_ref())
+                .await?)
+        }
+        Job::TextGeneration { prompt, params, .. } => {
+            let prompt = read::prompt(&prompt)?;
+            let params = read::params(&params)?;
+            let options = read::call_options(&call_options)?;
+            let generated = inner
+                .text_generation(model, &prompt, params, options.as_ref())
+                .await?;
+            out(&GeneratedTextOut {
+                generated_text: &generated.generated_text,
+                details: generated.details.as_ref().map(Preserved),
+            })
+        }
+        Job::Query { payload, .. } => {
+            let options = read::call_options(&call_options)?;
+            if payload.is_undefined() {
+                return Err(Error::invalid_input("payload", "is required"));
+            }
+            let payload = match read::bytes(&payload) {
+                Some(bytes) => Payload::Bytes(bytes),
+                None => Payload::Json(payload),
+            };
+            match inner.query(model, payload, options.as_ref()).await? {
                 QueryAnswer::Json(doc) => doc,
                 QueryAnswer::Text(text) => JsValue::from_str(&text),
                 QueryAnswer::Blob(blob) => blob.into(),
-            },
-        )
+            }
+        }
+        Job::Chat { request } => {
+            let options = read::call_options(&call_options)?;
+            inner.chat_completion(&request, options.as_ref()).await?
+        }
     })
-    .await
 }
 
-/// The model of a chat request, for tagging its errors (when it has one).
-fn chat_model(request: &JsValue) -> Option<String> {
-    crate::protocol::document::Document::member(request, "model").and_then(|m| m.as_string())
-}
-
-pub(crate) async fn chat_completion(
-    inner: Rc<Inner>,
-    request: JsValue,
-    options: JsValue,
-) -> Result<JsValue, JsValue> {
-    let model = chat_model(&request);
-    let run = async {
-        let options = read::call_options(&options)?;
-        inner.chat_completion(&request, options.as_ref()).await
-    };
-    run.await.map_err(|e| {
-        let e = match &model {
-            Some(model) => e.with_model(model),
-            None => e,
-        };
-        to_js_error(&e)
+/// Starts `job`: a promise of its result, rejected with an `InferenceError`.
+pub(crate) fn call(via: Via, job: Job, call_options: JsValue) -> Promise {
+    future_to_promise(async move {
+        run(via, job, call_options)
+            .await
+            .map_err(|e| to_js_error(&e))
     })
 }
 
@@ -193,19 +203,22 @@ pub(crate) fn chat_completion_stream(
     request: JsValue,
     options: JsValue,
 ) -> JsValue {
-    stream_of(move |cancel| async move {
-        let model = chat_model(&request);
-        let opened = async {
-            let (model, body) = Inner::chat_stream_body(&request)?;
-            let options = read::stream_options(&options, cancel)?;
-            inner
-                .open_stream(Task::Chat, model, body, Some(options))
-                .await
-        };
-        opened.await.map_err(|e| match &model {
-            Some(model) => e.with_model(model),
-            None => e,
-        })
+    stream_of(move |cancel| {
+        async move {
+            let model = chat_model(&request);
+            let opened = async {
+                let (model, body) = Inner::chat_stream_body(&request)?;
+                let options = read::stream_options(&options, cancel)?;
+                inner
+                    .open_stream(Task::Chat, model, body, Some(options))
+                    .await
+            };
+            opened.await.map_err(|e| match &model {
+                Some(model) => e.with_model(model),
+                None => e,
+            })
+        }
+        .boxed_local()
     })
 }
 
@@ -217,19 +230,22 @@ pub(crate) fn text_generation_stream(
     params: JsValue,
     options: JsValue,
 ) -> JsValue {
-    stream_of(move |cancel| async move {
-        let model = read::model(&model)?;
-        let opened = async {
-            validate_model_id(&model)?;
-            let prompt = read::prompt(&prompt)?;
-            let params = read::params(&params)?;
-            let options = read::stream_options(&options, cancel)?;
-            let body = Inner::generation_stream_body(&model, &prompt, params.as_ref())?;
-            inner
-                .open_stream(Task::TextGeneration, model.clone(), body, Some(options))
-                .await
-        };
-        opened.await.map_err(|e| e.with_model(&model))
+    stream_of(move |cancel| {
+        async move {
+            let model = read::model(&model)?;
+            let opened = async {
+                validate_model_id(&model)?;
+                let prompt = read::prompt(&prompt)?;
+                let params = read::params(&params)?;
+                let options = read::stream_options(&options, cancel)?;
+                let body = Inner::generation_stream_body(&model, &prompt, params.as_ref())?;
+                inner
+                    .open_stream(Task::TextGeneration, model.clone(), body, Some(options))
+                    .await
+            };
+            opened.await.map_err(|e| e.with_model(&model))
+        }
+        .boxed_local()
     })
 }
 
@@ -240,21 +256,14 @@ fn client_of(options: &JsValue) -> Result<Rc<Inner>, JsValue> {
         .map_err(|e| to_js_error(&e))
 }
 
-/// Runs one task on a client built from `options`; bad options reject.
-fn once<F, Fut>(options: JsValue, run: F) -> Promise
-where
-    F: FnOnce(Rc<Inner>) -> Fut + 'static,
-    Fut: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
-{
-    future_to_promise(async move { run(client_of(&options)?).await })
-}
-
 /// Sends a payload as is: parsed JSON back, text, or a `Blob` for a binary answer.
 #[wasm_bindgen(js_name = query)]
 pub fn query_fn(model: JsValue, payload: JsValue, options: JsValue) -> Promise {
-    once(options, |inner| {
-        query(inner, model, payload, JsValue::UNDEFINED)
-    })
+    call(
+        Via::Options(options),
+        Job::Query { model, payload },
+        JsValue::UNDEFINED,
+    )
 }
 
 /// Text classification: `[{label, score}]` (one list per text for `text[]`).
@@ -265,9 +274,12 @@ pub fn text_classification_fn(
     params: JsValue,
     options: JsValue,
 ) -> Promise {
-    once(options, |inner| {
-        text_classification(inner, model, text, params, JsValue::UNDEFINED)
-    })
+    let job = Job::TextClassification {
+        model,
+        text,
+        params,
+    };
+    call(Via::Options(options), job, JsValue::UNDEFINED)
 }
 
 /// Text generation: `{generated_text, details?}`.
@@ -278,9 +290,12 @@ pub fn text_generation_fn(
     params: JsValue,
     options: JsValue,
 ) -> Promise {
-    once(options, |inner| {
-        text_generation(inner, model, prompt, params, JsValue::UNDEFINED)
-    })
+    let job = Job::TextGeneration {
+        model,
+        prompt,
+        params,
+    };
+    call(Via::Options(options), job, JsValue::UNDEFINED)
 }
 
 /// Image classification of raw image bytes: `[{label, score}]`.
@@ -291,9 +306,12 @@ pub fn classify_image_fn(
     params: JsValue,
     options: JsValue,
 ) -> Promise {
-    once(options, |inner| {
-        classify_image(inner, model, image, params, JsValue::UNDEFINED)
-    })
+    let job = Job::ClassifyImage {
+        model,
+        image,
+        params,
+    };
+    call(Via::Options(options), job, JsValue::UNDEFINED)
 }
 
 /// Zero-shot classification: `[{label, score}]` sorted by score.
@@ -305,17 +323,23 @@ pub fn zero_shot_fn(
     params: JsValue,
     options: JsValue,
 ) -> Promise {
-    once(options, |inner| {
-        zero_shot(inner, model, text, labels, params, JsValue::UNDEFINED)
-    })
+    let job = Job::ZeroShot {
+        model,
+        text,
+        labels,
+        params,
+    };
+    call(Via::Options(options), job, JsValue::UNDEFINED)
 }
 
 /// An OpenAI chat completion.
 #[wasm_bindgen(js_name = chatCompletion)]
 pub fn chat_completion_fn(request: JsValue, options: JsValue) -> Promise {
-    once(options, |inner| {
-        chat_completion(inner, request, JsValue::UNDEFINED)
-    })
+    call(
+        Via::Options(options),
+        Job::Chat { request },
+        JsValue::UNDEFINED,
+    )
 }
 
 /// A streamed OpenAI chat completion; bad options reject the first `next()`.

@@ -10,3 +10,10 @@ mod error;
 mod functions;
 mod read;
 mod stream;
+
+// The npm package's allocator: talc is a fraction of dlmalloc's size in the
+// wasm (docs/architecture.md). A Rust app that depends on the crate keeps
+// its own allocator: this is only in the `js` build.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -1,11 +1,10 @@
 //! Reading the caller's JavaScript arguments and options. Options are read
-//! with serde-wasm-bindgen into the structs below (which name every option
+//! with serde-wasm-bindgen into the struct below (which names every option
 //! the API takes); each value keeps its JS form until it is checked here, so
 //! a wrong one is refused with a message naming it (`options.retry.maxAttempts:
 //! must be a whole number from 1 to 100`) rather than serde's generic text.
 
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Blob};
 
@@ -16,89 +15,48 @@ use crate::client::{
 };
 use crate::protocol::error::Error;
 
-/// The options of a call, as the JS API names them.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct JsCallOptions {
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    signal: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    timeout_ms: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    retry: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    headers: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    on_attempt: JsValue,
-}
-
-/// The options of a client (and of a free function), as the JS API names them.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct JsClientOptions {
-    #[serde(with = "serde_wasm_bindgen::preserve")]
+/// The options of a client (and of a free function), as the JS API names
+/// them; a call's own options are the last five. Each value is kept in its
+/// JS form until it is checked below.
+///
+/// Read member by member with `Reflect.get` rather than by
+/// serde-wasm-bindgen into a struct: the struct's deserializer was 4.6 KB of
+/// the wasm for eleven lookups (docs/architecture.md).
+pub(crate) struct JsOptions {
     token: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     endpoint: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     chat_endpoint: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     bill_to: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     dedupe: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     batch: JsValue,
-    // The call options again: serde's `flatten` would buffer every member
-    // through its generic `Content`, which cannot hold a preserved JS value.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     signal: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     timeout_ms: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     retry: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     headers: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
     on_attempt: JsValue,
 }
 
-impl JsClientOptions {
-    /// The call options among these.
-    fn call(&self) -> JsCallOptions {
-        JsCallOptions {
-            signal: self.signal.clone(),
-            timeout_ms: self.timeout_ms.clone(),
-            retry: self.retry.clone(),
-            headers: self.headers.clone(),
-            on_attempt: self.on_attempt.clone(),
+impl JsOptions {
+    fn of(object: &JsValue) -> JsOptions {
+        JsOptions {
+            token: field(object, "token"),
+            endpoint: field(object, "endpoint"),
+            chat_endpoint: field(object, "chatEndpoint"),
+            bill_to: field(object, "billTo"),
+            dedupe: field(object, "dedupe"),
+            batch: field(object, "batch"),
+            signal: field(object, "signal"),
+            timeout_ms: field(object, "timeoutMs"),
+            retry: field(object, "retry"),
+            headers: field(object, "headers"),
+            on_attempt: field(object, "onAttempt"),
         }
     }
 }
 
-/// One endpoint of a list.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct JsEndpoint {
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    url: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    token: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    dedicated: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    weight: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    name: JsValue,
-}
-
-/// `{windowMs?, maxSize?}`.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct JsBatch {
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    window_ms: JsValue,
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    max_size: JsValue,
+/// A member of an object argument (`undefined` when absent).
+fn field(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// The retry option names, in the order messages list them.
@@ -123,20 +81,15 @@ fn string(value: &JsValue, argument: &str) -> Result<Option<String>, Error> {
         .ok_or_else(|| Error::invalid_input(argument, "must be a string"))
 }
 
-/// Reads `value` (an object, or absent) as `T`.
-fn object<T: for<'de> Deserialize<'de> + Default>(
-    value: &JsValue,
-    argument: &str,
-) -> Result<Option<T>, Error> {
+/// Reads `value` (an options object, or absent).
+fn options(value: &JsValue, argument: &str) -> Result<Option<JsOptions>, Error> {
     if absent(value) {
         return Ok(None);
     }
     if !is_plain_object(value) {
         return Err(Error::invalid_input(argument, "must be an object"));
     }
-    Ok(Some(
-        serde_wasm_bindgen::from_value(value.clone()).unwrap_or_default(),
-    ))
+    Ok(Some(JsOptions::of(value)))
 }
 
 /// A whole number in `low..=high`.
@@ -171,13 +124,12 @@ fn endpoints(value: &JsValue, argument: &str) -> Result<Option<(Vec<Endpoint>, b
                 "must be an object {url, token?}",
             ));
         }
-        let fields: JsEndpoint = serde_wasm_bindgen::from_value(item).unwrap_or_default();
-        let url = string(&fields.url, &format!("{name}.url"))?
+        let url = string(&field(&item, "url"), &format!("{name}.url"))?
             .ok_or_else(|| Error::invalid_input(&format!("{name}.url"), "is required"))?;
-        let mut endpoint = Endpoint::new(url).dedicated(fields.dedicated.is_truthy());
-        if !absent(&fields.weight) {
-            let weight = fields
-                .weight
+        let mut endpoint = Endpoint::new(url).dedicated(field(&item, "dedicated").is_truthy());
+        let weight = field(&item, "weight");
+        if !absent(&weight) {
+            let weight = weight
                 .as_f64()
                 .filter(|w| w.is_finite() && *w > 0.0)
                 .ok_or_else(|| {
@@ -185,10 +137,10 @@ fn endpoints(value: &JsValue, argument: &str) -> Result<Option<(Vec<Endpoint>, b
                 })?;
             endpoint = endpoint.weight(weight);
         }
-        if let Some(label) = string(&fields.name, &format!("{name}.name"))? {
+        if let Some(label) = string(&field(&item, "name"), &format!("{name}.name"))? {
             endpoint = endpoint.name(label);
         }
-        if let Some(token) = string(&fields.token, &format!("{name}.token"))? {
+        if let Some(token) = string(&field(&item, "token"), &format!("{name}.token"))? {
             endpoint = endpoint.token(token);
         }
         list.push(endpoint);
@@ -271,7 +223,7 @@ fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
     }
 }
 
-impl JsCallOptions {
+impl JsOptions {
     /// The call options these fields set; errors name `argument.field`.
     fn read(&self, argument: &str) -> Result<CallOptions, Error> {
         let mut options = CallOptions::new();
@@ -331,7 +283,7 @@ impl JsCallOptions {
 
 /// A call's own options (`callOptions`), when it has some.
 pub(crate) fn call_options(value: &JsValue) -> Result<Option<CallOptions>, Error> {
-    match object::<JsCallOptions>(value, "callOptions")? {
+    match options(value, "callOptions")? {
         None => Ok(None),
         Some(fields) => fields.read("callOptions").map(Some),
     }
@@ -350,7 +302,7 @@ thread_local! {
 /// A client from the JS options; a token used in a page gets one console
 /// warning, however many clients are made.
 pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
-    let Some(options) = object::<JsClientOptions>(value, "options")? else {
+    let Some(options) = options(value, "options")? else {
         return InferenceClient::builder().build();
     };
     let mut builder: ClientBuilder = InferenceClient::builder();
@@ -374,12 +326,14 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
     if let Some(bill_to) = string(&options.bill_to, "billTo")? {
         builder = builder.bill_to(bill_to);
     }
-    builder = builder.options(options.call().read("options")?);
+    builder = builder.options(options.read("options")?);
     if options.dedupe.as_bool() == Some(false) {
         builder = builder.dedupe(false);
     }
     if !absent(&options.batch) && options.batch.as_bool() != Some(false) {
-        let fields = object::<JsBatch>(&options.batch, "batch")?.unwrap_or_default();
+        if !is_plain_object(&options.batch) {
+            return Err(Error::invalid_input("batch", "must be an object"));
+        }
         // Integers in messages: formatting an f64 would bring float
         // formatting into the wasm.
         let number = |value: &JsValue, key: &str, low: u32, high: u32, default: u32| {
@@ -396,8 +350,14 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
                 })
         };
         builder = builder.batch(BatchOptions {
-            window_ms: number(&fields.window_ms, "windowMs", 0, 10_000, 10)?,
-            max_size: number(&fields.max_size, "maxSize", 1, 256, 32)? as usize,
+            window_ms: number(
+                &field(&options.batch, "windowMs"),
+                "windowMs",
+                0,
+                10_000,
+                10,
+            )?,
+            max_size: number(&field(&options.batch, "maxSize"), "maxSize", 1, 256, 32)? as usize,
         });
     }
     let client = builder.build()?;

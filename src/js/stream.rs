@@ -4,19 +4,17 @@
 //! (wasm-bindgen cannot give a class one) and serialises `next()` calls.
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::rc::Rc;
 
-use futures_util::future::FutureExt;
-use futures_util::stream::{LocalBoxStream, StreamExt};
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-use web_sys::AbortController;
+use web_sys::{AbortController, AbortSignal};
 
 use super::error::to_js_error;
-use crate::client::stream::{raw_chunks, EventSource};
-use crate::protocol::error::Error;
+use crate::client::stream::EventSource;
+use crate::protocol::error::{Error, ErrorCode};
 
 #[wasm_bindgen(module = "/pkg-template/inference_stream.js")]
 extern "C" {
@@ -27,13 +25,18 @@ extern "C" {
     fn new(source: JsValue) -> JsInferenceStream;
 }
 
-/// The chunks still to come, taken out by a pull while it waits.
-type Chunks = Rc<RefCell<Option<LocalBoxStream<'static, Result<JsValue, Error>>>>>;
+/// Where a stream is: its call still to open, its events, or the end.
+enum State {
+    Opening(LocalBoxFuture<'static, Result<EventSource, Error>>),
+    Open(EventSource),
+    Over,
+}
 
-/// The chunks of one streamed call, pulled one at a time.
+/// The chunks of one streamed call, pulled one at a time; a pull takes the
+/// state out while it waits, and puts it back if the stream goes on.
 #[wasm_bindgen]
 pub struct StreamSource {
-    chunks: Chunks,
+    state: Rc<RefCell<State>>,
     failure: Option<JsValue>,
     cancelled: Rc<Cell<bool>>,
     cancel: Option<AbortController>,
@@ -45,21 +48,24 @@ impl StreamSource {
     /// ends the stream.
     pub fn pull(&mut self) -> Promise {
         if let Some(failure) = self.failure.take() {
-            self.chunks.borrow_mut().take();
             return Promise::reject(&failure);
         }
-        let (chunks, cancelled) = (self.chunks.clone(), self.cancelled.clone());
+        let (state, cancelled) = (self.state.clone(), self.cancelled.clone());
         future_to_promise(async move {
-            let Some(mut stream) = chunks.borrow_mut().take() else {
-                return Ok(JsValue::UNDEFINED);
-            };
-            let item = stream.next().await;
+            let taken = std::mem::replace(&mut *state.borrow_mut(), State::Over);
+            let mut source = match taken {
+                State::Opening(open) => open.await,
+                State::Open(source) => Ok(source),
+                State::Over => return Ok(JsValue::UNDEFINED),
+            }
+            .map_err(|e| to_js_error(&e))?;
+            let item = source.next().await;
             if cancelled.get() {
                 return Ok(JsValue::UNDEFINED);
             }
             match item {
                 Some(Ok(chunk)) => {
-                    *chunks.borrow_mut() = Some(stream);
+                    *state.borrow_mut() = State::Open(source);
                     Ok(chunk)
                 }
                 Some(Err(error)) => Err(to_js_error(&error)),
@@ -75,31 +81,28 @@ impl StreamSource {
         if let Some(cancel) = &self.cancel {
             cancel.abort();
         }
-        self.chunks.borrow_mut().take();
+        *self.state.borrow_mut() = State::Over;
     }
 }
 
 /// An `InferenceStream` whose call `open` makes on the first pull, with the
 /// stream's own abort signal.
-pub(crate) fn stream_of<F, Fut>(open: F) -> JsValue
-where
-    F: FnOnce(web_sys::AbortSignal) -> Fut + 'static,
-    Fut: Future<Output = Result<EventSource, Error>> + 'static,
-{
+pub(crate) fn stream_of(
+    open: impl FnOnce(AbortSignal) -> LocalBoxFuture<'static, Result<EventSource, Error>>,
+) -> JsValue {
     let cancel = AbortController::new().ok();
-    let signal = cancel.as_ref().map(AbortController::signal);
-    let opening = async move {
-        match signal {
-            Some(signal) => open(signal).await,
-            None => Err(Error::new(
-                crate::protocol::error::ErrorCode::Network,
+    let state = match &cancel {
+        Some(cancel) => State::Opening(open(cancel.signal())),
+        None => State::Opening(
+            futures_util::future::ready(Err(Error::new(
+                ErrorCode::Network,
                 "AbortController is not available",
-            )),
-        }
-    }
-    .boxed_local();
+            )))
+            .boxed_local(),
+        ),
+    };
     let source = StreamSource {
-        chunks: Rc::new(RefCell::new(Some(raw_chunks(opening)))),
+        state: Rc::new(RefCell::new(state)),
         failure: None,
         cancelled: Rc::new(Cell::new(false)),
         cancel,
@@ -110,7 +113,7 @@ where
 /// An `InferenceStream` whose first pull rejects with `error`.
 pub(crate) fn failed_stream(error: JsValue) -> JsValue {
     let source = StreamSource {
-        chunks: Rc::new(RefCell::new(None)),
+        state: Rc::new(RefCell::new(State::Over)),
         failure: Some(error),
         cancelled: Rc::new(Cell::new(false)),
         cancel: None,

@@ -210,6 +210,8 @@ pub fn check_chat_request<D: Document>(request: &D, stream: bool) -> Result<Stri
 
 /// The JSON body of a task call: `{"inputs": ..., "parameters": {...}}`, with
 /// `"stream": true` for a stream. `parameters` is left out when absent.
+/// Zero-shot's `candidate_labels` go into the parameters, after the caller's
+/// own members and in place of any `candidate_labels` among them.
 #[derive(Serialize)]
 pub struct TaskBody<'a, I: Serialize, P: Serialize> {
     /// The inputs.
@@ -220,17 +222,6 @@ pub struct TaskBody<'a, I: Serialize, P: Serialize> {
     /// `true` for a streamed call.
     #[serde(skip_serializing_if = "core::ops::Not::not")]
     pub stream: bool,
-}
-
-/// Zero-shot parameters: the caller's, with `candidate_labels` set last
-/// (it wins over one among the caller's parameters).
-#[derive(Serialize)]
-pub struct WithLabels<'a, P: Serialize> {
-    /// The caller's parameters.
-    #[serde(flatten)]
-    pub parameters: Option<&'a P>,
-    /// The candidate labels.
-    pub candidate_labels: &'a [String],
 }
 
 #[cfg(test)]
@@ -367,31 +358,6 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&streamed).unwrap(),
             r#"{"inputs":["a","b"],"stream":true}"#
-        );
-    }
-
-    #[test]
-    fn zero_shot_labels_come_last_and_win() {
-        let params: Value =
-            serde_json::from_str(r#"{"multi_label":true,"candidate_labels":["old"]}"#).unwrap();
-        let labels = vec!["a".to_owned(), "b".to_owned()];
-        let zero_shot = WithLabels {
-            parameters: Some(&params),
-            candidate_labels: &labels,
-        };
-        let text = serde_json::to_string(&zero_shot).unwrap();
-        let read: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            read,
-            json!({"multi_label": true, "candidate_labels": ["a", "b"]})
-        );
-        let none = WithLabels::<Value> {
-            parameters: None,
-            candidate_labels: &labels,
-        };
-        assert_eq!(
-            serde_json::to_string(&none).unwrap(),
-            r#"{"candidate_labels":["a","b"]}"#
         );
     }
 }
