@@ -16,8 +16,9 @@ use crate::protocol::task::Task;
 /// A request body.
 #[derive(Clone)]
 pub(crate) enum Body {
-    /// JSON text (`application/json`).
-    Json(String),
+    /// JSON text (`application/json`), as the JS string `JSON.stringify`
+    /// wrote (it goes to `fetch` without a copy through the wasm).
+    Json(js_sys::JsString),
     /// The caller's bytes (a `Uint8Array`, `ArrayBuffer` or `Blob`), sent
     /// untouched with their content type, if known.
     Bytes {
@@ -29,7 +30,7 @@ pub(crate) enum Body {
 impl Body {
     fn value(&self) -> JsValue {
         match self {
-            Body::Json(text) => JsValue::from_str(text),
+            Body::Json(text) => text.into(),
             Body::Bytes { value, .. } => value.clone(),
         }
     }
@@ -164,6 +165,9 @@ impl Inner {
                     headers: &headers,
                     body,
                     timeout_ms: plan.timeout_ms,
+                    // Only an explicit timeout aborts; the deadline alone
+                    // ends the attempt without arming an abort (transport.rs).
+                    abort_on_timeout: options.timeout_ms.is_some() || stream,
                     signals: &options.signals,
                     cancellable: stream,
                 })

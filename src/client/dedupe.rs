@@ -1,48 +1,34 @@
 //! In-flight de-duplication: identical deterministic calls made while one is
 //! in flight share its request. Each caller reads the shared answer into its
 //! own result, so no two callers share a result object or an error.
+//!
+//! Calls are keyed by a JavaScript string (task, model, content type, then
+//! the body's JSON text or the identity of the caller's byte object) in a JS
+//! `Map`: the body stays a JS string, never copied into the wasm to be hashed.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared, WeakShared};
-use js_sys::WeakMap;
+use js_sys::{JsString, Map, WeakMap};
+use slab::Slab;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::call::Answered;
 use crate::protocol::error::Error;
-use crate::protocol::task::Task;
+
+type Work = LocalBoxFuture<'static, Result<Rc<Answered>, Error>>;
 
 /// A call's answer, awaited by every caller that shares it.
-pub(crate) type SharedAnswer = Shared<LocalBoxFuture<'static, Result<Rc<Answered>, Error>>>;
-
-/// What the map of calls in flight keeps: callers hold the call alive.
-type WeakAnswer = WeakShared<LocalBoxFuture<'static, Result<Rc<Answered>, Error>>>;
-
-/// What makes two calls the same call.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Key {
-    pub task: Task,
-    pub model: String,
-    pub content_type: Option<String>,
-    pub body: BodyKey,
-}
-
-/// A body, as far as sharing goes: JSON text, or the identity of the
-/// caller's byte object (the same `Blob` or view; equal bytes in another
-/// object are another call).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum BodyKey {
-    Text(String),
-    Object(u32),
-}
+pub(crate) type SharedAnswer = Shared<Work>;
 
 /// The calls in flight of one client.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    calls: RefCell<HashMap<Key, (u64, WeakAnswer)>>,
-    generation: Cell<u64>,
+    /// Key → slot in `calls`.
+    keys: RefCell<Option<Map>>,
+    /// Callers hold a call alive; this only finds it.
+    calls: RefCell<Slab<WeakShared<Work>>>,
     ids: RefCell<Option<WeakMap>>,
     next_id: Cell<u32>,
 }
@@ -65,27 +51,25 @@ impl InFlight {
     /// The answer of the call in flight under `key`, or of a new one that
     /// `start` makes. The entry goes when that call settles (a later
     /// identical call asks again) or when every caller drops it.
-    pub fn share(
-        self: &Rc<Self>,
-        key: Key,
-        start: impl FnOnce() -> LocalBoxFuture<'static, Result<Rc<Answered>, Error>>,
-    ) -> SharedAnswer {
-        if let Some(shared) = self
-            .calls
-            .borrow()
-            .get(&key)
-            .and_then(|(_, weak)| weak.upgrade())
-        {
-            return shared;
+    pub fn share(self: &Rc<Self>, key: JsString, start: impl FnOnce() -> Work) -> SharedAnswer {
+        let map = self.keys.borrow_mut().get_or_insert_with(Map::new).clone();
+        if let Some(slot) = map.get(&key).as_f64() {
+            if let Some(shared) = self
+                .calls
+                .borrow()
+                .get(slot as usize)
+                .and_then(WeakShared::upgrade)
+            {
+                return shared;
+            }
         }
-        let generation = self.generation.get() + 1;
-        self.generation.set(generation);
-        let work = start();
+        let slot = self.calls.borrow_mut().vacant_key();
         let forget = Forget {
-            calls: Rc::downgrade(self),
+            in_flight: Rc::downgrade(self),
             key: key.clone(),
-            generation,
+            slot,
         };
+        let work = start();
         let shared = async move {
             // Forgotten when it settles, and also when every caller gave up on it.
             let _forget = forget;
@@ -94,28 +78,35 @@ impl InFlight {
         .boxed_local()
         .shared();
         if let Some(weak) = shared.downgrade() {
-            self.calls.borrow_mut().insert(key, (generation, weak));
+            self.calls.borrow_mut().insert(weak);
+            map.set(&key, &JsValue::from(slot as u32));
         }
         shared
     }
 }
 
-/// Forgets a call's entry when dropped (unless a newer call took its key).
+/// Forgets a call's entry when dropped.
 struct Forget {
-    calls: std::rc::Weak<InFlight>,
-    key: Key,
-    generation: u64,
+    in_flight: Weak<InFlight>,
+    key: JsString,
+    slot: usize,
 }
 
 impl Drop for Forget {
     fn drop(&mut self) {
-        if let Some(in_flight) = self.calls.upgrade() {
+        let Some(in_flight) = self.in_flight.upgrade() else {
+            return;
+        };
+        {
             let mut calls = in_flight.calls.borrow_mut();
-            if calls
-                .get(&self.key)
-                .is_some_and(|(g, _)| *g == self.generation)
-            {
-                calls.remove(&self.key);
+            if calls.contains(self.slot) {
+                calls.remove(self.slot);
+            }
+        }
+        let map = in_flight.keys.borrow().clone();
+        if let Some(map) = map {
+            if map.get(&self.key).as_f64() == Some(self.slot as f64) {
+                map.delete(&self.key);
             }
         }
     }

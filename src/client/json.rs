@@ -52,8 +52,8 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Option<JsValue> {
 
 /// `JSON.stringify(value)`; `None` when it cannot be written (a cycle, a
 /// BigInt, or nothing to write).
-pub(crate) fn stringify(value: &JsValue) -> Option<String> {
-    JSON::stringify(value).ok().and_then(|s| s.as_string())
+pub(crate) fn stringify(value: &JsValue) -> Option<js_sys::JsString> {
+    JSON::stringify(value).ok().filter(|s| s.is_string())
 }
 
 /// `JSON.parse(text)`; `None` when it is not JSON.

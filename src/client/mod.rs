@@ -22,6 +22,7 @@ pub(crate) mod attempts;
 mod batch;
 pub(crate) mod call;
 mod chat;
+mod deadline;
 mod dedupe;
 pub(crate) mod json;
 pub(crate) mod options;

@@ -7,13 +7,12 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture};
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{JsString, Object, Reflect, Uint8Array};
 use serde::{Serialize, Serializer};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 
 use super::call::{Answered, Body, Read, Reading, Request};
-use super::dedupe::{BodyKey, Key};
 use super::json::{stringify, to_js};
 use super::options::CallOptions;
 use super::params::{GenerationDetails, TextGeneration};
@@ -200,16 +199,30 @@ impl Inner {
         options: Option<&CallOptions>,
     ) -> Result<Rc<Answered>, Error> {
         let own = options.filter(|o| !o.is_empty());
-        let body_key = match &body {
-            Body::Json(text) => Some(BodyKey::Text(text.clone())),
-            Body::Bytes { value, .. } => self.in_flight.object_id(value).map(BodyKey::Object),
-        };
-        let shareable = self.dedupe && own.is_none() && body_key.is_some();
         let resolved = match own {
             Some(options) => options.over(&self.defaults),
             None => self.defaults.clone(),
         };
-        if !shareable {
+        // What makes two calls the same: task, model, content type, and the
+        // body's text or the caller's very byte object.
+        let body_key: Option<JsString> = match &body {
+            Body::Json(text) => Some(text.clone()),
+            Body::Bytes { value, .. } => self
+                .in_flight
+                .object_id(value)
+                .map(|id| JsString::from(format!("#{id}"))),
+        };
+        let key = body_key
+            .filter(|_| self.dedupe && own.is_none())
+            .map(|body_key| {
+                let content_type = match &body {
+                    Body::Json(_) => "",
+                    Body::Bytes { content_type, .. } => content_type.as_deref().unwrap_or(""),
+                };
+                JsString::from(format!("{task:?}\u{0}{model}\u{0}{content_type}\u{0}"))
+                    .concat(&body_key)
+            });
+        let Some(key) = key else {
             let request = Request {
                 task,
                 model,
@@ -217,16 +230,6 @@ impl Inner {
                 reading: Reading::Json,
             };
             return self.perform(&request, &resolved).await.map(Rc::new);
-        }
-        let content_type = match &body {
-            Body::Json(_) => None,
-            Body::Bytes { content_type, .. } => content_type.clone(),
-        };
-        let key = Key {
-            task,
-            model: model.to_owned(),
-            content_type,
-            body: body_key.expect("checked above"),
         };
         let me = self.clone();
         let model = model.to_owned();
@@ -285,7 +288,7 @@ impl Inner {
     ) -> Result<Vec<Vec<Label>>, Error> {
         let params_key = match &params {
             Some(p) => json_body(&p, "params").map(|b| match b {
-                Body::Json(text) => text,
+                Body::Json(text) => String::from(text),
                 Body::Bytes { .. } => String::new(),
             })?,
             None => String::new(),

@@ -1,22 +1,41 @@
-//! One HTTP attempt: the `web_sys::Request` built once and sent through
-//! gloo-net (which binds the global `fetch`, so the same code runs in pages,
-//! Web Workers, Node and workerd), bounded by a timeout and the caller's
-//! signals, and the reading of its answer. The client and the proxy both
-//! send through here.
+//! One HTTP attempt: a POST through the runtime's global `fetch` (so the same
+//! code runs in pages, Web Workers, Node and workerd), bounded by its time
+//! limit and the caller's signals, and the reading of its answer. The client
+//! and the proxy both send through here.
+//!
+//! `fetch(url, init)` is bound here rather than sent through gloo-net, whose
+//! `http` module only sends `Request` objects: in Node 20 building a
+//! `Request` first costs 30 % of a whole call (docs/architecture.md).
+//!
+//! An attempt is given an `AbortSignal` only when something may abort it: the
+//! caller's signal, an explicit `timeoutMs`, or a stream the caller may
+//! cancel. Passing any signal to Node's `fetch` costs about 5 % of a call, so
+//! an attempt bounded only by the call's deadline races a shared
+//! [`Deadline`] instead, and a late answer is discarded (its body cancelled
+//! when it arrives).
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use futures_util::future::{select, Either};
 use gloo_timers::callback::Timeout;
-use js_sys::{Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Blob, ReadableStream, RequestInit, Response};
 
 use super::abort::Listeners;
+use super::deadline::Deadline;
 use super::json;
 use crate::policy::retry::{compute_time_ms, retry_after_ms};
 use crate::protocol::error::{Error, ErrorAnswer, ErrorBody, ErrorCode};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn fetch_with_init(url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
+}
 
 /// The message of an abort by the caller's signal.
 pub(crate) const ABORTED_MESSAGE: &str = "the call was aborted by its signal";
@@ -40,6 +59,9 @@ pub(crate) struct Outgoing<'a> {
     pub body: &'a JsValue,
     /// The attempt's time limit.
     pub timeout_ms: Option<u64>,
+    /// Whether reaching the limit aborts the request (an explicit timeout)
+    /// rather than only ending the attempt (the call's deadline).
+    pub abort_on_timeout: bool,
     /// The caller's signals: any of them aborts the attempt.
     pub signals: &'a [AbortSignal],
     /// Whether dropping the answer must be able to abort the request (a
@@ -51,6 +73,8 @@ pub(crate) struct Outgoing<'a> {
 struct Guard {
     url: String,
     timeout_ms: Option<u64>,
+    /// When the attempt's limit passes, if it is not enforced by an abort.
+    deadline_at: Option<u64>,
     timed_out: Rc<Cell<bool>>,
     signals: Vec<AbortSignal>,
     controller: Option<AbortController>,
@@ -59,15 +83,20 @@ struct Guard {
 }
 
 impl Guard {
+    /// The error of an attempt whose limit passed.
+    fn timeout(&self) -> Error {
+        let ms = self.timeout_ms.unwrap_or_default();
+        Error::new(
+            ErrorCode::Timeout,
+            format!("no answer from {} within {ms} ms", self.url),
+        )
+    }
+
     /// How an attempt that failed with `error` (a fetch or body rejection)
     /// failed: it timed out, the caller aborted, or the connection failed.
     fn failure(&self, error: &JsValue) -> Error {
         if self.timed_out.get() {
-            let ms = self.timeout_ms.unwrap_or_default();
-            return Error::new(
-                ErrorCode::Timeout,
-                format!("no answer from {} within {ms} ms", self.url),
-            );
+            return self.timeout();
         }
         if self.signals.iter().any(AbortSignal::aborted) {
             return Error::new(ErrorCode::Aborted, ABORTED_MESSAGE);
@@ -76,6 +105,27 @@ impl Guard {
             ErrorCode::Network,
             format!("could not reach {}: {}", self.url, describe(error)),
         )
+    }
+
+    /// Awaits `promise` within the attempt's limit. A promise still pending
+    /// at the deadline is left to `late`, which gets its value when it comes.
+    async fn settle(&self, promise: Promise, late: fn(JsValue)) -> Result<JsValue, Error> {
+        let answer = JsFuture::from(promise);
+        let settled = match self.deadline_at {
+            None => answer.await,
+            Some(at) => match select(answer, Deadline::at(at)).await {
+                Either::Left((settled, _)) => settled,
+                Either::Right(((), pending)) => {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Ok(value) = pending.await {
+                            late(value);
+                        }
+                    });
+                    return Err(self.timeout());
+                }
+            },
+        };
+        settled.map_err(|e| self.failure(&e))
     }
 }
 
@@ -96,8 +146,19 @@ fn describe(error: &JsValue) -> String {
     }
 }
 
+/// A late answer nobody waits for any more: its body is cancelled, which
+/// frees its connection.
+fn discard_response(value: JsValue) {
+    if let Some(body) = value.dyn_ref::<Response>().and_then(Response::body) {
+        let _ = body.cancel();
+    }
+}
+
+/// A late body nobody waits for any more.
+fn ignore(_: JsValue) {}
+
 /// An answer whose headers have come and whose body is still to read. Until
-/// it is read (or handed on as a stream), its timeout and the caller's
+/// it is read (or handed on as a stream), its time limit and the caller's
 /// signals still end it.
 pub(crate) struct Incoming {
     response: Response,
@@ -109,11 +170,13 @@ pub(crate) struct Incoming {
 /// Sends one attempt and waits for the answer's headers.
 pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
     let timed_out = Rc::new(Cell::new(false));
+    let abort_timeout = outgoing.timeout_ms.filter(|_| outgoing.abort_on_timeout);
     // A controller only when something can abort the attempt. With one
-    // signal and no timeout, the caller's signal goes to fetch itself.
-    let (controller, signal, listeners) = match (outgoing.timeout_ms, outgoing.signals) {
-        (None, []) if !outgoing.cancellable => (None, None, None),
-        (None, [one]) if !outgoing.cancellable => (None, Some(one.clone()), None),
+    // signal and nothing else, the caller's signal goes to fetch itself.
+    let needs_controller = abort_timeout.is_some() || outgoing.cancellable;
+    let (controller, signal, listeners) = match (needs_controller, outgoing.signals) {
+        (false, []) => (None, None, None),
+        (false, [one]) => (None, Some(one.clone()), None),
         (_, signals) => {
             let controller = AbortController::new()
                 .map_err(|_| Error::new(ErrorCode::Network, "AbortController is not available"))?;
@@ -122,7 +185,7 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
             (Some(controller), Some(signal), listeners)
         }
     };
-    let timer = match (outgoing.timeout_ms, &controller) {
+    let timer = match (abort_timeout, &controller) {
         (Some(ms), Some(controller)) => {
             let (controller, timed_out) = (controller.clone(), timed_out.clone());
             Some(Timeout::new(ms.min(MAX_TIMER_MS) as u32, move || {
@@ -132,9 +195,14 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
         }
         _ => None,
     };
+    let deadline_at = match abort_timeout {
+        Some(_) => None,
+        None => outgoing.timeout_ms.map(|ms| now_ms().saturating_add(ms)),
+    };
     let guard = Guard {
         url: outgoing.url.to_owned(),
         timeout_ms: outgoing.timeout_ms,
+        deadline_at,
         timed_out,
         signals: outgoing.signals.to_vec(),
         controller,
@@ -162,18 +230,11 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
     if let Some(signal) = &signal {
         init.set_signal(Some(signal));
     }
-    let request = web_sys::Request::new_with_str_and_init(outgoing.url, &init)
-        .map_err(|e| guard.failure(&e))?;
-    let response: Response = match gloo_net::http::Request::from(request).send().await {
-        Ok(response) => response.into(),
-        Err(error) => {
-            let error = match error {
-                gloo_net::Error::JsError(e) => JsValue::from(js_sys::Error::new(&e.message)),
-                other => JsValue::from_str(&other.to_string()),
-            };
-            return Err(guard.failure(&error));
-        }
-    };
+    let promise = fetch_with_init(outgoing.url, &init).map_err(|e| guard.failure(&e))?;
+    let response: Response = guard
+        .settle(promise, discard_response)
+        .await?
+        .unchecked_into();
     Ok(Incoming {
         status: response.status(),
         response,
@@ -218,11 +279,9 @@ impl Incoming {
             .to_ascii_lowercase()
     }
 
-    async fn read(&self, promise: Result<js_sys::Promise, JsValue>) -> Result<JsValue, Error> {
+    async fn read(&self, promise: Result<Promise, JsValue>) -> Result<JsValue, Error> {
         let promise = promise.map_err(|e| self.guard.failure(&e))?;
-        JsFuture::from(promise)
-            .await
-            .map_err(|e| self.guard.failure(&e))
+        self.guard.settle(promise, ignore).await
     }
 
     /// Reads the body as JSON (`Response.json()`, which skips a byte-order
@@ -232,7 +291,15 @@ impl Incoming {
             .response
             .json()
             .map_err(|e| JsonFailure::Io(self.guard.failure(&e)))?;
-        match JsFuture::from(promise).await {
+        let answer = JsFuture::from(promise);
+        let settled = match self.guard.deadline_at {
+            None => answer.await,
+            Some(at) => match select(answer, Deadline::at(at)).await {
+                Either::Left((settled, _)) => settled,
+                Either::Right(_) => return Err(JsonFailure::Io(self.guard.timeout())),
+            },
+        };
+        match settled {
             Ok(value) => Ok(value),
             Err(e) if e.is_instance_of::<js_sys::SyntaxError>() => Err(JsonFailure::NotJson),
             Err(e) => Err(JsonFailure::Io(self.guard.failure(&e))),
@@ -276,11 +343,13 @@ impl Incoming {
     }
 
     /// The body as a stream, and what keeps the caller's signals attached to
-    /// it. The timeout covered the wait for the answer's headers and ends here.
+    /// it. The time limit covered the wait for the answer's headers and ends
+    /// here.
     pub fn into_body(mut self) -> (Option<ReadableStream>, BodyGuard) {
         if let Some(timer) = self.guard.timer.take() {
             timer.cancel();
         }
+        self.guard.deadline_at = None;
         let body = self.response.body();
         (body, BodyGuard { guard: self.guard })
     }

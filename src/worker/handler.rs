@@ -425,6 +425,7 @@ impl Forward<'_> {
                     headers: &headers,
                     body,
                     timeout_ms: plan.timeout_ms,
+                    abort_on_timeout: true,
                     signals: &[],
                     cancellable: false,
                 })
