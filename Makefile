@@ -6,7 +6,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 TARBALL := build/hf-inference-wasm.tgz
 NODE_TEST := node --test --test-concurrency=1
 
-.PHONY: setup build build-worker pack lint unit test-upstream test-js test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy clean
+.PHONY: setup build build-worker pack lint unit test-rust test-upstream test-js test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy clean
 
 setup:
 	@bash scripts/setup.sh
@@ -51,6 +51,10 @@ lint: setup
 unit: setup
 	cargo test --features worker
 
+# The Rust API compiled for wasm32, run in Node against the local upstream.
+test-rust: setup
+	node scripts/test-rust.mjs
+
 test-upstream: setup
 	$(NODE_TEST) tests/upstream/
 
@@ -82,7 +86,7 @@ test:
 	@set -o pipefail; $(MAKE) --no-print-directory test-layers 2>&1 | tee build/test.log
 	@node scripts/test-summary.mjs build/test.log
 
-test-layers: lint unit test-upstream test-js test-browser test-vite test-worker test-demo size
+test-layers: lint unit test-rust test-upstream test-js test-browser test-vite test-worker test-demo size
 
 # Benchmarks print figures and write them under build/; they are not tests.
 bench: build build-worker

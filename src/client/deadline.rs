@@ -4,6 +4,10 @@
 //! several percent of a call in Node for nothing. Instead every pending
 //! deadline of the thread waits on one timer, armed for the earliest of
 //! them; most attempts register and leave without touching it.
+//!
+//! Except in Cloudflare Workers, where a timer belongs to the request that
+//! armed it (it is cancelled when that request ends, and may not wake another
+//! request's work): there each deadline arms its own timer.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -71,16 +75,38 @@ fn fire() {
     }
 }
 
+thread_local! {
+    static PER_REQUEST_TIMERS: bool = in_workers();
+}
+
+/// Whether this runs in Cloudflare Workers (`navigator.userAgent`).
+fn in_workers() -> bool {
+    let navigator =
+        js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or_default();
+    js_sys::Reflect::get(&navigator, &"userAgent".into())
+        .ok()
+        .and_then(|agent| agent.as_string())
+        .is_some_and(|agent| agent == "Cloudflare-Workers")
+}
+
 /// Resolves once the clock passes `at` (Unix milliseconds).
 pub(crate) struct Deadline {
     at: u64,
     key: Option<usize>,
+    /// The deadline's own timer, where timers cannot be shared.
+    own: Option<gloo_timers::future::TimeoutFuture>,
 }
 
 impl Deadline {
     /// A deadline at `at`.
     pub fn at(at: u64) -> Deadline {
-        Deadline { at, key: None }
+        let own = PER_REQUEST_TIMERS
+            .with(|per_request| *per_request)
+            .then(|| {
+                let ms = at.saturating_sub(now_ms()).min(MAX_TIMER_MS) as u32;
+                gloo_timers::future::TimeoutFuture::new(ms)
+            });
+        Deadline { at, key: None, own }
     }
 }
 
@@ -88,6 +114,9 @@ impl Future for Deadline {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(own) = self.own.as_mut() {
+            return Pin::new(own).poll(cx);
+        }
         let now = now_ms();
         if now >= self.at {
             return Poll::Ready(());

@@ -10,7 +10,10 @@ use js_sys::Uint8Array;
 use sha2::{Digest, Sha256};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use worker::{event, Cache, Context, Env, Headers, Request, Response, ResponseBuilder};
+use web_sys::Request;
+use worker::{
+    event, Cache, Context, Env, Headers, RateLimiter as Limiter, Response, ResponseBuilder,
+};
 
 use super::config::{ProxyConfig, Upstream};
 use super::log::LogLine;
@@ -37,17 +40,30 @@ const PROXY_RETRY: RetryConfig = RetryConfig {
     deadline_ms: 60_000,
 };
 
-/// State an isolate keeps between requests: the upstreams' health (per
-/// route and upstream list), the in-isolate rate limit and the random source.
+/// The settings of this isolate, read from its environment once: a
+/// Worker's bindings are fixed for the life of an isolate (new settings or
+/// secrets make a new deployment version, served by new isolates), and
+/// reading and checking them on every request cost a tenth of a proxied call.
+struct Settings {
+    config: Rc<ProxyConfig>,
+    /// The `LIMITER` rate-limit binding, when bound.
+    limiter: Option<Limiter>,
+    /// The upstreams' health, per route.
+    tasks: Rc<Upstreams>,
+    chat: Rc<Upstreams>,
+}
+
+/// State an isolate keeps between requests: its settings (or why they are
+/// wrong), the in-isolate rate limit and the random source.
 struct IsolateState {
-    routes: RefCell<Vec<(String, Rc<Upstreams>)>>,
+    settings: RefCell<Option<Result<Rc<Settings>, Error>>>,
     limiter: RefCell<RateLimiter>,
     random: RefCell<SplitMix64>,
 }
 
 thread_local! {
     static STATE: Rc<IsolateState> = Rc::new(IsolateState {
-        routes: RefCell::new(Vec::new()),
+        settings: RefCell::new(None),
         limiter: RefCell::new(RateLimiter::default()),
         random: RefCell::new(SplitMix64::new(
             (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
@@ -116,8 +132,9 @@ fn refusal(err: &Error, cors: &Cors, trace: &mut Trace) -> worker::Result<Respon
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = now_ms();
-    let path = request.path();
-    let method = request.inner().method();
+    let url = request.url();
+    let path = path_of(&url).to_owned();
+    let method = request.method();
     let mut trace = Trace::default();
     let response = match serve(&request, &env, &ctx, &mut trace).await {
         Ok(response) => response,
@@ -141,6 +158,15 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
 
 type Refusal = (Error, Cors);
 
+/// The path of a URL (as the runtime normalised it), without its query.
+fn path_of(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let path = url[after..]
+        .find('/')
+        .map_or("/", |slash| &url[after + slash..]);
+    path.split(['?', '#']).next().unwrap_or("/")
+}
+
 /// The origin (`scheme://host[:port]`) of a URL.
 fn origin_of(url: &str) -> &str {
     let after = url.find("://").map_or(0, |i| i + 3);
@@ -156,13 +182,13 @@ async fn serve(
     trace: &mut Trace,
 ) -> Result<Response, Refusal> {
     let bare = |err: Error| (err, Vec::new());
-    let raw_url = request.inner().url();
-    let path = request.path();
-    let route = route(&request.inner().method(), &path).map_err(bare)?;
+    let raw_url = request.url();
+    let route = route(&request.method(), path_of(&raw_url)).map_err(bare)?;
     if matches!(route, Route::Task(_)) {
         check_raw_task_path(&raw_url).map_err(bare)?;
     }
-    let config = ProxyConfig::from_env(&|name| setting(env, name)).map_err(bare)?;
+    let settings = settings(env).map_err(bare)?;
+    let config = &*settings.config;
     let origin = header(request, "origin");
     let cors = cors_headers(
         origin.as_deref(),
@@ -251,7 +277,13 @@ async fn serve(
         return Err(too_large());
     }
     let client = rate_limit_key(verified_key, header(request, "cf-connecting-ip").as_deref());
-    if let Err(wait_ms) = rate_limit(env, &client, config.rate_limit_per_minute).await {
+    if let Err(wait_ms) = rate_limit(
+        settings.limiter.as_ref(),
+        &client,
+        config.rate_limit_per_minute,
+    )
+    .await
+    {
         let err = Error::new(
             ErrorCode::RateLimited,
             "too many requests from this client; slow down",
@@ -261,7 +293,7 @@ async fn serve(
         return Err(refuse(err));
     }
     // The body stays in JavaScript memory: it is resent as is by each attempt.
-    let promise = request.inner().array_buffer().map_err(|_| internal())?;
+    let promise = request.array_buffer().map_err(|_| internal())?;
     let buffer = JsFuture::from(promise)
         .await
         .map_err(|_| refuse(Error::invalid_input("body", "could not be read").with_status(400)))?;
@@ -315,14 +347,13 @@ async fn serve(
     if let Some(bill_to) = &config.bill_to {
         headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
-    let upstreams = if is_chat {
-        &config.chat_upstreams
-    } else {
-        &config.upstreams
-    };
     let forwarded = Forward {
-        config: &config,
-        upstreams: &routes(is_chat, upstreams, &config),
+        config,
+        upstreams: if is_chat {
+            &settings.chat
+        } else {
+            &settings.tasks
+        },
         is_chat,
         model: &model,
         headers,
@@ -345,25 +376,26 @@ async fn serve(
     }
 }
 
-/// The isolate's health record of one route's upstreams. Tasks and chat keep
-/// their own even when their lists are equal, and a changed list (a new
-/// deployment's settings) gets a fresh one.
-fn routes(is_chat: bool, upstreams: &[Upstream], config: &ProxyConfig) -> Rc<Upstreams> {
-    let mut key = String::from(if is_chat { "chat" } else { "tasks" });
-    for upstream in upstreams {
-        // The weight's bits: no float formatting on every request.
-        key.push_str(&format!(
-            "\n{} {:x} {}",
-            upstream.url,
-            upstream.weight.to_bits(),
-            upstream.name
-        ));
-    }
+/// The isolate's settings, read and checked on its first request.
+fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
     let state = state();
-    let mut routes = state.routes.borrow_mut();
-    if let Some((_, route)) = routes.iter().find(|(k, _)| *k == key) {
-        return route.clone();
+    if let Some(settings) = state.settings.borrow().as_ref() {
+        return settings.clone();
     }
+    let read = ProxyConfig::from_env(&|name| setting(env, name)).map(|config| {
+        Rc::new(Settings {
+            limiter: env.rate_limiter("LIMITER").ok(),
+            tasks: upstreams(&config.upstreams, &config),
+            chat: upstreams(&config.chat_upstreams, &config),
+            config: Rc::new(config),
+        })
+    });
+    *state.settings.borrow_mut() = Some(read.clone());
+    read
+}
+
+/// The endpoints of a route's upstreams, each with its token.
+fn upstreams(upstreams: &[Upstream], config: &ProxyConfig) -> Rc<Upstreams> {
     let targets = upstreams
         .iter()
         .map(|u| EndpointTarget {
@@ -374,9 +406,7 @@ fn routes(is_chat: bool, upstreams: &[Upstream], config: &ProxyConfig) -> Rc<Ups
             weight: u.weight,
         })
         .collect();
-    let route = Rc::new(Upstreams::new(targets));
-    routes.push((key, route.clone()));
-    route
+    Rc::new(Upstreams::new(targets))
 }
 
 /// One forwarded request.
@@ -515,8 +545,8 @@ fn upstream_error_response(answer: &ErrorAnswer, content_type: &str) -> Option<w
 
 /// The `LIMITER` binding when bound (its limit and period live in
 /// wrangler.toml), else the in-isolate bucket. `Err(ms)`: refused, retry then.
-async fn rate_limit(env: &Env, client: &str, per_minute: u32) -> Result<(), u64> {
-    if let Ok(limiter) = env.rate_limiter("LIMITER") {
+async fn rate_limit(limiter: Option<&Limiter>, client: &str, per_minute: u32) -> Result<(), u64> {
+    if let Some(limiter) = limiter {
         // A binding that fails leaves the request to the bucket below.
         if let Ok(outcome) = limiter.limit(client.to_owned()).await {
             return if outcome.success { Ok(()) } else { Err(60_000) };

@@ -1,0 +1,349 @@
+//! The crate's Rust API, compiled for wasm32 and run in Node by
+//! wasm-bindgen-test against the local upstream (`make test-rust`, which
+//! starts it on 127.0.0.1:8080): the README's example as written, then task
+//! parameters, call options, failover, chat, streams and errors.
+#![cfg(target_arch = "wasm32")]
+
+use futures_util::StreamExt;
+use hf_inference_wasm::{
+    CallOptions, ChatCompletionRequest, ChatMessage, Endpoint, Error, ErrorCode, RetryOptions,
+    TextClassificationParameters, TextGenerationParameters,
+};
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const UPSTREAM: &str = "http://127.0.0.1:8080";
+const SST2: &str = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
+const MNLI: &str = "facebook/bart-large-mnli";
+const VIT: &str = "google/vit-base-patch16-224";
+const LLAMA: &str = "meta-llama/Llama-3.1-8B-Instruct";
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with(url: &str, init: &JsValue) -> Promise;
+}
+
+/// The local upstream's control API (tests/upstream/upstream.mjs).
+async fn control(path: &str, body: Option<&str>) -> JsValue {
+    let init = js_sys::Object::new();
+    let method = if body.is_some() || path.ends_with("reset") {
+        "POST"
+    } else {
+        "GET"
+    };
+    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
+    if let Some(body) = body {
+        Reflect::set(&init, &"body".into(), &body.into()).unwrap();
+    }
+    let response: web_sys::Response =
+        JsFuture::from(fetch_with(&format!("{UPSTREAM}/__control/{path}"), &init))
+            .await
+            .expect("the local upstream answers: make test-rust starts it on 127.0.0.1:8080")
+            .into();
+    JsFuture::from(response.json().unwrap()).await.unwrap()
+}
+
+async fn reset() {
+    control("reset", None).await;
+}
+
+async fn fault(spec: &str) {
+    control("faults", Some(spec)).await;
+}
+
+/// What the upstream received: (path, body text) of each request.
+async fn requests() -> Vec<(String, String)> {
+    let log = control("requests", None).await;
+    js_sys::Array::from(&log)
+        .iter()
+        .map(|r| {
+            let get = |k: &str| {
+                Reflect::get(&r, &k.into())
+                    .unwrap()
+                    .as_string()
+                    .unwrap_or_default()
+            };
+            (get("path"), get("bodyText"))
+        })
+        .collect()
+}
+
+/// A 1x1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89, 0, 0, 0, 0x0a, 0x49, 0x44, 0x41, 0x54,
+    0x78, 0x9c, 0x63, 0, 1, 0, 0, 5, 0, 1, 0x0d, 0x0a, 0x2d, 0xb4, 0, 0, 0, 0, 0x49, 0x45, 0x4e,
+    0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+// README:begin
+use hf_inference_wasm::{InferenceClient, Label};
+
+async fn readme_example(model: &str, bytes: Vec<u8>) -> Result<(), hf_inference_wasm::Error> {
+    let hf = InferenceClient::builder()
+        .token("hf_...")
+        .endpoint("http://127.0.0.1:8080")
+        .build()?;
+    let labels: Vec<Label> = hf.text_classification(model, "I love it").await?;
+    let ranked: Vec<Label> = hf.zero_shot(model, "text", &["a", "b"]).await?; // sorted by score
+    let image: Vec<Label> = hf.classify_image(model, &bytes).await?; // raw bytes on the wire
+    let err = hf.text_classification("", "x").await.unwrap_err();
+    assert_eq!(err.code().as_str(), "INVALID_INPUT"); // the JS API's codes
+    assert!(!labels.is_empty() && ranked.len() == 2 && !image.is_empty());
+    Ok(())
+}
+// README:end
+
+#[wasm_bindgen_test]
+async fn the_readme_example_works_as_written() {
+    reset().await;
+    readme_example("acme/any-model", PNG.to_vec())
+        .await
+        .unwrap();
+    let sent = requests().await;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(
+        sent[0],
+        (
+            "/models/acme/any-model".to_owned(),
+            r#"{"inputs":"I love it"}"#.to_owned()
+        )
+    );
+    assert_eq!(
+        sent[1],
+        (
+            "/models/acme/any-model".to_owned(),
+            r#"{"inputs":"text","parameters":{"candidate_labels":["a","b"]}}"#.to_owned()
+        )
+    );
+    assert_eq!(sent[2].0, "/models/acme/any-model");
+}
+
+#[wasm_bindgen_test]
+async fn recorded_answers_come_back_typed_and_sorted() {
+    reset().await;
+    let hf = InferenceClient::builder()
+        .endpoint(UPSTREAM)
+        .build()
+        .unwrap();
+    // The recorded answer to {"inputs": "I like you", "parameters": {}}.
+    let labels = hf
+        .text_classification(SST2, "I like you")
+        .parameters(TextClassificationParameters::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        labels,
+        [
+            Label {
+                label: "POSITIVE".into(),
+                score: 0.9998695850372314
+            },
+            Label {
+                label: "NEGATIVE".into(),
+                score: 0.00013043530634604394
+            }
+        ]
+    );
+    let many = hf
+        .text_classification_many(SST2, &["I like you", "I hate you"])
+        .parameters(TextClassificationParameters {
+            top_k: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 2);
+    let ranked = hf
+        .zero_shot(
+            MNLI,
+            "Our new feature launch was a massive success!",
+            &["marketing", "technical issue"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ranked.len(), 2);
+    assert!(ranked[0].score >= ranked[1].score, "{ranked:?}");
+    let vit = hf.classify_image(VIT, PNG).await.unwrap();
+    assert!(!vit.is_empty());
+    let sent = requests().await;
+    assert_eq!(sent[0].1, r#"{"inputs":"I like you","parameters":{}}"#);
+    assert_eq!(
+        sent[1].1,
+        r#"{"inputs":["I like you","I hate you"],"parameters":{"top_k":1}}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn generation_with_parameters_and_call_options() {
+    reset().await;
+    let hf = InferenceClient::builder()
+        .endpoint(UPSTREAM)
+        .build()
+        .unwrap();
+    fault(r#"{"status":503,"body":"{\"error\":\"Model gpt2 is currently loading\",\"estimated_time\":0.05}"}"#).await;
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let record = seen.clone();
+    let generated = hf
+        .text_generation("gpt2", "The future of AI")
+        .parameters(TextGenerationParameters {
+            max_length: Some(20),
+            temperature: Some(0.7),
+            ..Default::default()
+        })
+        .options(
+            CallOptions::new()
+                .retry(RetryOptions {
+                    base_delay_ms: Some(1),
+                    ..Default::default()
+                })
+                .on_attempt(move |info| {
+                    record
+                        .borrow_mut()
+                        .push((info.attempt, info.status, info.code))
+                }),
+        )
+        .await
+        .unwrap();
+    assert!(!generated.generated_text.is_empty());
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (1, Some(503), Some(ErrorCode::ModelLoading)),
+            (2, Some(200), None)
+        ]
+    );
+    let sent = requests().await;
+    assert_eq!(
+        sent[1].1,
+        r#"{"inputs":"The future of AI","parameters":{"max_length":20,"temperature":0.7}}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_dead_endpoint_fails_over_to_the_next() {
+    reset().await;
+    let hf = InferenceClient::builder()
+        .endpoints([
+            Endpoint::new("http://127.0.0.1:9")
+                .name("dead")
+                .weight(1e12),
+            Endpoint::new(UPSTREAM).name("local"),
+        ])
+        .retry(RetryOptions {
+            base_delay_ms: Some(1),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let labels = hf.text_classification(SST2, "fine").await.unwrap();
+    assert_eq!(labels.len(), 2);
+    assert_eq!(requests().await.len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn chat_and_streams() {
+    reset().await;
+    let hf = InferenceClient::builder()
+        .endpoint(UPSTREAM)
+        .chat_endpoint(UPSTREAM)
+        .build()
+        .unwrap();
+    let request =
+        ChatCompletionRequest::new(LLAMA, vec![ChatMessage::user("Hello!")]).max_tokens(20);
+    let reply = hf.chat_completion(&request).await.unwrap();
+    assert_eq!(reply.choices.len(), 1);
+    assert!(reply.choices[0]
+        .message
+        .content
+        .as_deref()
+        .is_some_and(|c| !c.is_empty()));
+
+    let mut stream = hf.chat_completion_stream(&request, None);
+    let mut text = String::new();
+    let mut chunks = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        chunks += 1;
+        text.push_str(
+            chunk
+                .choices
+                .first()
+                .and_then(|c| c.delta.content.as_deref())
+                .unwrap_or(""),
+        );
+    }
+    assert!(
+        chunks >= 12 && !text.is_empty(),
+        "{chunks} chunks: {text:?}"
+    );
+
+    let mut tokens = hf.text_generation_stream("gpt2", "Once upon a time", None, None);
+    let mut n = 0;
+    while let Some(chunk) = tokens.next().await {
+        assert!(!chunk.unwrap().token.text.is_empty());
+        n += 1;
+        if n == 3 {
+            break; // dropping the stream cancels the request
+        }
+    }
+    assert_eq!(n, 3);
+}
+
+#[wasm_bindgen_test]
+async fn errors_are_typed_and_never_show_the_token() {
+    reset().await;
+    let token = "hf_rustApiTokenNeverShown123";
+    let hf = InferenceClient::builder()
+        .token(token)
+        .endpoint(UPSTREAM)
+        .no_retry()
+        .build()
+        .unwrap();
+    fault(&format!(
+        r#"{{"status":401,"body":"{{\"error\":\"bad token {token}\"}}","headers":{{"x-request-id":"r-7"}}}}"#
+    ))
+    .await;
+    let err: Error = hf.text_generation("gpt2", "hi").await.unwrap_err();
+    assert_eq!(
+        (
+            err.code(),
+            err.message(),
+            err.status(),
+            err.request_id(),
+            err.model(),
+            err.attempts()
+        ),
+        (
+            ErrorCode::Unauthorized,
+            "bad token [redacted]",
+            Some(401),
+            Some("r-7"),
+            Some("gpt2"),
+            1
+        )
+    );
+    let shown = format!("{err} {err:?} {hf:?}");
+    assert!(!shown.contains(token), "{shown}");
+    assert!(std::error::Error::source(&err).is_none());
+
+    let invalid = InferenceClient::builder()
+        .endpoint("ftp://x")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        invalid.message(),
+        "endpoint: must start with https:// or http://"
+    );
+    let labels = hf.zero_shot(MNLI, "t", &[]).await.unwrap_err();
+    assert_eq!(
+        (labels.code(), labels.message()),
+        (
+            ErrorCode::InvalidInput,
+            "candidate_labels: must be a non-empty array of strings"
+        )
+    );
+}
