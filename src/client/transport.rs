@@ -164,7 +164,8 @@ pub(crate) struct Incoming {
     response: Response,
     /// Its HTTP status.
     pub status: u16,
-    guard: Guard,
+    /// Boxed: answers move through several futures, which stay small.
+    guard: Box<Guard>,
 }
 
 /// Sends one attempt and waits for the answer's headers.
@@ -199,7 +200,7 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
         Some(_) => None,
         None => outgoing.timeout_ms.map(|ms| now_ms().saturating_add(ms)),
     };
-    let guard = Guard {
+    let guard = Box::new(Guard {
         url: outgoing.url.to_owned(),
         timeout_ms: outgoing.timeout_ms,
         deadline_at,
@@ -208,7 +209,7 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
         controller,
         timer,
         _listeners: listeners,
-    };
+    });
     if guard.signals.iter().any(AbortSignal::aborted) {
         return Err(Error::new(ErrorCode::Aborted, ABORTED_MESSAGE));
     }
@@ -358,7 +359,7 @@ impl Incoming {
 /// Keeps a streamed body's abort wiring alive; dropping it aborts the
 /// request, which closes its connection.
 pub(crate) struct BodyGuard {
-    guard: Guard,
+    guard: Box<Guard>,
 }
 
 impl BodyGuard {

@@ -168,7 +168,12 @@ impl fmt::Display for ErrorCode {
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+/// What an [`Error`] holds, boxed: a `Result` of it stays one pointer wide,
+/// which keeps every future that returns one small.
+#[derive(Clone, Debug, PartialEq)]
+struct Details {
     code: ErrorCode,
     message: String,
     status: Option<u16>,
@@ -181,7 +186,7 @@ pub struct Error {
 impl Error {
     /// An error with only a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(Details {
             code,
             message: message.into(),
             status: None,
@@ -189,7 +194,7 @@ impl Error {
             request_id: None,
             attempts: 0,
             retry_after_ms: None,
-        }
+        }))
     }
 
     /// An INVALID_INPUT error naming the argument that was wrong:
@@ -200,49 +205,49 @@ impl Error {
 
     /// The stable code.
     pub fn code(&self) -> ErrorCode {
-        self.code
+        self.0.code
     }
 
     /// A message a person can act on (upstream's own text when it gave some).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The HTTP status, when an answer came.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.0.status
     }
 
     /// The model called, unless the model id itself was refused.
     pub fn model(&self) -> Option<&str> {
-        self.model.as_deref()
+        self.0.model.as_deref()
     }
 
     /// Upstream's `x-request-id`, to quote when reporting a problem.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.0.request_id.as_deref()
     }
 
     /// Attempts made (0 when refused before any request).
     pub fn attempts(&self) -> u32 {
-        self.attempts
+        self.0.attempts
     }
 
     /// How long upstream asked to wait (`Retry-After`, or a loading model's
     /// `estimated_time`), in milliseconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.retry_after_ms
+        self.0.retry_after_ms
     }
 
     /// The same error with the HTTP status it was answered with.
     pub fn with_status(mut self, status: u16) -> Error {
-        self.status = Some(status);
+        self.0.status = Some(status);
         self
     }
 
     /// The same error with the wait upstream asked for.
     pub fn with_retry_after_ms(mut self, ms: Option<u64>) -> Error {
-        self.retry_after_ms = ms;
+        self.0.retry_after_ms = ms;
         self
     }
 
@@ -254,19 +259,19 @@ impl Error {
         request_id: Option<&str>,
         attempts: u32,
     ) -> Error {
-        self.status = self.status.or(status);
-        if self.request_id.is_none() {
-            self.request_id = request_id.map(str::to_owned);
+        self.0.status = self.0.status.or(status);
+        if self.0.request_id.is_none() {
+            self.0.request_id = request_id.map(str::to_owned);
         }
-        self.attempts = self.attempts.max(attempts);
+        self.0.attempts = self.0.attempts.max(attempts);
         self
     }
 
     /// Names the model the call went to, unless the model id itself was the
     /// problem (its message starts with `model:`).
     pub fn with_model(mut self, model: &str) -> Error {
-        if self.model.is_none() && !self.message.starts_with("model:") {
-            self.model = Some(model.to_owned());
+        if self.0.model.is_none() && !self.0.message.starts_with("model:") {
+            self.0.model = Some(model.to_owned());
         }
         self
     }
@@ -274,8 +279,8 @@ impl Error {
     /// Replaces every occurrence of `secret` in the message with `[redacted]`:
     /// for upstream text that echoed a credential back.
     pub fn redact(mut self, secret: &str) -> Error {
-        if !secret.is_empty() && self.message.contains(secret) {
-            self.message = self.message.replace(secret, "[redacted]");
+        if !secret.is_empty() && self.0.message.contains(secret) {
+            self.0.message = self.0.message.replace(secret, "[redacted]");
         }
         self
     }
@@ -283,7 +288,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {}", self.0.code, self.0.message)
     }
 }
 
@@ -543,7 +548,7 @@ pub fn error_from_answer(answer: &ErrorAnswer) -> Error {
         message = Some(answer.text.trim().to_owned());
     }
     let message = message.unwrap_or_else(|| status_line(status));
-    Error {
+    Error(Box::new(Details {
         code,
         message: truncated(message),
         status: Some(status),
@@ -551,7 +556,7 @@ pub fn error_from_answer(answer: &ErrorAnswer) -> Error {
         request_id: answer.request_id.clone(),
         attempts: 0,
         retry_after_ms: answer.retry_after_ms.or(estimated_ms),
-    }
+    }))
 }
 
 /// `HTTP 429 Too Many Requests`.
