@@ -1,11 +1,16 @@
 // Types of the public API of hf-inference-wasm. Result shapes and task
 // parameters use the Hugging Face wire names, as @huggingface/inference does.
 
-/** Stable failure codes carried by `InferenceError.code`. */
+/**
+ * Stable failure codes carried by `InferenceError.code`. Both 402 codes are
+ * never retried: PAYMENT_REQUIRED (the account's credits are used up) and
+ * BUDGET_EXCEEDED (the proxy refused: a budget cap would be passed).
+ */
 export type InferenceErrorCode =
   | "INVALID_INPUT"
   | "BAD_REQUEST"
   | "UNAUTHORIZED"
+  | "PAYMENT_REQUIRED"
   | "FORBIDDEN"
   | "NOT_FOUND"
   | "METHOD_NOT_ALLOWED"
@@ -19,7 +24,8 @@ export type InferenceErrorCode =
   | "TIMEOUT"
   | "ABORTED"
   | "NETWORK"
-  | "BAD_RESPONSE";
+  | "BAD_RESPONSE"
+  | "BUDGET_EXCEEDED";
 
 /** Every rejection of this package. Holds no access token. */
 export class InferenceError extends Error {
@@ -50,27 +56,36 @@ export interface InferenceErrorDetails {
 
 /** One endpoint of a list. */
 export interface Endpoint {
-  /** Base URL; task calls go to `${url}/models/${model}`. */
+  /**
+   * Base URL (https:// or http://, no query or credentials); task calls go
+   * to `${url}/models/${model}`, chat calls to `${url}/chat/completions`.
+   */
   url: string;
-  /** A token for this endpoint only. */
+  /** A token for this endpoint only (it wins over the client's). */
   token?: string;
-  /** `url` is one model's own endpoint (an Inference Endpoint), used as is. */
+  /**
+   * `url` is one model's own endpoint (an Inference Endpoint), used as is
+   * for task calls. Read as a truth value: any truthy value sets it.
+   */
   dedicated?: boolean;
-  /** Relative share of traffic among healthy endpoints (default 1). */
+  /** Relative share of traffic among healthy endpoints: a positive number (default 1). */
   weight?: number;
-  /** A name for reports. */
+  /** A name for reports (`AttemptInfo.endpoint`; default the URL). */
   name?: string;
 }
 
-/** When failed attempts are tried again. Defaults: 4 attempts, 500 ms base, 10 s cap, 60 s deadline. */
+/**
+ * When failed attempts are tried again. Defaults: 4 attempts, 500 ms base,
+ * 10 s cap, 60 s deadline. Any other field is refused (INVALID_INPUT).
+ */
 export interface RetryOptions {
-  /** Attempts in all, the first included (1 to 100). */
+  /** Attempts in all, the first included (a whole number from 1 to 100). */
   maxAttempts?: number;
-  /** Upper bound of the first backoff (full jitter); doubles per retry. */
+  /** Upper bound of the first backoff (full jitter); doubles per retry. 0 or more. */
   baseDelayMs?: number;
-  /** Upper bound of any backoff; also caps a loading model's estimate. */
+  /** Upper bound of any backoff; also caps a loading model's estimate. 0 or more. */
   maxDelayMs?: number;
-  /** Nothing runs past this long after the call began. */
+  /** Nothing runs past this long after the call began (at least 1). */
   deadlineMs?: number;
 }
 
@@ -98,11 +113,15 @@ export interface AttemptInfo {
 export interface CallOptions {
   /** Aborts the call at once, also while waiting between attempts (code ABORTED). */
   signal?: AbortSignal;
-  /** Limit of one attempt in milliseconds (code TIMEOUT); retried like a failure. */
+  /** Limit of one attempt in milliseconds, 1 to 4294967295 (code TIMEOUT); retried like a failure. */
   timeoutMs?: number;
   /** `false` for a single attempt; fields given override the client's. */
   retry?: false | RetryOptions;
-  /** Extra request headers. */
+  /**
+   * Extra request headers, a plain object of strings (a call's win over the
+   * client's by name). `token` and `billTo` win over `authorization` and
+   * `x-hf-bill-to` given here.
+   */
   headers?: Record<string, string>;
   /** Called after every attempt; what it throws is ignored. */
   onAttempt?: (info: AttemptInfo) => void;
@@ -127,13 +146,16 @@ export interface ClientOptions extends CallOptions {
   billTo?: string;
   /**
    * Identical textClassification, zeroShot and classifyImage calls in flight
-   * (without call options of their own) share one request. Default true.
+   * (without call options of their own) share one request. Default true;
+   * only `false` turns it off.
    */
   dedupe?: boolean;
   /**
    * Micro-batching, off by default: single-text textClassification calls on
-   * one model made within `windowMs` go as one request of up to `maxSize`
-   * texts; each caller gets its own result, or the batch's error.
+   * one model (without call options of their own) made within `windowMs`
+   * (0 to 10000, default 10) go as one request of up to `maxSize` texts
+   * (1 to 256, default 32); each caller gets its own result, or the batch's
+   * error.
    */
   batch?: false | { windowMs?: number; maxSize?: number };
 }
@@ -259,6 +281,8 @@ export interface TextGenerationStreamChunk {
  * with an `InferenceError` after the chunks that came before it.
  */
 export class InferenceStream<T> implements AsyncIterableIterator<T> {
+  /** Made by the stream methods and functions, never directly. */
+  private constructor();
   next(): Promise<IteratorResult<T, undefined>>;
   return(value?: undefined): Promise<IteratorResult<T, undefined>>;
   [Symbol.asyncIterator](): InferenceStream<T>;
@@ -282,6 +306,7 @@ export class InferenceClient {
   chatCompletion(request: ChatCompletionRequest, callOptions?: CallOptions): Promise<ChatCompletionOutput>;
   /** A streamed OpenAI chat completion through `chatEndpoint`. */
   chatCompletionStream(request: ChatCompletionRequest, callOptions?: CallOptions): InferenceStream<ChatCompletionChunk>;
+  /** Releases the client's wasm memory; the client cannot be used after. */
   free(): void;
 }
 

@@ -14,20 +14,34 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use gloo_timers::callback::Timeout;
+use js_sys::{Function, Reflect};
 use slab::Slab;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::transport::now_ms;
 
 /// Longest wait `setTimeout` takes without firing at once.
 const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+}
+
 /// The pending deadlines of this thread and the one timer they share.
 #[derive(Default)]
 struct Deadlines {
     waiting: Slab<(u64, Option<Waker>)>,
-    /// When the armed timer fires, and the timer.
-    armed: Option<(u64, Timeout)>,
+    /// When the armed timer fires, and its id.
+    armed: Option<(u64, JsValue)>,
+    /// The timer's callback, made once.
+    callback: Option<Closure<dyn FnMut()>>,
 }
 
 thread_local! {
@@ -40,11 +54,23 @@ impl Deadlines {
         if self.armed.as_ref().is_some_and(|(armed, _)| *armed <= at) {
             return;
         }
-        if let Some((_, timer)) = self.armed.take() {
-            timer.cancel();
+        if let Some((_, id)) = self.armed.take() {
+            clear_timeout(&id);
         }
-        let ms = at.saturating_sub(now).min(MAX_TIMER_MS) as u32;
-        self.armed = Some((at, Timeout::new(ms, fire)));
+        let callback = self
+            .callback
+            .get_or_insert_with(|| Closure::<dyn FnMut()>::new(fire));
+        let ms = at.saturating_sub(now).min(MAX_TIMER_MS) as f64;
+        let id = set_timeout(callback.as_ref().unchecked_ref(), ms);
+        // In Node, a timer keeps the process alive: this one must not (an
+        // attempt in flight keeps it alive by its own socket).
+        if let Some(unref) = Reflect::get(&id, &"unref".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+        {
+            let _ = unref.call0(&id);
+        }
+        self.armed = Some((at, id));
     }
 }
 
@@ -149,8 +175,9 @@ impl Drop for Deadline {
                 if d.waiting.contains(key) {
                     d.waiting.remove(key);
                 }
-                // The timer stays armed: when it fires with nothing waiting,
-                // it simply is not armed again.
+                // The timer stays armed (re-arming it per attempt is what
+                // this module avoids): when it fires with nothing waiting,
+                // it is not armed again. It does not hold a Node process.
             });
         }
     }

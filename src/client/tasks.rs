@@ -219,8 +219,11 @@ impl Inner {
                     Body::Json(_) => "",
                     Body::Bytes { content_type, .. } => content_type.as_deref().unwrap_or(""),
                 };
-                JsString::from(format!("{task:?}\u{0}{model}\u{0}{content_type}\u{0}"))
-                    .concat(&body_key)
+                JsString::from(format!(
+                    "{}\u{0}{model}\u{0}{content_type}\u{0}",
+                    task.name()
+                ))
+                .concat(&body_key)
             });
         let Some(key) = key else {
             let request = Request {
