@@ -642,7 +642,9 @@ fn a_code_in_a_recorded_error_body_is_kept_only_with_its_own_status() {
 }
 
 /// The recorded error bodies under the statuses the router also answers
-/// with: each status decides the code, and upstream's words stay.
+/// with: each status decides the code, and upstream's words stay. TGI's
+/// `error_type: validation` names the code only where the status has no more
+/// specific one (a 400).
 #[test]
 fn recorded_error_bodies_under_other_statuses() {
     let mut checked = 0;
@@ -652,7 +654,13 @@ fn recorded_error_bodies_under_other_statuses() {
             .json
             .as_ref()
             .is_some_and(|b| b.error_type.as_deref() == Some("validation"));
+        let bad_request = if validation {
+            ErrorCode::Validation
+        } else {
+            ErrorCode::BadRequest
+        };
         for (status, code) in [
+            (400, bad_request),
             (401, ErrorCode::Unauthorized),
             (402, ErrorCode::PaymentRequired),
             (403, ErrorCode::Forbidden),
@@ -668,15 +676,9 @@ fn recorded_error_bodies_under_other_statuses() {
                 ..original.clone()
             };
             let err = error_from_answer(&answer);
-            // TGI's `error_type: validation` names the code whatever the status.
-            let expected = if validation {
-                ErrorCode::Validation
-            } else {
-                code
-            };
             assert_eq!(
                 (err.code(), err.message(), err.retry_after_ms()),
-                (expected, upstream_words(ex).as_str(), Some(3_000)),
+                (code, upstream_words(ex).as_str(), Some(3_000)),
                 "{} at {status}",
                 ex.id
             );

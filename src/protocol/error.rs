@@ -540,7 +540,10 @@ pub fn error_from_answer(answer: &ErrorAnswer) -> Error {
             code = own;
         } else if status == 503 && (estimated_ms.is_some() || says_loading) {
             code = ErrorCode::ModelLoading;
-        } else if body.error_type.as_deref() == Some("validation") {
+        } else if body.error_type.as_deref() == Some("validation") && code == ErrorCode::BadRequest
+        {
+            // A validation error in a 4xx without a code of its own; a 429
+            // or a 402 keeps its own meaning (and its retry or not).
             code = ErrorCode::Validation;
         }
     }
@@ -752,6 +755,20 @@ mod tests {
             ErrorCode::BadResponse,
         ] {
             assert_eq!(code.answered_with(), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_validation_error_type_does_not_override_a_specific_status() {
+        let body = r#"{"error":"Input validation error","error_type":"validation"}"#;
+        for (status, code) in [
+            (400, ErrorCode::Validation),
+            (422, ErrorCode::Validation),
+            (429, ErrorCode::RateLimited),
+            (402, ErrorCode::PaymentRequired),
+            (500, ErrorCode::UpstreamError),
+        ] {
+            assert_eq!(error_from_answer(&answer(status, body)).code(), code, "{status}");
         }
     }
 
