@@ -768,7 +768,11 @@ mod tests {
             (402, ErrorCode::PaymentRequired),
             (500, ErrorCode::UpstreamError),
         ] {
-            assert_eq!(error_from_answer(&answer(status, body)).code(), code, "{status}");
+            assert_eq!(
+                error_from_answer(&answer(status, body)).code(),
+                code,
+                "{status}"
+            );
         }
     }
 
