@@ -105,7 +105,7 @@ pub(crate) struct Inner {
 ///     .retry(RetryOptions { max_attempts: Some(5), ..RetryOptions::default() })
 ///     .build()?;
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     token: Option<String>,
     endpoints: Option<Vec<Endpoint>>,
@@ -116,6 +116,20 @@ pub struct ClientBuilder {
     options: CallOptions,
     dedupe: Option<bool>,
     batch: Option<BatchOptions>,
+}
+
+impl core::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("endpoints", &self.endpoints)
+            .field("chat_endpoints", &self.chat_endpoints)
+            .field("bill_to", &self.bill_to)
+            .field("options", &self.options)
+            .field("dedupe", &self.dedupe)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {

@@ -20,13 +20,25 @@ use crate::protocol::token::Token;
 ///     ])
 ///     .build()?;
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Endpoint {
     pub(crate) url: String,
     pub(crate) token: Option<String>,
     pub(crate) dedicated: bool,
     pub(crate) weight: f64,
     pub(crate) name: Option<String>,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("dedicated", &self.dedicated)
+            .field("weight", &self.weight)
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -465,6 +477,17 @@ mod tests {
             RetryConfig::disabled()
         );
         assert!(CallOptions::new().is_empty() && !call.is_empty());
+    }
+
+    #[test]
+    fn debug_prints_never_show_a_token() {
+        let endpoint = Endpoint::new("https://a").token("hf_secretInEndpoint");
+        let builder = crate::InferenceClient::builder()
+            .token("hf_secretInBuilder")
+            .endpoints([endpoint.clone()]);
+        let shown = format!("{endpoint:?} {builder:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
     }
 
     #[test]
