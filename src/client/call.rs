@@ -1,6 +1,8 @@
 //! One call of the client: its request built for each attempt, sent under
 //! the retry policy, and its 2xx answer read as the call needs it.
 
+use std::rc::Rc;
+
 use wasm_bindgen::JsValue;
 use web_sys::Blob;
 
@@ -12,6 +14,7 @@ use crate::protocol::answer::bad_response;
 use crate::protocol::error::{error_from_answer, Error, ErrorCode};
 use crate::protocol::model::{chat_url, task_url};
 use crate::protocol::task::Task;
+use crate::protocol::token::Token;
 
 /// A request body.
 #[derive(Clone)]
@@ -68,16 +71,29 @@ pub(crate) struct Answered {
     pub incoming: Incoming,
     pub read: Read,
     pub attempts: u32,
+    /// The client's tokens, to redact from what the answer says.
+    pub secrets: Secrets,
+}
+
+/// Every token a client holds (its own and its endpoints'): upstream text
+/// that ends up in an error is cleared of each of them.
+pub(crate) type Secrets = Rc<[Token]>;
+
+/// `error` with every one of `secrets` replaced by `[redacted]`.
+pub(crate) fn scrub(error: Error, secrets: &[Token]) -> Error {
+    secrets.iter().fold(error, |e, t| e.redact(t.secret()))
 }
 
 impl Answered {
-    /// An error about this answer, with its status, request id and attempts.
+    /// An error about this answer, with its status, request id and
+    /// attempts, and no token in its message (upstream's words may echo one).
     pub fn error(&self, error: Error) -> Error {
-        error.with_call_facts(
+        let error = error.with_call_facts(
             Some(self.incoming.status),
             self.incoming.request_id().as_deref(),
             self.attempts,
-        )
+        );
+        scrub(error, &self.secrets)
     }
 
     /// The JSON document read, if that is how it was read.
@@ -156,10 +172,7 @@ impl Inner {
             };
             let body = &body;
             async move {
-                let redact = |error: Error| match token {
-                    Some(token) => error.redact(token.secret()),
-                    None => error,
-                };
+                let redact = |error: Error| scrub(error, &self.secrets);
                 let sent = send(Outgoing {
                     url: &url,
                     headers: &headers,
@@ -260,6 +273,7 @@ impl Inner {
                 incoming,
                 read,
                 attempts,
+                secrets: self.secrets.clone(),
             }),
             Err(gave_up) => Err(gave_up.error),
         }

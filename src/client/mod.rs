@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub tasks: Route,
     pub chat: Route,
     pub token: Option<Token>,
+    /// Every token of the client, for redaction.
+    pub secrets: call::Secrets,
     pub bill_to: Option<String>,
     pub defaults: Resolved,
     pub dedupe: bool,
@@ -273,12 +275,24 @@ impl ClientBuilder {
         if let Some(batch) = &self.batch {
             batch.check()?;
         }
+        let secrets: call::Secrets = token
+            .iter()
+            .chain(
+                tasks
+                    .targets
+                    .iter()
+                    .chain(&chat.targets)
+                    .filter_map(|t| t.token.as_ref()),
+            )
+            .cloned()
+            .collect();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(InferenceClient {
             inner: Rc::new(Inner {
                 tasks,
                 chat,
                 token,
+                secrets,
                 bill_to: self.bill_to,
                 defaults: self.options.over(&Resolved::default()),
                 dedupe: self.dedupe.unwrap_or(true),
@@ -301,13 +315,6 @@ impl InferenceClient {
     /// layer warns once when that happens in a page).
     #[cfg_attr(not(feature = "js"), allow(dead_code))]
     pub(crate) fn has_token(&self) -> bool {
-        let inner = &self.inner;
-        inner.token.is_some()
-            || inner
-                .tasks
-                .targets
-                .iter()
-                .chain(&inner.chat.targets)
-                .any(|t| t.token.is_some())
+        !self.inner.secrets.is_empty()
     }
 }

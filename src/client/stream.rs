@@ -15,6 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
+use super::call::{scrub, Secrets};
 use super::json;
 use super::transport::{BodyGuard, ABORTED_MESSAGE};
 use crate::protocol::document::Document;
@@ -32,6 +33,7 @@ pub(crate) struct EventSource {
     request_id: Option<String>,
     attempts: u32,
     model: String,
+    secrets: Secrets,
 }
 
 impl EventSource {
@@ -44,6 +46,7 @@ impl EventSource {
         request_id: Option<String>,
         attempts: u32,
         model: String,
+        secrets: Secrets,
     ) -> EventSource {
         let reader = body.and_then(|b| {
             b.get_reader()
@@ -59,13 +62,16 @@ impl EventSource {
             request_id,
             attempts,
             model,
+            secrets,
         }
     }
 
+    /// An error inside the stream, with the answer's facts and no token.
     fn facts(&self, error: Error) -> Error {
-        error
+        let error = error
             .with_call_facts(Some(self.status), self.request_id.as_deref(), self.attempts)
-            .with_model(&self.model)
+            .with_model(&self.model);
+        scrub(error, &self.secrets)
     }
 
     /// Ends the stream: cancels the body and aborts the request.

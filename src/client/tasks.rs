@@ -507,26 +507,22 @@ impl Inner {
             reading: Reading::Stream,
         };
         let answered = self.perform(&request, &resolved).await?;
-        let incoming = answered.incoming;
-        let content_type = incoming.content_type();
-        let request_id = incoming.request_id();
-        let status = incoming.status;
+        let content_type = answered.incoming.content_type();
+        let request_id = answered.incoming.request_id();
+        let status = answered.incoming.status;
         if !content_type.contains("event-stream") {
-            let text = incoming.text().await.unwrap_or_default();
-            return Err(not_a_stream(&content_type, &text).with_call_facts(
-                Some(status),
-                request_id.as_deref(),
-                answered.attempts,
-            ));
+            let text = answered.incoming.text().await.unwrap_or_default();
+            return Err(answered.error(not_a_stream(&content_type, &text)));
         }
+        let Answered {
+            incoming,
+            attempts,
+            secrets,
+            ..
+        } = answered;
         let (body, guard) = incoming.into_body();
         Ok(EventSource::new(
-            body,
-            guard,
-            status,
-            request_id,
-            answered.attempts,
-            model.clone(),
+            body, guard, status, request_id, attempts, model, secrets,
         ))
     }
 

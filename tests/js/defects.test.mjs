@@ -229,3 +229,35 @@ describe("an error body's code is kept only with the status that code is answere
     assert.equal(up.requests.length, 1);
   });
 });
+
+describe("a token echoed by upstream", () => {
+  // Found in review: only the text of non-2xx answers was cleared of the
+  // token; errors inside a 200 answer or a stream kept it.
+  const TOKEN = "hf_echoedTokenNeverShown42";
+  const ENDPOINT_TOKEN = "hf_endpointTokenNeverShown7";
+  const tokened = () =>
+    new hf.InferenceClient({
+      token: TOKEN,
+      endpoint: [{ url: up.url, token: ENDPOINT_TOKEN }],
+      chatEndpoint: up.url,
+      retry: false,
+    });
+  const echo = `bad credentials: Bearer ${TOKEN} and ${ENDPOINT_TOKEN}`;
+  const redacted = "bad credentials: Bearer [redacted] and [redacted]";
+
+  test("is redacted from an error inside a 200 answer", async () => {
+    up.fault({ body: JSON.stringify({ error: echo }), headers: { "content-type": "application/json" } });
+    const err = await rejection(tokened().textClassification(SST2, "x"));
+    assert.deepEqual([err.code, err.message, err.status], ["UPSTREAM_ERROR", redacted, 200]);
+  });
+
+  test("is redacted from an error inside a stream, and from a 401", async () => {
+    up.fault(sse([tgiEvent(1, "a"), `data: ${JSON.stringify({ error: echo })}`]));
+    const { chunks, error } = await drain(tokened().textGenerationStream("gpt2", "x"));
+    assert.equal(chunks.length, 1);
+    assert.deepEqual([error.code, error.message], ["UPSTREAM_ERROR", redacted]);
+    up.fault({ status: 401, body: JSON.stringify({ error: echo }) });
+    const unauthorized = await rejection(tokened().textGeneration("gpt2", "x"));
+    assert.deepEqual([unauthorized.code, unauthorized.message], ["UNAUTHORIZED", redacted]);
+  });
+});
