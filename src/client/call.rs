@@ -75,25 +75,35 @@ pub(crate) struct Answered {
     pub secrets: Secrets,
 }
 
-/// Every token a client holds (its own and its endpoints'): upstream text
-/// that ends up in an error is cleared of each of them.
+/// Every token a client holds (its own, its endpoints', and credentials
+/// among its headers): upstream text that ends up in an error is cleared of
+/// each of them.
 pub(crate) type Secrets = Rc<[Token]>;
 
-/// `error` with every one of `secrets` replaced by `[redacted]`.
-pub(crate) fn scrub(error: Error, secrets: &[Token]) -> Error {
-    secrets.iter().fold(error, |e, t| e.redact(t.secret()))
+/// The credentials a caller put among `headers` (`authorization` without
+/// its scheme, `x-api-key`), to redact like the client's tokens.
+pub(crate) fn header_credentials(headers: &[(String, String)]) -> impl Iterator<Item = Token> + '_ {
+    headers.iter().filter_map(|(name, value)| {
+        let secret = match name.as_str() {
+            "authorization" => value.split_once(' ').map_or(value.as_str(), |(_, s)| s),
+            "x-api-key" => value,
+            _ => return None,
+        };
+        Token::new(secret).ok()
+    })
 }
 
 impl Answered {
     /// An error about this answer, with its status, request id and
     /// attempts, and no token in its message (upstream's words may echo one).
     pub fn error(&self, error: Error) -> Error {
-        let error = error.with_call_facts(
-            Some(self.incoming.status),
-            self.incoming.request_id().as_deref(),
-            self.attempts,
-        );
-        scrub(error, &self.secrets)
+        error
+            .with_call_facts(
+                Some(self.incoming.status),
+                self.incoming.request_id().as_deref(),
+                self.attempts,
+            )
+            .redacted(&self.secrets)
     }
 
     /// The JSON document read, if that is how it was read.
@@ -123,7 +133,19 @@ fn is_binary(content_type: &str) -> bool {
 }
 
 impl Inner {
-    /// Sends `request` under the retry policy of `options`.
+    /// The client's secrets, plus any credential among this call's own headers.
+    fn secrets_of(&self, options: &Resolved) -> Secrets {
+        let own: Vec<Token> = header_credentials(&options.headers)
+            .filter(|t| !self.secrets.contains(t))
+            .collect();
+        if own.is_empty() {
+            return self.secrets.clone();
+        }
+        self.secrets.iter().cloned().chain(own).collect()
+    }
+
+    /// Sends `request` under the retry policy of `options`. Upstream's words
+    /// in its errors come without any of the call's secrets.
     pub(crate) async fn perform(
         &self,
         request: &Request<'_>,
@@ -148,6 +170,7 @@ impl Inner {
             headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
         }
         let body = request.body.value();
+        let secrets = self.secrets_of(options);
         let observed = options.on_attempt.is_some();
         let setup = Setup {
             route,
@@ -170,9 +193,8 @@ impl Inner {
             } else {
                 task_url(&plan.target.url, request.model, plan.target.dedicated)
             };
-            let body = &body;
+            let (body, secrets) = (&body, &secrets);
             async move {
-                let redact = |error: Error| scrub(error, &self.secrets);
                 let sent = send(Outgoing {
                     url: &url,
                     headers: &headers,
@@ -189,7 +211,7 @@ impl Inner {
                     Ok(incoming) => incoming,
                     Err(error) => {
                         return AttemptEnd::Failed {
-                            error: redact(error),
+                            error,
                             header_wait_ms: None,
                             facts: Facts::default(),
                             answer: None,
@@ -205,15 +227,15 @@ impl Inner {
                     facts.compute_time_ms = incoming.compute_time_ms();
                 }
                 if !incoming.ok() {
-                    return match incoming.error_answer().await {
+                    return match incoming.error_answer(secrets).await {
                         Ok(answer) => AttemptEnd::Failed {
-                            error: redact(error_from_answer(&answer)),
+                            error: error_from_answer(&answer),
                             header_wait_ms: answer.retry_after_ms,
                             facts,
                             answer: None,
                         },
                         Err(error) => AttemptEnd::Failed {
-                            error: redact(error).with_status(incoming.status),
+                            error: error.with_status(incoming.status),
                             header_wait_ms: None,
                             facts,
                             answer: None,
@@ -258,7 +280,7 @@ impl Inner {
                             error
                         };
                         AttemptEnd::Failed {
-                            error: redact(error),
+                            error,
                             header_wait_ms: None,
                             facts,
                             answer: None,
@@ -273,9 +295,9 @@ impl Inner {
                 incoming,
                 read,
                 attempts,
-                secrets: self.secrets.clone(),
+                secrets,
             }),
-            Err(gave_up) => Err(gave_up.error),
+            Err(gave_up) => Err(gave_up.error.redacted(&secrets)),
         }
     }
 }

@@ -275,16 +275,17 @@ impl ClientBuilder {
         if let Some(batch) = &self.batch {
             batch.check()?;
         }
+        let defaults = self.options.over(&Resolved::default());
+        let endpoint_tokens = tasks
+            .targets
+            .iter()
+            .chain(&chat.targets)
+            .filter_map(|t| t.token.clone());
         let secrets: call::Secrets = token
             .iter()
-            .chain(
-                tasks
-                    .targets
-                    .iter()
-                    .chain(&chat.targets)
-                    .filter_map(|t| t.token.as_ref()),
-            )
             .cloned()
+            .chain(endpoint_tokens)
+            .chain(call::header_credentials(&defaults.headers))
             .collect();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(InferenceClient {
@@ -294,7 +295,7 @@ impl ClientBuilder {
                 token,
                 secrets,
                 bill_to: self.bill_to,
-                defaults: self.options.over(&Resolved::default()),
+                defaults,
                 dedupe: self.dedupe.unwrap_or(true),
                 batch: self.batch,
                 random: RefCell::new(SplitMix64::new(seed)),
@@ -311,10 +312,24 @@ impl InferenceClient {
         ClientBuilder::default()
     }
 
-    /// Whether the client or one of its endpoints holds a token (the JS
-    /// layer warns once when that happens in a page).
+    /// Whether the client, one of its endpoints or its `Authorization`
+    /// header holds a token (the JS layer warns once when that happens in a
+    /// page).
     #[cfg_attr(not(feature = "js"), allow(dead_code))]
     pub(crate) fn has_token(&self) -> bool {
-        !self.inner.secrets.is_empty()
+        // Not `secrets`: an `x-api-key` for the proxy belongs in a page.
+        let inner = &self.inner;
+        inner.token.is_some()
+            || inner
+                .defaults
+                .headers
+                .iter()
+                .any(|(n, _)| n == "authorization")
+            || inner
+                .tasks
+                .targets
+                .iter()
+                .chain(&inner.chat.targets)
+                .any(|t| t.token.is_some())
     }
 }

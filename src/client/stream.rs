@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
-use super::call::{scrub, Secrets};
+use super::call::Secrets;
 use super::json;
 use super::transport::{BodyGuard, ABORTED_MESSAGE};
 use crate::protocol::document::Document;
@@ -68,10 +68,10 @@ impl EventSource {
 
     /// An error inside the stream, with the answer's facts and no token.
     fn facts(&self, error: Error) -> Error {
-        let error = error
+        error
             .with_call_facts(Some(self.status), self.request_id.as_deref(), self.attempts)
-            .with_model(&self.model);
-        scrub(error, &self.secrets)
+            .with_model(&self.model)
+            .redacted(&self.secrets)
     }
 
     /// Ends the stream: cancels the body and aborts the request.

@@ -30,6 +30,7 @@ use super::deadline::Deadline;
 use super::json;
 use crate::policy::retry::{compute_time_ms, retry_after_ms};
 use crate::protocol::error::{Error, ErrorAnswer, ErrorBody, ErrorCode};
+use crate::protocol::token::{redact_each, Token};
 
 #[wasm_bindgen]
 extern "C" {
@@ -320,8 +321,10 @@ impl Incoming {
 
     /// Reads a non-2xx answer whole: status, request id, the wait
     /// `Retry-After` asks for, and the body as text and as JSON.
-    pub async fn error_answer(&self) -> Result<ErrorAnswer, Error> {
-        let text = self.text().await?;
+    /// Every one of `secrets` is redacted from the text before anything
+    /// reads it: an upstream may echo the token it was sent.
+    pub async fn error_answer(&self, secrets: &[Token]) -> Result<ErrorAnswer, Error> {
+        let text = redact_each(secrets, self.text().await?);
         let json = json::parse(&text)
             .filter(crate::protocol::document::Document::is_object)
             .and_then(|v| serde_wasm_bindgen::from_value::<ErrorBody>(v).ok());

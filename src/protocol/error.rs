@@ -6,6 +6,8 @@ use core::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::token::{redact_each, Token};
+
 /// What kind of failure happened: the stable `code` string JavaScript sees.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -276,12 +278,13 @@ impl Error {
         self
     }
 
-    /// Replaces every occurrence of `secret` in the message with `[redacted]`:
-    /// for upstream text that echoed a credential back.
-    pub fn redact(mut self, secret: &str) -> Error {
-        if !secret.is_empty() && self.0.message.contains(secret) {
-            self.0.message = self.0.message.replace(secret, "[redacted]");
-        }
+    /// The same error with every one of `secrets` in its message replaced
+    /// by `[redacted]` (upstream text may echo a credential back), then its
+    /// message cut to length: redacted first, so no cut leaves part of a
+    /// token behind.
+    pub fn redacted(mut self, secrets: &[Token]) -> Error {
+        let message = core::mem::take(&mut self.0.message);
+        self.0.message = truncated(redact_each(secrets, message));
         self
     }
 }
@@ -595,6 +598,8 @@ fn truncated(mut message: String) -> String {
 /// An error upstream reported inside a 2xx answer or a stream event:
 /// `{"error": "...", "error_type": "validation"}`, or OpenAI's
 /// `{"error": {"message", "type"}}`. `None` when the body carries none.
+/// Its message is upstream's whole text: [`Error::redacted`], which every
+/// such error goes through, cuts it once the tokens are out of it.
 pub fn embedded_error(body: &ErrorBody) -> Option<Error> {
     if !body.has_error() {
         return None;
@@ -608,7 +613,7 @@ pub fn embedded_error(body: &ErrorBody) -> Option<Error> {
         Some("validation" | "invalid_request_error") => ErrorCode::Validation,
         _ => ErrorCode::UpstreamError,
     };
-    Some(Error::new(code, truncated(message.to_owned())))
+    Some(Error::new(code, message))
 }
 
 #[cfg(test)]
@@ -847,11 +852,26 @@ mod tests {
     }
 
     #[test]
+    fn a_token_across_the_cut_is_redacted_whole() {
+        // Cut before redaction, the message would end in `hf_secret_tok…`.
+        let text = format!(
+            "{}hf_secret_token_value and more",
+            "x".repeat(MAX_MESSAGE_CHARS - 15)
+        );
+        let err = Error::new(ErrorCode::UpstreamError, text)
+            .redacted(&[Token::new("hf_secret_token_value").unwrap()]);
+        assert_eq!(
+            err.message(),
+            format!("{}[redacted] and …", "x".repeat(MAX_MESSAGE_CHARS - 15))
+        );
+    }
+
+    #[test]
     fn call_facts_model_and_redaction() {
         let err = Error::new(ErrorCode::Network, "could not reach hf_secret")
             .with_call_facts(Some(502), Some("r-1"), 3)
             .with_model("gpt2")
-            .redact("hf_secret");
+            .redacted(&[Token::new("hf_secret").unwrap()]);
         assert_eq!(err.message(), "could not reach [redacted]");
         assert_eq!(
             (err.status(), err.request_id(), err.attempts(), err.model()),

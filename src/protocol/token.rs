@@ -39,15 +39,21 @@ impl Token {
         text.replace(self.0.as_str(), "[redacted]")
     }
 
-    /// The token itself, for redacting it from upstream text.
-    pub(crate) fn secret(&self) -> &str {
-        &self.0
-    }
-
     /// The `Authorization` header value.
     pub fn authorization(&self) -> String {
         format!("Bearer {}", self.0)
     }
+}
+
+/// `text` with every one of `secrets` replaced by `[redacted]` (copied only
+/// when one occurs in it).
+pub fn redact_each(secrets: &[Token], mut text: String) -> String {
+    for token in secrets {
+        if text.contains(token.0.as_str()) {
+            text = token.redact(&text);
+        }
+    }
+    text
 }
 
 impl core::fmt::Debug for Token {

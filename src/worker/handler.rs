@@ -483,10 +483,9 @@ impl Forward<'_> {
                 // An error answer (small) is read whole: it says whether and
                 // how long to wait, and it is what the caller gets if no
                 // attempt does better.
-                match incoming.error_answer().await {
-                    Ok(mut answer) => {
-                        // An upstream that echoes what it got must not hand our token on.
-                        answer.text = token.redact(&answer.text);
+                // An upstream that echoes what it got must not hand our token on.
+                match incoming.error_answer(std::slice::from_ref(token)).await {
+                    Ok(answer) => {
                         let error = error_from_answer(&answer);
                         let passed_on = upstream_error_response(&answer, &incoming.content_type());
                         AttemptEnd::Failed {

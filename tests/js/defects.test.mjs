@@ -260,4 +260,29 @@ describe("a token echoed by upstream", () => {
     const unauthorized = await rejection(tokened().textGeneration("gpt2", "x"));
     assert.deepEqual([unauthorized.code, unauthorized.message], ["UNAUTHORIZED", redacted]);
   });
+
+  test("is redacted whole when the message is cut inside it", async () => {
+    // 1000 characters are kept: cut first, `hf_echoedTok…` would remain.
+    const long = `${"x".repeat(990)}${TOKEN} tail`;
+    up.fault({ body: JSON.stringify({ error: long }), headers: { "content-type": "application/json" } });
+    const err = await rejection(tokened().textClassification(SST2, "x"));
+    assert.equal(err.message, `${"x".repeat(990)}[redacted]…`);
+    up.fault({ status: 400, body: JSON.stringify({ error: long }) });
+    const refused = await rejection(tokened().textClassification(SST2, "x"));
+    assert.deepEqual([refused.code, refused.message], ["BAD_REQUEST", `${"x".repeat(990)}[redacted]…`]);
+  });
+
+  test("is redacted when it came as a header of the client's or of the call's", async () => {
+    const key = "proxyKeyNeverShown9";
+    const headered = new hf.InferenceClient({
+      endpoint: up.url,
+      retry: false,
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    up.fault({ status: 401, body: JSON.stringify({ error: `bad: ${TOKEN}, ${key}` }) });
+    const err = await rejection(
+      headered.textClassification(SST2, "x", undefined, { headers: { "x-api-key": key } }),
+    );
+    assert.deepEqual([err.code, err.message], ["UNAUTHORIZED", "bad: [redacted], [redacted]"]);
+  });
 });
