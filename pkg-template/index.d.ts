@@ -146,7 +146,8 @@ export interface ClientOptions extends CallOptions {
   billTo?: string;
   /**
    * Identical textClassification, zeroShot and classifyImage calls in flight
-   * (without call options of their own) share one request. Default true;
+   * (without call options of their own) share one request; raw image bytes
+   * only as the same `Blob` (a byte view may be refilled). Default true;
    * only `false` turns it off.
    */
   dedupe?: boolean;

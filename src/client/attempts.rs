@@ -106,6 +106,20 @@ pub(crate) async fn sleep(ms: u64, signals: &[AbortSignal]) -> bool {
     )
 }
 
+/// A call's attempt state, which abandons the attempt under way if the call
+/// is dropped in the middle of it (a caller that let go of its future):
+/// else a half-open endpoint would wait for that trial's end forever.
+struct Attempting<'r> {
+    policy: CallPolicy,
+    route: &'r Route,
+}
+
+impl Drop for Attempting<'_> {
+    fn drop(&mut self) {
+        self.policy.abandon(&mut self.route.router.borrow_mut());
+    }
+}
+
 /// Runs a call: attempts as `attempt` performs them, retried and failed over
 /// as the policy decides. Returns the successful value and the attempts made.
 pub(crate) async fn run<'r, T, R, F, Fut>(
@@ -116,7 +130,11 @@ where
     F: FnMut(Plan<'r>) -> Fut,
     Fut: Future<Output = AttemptEnd<T, R>>,
 {
-    let mut policy = CallPolicy::new(setup.retry, setup.timeout_ms, now_ms());
+    let mut attempting = Attempting {
+        policy: CallPolicy::new(setup.retry, setup.timeout_ms, now_ms()),
+        route: setup.route,
+    };
+    let policy = &mut attempting.policy;
     let mut last_status = None;
     loop {
         let aborted = |status, attempts| GaveUp {
@@ -133,8 +151,7 @@ where
             started,
             &mut *setup.random.borrow_mut(),
         );
-        let route: &'r Route = setup.route;
-        let target = &route.targets[index];
+        let target = &setup.route.targets[index];
         let end = attempt(Plan { target, timeout_ms }).await;
         let ended = now_ms();
         let outcome = match &end {
@@ -155,8 +172,9 @@ where
         let facts = match &end {
             AttemptEnd::Done(_, facts) | AttemptEnd::Failed { facts, .. } => facts,
         };
-        if facts.status.is_some() {
-            last_status = facts.status;
+        let status = facts.status;
+        if status.is_some() {
+            last_status = status;
         }
         if let Some(observer) = setup.on_attempt {
             observer(&AttemptInfo {
@@ -184,10 +202,12 @@ where
                 }
             }
             (AttemptEnd::Failed { error, answer, .. }, _) => {
+                // The last attempt's own status: a timeout after a 503 is
+                // no 503 (the proxy answers with this status).
                 return Err(GaveUp {
-                    error: error.with_call_facts(last_status, None, attempts),
+                    error: error.with_call_facts(status, None, attempts),
                     answer,
-                })
+                });
             }
         }
     }

@@ -12,7 +12,7 @@ use std::rc::{Rc, Weak};
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared, WeakShared};
 use js_sys::{JsString, Map, WeakMap};
 use slab::Slab;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use super::call::Answered;
 use crate::protocol::error::Error;
@@ -35,17 +35,16 @@ pub(crate) struct InFlight {
 
 impl InFlight {
     /// A number for a JS object, the same for as long as the object lives.
-    pub fn object_id(&self, object: &JsValue) -> Option<u32> {
-        let object = object.dyn_ref::<js_sys::Object>()?;
+    pub fn object_id(&self, object: &js_sys::Object) -> u32 {
         let mut ids = self.ids.borrow_mut();
         let ids = ids.get_or_insert_with(WeakMap::new);
         if let Some(id) = ids.get(object).as_f64() {
-            return Some(id as u32);
+            return id as u32;
         }
         let id = self.next_id.get().wrapping_add(1);
         self.next_id.set(id);
         ids.set(object, &JsValue::from(id));
-        Some(id)
+        id
     }
 
     /// The answer of the call in flight under `key`, or of a new one that

@@ -2,6 +2,7 @@
 //! or batched where that is safe) and reads its answer. The Rust API's
 //! methods and the JS API's functions both call these.
 
+use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::rc::Rc;
@@ -14,7 +15,7 @@ use web_sys::Blob;
 
 use super::call::{Answered, Body, Read, Reading, Request};
 use super::json::{stringify, to_js};
-use super::options::CallOptions;
+use super::options::{CallOptions, Resolved};
 use super::params::{GenerationDetails, TextGeneration};
 use super::stream::{not_a_stream, EventSource};
 use super::{InferenceClient, Inner};
@@ -104,18 +105,28 @@ impl Bytes {
             .unwrap_or(0.0)
     }
 
-    async fn read(&self, upto: Option<u32>) -> Result<Vec<u8>, Error> {
-        let unreadable = |argument: &str| Error::invalid_input(argument, "could not be read");
+    /// Refuses no bytes at all, naming `argument`.
+    fn check_len(&self, argument: &str) -> Result<(), Error> {
+        if self.len() == 0.0 {
+            return Err(Error::invalid_input(argument, "is empty (0 bytes)"));
+        }
+        Ok(())
+    }
+
+    /// The first `upto` bytes (all with `None`); a `Blob` that cannot be
+    /// read is refused, naming `argument`.
+    async fn read(&self, upto: Option<u32>, argument: &str) -> Result<Vec<u8>, Error> {
+        let unreadable = || Error::invalid_input(argument, "could not be read");
         if let Some(blob) = self.value.dyn_ref::<Blob>() {
             let part = match upto {
                 Some(n) => blob
                     .slice_with_i32_and_i32(0, n as i32)
-                    .map_err(|_| unreadable("image"))?,
+                    .map_err(|_| unreadable())?,
                 None => blob.clone(),
             };
             let buffer = wasm_bindgen_futures::JsFuture::from(part.array_buffer())
                 .await
-                .map_err(|_| unreadable("image"))?;
+                .map_err(|_| unreadable())?;
             return Ok(Uint8Array::new(&buffer).to_vec());
         }
         let view = if self.value.is_instance_of::<Uint8Array>() {
@@ -129,13 +140,21 @@ impl Bytes {
         })
     }
 
-    /// The content type to send: the `Blob`'s, else sniffed from the first bytes.
-    async fn content_type(&self) -> Result<Option<String>, Error> {
-        if let Some(own) = &self.blob_type {
-            return Ok(Some(own.clone()));
-        }
-        let head = self.read(Some(SNIFF_BYTES as u32)).await?;
-        Ok(sniff_image_type(&head).map(str::to_owned))
+    /// The bytes as a raw body, with the content type to send: the
+    /// `Blob`'s, else sniffed from the first bytes. Refusals name `argument`.
+    async fn into_body(self, argument: &str) -> Result<Body, Error> {
+        self.check_len(argument)?;
+        let content_type = match self.blob_type {
+            Some(own) => Some(own),
+            None => {
+                let head = self.read(Some(SNIFF_BYTES as u32), argument).await?;
+                sniff_image_type(&head).map(str::to_owned)
+            }
+        };
+        Ok(Body::Bytes {
+            content_type,
+            value: self.value,
+        })
     }
 }
 
@@ -169,16 +188,17 @@ impl QueryAnswer {
 /// The JSON body of a task, written by `JSON.stringify`; refused by the
 /// argument's name when it cannot be written.
 fn json_body<T: Serialize>(body: &T, argument: &str) -> Result<Body, Error> {
-    to_js(body)
-        .as_ref()
-        .and_then(stringify)
-        .map(Body::Json)
-        .ok_or_else(|| {
-            Error::invalid_input(
-                argument,
-                "cannot be serialised to JSON (a cycle or a BigInt?)",
-            )
-        })
+    json_text(body, argument).map(Body::Json)
+}
+
+/// `body` as JSON text (see [`json_body`]).
+fn json_text<T: Serialize>(body: &T, argument: &str) -> Result<JsString, Error> {
+    to_js(body).as_ref().and_then(stringify).ok_or_else(|| {
+        Error::invalid_input(
+            argument,
+            "cannot be serialised to JSON (a cycle or a BigInt?)",
+        )
+    })
 }
 
 /// Reads a shared or batched answer's document for one caller.
@@ -187,6 +207,53 @@ fn document(answered: &Answered) -> &JsValue {
 }
 
 impl Inner {
+    /// The options of a call: the client's, or the call's own over them.
+    fn resolve(&self, options: Option<&CallOptions>) -> Cow<'_, Resolved> {
+        match options.filter(|o| !o.is_empty()) {
+            Some(own) => Cow::Owned(own.over(&self.defaults)),
+            None => Cow::Borrowed(&self.defaults),
+        }
+    }
+
+    /// Sends one request of `task`, read as `reading`, under `options`.
+    async fn send(
+        &self,
+        task: Task,
+        model: &str,
+        body: &Body,
+        reading: Reading,
+        options: Option<&CallOptions>,
+    ) -> Result<Answered, Error> {
+        let request = Request {
+            task,
+            model,
+            body,
+            reading,
+        };
+        self.perform(&request, &self.resolve(options)).await
+    }
+
+    /// What makes two calls the same: task, model, content type, and the
+    /// body's text or the caller's very `Blob` (which cannot change, unlike
+    /// a byte view the caller may refill while the first call is out).
+    fn share_key(&self, task: Task, model: &str, body: &Body) -> Option<JsString> {
+        let (content_type, body_key) = match body {
+            Body::Json(text) => ("", text.clone()),
+            Body::Bytes {
+                value,
+                content_type,
+            } => {
+                let id = self.in_flight.object_id(value.dyn_ref::<Blob>()?);
+                (
+                    content_type.as_deref().unwrap_or(""),
+                    JsString::from(format!("#{id}")),
+                )
+            }
+        };
+        let head = format!("{}\u{0}{model}\u{0}{content_type}\u{0}", task.name());
+        Some(JsString::from(head).concat(&body_key))
+    }
+
     /// Sends a deterministic call, sharing the request of an identical call
     /// in flight unless the client turned sharing off or the call has
     /// options of its own (its signal or observer must not steer another
@@ -199,52 +266,24 @@ impl Inner {
         options: Option<&CallOptions>,
     ) -> Result<Rc<Answered>, Error> {
         let own = options.filter(|o| !o.is_empty());
-        let resolved = match own {
-            Some(options) => options.over(&self.defaults),
-            None => self.defaults.clone(),
+        let key = if self.dedupe && own.is_none() {
+            self.share_key(task, model, &body)
+        } else {
+            None
         };
-        // What makes two calls the same: task, model, content type, and the
-        // body's text or the caller's very byte object.
-        let body_key: Option<JsString> = match &body {
-            Body::Json(text) => Some(text.clone()),
-            Body::Bytes { value, .. } => self
-                .in_flight
-                .object_id(value)
-                .map(|id| JsString::from(format!("#{id}"))),
-        };
-        let key = body_key
-            .filter(|_| self.dedupe && own.is_none())
-            .map(|body_key| {
-                let content_type = match &body {
-                    Body::Json(_) => "",
-                    Body::Bytes { content_type, .. } => content_type.as_deref().unwrap_or(""),
-                };
-                JsString::from(format!(
-                    "{}\u{0}{model}\u{0}{content_type}\u{0}",
-                    task.name()
-                ))
-                .concat(&body_key)
-            });
         let Some(key) = key else {
-            let request = Request {
-                task,
-                model,
-                body: &body,
-                reading: Reading::Json,
-            };
-            return self.perform(&request, &resolved).await.map(Rc::new);
+            return self
+                .send(task, model, &body, Reading::Json, own)
+                .await
+                .map(Rc::new);
         };
         let me = self.clone();
         let model = model.to_owned();
         let shared = self.in_flight.share(key, move || {
             async move {
-                let request = Request {
-                    task,
-                    model: &model,
-                    body: &body,
-                    reading: Reading::Json,
-                };
-                me.perform(&request, &resolved).await.map(Rc::new)
+                me.send(task, &model, &body, Reading::Json, None)
+                    .await
+                    .map(Rc::new)
             }
             .boxed_local()
         });
@@ -290,10 +329,7 @@ impl Inner {
         batch: super::options::BatchOptions,
     ) -> Result<Vec<Vec<Label>>, Error> {
         let params_key = match &params {
-            Some(p) => json_body(&p, "params").map(|b| match b {
-                Body::Json(text) => String::from(text),
-                Body::Bytes { .. } => String::new(),
-            })?,
+            Some(p) => String::from(json_text(p, "params")?),
             None => String::new(),
         };
         let me = self.clone();
@@ -313,26 +349,23 @@ impl Inner {
                         },
                         "params",
                     )?;
-                    let request = Request {
-                        task: Task::TextClassification,
-                        model: &owned_model,
-                        body: &body,
-                        reading: Reading::Json,
-                    };
-                    me.perform(&request, &me.defaults).await.map(Rc::new)
+                    me.send(
+                        Task::TextClassification,
+                        &owned_model,
+                        &body,
+                        Reading::Json,
+                        None,
+                    )
+                    .await
+                    .map(Rc::new)
                 }
                 .boxed_local()
             },
         );
         let (answered, count) = answer.await?;
+        // As many lists as texts (checked), and `index` is one of the texts.
         let mut lists = answer::text_classification(document(&answered), count)
             .map_err(|e| answered.error(e))?;
-        if index >= lists.len() {
-            return Err(answered.error(Error::new(
-                ErrorCode::BadResponse,
-                "the batched answer has fewer results than texts",
-            )));
-        }
         Ok(vec![lists.swap_remove(index)])
     }
 
@@ -373,16 +406,11 @@ impl Inner {
         options: Option<&CallOptions>,
     ) -> Result<Vec<Label>, Error> {
         validate_model_id(model)?;
-        if image.len() == 0.0 {
-            return Err(Error::invalid_input("image", "is empty (0 bytes)"));
-        }
         let body = match &params {
-            None => Body::Bytes {
-                content_type: image.content_type().await?,
-                value: image.value.clone(),
-            },
+            None => image.into_body("image").await?,
             Some(params) => {
-                let encoded = base64(&image.read(None).await?);
+                image.check_len("image")?;
+                let encoded = base64(&image.read(None, "image").await?);
                 json_body(
                     &TaskBody {
                         inputs: &encoded,
@@ -419,14 +447,9 @@ impl Inner {
             },
             "params",
         )?;
-        let resolved = options.map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
-        let request = Request {
-            task: Task::TextGeneration,
-            model,
-            body: &body,
-            reading: Reading::Json,
-        };
-        let answered = self.perform(&request, &resolved).await?;
+        let answered = self
+            .send(Task::TextGeneration, model, &body, Reading::Json, options)
+            .await?;
         answer::text_generation(document(&answered)).map_err(|e| answered.error(e))
     }
 
@@ -438,14 +461,9 @@ impl Inner {
     ) -> Result<JsValue, Error> {
         check_chat_request(request, false)?;
         let body = json_body(&Params(request.clone()), "request")?;
-        let resolved = options.map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
-        let call = Request {
-            task: Task::Chat,
-            model: "",
-            body: &body,
-            reading: Reading::Json,
-        };
-        let answered = self.perform(&call, &resolved).await?;
+        let answered = self
+            .send(Task::Chat, "", &body, Reading::Json, options)
+            .await?;
         let doc = document(&answered);
         answer::chat_completion(doc).map_err(|e| answered.error(e))?;
         Ok(doc.clone())
@@ -461,24 +479,11 @@ impl Inner {
         validate_model_id(model)?;
         let body = match payload {
             Payload::Json(value) => json_body(&Preserved(&value), "payload")?,
-            Payload::Bytes(bytes) => {
-                if bytes.len() == 0.0 {
-                    return Err(Error::invalid_input("payload", "is empty (0 bytes)"));
-                }
-                Body::Bytes {
-                    content_type: bytes.content_type().await?,
-                    value: bytes.value,
-                }
-            }
+            Payload::Bytes(bytes) => bytes.into_body("payload").await?,
         };
-        let resolved = options.map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
-        let request = Request {
-            task: Task::Query,
-            model,
-            body: &body,
-            reading: Reading::AsTyped,
-        };
-        let answered = self.perform(&request, &resolved).await?;
+        let answered = self
+            .send(Task::Query, model, &body, Reading::AsTyped, options)
+            .await?;
         Ok(match answered.read {
             Read::Json(doc) => QueryAnswer::Json(doc),
             Read::Text(text) => QueryAnswer::Text(text),
@@ -497,16 +502,9 @@ impl Inner {
         body: Body,
         options: Option<CallOptions>,
     ) -> Result<EventSource, Error> {
-        let resolved = options
-            .as_ref()
-            .map_or_else(|| self.defaults.clone(), |o| o.over(&self.defaults));
-        let request = Request {
-            task,
-            model: &model,
-            body: &body,
-            reading: Reading::Stream,
-        };
-        let answered = self.perform(&request, &resolved).await?;
+        let answered = self
+            .send(task, &model, &body, Reading::Stream, options.as_ref())
+            .await?;
         let content_type = answered.incoming.content_type();
         let request_id = answered.incoming.request_id();
         let status = answered.incoming.status;

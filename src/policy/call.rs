@@ -123,6 +123,16 @@ impl CallPolicy {
             }
         }
     }
+
+    /// Ends an attempt left unfinished (its caller dropped the call): like
+    /// an abort, it says nothing of the endpoint's health, and a half-open
+    /// trial it was may be made again. Nothing happens after
+    /// [`finish_attempt`](Self::finish_attempt).
+    pub fn abandon(&mut self, router: &mut Router) {
+        if let Some(index) = self.current.take() {
+            router.record_neutral(index);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +159,31 @@ mod tests {
         );
         let aborted = Error::new(ErrorCode::Aborted, "aborted");
         assert_eq!(Outcome::of_error(&aborted, None), Outcome::Aborted);
+    }
+
+    #[test]
+    fn an_abandoned_trial_may_be_made_again() {
+        use crate::policy::random::SplitMix64;
+        use crate::policy::route::{Breaker, BreakerConfig};
+        let config = BreakerConfig {
+            failure_threshold: 1,
+            cool_down_ms: 100,
+        };
+        let mut router = Router::new(&[1.0], config);
+        let mut random = SplitMix64::new(7);
+        router.record_failure(0, 0);
+        let mut call = CallPolicy::new(RetryConfig::default(), None, 100);
+        assert_eq!(call.start_attempt(&mut router, 100, &mut random).0, 0);
+        let trial = |in_flight| Breaker::HalfOpen {
+            trial_in_flight: in_flight,
+        };
+        assert_eq!(router.breaker(0, 100), trial(true));
+        call.abandon(&mut router);
+        assert_eq!(router.breaker(0, 100), trial(false));
+        // Once finished, abandoning changes nothing.
+        call.start_attempt(&mut router, 100, &mut random);
+        call.finish_attempt(&mut router, 110, &Outcome::Success, &mut random);
+        call.abandon(&mut router);
+        assert_eq!(router.breaker(0, 110), Breaker::Closed);
     }
 }

@@ -33,17 +33,37 @@ test("100 concurrent identical calls reach the upstream as one request", async (
   assert.equal(up.requests.length, 1, "image calls with parameters (a JSON body) are shared too");
 
   up.reset();
-  const raw = await Promise.all(Array.from({ length: 10 }, () => c.classifyImage("acme/vision", image)));
-  assert.equal(up.requests.length, 1, "raw bytes of the same view are shared");
+  const blob = new Blob([image], { type: "image/png" });
+  const raw = await Promise.all(Array.from({ length: 10 }, () => c.classifyImage("acme/vision", blob)));
+  assert.equal(up.requests.length, 1, "raw bytes of the same Blob are shared");
   assert.ok(
     raw.slice(1).every((r) => r !== raw[0] && JSON.stringify(r) === JSON.stringify(raw[0])),
     "each caller gets its own equal result",
   );
 
   up.reset();
-  const copy = image.slice();
-  await Promise.all([c.classifyImage("acme/vision", image), c.classifyImage("acme/vision", copy)]);
-  assert.equal(up.requests.length, 2, "equal bytes in another view are another request");
+  await Promise.all([c.classifyImage("acme/vision", blob), c.classifyImage("acme/vision", new Blob([image]))]);
+  assert.equal(up.requests.length, 2, "equal bytes in another Blob are another request");
+});
+
+test("a byte view is never shared: the caller may refill it while the first call is out", async () => {
+  // Found in review: calls were keyed by the view's identity, so a frame
+  // loop refilling one buffer got the first frame's labels back.
+  const c = client();
+  const frame = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2]);
+  up.fault({ delayMs: 300 });
+  const first = c.classifyImage("acme/vision", frame);
+  while (up.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+  frame[9] = 3; // the first call is out, its answer not back yet
+  const second = c.classifyImage("acme/vision", frame);
+  await Promise.all([first, second]);
+  assert.deepEqual(
+    up.requests.map((r) => [...r.body.subarray(8)]),
+    [
+      [1, 2],
+      [1, 3],
+    ],
+  );
 });
 
 test("sharing ends with the call: a later identical call asks again", async () => {

@@ -286,3 +286,23 @@ describe("a token echoed by upstream", () => {
     assert.deepEqual([err.code, err.message], ["UNAUTHORIZED", "bad: [redacted], [redacted]"]);
   });
 });
+
+describe("a call that gives up without an answer", () => {
+  test("has no status, even when an earlier attempt was answered", async () => {
+    // Found in review: the last status seen was kept, so a timeout after a
+    // 503 said 503 (and a proxy answered its TIMEOUT with a 503).
+    up.fault({ status: 503, body: JSON.stringify({ error: "overloaded" }) });
+    up.fault({ stall: true });
+    const retry = { ...FAST_RETRY, maxAttempts: 2 };
+    const err = await rejection(client({ timeoutMs: 100, retry }).textGeneration("gpt2", "x"));
+    assert.deepEqual(fields(err), {
+      code: "TIMEOUT",
+      message: `no answer from ${up.url}/models/gpt2 within 100 ms`,
+      status: undefined,
+      model: "gpt2",
+      requestId: undefined,
+      attempts: 2,
+      retryAfterMs: undefined,
+    });
+  });
+});
