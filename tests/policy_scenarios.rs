@@ -81,6 +81,9 @@ struct Sim {
     now: u64,
     router: Router,
     random: Box<dyn Random>,
+    /// The breaker of each attempt's endpoint in the last call: as the
+    /// attempt started, and after it ended.
+    breakers: Vec<(Breaker, Breaker)>,
 }
 
 impl Sim {
@@ -101,6 +104,7 @@ impl Sim {
                 },
             ),
             random,
+            breakers: Vec::new(),
         }
     }
 
@@ -113,10 +117,12 @@ impl Sim {
     ) -> Vec<Step> {
         let mut policy = CallPolicy::new(config, timeout, self.now);
         let mut steps = Vec::new();
+        self.breakers.clear();
         loop {
             let (endpoint, attempt_timeout) =
                 policy.start_attempt(&mut self.router, self.now, &mut *self.random);
             let at = self.now;
+            let started = self.router.breaker(endpoint, self.now);
             let failed = |error: Error, header_wait_ms| {
                 let code = error.code();
                 (Outcome::of_error(&error, header_wait_ms), Some(code))
@@ -143,6 +149,8 @@ impl Sim {
             };
             let next =
                 policy.finish_attempt(&mut self.router, self.now, &outcome, &mut *self.random);
+            self.breakers
+                .push((started, self.router.breaker(endpoint, self.now)));
             steps.push(Step {
                 endpoint,
                 at,
@@ -241,8 +249,21 @@ fn a_loading_models_estimate_is_a_floor_capped_at_max_delay_and_the_header_wins(
             step(0, 13_515, 46_485, None, Next::Done),
         ]
     );
-    // Three loading answers in a row opened the breaker; the only endpoint
-    // still took the next attempt as its trial, which closed it.
+    // Three loading answers in a row opened the breaker, the third at
+    // 12_515 ms; the only endpoint still took the next attempt as its trial,
+    // which closed it.
+    let trial = Breaker::HalfOpen {
+        trial_in_flight: true,
+    };
+    assert_eq!(
+        sim.breakers,
+        [
+            (Breaker::Closed, Breaker::Closed),
+            (Breaker::Closed, Breaker::Closed),
+            (Breaker::Closed, Breaker::Open { until_ms: 42_515 }),
+            (trial, Breaker::Closed),
+        ]
+    );
     assert_eq!(sim.router.breaker(0, sim.now), Breaker::Closed);
 }
 

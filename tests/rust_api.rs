@@ -71,6 +71,34 @@ async fn requests() -> Vec<(String, String)> {
         .collect()
 }
 
+/// How the upstream's answer to each request ended: (path, finished,
+/// closedEarly), once every answer has ended one way or the other (read
+/// again while one is still being written).
+async fn settled_requests() -> Vec<(String, bool, bool)> {
+    for _ in 0..500 {
+        let log = control("requests", None).await;
+        let states: Vec<(String, bool, bool)> = js_sys::Array::from(&log)
+            .iter()
+            .map(|r| {
+                let get = |k: &str| Reflect::get(&r, &k.into()).unwrap();
+                (
+                    get("path").as_string().unwrap(),
+                    get("finished").as_bool().unwrap(),
+                    get("closedEarly").as_bool().unwrap(),
+                )
+            })
+            .collect();
+        if states
+            .iter()
+            .all(|(_, finished, closed)| *finished || *closed)
+        {
+            return states;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    panic!("an answer of the upstream neither finished nor closed early");
+}
+
 /// A 1x1 PNG.
 const PNG: &[u8] = &[
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
@@ -156,7 +184,20 @@ async fn recorded_answers_come_back_typed_and_sorted() {
         })
         .await
         .unwrap();
-    assert_eq!(many.len(), 2);
+    // One label each: the upstream's highest for each text.
+    assert_eq!(
+        many,
+        [
+            [Label {
+                label: "POSITIVE".into(),
+                score: 0.9742708670545137
+            }],
+            [Label {
+                label: "NEGATIVE".into(),
+                score: 0.9648838441489265
+            }]
+        ]
+    );
     let ranked = hf
         .zero_shot(
             MNLI,
@@ -165,16 +206,51 @@ async fn recorded_answers_come_back_typed_and_sorted() {
         )
         .await
         .unwrap();
-    assert_eq!(ranked.len(), 2);
-    assert!(ranked[0].score >= ranked[1].score, "{ranked:?}");
+    assert_eq!(
+        ranked,
+        [
+            Label {
+                label: "marketing".into(),
+                score: 0.8915848148609405
+            },
+            Label {
+                label: "technical issue".into(),
+                score: 0.10841518513905948
+            }
+        ]
+    );
+    // The recorded answer for an image (the recording kept no body, so it
+    // answers any image).
     let vit = hf.classify_image(VIT, PNG).await.unwrap();
-    assert!(!vit.is_empty());
+    assert_eq!(
+        vit,
+        [
+            ("cheetah, chetah, Acinonyx jubatus", 0.9981812238693237),
+            ("leopard, Panthera pardus", 0.000663304585032165),
+            (
+                "jaguar, panther, Panthera onca, Felis onca",
+                0.0005421049427241087
+            ),
+            ("lion, king of beasts, Panthera leo", 0.00010748126805992797),
+            ("tiger, Panthera tigris", 5.714610961149447e-05),
+        ]
+        .map(|(label, score)| Label {
+            label: label.into(),
+            score
+        })
+    );
     let sent = requests().await;
+    assert_eq!(sent.len(), 4, "{sent:?}");
     assert_eq!(sent[0].1, r#"{"inputs":"I like you","parameters":{}}"#);
     assert_eq!(
         sent[1].1,
         r#"{"inputs":["I like you","I hate you"],"parameters":{"top_k":1}}"#
     );
+    assert_eq!(
+        sent[2].1,
+        r#"{"inputs":"Our new feature launch was a massive success!","parameters":{"candidate_labels":["marketing","technical issue"]}}"#
+    );
+    assert_eq!(sent[3].0, format!("/models/{VIT}"));
 }
 
 #[wasm_bindgen_test]
@@ -208,7 +284,10 @@ async fn generation_with_parameters_and_call_options() {
         )
         .await
         .unwrap();
-    assert!(!generated.generated_text.is_empty());
+    assert_eq!(
+        generated.generated_text,
+        "The future of AI light this of was a from is river it is the the signal and are pattern"
+    );
     assert_eq!(
         *seen.borrow(),
         [
@@ -216,10 +295,15 @@ async fn generation_with_parameters_and_call_options() {
             (2, Some(200), None)
         ]
     );
+    // The retry resent the very request.
+    let body = r#"{"inputs":"The future of AI","parameters":{"max_length":20,"temperature":0.7}}"#;
     let sent = requests().await;
     assert_eq!(
-        sent[1].1,
-        r#"{"inputs":"The future of AI","parameters":{"max_length":20,"temperature":0.7}}"#
+        sent,
+        [
+            ("/models/gpt2".to_owned(), body.to_owned()),
+            ("/models/gpt2".to_owned(), body.to_owned())
+        ]
     );
 }
 
@@ -239,9 +323,43 @@ async fn a_dead_endpoint_fails_over_to_the_next() {
         })
         .build()
         .unwrap();
-    let labels = hf.text_classification(SST2, "fine").await.unwrap();
-    assert_eq!(labels.len(), 2);
-    assert_eq!(requests().await.len(), 1);
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let record = seen.clone();
+    let labels = hf
+        .text_classification(SST2, "fine")
+        .options(CallOptions::new().on_attempt(move |info| {
+            record
+                .borrow_mut()
+                .push((info.endpoint.clone(), info.attempt, info.status, info.code))
+        }))
+        .await
+        .unwrap();
+    // The dead endpoint (all but certain to be picked first at its weight)
+    // was tried and failed, then the local one answered.
+    assert_eq!(
+        *seen.borrow(),
+        [
+            ("dead".to_owned(), 1, None, Some(ErrorCode::Network)),
+            ("local".to_owned(), 2, Some(200), None)
+        ]
+    );
+    assert_eq!(
+        labels,
+        [
+            Label {
+                label: "NEGATIVE".into(),
+                score: 0.5794622998218983
+            },
+            Label {
+                label: "POSITIVE".into(),
+                score: 0.42053770017810166
+            }
+        ]
+    );
+    assert_eq!(
+        requests().await,
+        [(format!("/models/{SST2}"), r#"{"inputs":"fine"}"#.to_owned())]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -281,16 +399,32 @@ async fn chat_and_streams() {
         "{chunks} chunks: {text:?}"
     );
 
+    // Twelve token events, paced so that the answer is still being written
+    // when the stream is dropped after three.
+    reset().await;
+    fault(r#"{"path":"/models/gpt2","streamIntervalMs":50}"#).await;
     let mut tokens = hf.text_generation_stream("gpt2", "Once upon a time", None, None);
-    let mut n = 0;
+    let mut texts = Vec::new();
     while let Some(chunk) = tokens.next().await {
-        assert!(!chunk.unwrap().token.text.is_empty());
-        n += 1;
-        if n == 3 {
-            break; // dropping the stream cancels the request
+        texts.push(chunk.unwrap().token.text);
+        if texts.len() == 3 {
+            break;
         }
     }
-    assert_eq!(n, 3);
+    drop(tokens); // dropping the stream cancels the request
+    assert_eq!(texts, ["that", " it", " it"]);
+    assert_eq!(
+        requests().await,
+        [(
+            "/models/gpt2".to_owned(),
+            r#"{"inputs":"Once upon a time","stream":true}"#.to_owned()
+        )]
+    );
+    assert_eq!(
+        settled_requests().await,
+        [("/models/gpt2".to_owned(), false, true)],
+        "(path, finished, closedEarly)"
+    );
 }
 
 #[wasm_bindgen_test]
