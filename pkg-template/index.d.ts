@@ -311,6 +311,10 @@ export class InferenceClient {
   free(): void;
 }
 
+// The free functions: one call each, on a client made from `options` for it
+// alone. `dedupe` and `batch` act across the calls of one client, so they do
+// nothing useful here (a batch of one still waits `windowMs`): for them,
+// make an InferenceClient.
 export function query(model: string, payload: JsonValue | BinaryInput, options?: ClientOptions): Promise<JsonValue | Blob>;
 export function textClassification(model: string, text: string, params?: TextClassificationParameters, options?: ClientOptions): Promise<LabelScore[]>;
 export function textClassification(model: string, text: string[], params?: TextClassificationParameters, options?: ClientOptions): Promise<LabelScore[][]>;

@@ -1,5 +1,5 @@
-// The error every rejection of hf-inference-wasm carries, built from the
-// core's error JSON (client.js); it never holds an access token.
+// The error every rejection of hf-inference-wasm carries, built by the wasm
+// from the client's error (src/js/error.rs); it never holds an access token.
 export class InferenceError extends Error {
   constructor(message, code, details = {}) {
     super(message);

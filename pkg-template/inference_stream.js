@@ -1,5 +1,5 @@
 // The async iterator of streamed answers (`for await (const chunk of stream)`).
-// client.js constructs it around a source of chunks (`pull`, `cancel`):
+// The wasm constructs it around a source of chunks (`pull`, `cancel`):
 // pulls are serialised, and `return()` (a `break` out of the loop) cancels the
 // request and closes its connection.
 export class InferenceStream {

@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use hf_inference_wasm::policy::random::SplitMix64;
 use hf_inference_wasm::policy::retry::compute_time_ms;
 use hf_inference_wasm::protocol::answer::{
-    chat_completion, embedded, image_classification, text_classification, text_generation,
-    zero_shot, GeneratedText, Label,
+    chat_completion, image_classification, text_classification, text_generation, zero_shot,
+    GeneratedText, Label,
 };
 use hf_inference_wasm::protocol::document::Document;
-use hf_inference_wasm::protocol::error::{error_from_answer, ErrorAnswer, ErrorBody, ErrorCode};
+use hf_inference_wasm::protocol::error::{
+    embedded, error_from_answer, ErrorAnswer, ErrorBody, ErrorCode,
+};
 use hf_inference_wasm::protocol::model::{
     chat_url, task_url, validate_endpoint_url, validate_model_id, ROUTER_TASKS,
 };

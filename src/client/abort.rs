@@ -49,21 +49,15 @@ impl Drop for Listeners {
     }
 }
 
-/// Resolves when any of the signals aborts (never, when there are none).
+/// Resolves when any of the signals aborts.
 pub(crate) struct AbortWait {
-    receiver: Option<oneshot::Receiver<()>>,
-    _listeners: Option<Listeners>,
+    receiver: oneshot::Receiver<()>,
+    _listeners: Listeners,
 }
 
 impl AbortWait {
-    /// Waits for any of `signals`.
+    /// Waits for any of `signals` (never resolves without any).
     pub fn new(signals: &[AbortSignal]) -> AbortWait {
-        if signals.is_empty() {
-            return AbortWait {
-                receiver: None,
-                _listeners: None,
-            };
-        }
         let (sender, receiver) = oneshot::channel();
         let mut sender = Some(sender);
         let listeners = Listeners::new(signals, move || {
@@ -72,8 +66,8 @@ impl AbortWait {
             }
         });
         AbortWait {
-            receiver: Some(receiver),
-            _listeners: Some(listeners),
+            receiver,
+            _listeners: listeners,
         }
     }
 }
@@ -82,13 +76,10 @@ impl Future for AbortWait {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.receiver.as_mut() {
-            None => Poll::Pending,
-            Some(receiver) => match Pin::new(receiver).poll(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(()),
-                // The sender lives as long as the listeners: not reached.
-                Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
-            },
+        match Pin::new(&mut self.receiver).poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            // The sender lives as long as the listeners: not reached.
+            Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -11,6 +11,7 @@ use gloo_timers::future::TimeoutFuture;
 use web_sys::AbortSignal;
 
 use super::abort::AbortWait;
+use super::deadline::MAX_TIMER_MS;
 use super::options::{AttemptInfo, EndpointTarget, Observer};
 use super::transport::{now_ms, ABORTED_MESSAGE};
 use crate::policy::call::{CallPolicy, Next, Outcome};
@@ -95,7 +96,7 @@ pub(crate) async fn sleep(ms: u64, signals: &[AbortSignal]) -> bool {
     if ms == 0 {
         return true;
     }
-    let timer = TimeoutFuture::new(ms.min(0x7FFF_FFFF) as u32);
+    let timer = TimeoutFuture::new(ms.min(MAX_TIMER_MS) as u32);
     if signals.is_empty() {
         timer.await;
         return true;

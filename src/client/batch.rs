@@ -20,7 +20,7 @@ pub(crate) type BatchAnswer = Shared<LocalBoxFuture<'static, Result<(Rc<Answered
 /// before its window ends (when full), and its answer.
 struct Batch {
     texts: Rc<RefCell<Vec<String>>>,
-    go: Option<oneshot::Sender<()>>,
+    go: oneshot::Sender<()>,
     answer: BatchAnswer,
 }
 
@@ -67,14 +67,7 @@ impl Batches {
             }
             .boxed_local()
             .shared();
-            open.insert(
-                key.clone(),
-                Batch {
-                    texts,
-                    go: Some(go),
-                    answer,
-                },
-            );
+            open.insert(key.clone(), Batch { texts, go, answer });
         }
         let batch = open.get_mut(&key).expect("just inserted");
         let index = {
@@ -86,9 +79,7 @@ impl Batches {
         if index + 1 >= max_size {
             // Full: it goes now, and the next text opens another batch.
             if let Some(batch) = open.remove(&key) {
-                if let Some(go) = batch.go {
-                    let _ = go.send(());
-                }
+                let _ = batch.go.send(());
             }
         }
         (index, answer)

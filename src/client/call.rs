@@ -115,7 +115,7 @@ impl Answered {
     }
 }
 
-/// What a call sends: the task, its model (`None` for chat, whose model is
+/// What a call sends: the task, its model (empty for chat, whose model is
 /// in the body) and its body.
 pub(crate) struct Request<'a> {
     pub task: Task,
@@ -222,7 +222,8 @@ impl Inner {
                     status: Some(incoming.status),
                     ..Facts::default()
                 };
-                if observed || !incoming.ok() {
+                // Only the observer reads these (an error has its own).
+                if observed {
                     facts.request_id = incoming.request_id();
                     facts.compute_time_ms = incoming.compute_time_ms();
                 }

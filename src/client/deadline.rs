@@ -23,7 +23,7 @@ use wasm_bindgen::JsCast;
 use super::transport::now_ms;
 
 /// Longest wait `setTimeout` takes without firing at once.
-const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
+pub(crate) const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
 
 #[wasm_bindgen]
 extern "C" {

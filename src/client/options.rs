@@ -320,8 +320,11 @@ impl CallOptions {
         if let Some(Retry::On(retry)) = &self.retry {
             retry.check(&format!("{argument}.retry"))?;
         }
-        for (name, value) in &self.headers {
-            check_header(name, value, &format!("{argument}.headers.{name}"))?;
+        if let Some(name) = invalid_header(&self.headers) {
+            return Err(Error::invalid_input(
+                &format!("{argument}.headers.{name}"),
+                "is not a valid HTTP header name or value",
+            ));
         }
         Ok(())
     }
@@ -349,17 +352,22 @@ impl CallOptions {
     }
 }
 
-/// Checks a header name and value as `fetch` itself will: the runtime's
-/// `Headers` refuses what is not a token name or a field value.
-fn check_header(name: &str, value: &str, argument: &str) -> Result<(), Error> {
-    let valid = web_sys::Headers::new().is_ok_and(|h| h.append(name, value).is_ok());
-    if !valid {
-        return Err(Error::invalid_input(
-            argument,
-            "is not a valid HTTP header name or value",
-        ));
+/// The name of the first header `fetch` itself would refuse, if any: the
+/// runtime's `Headers` refuses what is not a token name or a field value.
+fn invalid_header(headers: &[(String, String)]) -> Option<&str> {
+    if headers.is_empty() {
+        return None;
     }
-    Ok(())
+    let checker = web_sys::Headers::new().ok();
+    let refused = |name: &str, value: &str| {
+        checker
+            .as_ref()
+            .is_none_or(|h| h.append(name, value).is_err())
+    };
+    headers
+        .iter()
+        .find(|(name, value)| refused(name, value))
+        .map(|(name, _)| name.as_str())
 }
 
 /// The options a call runs with: the client's, with the call's own over them.

@@ -19,7 +19,7 @@ use super::call::Secrets;
 use super::json;
 use super::transport::{BodyGuard, ABORTED_MESSAGE};
 use crate::protocol::document::Document;
-use crate::protocol::error::{embedded_error, Error, ErrorBody, ErrorCode};
+use crate::protocol::error::{embedded, Error, ErrorCode};
 use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
 
 /// The events of one streamed answer, read as they arrive.
@@ -165,21 +165,19 @@ impl Drop for EventSource {
 /// The error of a streamed call answered 2xx with something other than an
 /// event stream: the error its body carries, else BAD_RESPONSE naming its type.
 pub(crate) fn not_a_stream(content_type: &str, body: &str) -> Error {
-    let embedded = json::parse(body)
-        .filter(Document::is_object)
-        .and_then(|doc| serde_wasm_bindgen::from_value::<ErrorBody>(doc).ok())
-        .and_then(|b| embedded_error(&b));
-    embedded.unwrap_or_else(|| {
-        let got = if content_type.is_empty() {
-            "no content type"
-        } else {
-            content_type
-        };
-        Error::new(
-            ErrorCode::BadResponse,
-            format!("expected an event stream, got {got}"),
-        )
-    })
+    json::parse(body)
+        .and_then(|doc| embedded(&doc))
+        .unwrap_or_else(|| {
+            let got = if content_type.is_empty() {
+                "no content type"
+            } else {
+                content_type
+            };
+            Error::new(
+                ErrorCode::BadResponse,
+                format!("expected an event stream, got {got}"),
+            )
+        })
 }
 
 /// A stream of typed chunks (`futures::Stream`). Nothing is sent before the
@@ -188,7 +186,7 @@ pub(crate) fn not_a_stream(content_type: &str, body: &str) -> Error {
 ///
 /// ```ignore
 /// use futures_util::StreamExt;
-/// let mut stream = hf.chat_completion_stream(&request);
+/// let mut stream = hf.chat_completion_stream(&request, None);
 /// while let Some(chunk) = stream.next().await {
 ///     print!("{}", chunk?.choices[0].delta.content.as_deref().unwrap_or(""));
 /// }

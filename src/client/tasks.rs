@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture};
@@ -568,6 +567,8 @@ impl Inner {
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Call<P, T> {
     inner: Rc<Inner>,
+    /// Named in every error of the call.
+    model: String,
     params: Option<P>,
     options: Option<CallOptions>,
     #[allow(clippy::type_complexity)]
@@ -578,25 +579,20 @@ pub struct Call<P, T> {
             Option<CallOptions>,
         ) -> LocalBoxFuture<'static, Result<T, Error>>,
     >,
-    _result: PhantomData<T>,
 }
 
-impl<P: Serialize, T> Call<P, T> {
-    fn new(
-        client: &InferenceClient,
-        run: impl FnOnce(
-                Rc<Inner>,
-                Option<Params>,
-                Option<CallOptions>,
-            ) -> LocalBoxFuture<'static, Result<T, Error>>
-            + 'static,
-    ) -> Call<P, T> {
+impl<P: Serialize, T: 'static> Call<P, T> {
+    fn new<F, Fut>(client: &InferenceClient, model: &str, run: F) -> Call<P, T>
+    where
+        F: FnOnce(Rc<Inner>, Option<Params>, Option<CallOptions>) -> Fut + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
         Call {
             inner: client.inner.clone(),
+            model: model.to_owned(),
             params: None,
             options: None,
-            run: Box::new(run),
-            _result: PhantomData,
+            run: Box::new(move |inner, params, options| run(inner, params, options).boxed_local()),
         }
     }
 
@@ -619,24 +615,25 @@ impl<P: Serialize, T: 'static> IntoFuture for Call<P, T> {
 
     fn into_future(self) -> Self::IntoFuture {
         let params = self.params.as_ref().map(Params::from_typed);
-        if let Some(options) = &self.options {
-            if let Err(error) = options.check("callOptions") {
-                return futures_util::future::ready(Err(error)).boxed_local();
-            }
+        let checked = match &self.options {
+            Some(options) => options.check("callOptions"),
+            None => Ok(()),
+        };
+        let running = checked.map(|()| (self.run)(self.inner, params, self.options));
+        let model = self.model;
+        async move {
+            let result = match running {
+                Ok(running) => running.await,
+                Err(error) => Err(error),
+            };
+            result.map_err(|e| e.with_model(&model))
         }
-        (self.run)(self.inner, params, self.options)
+        .boxed_local()
     }
 }
 
 fn texts(texts: &[&str]) -> Inputs {
     Inputs::Many(texts.iter().map(|t| (*t).to_owned()).collect())
-}
-
-fn with_model<T>(
-    model: String,
-    future: impl Future<Output = Result<T, Error>> + 'static,
-) -> LocalBoxFuture<'static, Result<T, Error>> {
-    async move { future.await.map_err(|e| e.with_model(&model)) }.boxed_local()
 }
 
 impl InferenceClient {
@@ -646,14 +643,12 @@ impl InferenceClient {
         model: &str,
         text: &str,
     ) -> Call<super::TextClassificationParameters, Vec<Label>> {
-        let (model, text) = (model.to_owned(), text.to_owned());
-        Call::new(self, move |inner, params, options| {
-            with_model(model.clone(), async move {
-                let mut lists = inner
-                    .text_classification(&model, Inputs::One(text), params, options.as_ref())
-                    .await?;
-                Ok(lists.pop().unwrap_or_default())
-            })
+        let (id, text) = (model.to_owned(), text.to_owned());
+        Call::new(self, model, move |inner, params, options| async move {
+            let mut lists = inner
+                .text_classification(&id, Inputs::One(text), params, options.as_ref())
+                .await?;
+            Ok(lists.pop().unwrap_or_default())
         })
     }
 
@@ -663,13 +658,11 @@ impl InferenceClient {
         model: &str,
         texts_: &[&str],
     ) -> Call<super::TextClassificationParameters, Vec<Vec<Label>>> {
-        let (model, inputs) = (model.to_owned(), texts(texts_));
-        Call::new(self, move |inner, params, options| {
-            with_model(model.clone(), async move {
-                inner
-                    .text_classification(&model, inputs, params, options.as_ref())
-                    .await
-            })
+        let (id, inputs) = (model.to_owned(), texts(texts_));
+        Call::new(self, model, move |inner, params, options| async move {
+            inner
+                .text_classification(&id, inputs, params, options.as_ref())
+                .await
         })
     }
 
@@ -680,15 +673,13 @@ impl InferenceClient {
         text: &str,
         candidate_labels: &[&str],
     ) -> Call<super::ZeroShotParameters, Vec<Label>> {
-        let (model, text) = (model.to_owned(), text.to_owned());
+        let (id, text) = (model.to_owned(), text.to_owned());
         let labels: Vec<String> = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
-        Call::new(self, move |inner, params, options| {
-            with_model(model.clone(), async move {
-                let mut lists = inner
-                    .zero_shot(&model, Inputs::One(text), labels, params, options.as_ref())
-                    .await?;
-                Ok(lists.pop().unwrap_or_default())
-            })
+        Call::new(self, model, move |inner, params, options| async move {
+            let mut lists = inner
+                .zero_shot(&id, Inputs::One(text), labels, params, options.as_ref())
+                .await?;
+            Ok(lists.pop().unwrap_or_default())
         })
     }
 
@@ -700,14 +691,12 @@ impl InferenceClient {
         texts_: &[&str],
         candidate_labels: &[&str],
     ) -> Call<super::ZeroShotParameters, Vec<Vec<Label>>> {
-        let (model, inputs) = (model.to_owned(), texts(texts_));
+        let (id, inputs) = (model.to_owned(), texts(texts_));
         let labels: Vec<String> = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
-        Call::new(self, move |inner, params, options| {
-            with_model(model.clone(), async move {
-                inner
-                    .zero_shot(&model, inputs, labels, params, options.as_ref())
-                    .await
-            })
+        Call::new(self, model, move |inner, params, options| async move {
+            inner
+                .zero_shot(&id, inputs, labels, params, options.as_ref())
+                .await
         })
     }
 
@@ -718,13 +707,11 @@ impl InferenceClient {
         model: &str,
         image: &[u8],
     ) -> Call<super::ImageClassificationParameters, Vec<Label>> {
-        let (model, image) = (model.to_owned(), Bytes::from_slice(image));
-        Call::new(self, move |inner, params, options| {
-            with_model(model.clone(), async move {
-                inner
-                    .classify_image(&model, image, params, options.as_ref())
-                    .await
-            })
+        let (id, image) = (model.to_owned(), Bytes::from_slice(image));
+        Call::new(self, model, move |inner, params, options| async move {
+            inner
+                .classify_image(&id, image, params, options.as_ref())
+                .await
         })
     }
 
@@ -734,18 +721,16 @@ impl InferenceClient {
         model: &str,
         prompt: &str,
     ) -> Call<super::TextGenerationParameters, TextGeneration> {
-        let (model, prompt) = (model.to_owned(), prompt.to_owned());
-        Call::new(self, move |inner, params, options| {
-            with_model(model.clone(), async move {
-                let generated = inner
-                    .text_generation(&model, &prompt, params, options.as_ref())
-                    .await?;
-                Ok(TextGeneration {
-                    generated_text: generated.generated_text,
-                    details: generated
-                        .details
-                        .and_then(|d| d.read::<GenerationDetails>()),
-                })
+        let (id, prompt) = (model.to_owned(), prompt.to_owned());
+        Call::new(self, model, move |inner, params, options| async move {
+            let generated = inner
+                .text_generation(&id, &prompt, params, options.as_ref())
+                .await?;
+            Ok(TextGeneration {
+                generated_text: generated.generated_text,
+                details: generated
+                    .details
+                    .and_then(|d| d.read::<GenerationDetails>()),
             })
         })
     }
@@ -755,55 +740,39 @@ impl InferenceClient {
         &self,
         request: &super::ChatCompletionRequest,
     ) -> Call<(), super::ChatCompletion> {
-        let request = to_js(request);
-        Call::new(self, move |inner, _, options| {
-            async move {
-                let request = request.unwrap_or(JsValue::NULL);
-                let model = request
-                    .member("model")
-                    .and_then(|m| m.as_text())
-                    .unwrap_or_default();
-                let doc = inner
-                    .chat_completion(&request, options.as_ref())
-                    .await
-                    .map_err(|e| e.with_model(&model))?;
-                doc.read().ok_or_else(|| {
-                    Error::new(
-                        ErrorCode::BadResponse,
-                        "the chat answer is not a chat completion",
-                    )
-                    .with_model(&model)
-                })
-            }
-            .boxed_local()
+        let model = &request.model;
+        let request = to_js(request).unwrap_or(JsValue::NULL);
+        Call::new(self, model, move |inner, _, options| async move {
+            let doc = inner.chat_completion(&request, options.as_ref()).await?;
+            doc.read().ok_or_else(|| {
+                Error::new(
+                    ErrorCode::BadResponse,
+                    "the chat answer is not a chat completion",
+                )
+            })
         })
     }
 
     /// Sends bytes (audio, an image) to a model as they are, with their
     /// sniffed content type, and returns the answer as it came.
     pub fn query_bytes(&self, model: &str, payload: &[u8]) -> Call<(), QueryAnswer> {
-        let (model, payload) = (model.to_owned(), Bytes::from_slice(payload));
-        Call::new(self, move |inner, _, options| {
-            with_model(model.clone(), async move {
-                inner
-                    .query(&model, Payload::Bytes(payload), options.as_ref())
-                    .await
-            })
+        let (id, payload) = (model.to_owned(), Bytes::from_slice(payload));
+        Call::new(self, model, move |inner, _, options| async move {
+            inner
+                .query(&id, Payload::Bytes(payload), options.as_ref())
+                .await
         })
     }
 
     /// Sends any JSON payload to a model, and returns the answer as it came.
     pub fn query<B: Serialize>(&self, model: &str, payload: &B) -> Call<(), QueryAnswer> {
-        let (model, payload) = (model.to_owned(), to_js(payload));
-        Call::new(self, move |inner, _, options| {
-            with_model(model.clone(), async move {
-                let payload = payload.ok_or_else(|| {
-                    Error::invalid_input("payload", "cannot be serialised to JSON")
-                })?;
-                inner
-                    .query(&model, Payload::Json(payload), options.as_ref())
-                    .await
-            })
+        let (id, payload) = (model.to_owned(), to_js(payload));
+        Call::new(self, model, move |inner, _, options| async move {
+            let payload = payload
+                .ok_or_else(|| Error::invalid_input("payload", "cannot be serialised to JSON"))?;
+            inner
+                .query(&id, Payload::Json(payload), options.as_ref())
+                .await
         })
     }
 

@@ -26,9 +26,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Blob, ReadableStream, RequestInit, Response};
 
 use super::abort::Listeners;
-use super::deadline::Deadline;
+use super::deadline::{Deadline, MAX_TIMER_MS};
 use super::json;
 use crate::policy::retry::{compute_time_ms, retry_after_ms};
+use crate::protocol::document::Document;
 use crate::protocol::error::{Error, ErrorAnswer, ErrorBody, ErrorCode};
 use crate::protocol::token::{redact_each, Token};
 
@@ -40,9 +41,6 @@ extern "C" {
 
 /// The message of an abort by the caller's signal.
 pub(crate) const ABORTED_MESSAGE: &str = "the call was aborted by its signal";
-
-/// Longest wait `setTimeout` takes without firing at once.
-const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
 
 /// Milliseconds since the Unix epoch (`Date.now()`: `SystemTime` panics on
 /// wasm32-unknown-unknown).
@@ -108,11 +106,23 @@ impl Guard {
         )
     }
 
-    /// Awaits `promise` within the attempt's limit. A promise still pending
-    /// at the deadline is left to `late`, which gets its value when it comes.
+    /// Awaits `promise` within the attempt's limit.
     async fn settle(&self, promise: Promise, late: fn(JsValue)) -> Result<JsValue, Error> {
+        self.within(promise, late)
+            .await?
+            .map_err(|e| self.failure(&e))
+    }
+
+    /// How `promise` settled, or TIMEOUT at the attempt's deadline. A
+    /// promise still pending then is left to `late`, which gets its value
+    /// when it comes.
+    async fn within(
+        &self,
+        promise: Promise,
+        late: fn(JsValue),
+    ) -> Result<Result<JsValue, JsValue>, Error> {
         let answer = JsFuture::from(promise);
-        let settled = match self.deadline_at {
+        Ok(match self.deadline_at {
             None => answer.await,
             Some(at) => match select(answer, Deadline::at(at)).await {
                 Either::Left((settled, _)) => settled,
@@ -125,8 +135,7 @@ impl Guard {
                     return Err(self.timeout());
                 }
             },
-        };
-        settled.map_err(|e| self.failure(&e))
+        })
     }
 }
 
@@ -211,10 +220,8 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
         timer,
         _listeners: listeners,
     });
-    if guard.signals.iter().any(AbortSignal::aborted) {
-        return Err(Error::new(ErrorCode::Aborted, ABORTED_MESSAGE));
-    }
-
+    // An already aborted signal never gets here: the attempt loop checks
+    // them right before each attempt.
     let init = RequestInit::new();
     init.set_method("POST");
     if !outgoing.headers.is_empty() {
@@ -293,15 +300,12 @@ impl Incoming {
             .response
             .json()
             .map_err(|e| JsonFailure::Io(self.guard.failure(&e)))?;
-        let answer = JsFuture::from(promise);
-        let settled = match self.guard.deadline_at {
-            None => answer.await,
-            Some(at) => match select(answer, Deadline::at(at)).await {
-                Either::Left((settled, _)) => settled,
-                Either::Right(_) => return Err(JsonFailure::Io(self.guard.timeout())),
-            },
-        };
-        match settled {
+        match self
+            .guard
+            .within(promise, ignore)
+            .await
+            .map_err(JsonFailure::Io)?
+        {
             Ok(value) => Ok(value),
             Err(e) if e.is_instance_of::<js_sys::SyntaxError>() => Err(JsonFailure::NotJson),
             Err(e) => Err(JsonFailure::Io(self.guard.failure(&e))),
@@ -326,8 +330,8 @@ impl Incoming {
     pub async fn error_answer(&self, secrets: &[Token]) -> Result<ErrorAnswer, Error> {
         let text = redact_each(secrets, self.text().await?);
         let json = json::parse(&text)
-            .filter(crate::protocol::document::Document::is_object)
-            .and_then(|v| serde_wasm_bindgen::from_value::<ErrorBody>(v).ok());
+            .filter(Document::is_object)
+            .and_then(|doc| doc.read::<ErrorBody>());
         Ok(ErrorAnswer {
             status: self.status,
             request_id: self.request_id(),

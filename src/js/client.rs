@@ -114,7 +114,7 @@ impl JsInferenceClient {
     /// A streamed OpenAI chat completion: an async iterator of chunks.
     #[wasm_bindgen(js_name = chatCompletionStream)]
     pub fn chat_completion_stream(&self, request: JsValue, call_options: JsValue) -> JsValue {
-        task::chat_completion_stream(self.client.inner.clone(), request, call_options)
+        task::chat_completion_stream(self.via(), request, call_options)
     }
 
     /// A streamed text generation: an async iterator of TGI chunks.
@@ -126,12 +126,6 @@ impl JsInferenceClient {
         params: JsValue,
         call_options: JsValue,
     ) -> JsValue {
-        task::text_generation_stream(
-            self.client.inner.clone(),
-            model,
-            prompt,
-            params,
-            call_options,
-        )
+        task::text_generation_stream(self.via(), model, prompt, params, call_options)
     }
 }

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::error::to_js_error;
 use super::read;
-use super::stream::{failed_stream, stream_of};
+use super::stream::stream_of;
 use crate::client::json::to_js;
 use crate::client::tasks::{Payload, Preserved, QueryAnswer};
 use crate::client::Inner;
@@ -61,6 +61,15 @@ pub(crate) enum Via {
     Options(JsValue),
 }
 
+impl Via {
+    fn client(self) -> Result<Rc<Inner>, Error> {
+        match self {
+            Via::Client(inner) => Ok(inner),
+            Via::Options(options) => Ok(read::client(&options)?.inner),
+        }
+    }
+}
+
 /// `value` as a JS value (lists of `{label, score}`, `{generated_text}`).
 fn out<T: Serialize>(value: &T) -> JsValue {
     to_js(value).unwrap_or(JsValue::UNDEFINED)
@@ -89,10 +98,7 @@ fn lists(mut lists: Vec<Vec<crate::Label>>, many: bool) -> JsValue {
 
 /// Runs `job`, and names its model in every error after the model id itself.
 async fn run(via: Via, job: Job, call_options: JsValue) -> Result<JsValue, Error> {
-    let inner = match via {
-        Via::Client(inner) => inner,
-        Via::Options(options) => read::client(&options)?.inner,
-    };
+    let inner = via.client()?;
     let model = match &job {
         Job::Chat { request } => chat_model(request),
         Job::Query { model, .. }
@@ -197,14 +203,12 @@ pub(crate) fn call(via: Via, job: Job, call_options: JsValue) -> Promise {
     })
 }
 
-/// `chatCompletionStream`: nothing is sent before the first `next()`.
-pub(crate) fn chat_completion_stream(
-    inner: Rc<Inner>,
-    request: JsValue,
-    options: JsValue,
-) -> JsValue {
+/// `chatCompletionStream`: nothing is sent before the first `next()`, and
+/// bad options reject it.
+pub(crate) fn chat_completion_stream(via: Via, request: JsValue, options: JsValue) -> JsValue {
     stream_of(move |cancel| {
         async move {
+            let inner = via.client()?;
             let model = chat_model(&request);
             let opened = async {
                 let (model, body) = Inner::chat_stream_body(&request)?;
@@ -222,9 +226,10 @@ pub(crate) fn chat_completion_stream(
     })
 }
 
-/// `textGenerationStream`: nothing is sent before the first `next()`.
+/// `textGenerationStream`: nothing is sent before the first `next()`, and
+/// bad options reject it.
 pub(crate) fn text_generation_stream(
-    inner: Rc<Inner>,
+    via: Via,
     model: JsValue,
     prompt: JsValue,
     params: JsValue,
@@ -232,8 +237,10 @@ pub(crate) fn text_generation_stream(
 ) -> JsValue {
     stream_of(move |cancel| {
         async move {
+            let inner = via.client()?;
             let model = read::model(&model)?;
             let opened = async {
+                // The model first, as every task checks it.
                 validate_model_id(&model)?;
                 let prompt = read::prompt(&prompt)?;
                 let params = read::params(&params)?;
@@ -247,13 +254,6 @@ pub(crate) fn text_generation_stream(
         }
         .boxed_local()
     })
-}
-
-/// A client from a free function's options, or the rejection its options earn.
-fn client_of(options: &JsValue) -> Result<Rc<Inner>, JsValue> {
-    read::client(options)
-        .map(|client| client.inner)
-        .map_err(|e| to_js_error(&e))
 }
 
 /// Sends a payload as is: parsed JSON back, text, or a `Blob` for a binary answer.
@@ -345,10 +345,7 @@ pub fn chat_completion_fn(request: JsValue, options: JsValue) -> Promise {
 /// A streamed OpenAI chat completion; bad options reject the first `next()`.
 #[wasm_bindgen(js_name = chatCompletionStream)]
 pub fn chat_completion_stream_fn(request: JsValue, options: JsValue) -> JsValue {
-    match client_of(&options) {
-        Ok(inner) => chat_completion_stream(inner, request, JsValue::UNDEFINED),
-        Err(error) => failed_stream(error),
-    }
+    chat_completion_stream(Via::Options(options), request, JsValue::UNDEFINED)
 }
 
 /// A streamed text generation; bad options reject the first `next()`.
@@ -359,8 +356,6 @@ pub fn text_generation_stream_fn(
     params: JsValue,
     options: JsValue,
 ) -> JsValue {
-    match client_of(&options) {
-        Ok(inner) => text_generation_stream(inner, model, prompt, params, JsValue::UNDEFINED),
-        Err(error) => failed_stream(error),
-    }
+    let via = Via::Options(options);
+    text_generation_stream(via, model, prompt, params, JsValue::UNDEFINED)
 }

@@ -1,8 +1,8 @@
-//! Reading the caller's JavaScript arguments and options. Options are read
-//! with serde-wasm-bindgen into the struct below (which names every option
-//! the API takes); each value keeps its JS form until it is checked here, so
-//! a wrong one is refused with a message naming it (`options.retry.maxAttempts:
-//! must be a whole number from 1 to 100`) rather than serde's generic text.
+//! Reading the caller's JavaScript arguments and options. Each option is
+//! read by name and keeps its JS form until its type is checked here, so a
+//! wrong one is refused with a message naming it (`options.retry.maxAttempts:
+//! must be a whole number from 1 to 100`); the client's builder checks the
+//! ranges the Rust API shares.
 
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -13,22 +13,27 @@ use crate::client::tasks::{Bytes, Params};
 use crate::client::{
     AttemptInfo, BatchOptions, CallOptions, ClientBuilder, Endpoint, InferenceClient, RetryOptions,
 };
+use crate::protocol::document::Document;
 use crate::protocol::error::Error;
 
 /// The options of a client (and of a free function), as the JS API names
-/// them; a call's own options are the last five. Each value is kept in its
-/// JS form until it is checked below.
+/// them, each kept in its JS form until it is checked below.
 ///
 /// Read member by member with `Reflect.get` rather than by
 /// serde-wasm-bindgen into a struct: the struct's deserializer was 4.6 KB of
 /// the wasm for eleven lookups (docs/architecture.md).
-pub(crate) struct JsOptions {
+struct JsOptions {
     token: JsValue,
     endpoint: JsValue,
     chat_endpoint: JsValue,
     bill_to: JsValue,
     dedupe: JsValue,
     batch: JsValue,
+    call: CallFields,
+}
+
+/// The options a call may have of its own (and a client, as their defaults).
+struct CallFields {
     signal: JsValue,
     timeout_ms: JsValue,
     retry: JsValue,
@@ -45,6 +50,14 @@ impl JsOptions {
             bill_to: field(object, "billTo"),
             dedupe: field(object, "dedupe"),
             batch: field(object, "batch"),
+            call: CallFields::of(object),
+        }
+    }
+}
+
+impl CallFields {
+    fn of(object: &JsValue) -> CallFields {
+        CallFields {
             signal: field(object, "signal"),
             timeout_ms: field(object, "timeoutMs"),
             retry: field(object, "retry"),
@@ -59,16 +72,13 @@ fn field(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The retry option names, in the order messages list them.
-const RETRY_KEYS: [&str; 4] = ["maxAttempts", "baseDelayMs", "maxDelayMs", "deadlineMs"];
-
 fn absent(value: &JsValue) -> bool {
-    value.is_undefined() || value.is_null()
+    value.is_nullish()
 }
 
 /// A plain object (not an array, not a function).
 fn is_plain_object(value: &JsValue) -> bool {
-    value.is_object() && !Array::is_array(value)
+    Document::is_object(value)
 }
 
 fn string(value: &JsValue, argument: &str) -> Result<Option<String>, Error> {
@@ -81,15 +91,15 @@ fn string(value: &JsValue, argument: &str) -> Result<Option<String>, Error> {
         .ok_or_else(|| Error::invalid_input(argument, "must be a string"))
 }
 
-/// Reads `value` (an options object, or absent).
-fn options(value: &JsValue, argument: &str) -> Result<Option<JsOptions>, Error> {
+/// `value` when it is an options object, `None` when absent.
+fn options<'v>(value: &'v JsValue, argument: &str) -> Result<Option<&'v JsValue>, Error> {
     if absent(value) {
         return Ok(None);
     }
     if !is_plain_object(value) {
         return Err(Error::invalid_input(argument, "must be an object"));
     }
-    Ok(Some(JsOptions::of(value)))
+    Ok(Some(value))
 }
 
 /// A whole number in `low..=high`.
@@ -129,12 +139,10 @@ fn endpoints(value: &JsValue, argument: &str) -> Result<Option<(Vec<Endpoint>, b
         let mut endpoint = Endpoint::new(url).dedicated(field(&item, "dedicated").is_truthy());
         let weight = field(&item, "weight");
         if !absent(&weight) {
-            let weight = weight
-                .as_f64()
-                .filter(|w| w.is_finite() && *w > 0.0)
-                .ok_or_else(|| {
-                    Error::invalid_input(&format!("{name}.weight"), "must be a positive number")
-                })?;
+            // Its range is the builder's to check.
+            let weight = weight.as_f64().ok_or_else(|| {
+                Error::invalid_input(&format!("{name}.weight"), "must be a positive number")
+            })?;
             endpoint = endpoint.weight(weight);
         }
         if let Some(label) = string(&field(&item, "name"), &format!("{name}.name"))? {
@@ -173,15 +181,10 @@ fn retry(value: &JsValue, argument: &str) -> Result<RetryOptions, Error> {
             "baseDelayMs" => retry.base_delay_ms = Some(ms(0.0)?),
             "maxDelayMs" => retry.max_delay_ms = Some(ms(0.0)?),
             "deadlineMs" => retry.deadline_ms = Some(ms(1.0)?),
-            _ => {
-                return Err(Error::invalid_input(
-                    &name,
-                    &format!(
-                        "is not an option (expected {}, {}, {} or {})",
-                        RETRY_KEYS[0], RETRY_KEYS[1], RETRY_KEYS[2], RETRY_KEYS[3]
-                    ),
-                ))
-            }
+            _ => return Err(Error::invalid_input(
+                &name,
+                "is not an option (expected maxAttempts, baseDelayMs, maxDelayMs or deadlineMs)",
+            )),
         }
     }
     Ok(retry)
@@ -223,8 +226,9 @@ fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
     }
 }
 
-impl JsOptions {
-    /// The call options these fields set; errors name `argument.field`.
+impl CallFields {
+    /// The call options these fields set, their types checked (their ranges
+    /// are `CallOptions::check`'s); errors name `argument.field`.
     fn read(&self, argument: &str) -> Result<CallOptions, Error> {
         let mut options = CallOptions::new();
         if !absent(&self.signal) {
@@ -234,16 +238,14 @@ impl JsOptions {
             options = options.signal(signal.clone());
         }
         if !absent(&self.timeout_ms) {
-            let ms = self
-                .timeout_ms
-                .as_f64()
-                .filter(|ms| (1.0..=4_294_967_295.0).contains(ms))
-                .ok_or_else(|| {
-                    Error::invalid_input(
-                        &format!("{argument}.timeoutMs"),
-                        "must be a positive number of milliseconds",
-                    )
-                })?;
+            let ms = self.timeout_ms.as_f64().ok_or_else(|| {
+                Error::invalid_input(
+                    &format!("{argument}.timeoutMs"),
+                    "must be a positive number of milliseconds",
+                )
+            })?;
+            // Below 1 (or NaN) truncates to 0, past u32::MAX stays past it:
+            // both refused by the check.
             options = options.timeout_ms(ms.trunc() as u64);
         }
         if self.retry.as_bool() == Some(false) {
@@ -276,17 +278,18 @@ impl JsOptions {
                 options = options.header(name, value);
             }
         }
-        options.check(argument)?;
         Ok(options)
     }
 }
 
-/// A call's own options (`callOptions`), when it has some.
+/// A call's own options (`callOptions`), when it has some, checked.
 pub(crate) fn call_options(value: &JsValue) -> Result<Option<CallOptions>, Error> {
-    match options(value, "callOptions")? {
-        None => Ok(None),
-        Some(fields) => fields.read("callOptions").map(Some),
-    }
+    let Some(object) = options(value, "callOptions")? else {
+        return Ok(None);
+    };
+    let options = CallFields::of(object).read("callOptions")?;
+    options.check("callOptions")?;
+    Ok(Some(options))
 }
 
 /// A stream's call options: the caller's, and the stream's own signal that
@@ -302,9 +305,10 @@ thread_local! {
 /// A client from the JS options; a token used in a page gets one console
 /// warning, however many clients are made.
 pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
-    let Some(options) = options(value, "options")? else {
+    let Some(object) = options(value, "options")? else {
         return InferenceClient::builder().build();
     };
+    let options = JsOptions::of(object);
     let mut builder: ClientBuilder = InferenceClient::builder();
     if let Some((list, is_list)) = endpoints(&options.endpoint, "endpoint")? {
         builder = if is_list {
@@ -326,7 +330,8 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
     if let Some(bill_to) = string(&options.bill_to, "billTo")? {
         builder = builder.bill_to(bill_to);
     }
-    builder = builder.options(options.read("options")?);
+    // Checked by `build`, with the rest.
+    builder = builder.options(options.call.read("options")?);
     if options.dedupe.as_bool() == Some(false) {
         builder = builder.dedupe(false);
     }

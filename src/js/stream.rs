@@ -3,17 +3,18 @@
 //! (pkg-template/inference_stream.js), which gives it `Symbol.asyncIterator`
 //! (wasm-bindgen cannot give a class one) and serialises `next()` calls.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use futures_util::future::{FutureExt, LocalBoxFuture};
+use futures_util::future::{ready, FutureExt, LocalBoxFuture};
+use futures_util::stream::{LocalBoxStream, StreamExt};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::{AbortController, AbortSignal};
 
 use super::error::to_js_error;
-use crate::client::stream::EventSource;
+use crate::client::stream::{raw_chunks, EventSource};
 use crate::protocol::error::{Error, ErrorCode};
 
 #[wasm_bindgen(module = "/pkg-template/inference_stream.js")]
@@ -25,47 +26,36 @@ extern "C" {
     fn new(source: JsValue) -> JsInferenceStream;
 }
 
-/// Where a stream is: its call still to open, its events, or the end.
-enum State {
-    Opening(LocalBoxFuture<'static, Result<EventSource, Error>>),
-    Open(EventSource),
-    Over,
-}
-
-/// The chunks of one streamed call, pulled one at a time; a pull takes the
-/// state out while it waits, and puts it back if the stream goes on.
+/// The chunks of one streamed call (the client's own stream of them),
+/// pulled one at a time: a pull takes the stream out while it waits, and
+/// puts it back if the stream goes on and was not cancelled meanwhile.
 #[wasm_bindgen]
 pub struct StreamSource {
-    state: Rc<RefCell<State>>,
-    failure: Option<JsValue>,
-    cancelled: Rc<Cell<bool>>,
+    chunks: Rc<RefCell<Option<Chunks>>>,
     cancel: Option<AbortController>,
 }
+
+type Chunks = LocalBoxStream<'static, Result<JsValue, Error>>;
 
 #[wasm_bindgen]
 impl StreamSource {
     /// The next chunk, `undefined` at the end; rejects with the error that
     /// ends the stream.
     pub fn pull(&mut self) -> Promise {
-        if let Some(failure) = self.failure.take() {
-            return Promise::reject(&failure);
-        }
-        let (state, cancelled) = (self.state.clone(), self.cancelled.clone());
+        let chunks = self.chunks.clone();
+        let signal = self.cancel.as_ref().map(AbortController::signal);
         future_to_promise(async move {
-            let taken = std::mem::replace(&mut *state.borrow_mut(), State::Over);
-            let mut source = match taken {
-                State::Opening(open) => open.await,
-                State::Open(source) => Ok(source),
-                State::Over => return Ok(JsValue::UNDEFINED),
-            }
-            .map_err(|e| to_js_error(&e))?;
-            let item = source.next().await;
-            if cancelled.get() {
+            let Some(mut stream) = chunks.borrow_mut().take() else {
+                return Ok(JsValue::UNDEFINED);
+            };
+            let item = stream.next().await;
+            // Cancelled while opening or reading: the end, not an error.
+            if signal.as_ref().is_some_and(AbortSignal::aborted) {
                 return Ok(JsValue::UNDEFINED);
             }
             match item {
                 Some(Ok(chunk)) => {
-                    *state.borrow_mut() = State::Open(source);
+                    *chunks.borrow_mut() = Some(stream);
                     Ok(chunk)
                 }
                 Some(Err(error)) => Err(to_js_error(&error)),
@@ -76,47 +66,30 @@ impl StreamSource {
 
     /// Cancels the call: its request is aborted and its connection closed.
     pub fn cancel(&mut self) {
-        self.cancelled.set(true);
-        self.failure = None;
         if let Some(cancel) = &self.cancel {
             cancel.abort();
         }
-        *self.state.borrow_mut() = State::Over;
+        self.chunks.borrow_mut().take();
     }
 }
 
-/// An `InferenceStream` whose call `open` makes on the first pull, with the
-/// stream's own abort signal.
+/// An `InferenceStream` of the call `open` makes on the first pull, given
+/// the stream's own abort signal.
 pub(crate) fn stream_of(
     open: impl FnOnce(AbortSignal) -> LocalBoxFuture<'static, Result<EventSource, Error>>,
 ) -> JsValue {
     let cancel = AbortController::new().ok();
-    let state = match &cancel {
-        Some(cancel) => State::Opening(open(cancel.signal())),
-        None => State::Opening(
-            futures_util::future::ready(Err(Error::new(
-                ErrorCode::Network,
-                "AbortController is not available",
-            )))
-            .boxed_local(),
-        ),
+    let opened = match &cancel {
+        Some(cancel) => open(cancel.signal()),
+        None => ready(Err(Error::new(
+            ErrorCode::Network,
+            "AbortController is not available",
+        )))
+        .boxed_local(),
     };
     let source = StreamSource {
-        state: Rc::new(RefCell::new(state)),
-        failure: None,
-        cancelled: Rc::new(Cell::new(false)),
+        chunks: Rc::new(RefCell::new(Some(raw_chunks(opened)))),
         cancel,
-    };
-    JsInferenceStream::new(source.into()).into()
-}
-
-/// An `InferenceStream` whose first pull rejects with `error`.
-pub(crate) fn failed_stream(error: JsValue) -> JsValue {
-    let source = StreamSource {
-        state: Rc::new(RefCell::new(State::Over)),
-        failure: Some(error),
-        cancelled: Rc::new(Cell::new(false)),
-        cancel: None,
     };
     JsInferenceStream::new(source.into()).into()
 }

@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::document::Document;
-use super::error::{embedded_error, Error, ErrorBody, ErrorCode};
+use super::error::{embedded, Error, ErrorCode};
 use super::task::Task;
 
 /// One class and its probability, as `@huggingface/inference` returns it.
@@ -36,14 +36,6 @@ pub fn bad_response(task: Task, expected: &str) -> Error {
         ErrorCode::BadResponse,
         format!("the {} answer is not {expected}", task.name()),
     )
-}
-
-/// The error a 2xx answer carries instead of a result, if any.
-pub fn embedded<D: Document>(doc: &D) -> Option<Error> {
-    if !doc.is_object() {
-        return None;
-    }
-    embedded_error(&doc.read::<ErrorBody>()?)
 }
 
 fn count_mismatch(task: Task, results: usize, inputs: usize) -> Error {

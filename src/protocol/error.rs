@@ -6,6 +6,7 @@ use core::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::document::Document;
 use super::token::{redact_each, Token};
 
 /// What kind of failure happened: the stable `code` string JavaScript sees.
@@ -300,20 +301,40 @@ impl std::error::Error for Error {}
 /// What an error answer's body says, in the shapes upstream uses:
 /// `{"error": "..."}`, `{"error": ["a", "b"]}`, OpenAI's
 /// `{"error": {"message", "type"}}`, with `error_type`, `estimated_time`
-/// and, from our proxy, `code`.
+/// and, from our proxy, `code`. A member of another type than expected
+/// (OpenAI-style servers send a numeric `code`) reads as absent rather than
+/// making the whole body unreadable.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ErrorBody {
     /// `error`: upstream's words.
     pub error: ErrorText,
     /// `message`, used when there is no `error`.
+    #[serde(deserialize_with = "text_or_none")]
     pub message: Option<String>,
     /// `error_type` (`"validation"` in TGI streams).
+    #[serde(deserialize_with = "text_or_none")]
     pub error_type: Option<String>,
     /// `estimated_time` of a loading model, in seconds.
+    #[serde(deserialize_with = "number_or_none")]
     pub estimated_time: Option<f64>,
     /// A code of ours, sent by the proxy's refusals.
+    #[serde(deserialize_with = "text_or_none")]
     pub code: Option<String>,
+}
+
+fn text_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Text(text) => Some(text),
+        _ => None,
+    })
+}
+
+fn number_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Number(n) => Some(n),
+        _ => None,
+    })
 }
 
 /// The `error` member of an error body, read from any of its shapes.
@@ -387,8 +408,8 @@ impl<'de> Deserialize<'de> for ErrorText {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorText, A::Error> {
                 let mut parts: Vec<String> = Vec::new();
-                while let Some(item) = seq.next_element::<MaybeString>()? {
-                    if let Some(text) = item.0 {
+                while let Some(item) = seq.next_element::<Scalar>()? {
+                    if let Scalar::Text(text) = item {
                         parts.push(text);
                     }
                 }
@@ -403,8 +424,8 @@ impl<'de> Deserialize<'de> for ErrorText {
                 let (mut message, mut kind) = (None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        "message" => message = map.next_value::<MaybeString>()?.0,
-                        "type" => kind = map.next_value::<MaybeString>()?.0,
+                        "message" => message = map.next_value::<Scalar>()?.into_text(),
+                        "type" => kind = map.next_value::<Scalar>()?.into_text(),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -418,69 +439,82 @@ impl<'de> Deserialize<'de> for ErrorText {
     }
 }
 
-/// A string, or `None` for a value of any other type (never an error).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MaybeString(pub Option<String>);
+/// A string, a number, or anything else (never an error): how the members
+/// of an error body are read, whatever their type.
+enum Scalar {
+    Text(String),
+    Number(f64),
+    Other,
+}
 
-impl<'de> Deserialize<'de> for MaybeString {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MaybeString, D::Error> {
-        struct MaybeStringVisitor;
+impl Scalar {
+    fn into_text(self) -> Option<String> {
+        match self {
+            Scalar::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
 
-        impl<'de> Visitor<'de> for MaybeStringVisitor {
-            type Value = MaybeString;
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Scalar, D::Error> {
+        struct ScalarVisitor;
+
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any value")
             }
 
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<MaybeString, E> {
-                Ok(MaybeString(Some(text.to_owned())))
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(text.to_owned()))
             }
 
-            fn visit_string<E: de::Error>(self, text: String) -> Result<MaybeString, E> {
-                Ok(MaybeString(Some(text)))
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Scalar, E> {
+                Ok(Scalar::Text(text))
             }
 
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(n))
             }
 
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(n as f64))
             }
 
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(n as f64))
             }
 
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
             }
 
-            fn visit_unit<E: de::Error>(self) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
             }
 
-            fn visit_none<E: de::Error>(self) -> Result<MaybeString, E> {
-                Ok(MaybeString(None))
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
             }
 
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<MaybeString, D::Error> {
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
                 d.deserialize_any(self)
             }
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeString, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MaybeString(None))
+                Ok(Scalar::Other)
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeString, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(MaybeString(None))
+                Ok(Scalar::Other)
             }
         }
 
-        deserializer.deserialize_any(MaybeStringVisitor)
+        deserializer.deserialize_any(ScalarVisitor)
     }
 }
 
@@ -593,6 +627,16 @@ fn truncated(mut message: String) -> String {
         message.push('…');
     }
     message
+}
+
+/// The error a 2xx answer or a stream event carries instead of a result, if
+/// any (see [`embedded_error`]). Most documents have no `error` member:
+/// those are not read any further.
+pub fn embedded<D: Document>(doc: &D) -> Option<Error> {
+    if !doc.is_object() || doc.member("error").is_none_or(|e| e.is_nullish()) {
+        return None;
+    }
+    embedded_error(&doc.read::<ErrorBody>()?)
 }
 
 /// An error upstream reported inside a 2xx answer or a stream event:
@@ -789,6 +833,34 @@ mod tests {
             (ErrorCode::RateLimited, "HTTP 429 Too Many Requests")
         );
         assert_eq!(error_from_answer(&answer(599, "")).message(), "HTTP 599");
+    }
+
+    #[test]
+    fn members_of_another_type_read_as_absent() {
+        // OpenAI-style servers send a numeric `code`: the body stays readable.
+        let numeric = error_from_answer(&answer(
+            400,
+            r#"{"object":"error","message":"bad input","code":400}"#,
+        ));
+        assert_eq!(
+            (numeric.code(), numeric.message()),
+            (ErrorCode::BadRequest, "bad input")
+        );
+        let embedded = embedded_error(&body(r#"{"error":"overloaded","code":500}"#)).unwrap();
+        assert_eq!(
+            (embedded.code(), embedded.message()),
+            (ErrorCode::UpstreamError, "overloaded")
+        );
+        let loading = error_from_answer(&answer(
+            503,
+            r#"{"error":"Model gpt2 is currently loading","estimated_time":"soon","error_type":7}"#,
+        ));
+        assert_eq!(
+            (loading.code(), loading.retry_after_ms()),
+            (ErrorCode::ModelLoading, None)
+        );
+        let whole = error_from_answer(&answer(503, r#"{"error":"loading","estimated_time":20}"#));
+        assert_eq!(whole.retry_after_ms(), Some(20_000));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! fed the chunks of a `ReadableStream` as they come, and tested natively.
 
 use super::document::Document;
-use super::error::{embedded_error, Error, ErrorBody, ErrorCode};
+use super::error::{embedded, Error, ErrorCode};
 
 /// One dispatched event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +73,13 @@ impl SseParser {
 
     fn end_line(&mut self, events: &mut Vec<SseEvent>) {
         let mut line = core::mem::take(&mut self.line);
+        self.read_line(&mut line, events);
+        // Emptied but kept: its capacity serves the next line.
+        line.clear();
+        self.line = line;
+    }
+
+    fn read_line(&mut self, line: &mut Vec<u8>, events: &mut Vec<SseEvent>) {
         if !self.started {
             self.started = true;
             if line.starts_with(b"\xEF\xBB\xBF") {
@@ -86,7 +93,7 @@ impl SseParser {
         if line[0] == b':' {
             return; // a comment (keep-alive)
         }
-        let text = String::from_utf8_lossy(&line);
+        let text = String::from_utf8_lossy(line);
         let (field, value) = match text.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
             None => (text.as_ref(), ""),
@@ -150,10 +157,8 @@ pub fn event_error<D: Document>(event: &SseEvent, parsed: Option<&D>) -> Option<
             Error::new(ErrorCode::BadResponse, "a stream event is not JSON")
         });
     };
-    if doc.is_object() {
-        if let Some(err) = doc.read::<ErrorBody>().as_ref().and_then(embedded_error) {
-            return Some(err);
-        }
+    if let Some(err) = embedded(doc) {
+        return Some(err);
     }
     is_error_event.then(|| Error::new(ErrorCode::UpstreamError, event.data.trim()))
 }

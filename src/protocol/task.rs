@@ -72,36 +72,49 @@ impl Inputs {
                 argument,
                 "must be a non-empty string or a non-empty array of strings",
             )),
-            Inputs::Many(texts) => texts
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, text)| check_text(text, &format!("{argument}[{i}]"))),
+            Inputs::Many(texts) => check_each(texts, argument),
         }
     }
 
-    /// Reads a caller's `text` or `text[]` argument; errors name `argument`.
+    /// Reads a caller's `text` or `text[]` argument (its types: the task
+    /// [checks](Inputs::check) the texts); errors name `argument`.
     pub fn read<D: Document>(value: &D, argument: &str) -> Result<Inputs, Error> {
         if let Some(text) = value.as_text() {
-            let inputs = Inputs::One(text);
-            inputs.check(argument)?;
-            return Ok(inputs);
+            return Ok(Inputs::One(text));
         }
-        let Some(items) = value.elements() else {
-            return Err(Error::invalid_input(
-                argument,
-                "must be a string or an array of strings",
-            ));
-        };
-        let mut texts = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let text = item.as_text().ok_or_else(|| {
+        read_strings(value, argument, "must be a string or an array of strings").map(Inputs::Many)
+    }
+}
+
+/// The strings of an array, or an error naming `argument` (`not_a_list`
+/// says what it must be) or the element that is not a string.
+fn read_strings<D: Document>(
+    value: &D,
+    argument: &str,
+    not_a_list: &str,
+) -> Result<Vec<String>, Error> {
+    let items = value
+        .elements()
+        .ok_or_else(|| Error::invalid_input(argument, not_a_list))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.as_text().ok_or_else(|| {
                 Error::invalid_input(&format!("{argument}[{i}]"), "must be a string")
-            })?;
-            texts.push(text);
-        }
-        let inputs = Inputs::Many(texts);
-        inputs.check(argument)?;
-        Ok(inputs)
+            })
+        })
+        .collect()
+}
+
+/// Refuses the first blank text, naming it `argument[i]`.
+fn check_each<S: AsRef<str>>(texts: &[S], argument: &str) -> Result<(), Error> {
+    match texts.iter().position(|t| t.as_ref().trim().is_empty()) {
+        Some(i) => Err(Error::invalid_input(
+            &format!("{argument}[{i}]"),
+            "must be a non-empty string",
+        )),
+        None => Ok(()),
     }
 }
 
@@ -123,10 +136,7 @@ fn check_text(text: &str, argument: &str) -> Result<(), Error> {
 
 /// Checks a generation prompt: one non-empty string.
 pub fn check_prompt(prompt: &str) -> Result<(), Error> {
-    if prompt.trim().is_empty() {
-        return Err(Error::invalid_input("prompt", "must be a non-empty string"));
-    }
-    Ok(())
+    check_text(prompt, "prompt")
 }
 
 /// Checks zero-shot candidate labels: a non-empty list of non-blank texts.
@@ -137,31 +147,13 @@ pub fn check_labels<S: AsRef<str>>(labels: &[S]) -> Result<(), Error> {
             "must be a non-empty array of strings",
         ));
     }
-    for (i, label) in labels.iter().enumerate() {
-        if label.as_ref().trim().is_empty() {
-            return Err(Error::invalid_input(
-                &format!("candidate_labels[{i}]"),
-                "must be a non-empty string",
-            ));
-        }
-    }
-    Ok(())
+    check_each(labels, "candidate_labels")
 }
 
-/// Reads a caller's `candidate_labels` argument.
+/// Reads a caller's `candidate_labels` argument (its types: the task
+/// [checks](check_labels) the labels).
 pub fn read_labels<D: Document>(value: &D) -> Result<Vec<String>, Error> {
-    let items = value
-        .elements()
-        .ok_or_else(|| Error::invalid_input("candidate_labels", "must be an array of strings"))?;
-    let mut labels = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let label = item.as_text().ok_or_else(|| {
-            Error::invalid_input(&format!("candidate_labels[{i}]"), "must be a string")
-        })?;
-        labels.push(label);
-    }
-    check_labels(&labels)?;
-    Ok(labels)
+    read_strings(value, "candidate_labels", "must be an array of strings")
 }
 
 /// Checks an OpenAI chat request (as the caller gave it, or as a typed
@@ -259,7 +251,8 @@ mod tests {
             ),
             (json!(["a", 3]), "text[1]: must be a string"),
         ] {
-            assert_eq!(message(Inputs::read(&value, "text")), expected, "{value}");
+            let checked = Inputs::read(&value, "text").and_then(|i| i.check("text").map(|()| i));
+            assert_eq!(message(checked), expected, "{value}");
         }
     }
 
@@ -278,7 +271,8 @@ mod tests {
                 "candidate_labels[1]: must be a non-empty string",
             ),
         ] {
-            assert_eq!(message(read_labels(&value)), expected, "{value}");
+            let checked = read_labels(&value).and_then(|l| check_labels(&l).map(|()| l));
+            assert_eq!(message(checked), expected, "{value}");
         }
         assert_eq!(
             message(check_prompt(" ")),

@@ -306,3 +306,18 @@ describe("a call that gives up without an answer", () => {
     });
   });
 });
+
+describe("return() on a stream", () => {
+  test("while its call is still opening ends the pending next() as done, not ABORTED", async () => {
+    // Found in review: a cancel during the opening rejected the pending
+    // next() with ABORTED; during reading it ended it as done.
+    up.fault({ delayMs: 300 });
+    const stream = client().textGenerationStream("gpt2", "x");
+    const pending = stream.next();
+    while (up.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(await stream.return(), { done: true, value: undefined });
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    assert.deepEqual(await stream.next(), { done: true, value: undefined });
+    assert.equal(up.requests.length, 1);
+  });
+});
