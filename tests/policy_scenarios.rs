@@ -11,9 +11,10 @@ use hf_inference_wasm::policy::random::{Random, SplitMix64};
 use hf_inference_wasm::policy::retry::{retry_after_ms, GiveUpReason, RetryConfig};
 use hf_inference_wasm::policy::route::{Breaker, BreakerConfig, Router};
 use hf_inference_wasm::protocol::error::{error_from_answer, ErrorAnswer, ErrorBody};
+
+mod common;
+use common::parse;
 use hf_inference_wasm::{Error, ErrorCode};
-use serde::Deserialize;
-use serde_json::Value;
 
 /// Unix time of the fake clock's zero: 2026-01-01T00:00:00Z.
 const EPOCH_MS: u64 = 1_767_225_600_000;
@@ -64,10 +65,7 @@ fn step(endpoint: usize, at: u64, timeout: u64, code: Option<ErrorCode>, next: N
 
 /// An error answer as the transport reads it (`x-request-id` aside).
 fn error_answer(status: u16, body: &str, retry_after: Option<u64>) -> ErrorAnswer {
-    let json = serde_json::from_str::<Value>(body)
-        .ok()
-        .filter(Value::is_object)
-        .and_then(|v| ErrorBody::deserialize(v).ok());
+    let json = parse(body).and_then(|doc| ErrorBody::read(&doc));
     ErrorAnswer {
         status,
         request_id: None,

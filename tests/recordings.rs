@@ -15,7 +15,6 @@ use hf_inference_wasm::protocol::answer::{
     chat_completion, image_classification, text_classification, text_generation, zero_shot,
     GeneratedText, Label,
 };
-use hf_inference_wasm::protocol::document::Document;
 use hf_inference_wasm::protocol::error::{
     embedded, error_from_answer, ErrorAnswer, ErrorBody, ErrorCode,
 };
@@ -26,47 +25,10 @@ use hf_inference_wasm::protocol::sse::{event_error, event_kind, EventKind, SseEv
 use hf_inference_wasm::protocol::task::{
     check_chat_request, check_prompt, read_labels, Inputs, TaskBody,
 };
-use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
-/// A parsed JSON document, as the core reads it (the crate implements
-/// `Document` for `serde_json::Value` only in its own unit tests).
-#[derive(Clone, Debug, PartialEq)]
-struct Doc(Value);
-
-impl Document for Doc {
-    fn is_object(&self) -> bool {
-        self.0.is_object()
-    }
-
-    fn elements(&self) -> Option<Vec<Doc>> {
-        self.0
-            .as_array()
-            .map(|items| items.iter().cloned().map(Doc).collect())
-    }
-
-    fn member(&self, key: &str) -> Option<Doc> {
-        self.0.as_object()?.get(key).cloned().map(Doc)
-    }
-
-    fn as_text(&self) -> Option<String> {
-        self.0.as_str().map(str::to_owned)
-    }
-
-    fn read<T: DeserializeOwned>(&self) -> Option<T> {
-        T::deserialize(&self.0).ok()
-    }
-
-    fn is_nullish(&self) -> bool {
-        self.0.is_null()
-    }
-}
-
-/// A document parsed from JSON text (`None` when it is not JSON), as
-/// `Response.json()` makes one.
-fn parse(text: &str) -> Option<Doc> {
-    serde_json::from_str(text).ok().map(Doc)
-}
+mod common;
+use common::{parse, Doc};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Task {
@@ -113,9 +75,7 @@ impl Exchange {
 }
 
 fn error_body(text: &str) -> Option<ErrorBody> {
-    parse(text)
-        .filter(Document::is_object)
-        .and_then(|doc| doc.read::<ErrorBody>())
+    parse(text).and_then(|doc| ErrorBody::read(&doc))
 }
 
 fn load() -> Vec<Exchange> {

@@ -80,17 +80,22 @@ pub(crate) struct Answered {
 /// each of them.
 pub(crate) type Secrets = Rc<[Token]>;
 
-/// The credentials a caller put among `headers` (`authorization` without
-/// its scheme, `x-api-key`), to redact like the client's tokens.
-pub(crate) fn header_credentials(headers: &[(String, String)]) -> impl Iterator<Item = Token> + '_ {
-    headers.iter().filter_map(|(name, value)| {
+/// Adds to `secrets` the credentials a caller put among `headers`
+/// (`authorization` without its scheme, `x-api-key`) and `secrets` lacks,
+/// to redact them like the client's tokens.
+pub(crate) fn add_header_credentials(headers: &[(String, String)], secrets: &mut Vec<Token>) {
+    for (name, value) in headers {
         let secret = match name.as_str() {
             "authorization" => value.split_once(' ').map_or(value.as_str(), |(_, s)| s),
             "x-api-key" => value,
-            _ => return None,
+            _ => continue,
         };
-        Token::new(secret).ok()
-    })
+        if let Ok(token) = Token::new(secret) {
+            if !secrets.contains(&token) {
+                secrets.push(token);
+            }
+        }
+    }
 }
 
 impl Answered {
@@ -135,13 +140,16 @@ fn is_binary(content_type: &str) -> bool {
 impl Inner {
     /// The client's secrets, plus any credential among this call's own headers.
     fn secrets_of(&self, options: &Resolved) -> Secrets {
-        let own: Vec<Token> = header_credentials(&options.headers)
-            .filter(|t| !self.secrets.contains(t))
-            .collect();
+        let mut own = Vec::new();
+        add_header_credentials(&options.headers, &mut own);
+        own.retain(|t| !self.secrets.contains(t));
         if own.is_empty() {
             return self.secrets.clone();
         }
-        self.secrets.iter().cloned().chain(own).collect()
+        for token in self.secrets.iter() {
+            own.push(token.clone());
+        }
+        own.into()
     }
 
     /// Sends `request` under the retry policy of `options`. Upstream's words

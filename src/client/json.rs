@@ -33,6 +33,10 @@ impl Document for JsValue {
         self.as_string()
     }
 
+    fn as_number(&self) -> Option<f64> {
+        self.as_f64()
+    }
+
     fn read<T: DeserializeOwned>(&self) -> Option<T> {
         serde_wasm_bindgen::from_value(self.clone()).ok()
     }

@@ -276,24 +276,19 @@ impl ClientBuilder {
             batch.check()?;
         }
         let defaults = self.options.over(&Resolved::default());
-        let endpoint_tokens = tasks
-            .targets
-            .iter()
-            .chain(&chat.targets)
-            .filter_map(|t| t.token.clone());
-        let secrets: call::Secrets = token
-            .iter()
-            .cloned()
-            .chain(endpoint_tokens)
-            .chain(call::header_credentials(&defaults.headers))
-            .collect();
+        let mut secrets: Vec<Token> = Vec::new();
+        let endpoint_tokens = tasks.targets.iter().chain(&chat.targets).map(|t| &t.token);
+        for token in std::iter::once(&token).chain(endpoint_tokens).flatten() {
+            secrets.push(token.clone());
+        }
+        call::add_header_credentials(&defaults.headers, &mut secrets);
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(InferenceClient {
             inner: Rc::new(Inner {
                 tasks,
                 chat,
                 token,
-                secrets,
+                secrets: secrets.into(),
                 bill_to: self.bill_to,
                 defaults,
                 dedupe: self.dedupe.unwrap_or(true),

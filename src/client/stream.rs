@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
+use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use js_sys::{Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
@@ -200,42 +201,53 @@ pub struct ChunkStream<T> {
 impl<T> ChunkStream<T> {
     /// A stream of the chunks of `open`'s source, read as `T`.
     pub(crate) fn new(
-        open: futures_util::future::LocalBoxFuture<'static, Result<EventSource, Error>>,
+        open: LocalBoxFuture<'static, Result<EventSource, Error>>,
         kind: &'static str,
     ) -> ChunkStream<T> {
+        let chunks = stream::unfold(Chunks::new(open), |mut chunks| async move {
+            let item = chunks.next().await?;
+            Some((item, chunks))
+        });
         ChunkStream {
-            inner: raw_chunks(open),
+            inner: chunks.boxed_local(),
             kind,
             _chunk: PhantomData,
         }
     }
 }
 
-/// The JSON of each event of the source `open` makes.
-pub(crate) fn raw_chunks(
-    open: futures_util::future::LocalBoxFuture<'static, Result<EventSource, Error>>,
-) -> LocalBoxStream<'static, Result<JsValue, Error>> {
-    enum State {
-        Opening(futures_util::future::LocalBoxFuture<'static, Result<EventSource, Error>>),
-        Open(Box<EventSource>),
-        Over,
+/// The JSON of each event of the source `open` makes: the call opens on
+/// the first `next`, and the chunks end after an error.
+pub(crate) struct Chunks(ChunksState);
+
+enum ChunksState {
+    Opening(LocalBoxFuture<'static, Result<EventSource, Error>>),
+    Open(Box<EventSource>),
+    Over,
+}
+
+impl Chunks {
+    /// The chunks of the call `open` makes, once polled.
+    pub fn new(open: LocalBoxFuture<'static, Result<EventSource, Error>>) -> Chunks {
+        Chunks(ChunksState::Opening(open))
     }
-    stream::unfold(State::Opening(open), |state| async move {
-        let mut source = match state {
-            State::Opening(open) => match open.await {
+
+    /// The next chunk; `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<JsValue, Error>> {
+        let mut source = match core::mem::replace(&mut self.0, ChunksState::Over) {
+            ChunksState::Opening(open) => match open.await {
                 Ok(source) => Box::new(source),
-                Err(error) => return Some((Err(error), State::Over)),
+                Err(error) => return Some(Err(error)),
             },
-            State::Open(source) => source,
-            State::Over => return None,
+            ChunksState::Open(source) => source,
+            ChunksState::Over => return None,
         };
-        match source.next().await {
-            Some(Ok(chunk)) => Some((Ok(chunk), State::Open(source))),
-            Some(Err(error)) => Some((Err(error), State::Over)),
-            None => None,
+        let item = source.next().await;
+        if let Some(Ok(_)) = &item {
+            self.0 = ChunksState::Open(source);
         }
-    })
-    .boxed_local()
+        item
+    }
 }
 
 impl<T: DeserializeOwned> Stream for ChunkStream<T> {

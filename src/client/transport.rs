@@ -29,7 +29,6 @@ use super::abort::Listeners;
 use super::deadline::{Deadline, MAX_TIMER_MS};
 use super::json;
 use crate::policy::retry::{compute_time_ms, retry_after_ms};
-use crate::protocol::document::Document;
 use crate::protocol::error::{Error, ErrorAnswer, ErrorBody, ErrorCode};
 use crate::protocol::token::{redact_each, Token};
 
@@ -329,9 +328,7 @@ impl Incoming {
     /// reads it: an upstream may echo the token it was sent.
     pub async fn error_answer(&self, secrets: &[Token]) -> Result<ErrorAnswer, Error> {
         let text = redact_each(secrets, self.text().await?);
-        let json = json::parse(&text)
-            .filter(Document::is_object)
-            .and_then(|doc| doc.read::<ErrorBody>());
+        let json = json::parse(&text).and_then(|doc| ErrorBody::read(&doc));
         Ok(ErrorAnswer {
             status: self.status,
             request_id: self.request_id(),

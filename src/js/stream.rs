@@ -7,14 +7,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{ready, FutureExt, LocalBoxFuture};
-use futures_util::stream::{LocalBoxStream, StreamExt};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::{AbortController, AbortSignal};
 
 use super::error::to_js_error;
-use crate::client::stream::{raw_chunks, EventSource};
+use crate::client::stream::{Chunks, EventSource};
 use crate::protocol::error::{Error, ErrorCode};
 
 #[wasm_bindgen(module = "/pkg-template/inference_stream.js")]
@@ -35,8 +34,6 @@ pub struct StreamSource {
     cancel: Option<AbortController>,
 }
 
-type Chunks = LocalBoxStream<'static, Result<JsValue, Error>>;
-
 #[wasm_bindgen]
 impl StreamSource {
     /// The next chunk, `undefined` at the end; rejects with the error that
@@ -45,17 +42,17 @@ impl StreamSource {
         let chunks = self.chunks.clone();
         let signal = self.cancel.as_ref().map(AbortController::signal);
         future_to_promise(async move {
-            let Some(mut stream) = chunks.borrow_mut().take() else {
+            let Some(mut source) = chunks.borrow_mut().take() else {
                 return Ok(JsValue::UNDEFINED);
             };
-            let item = stream.next().await;
+            let item = source.next().await;
             // Cancelled while opening or reading: the end, not an error.
             if signal.as_ref().is_some_and(AbortSignal::aborted) {
                 return Ok(JsValue::UNDEFINED);
             }
             match item {
                 Some(Ok(chunk)) => {
-                    *chunks.borrow_mut() = Some(stream);
+                    *chunks.borrow_mut() = Some(source);
                     Ok(chunk)
                 }
                 Some(Err(error)) => Err(to_js_error(&error)),
@@ -88,7 +85,7 @@ pub(crate) fn stream_of(
         .boxed_local(),
     };
     let source = StreamSource {
-        chunks: Rc::new(RefCell::new(Some(raw_chunks(opened)))),
+        chunks: Rc::new(RefCell::new(Some(Chunks::new(opened)))),
         cancel,
     };
     JsInferenceStream::new(source.into()).into()

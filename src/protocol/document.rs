@@ -19,6 +19,9 @@ pub trait Document: Sized + Clone {
     /// Its text, when it is a string.
     fn as_text(&self) -> Option<String>;
 
+    /// Its value, when it is a number.
+    fn as_number(&self) -> Option<f64>;
+
     /// Reads it as `T`; `None` when it has another shape.
     fn read<T: DeserializeOwned>(&self) -> Option<T>;
 
@@ -42,6 +45,10 @@ impl Document for serde_json::Value {
 
     fn as_text(&self) -> Option<String> {
         self.as_str().map(str::to_owned)
+    }
+
+    fn as_number(&self) -> Option<f64> {
+        self.as_f64()
     }
 
     fn read<T: DeserializeOwned>(&self) -> Option<T> {

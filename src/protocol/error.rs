@@ -3,9 +3,6 @@
 
 use core::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-
 use super::document::Document;
 use super::token::{redact_each, Token};
 
@@ -301,40 +298,19 @@ impl std::error::Error for Error {}
 /// What an error answer's body says, in the shapes upstream uses:
 /// `{"error": "..."}`, `{"error": ["a", "b"]}`, OpenAI's
 /// `{"error": {"message", "type"}}`, with `error_type`, `estimated_time`
-/// and, from our proxy, `code`. A member of another type than expected
-/// (OpenAI-style servers send a numeric `code`) reads as absent rather than
-/// making the whole body unreadable.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+/// and, from our proxy, `code`.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ErrorBody {
     /// `error`: upstream's words.
     pub error: ErrorText,
     /// `message`, used when there is no `error`.
-    #[serde(deserialize_with = "text_or_none")]
     pub message: Option<String>,
     /// `error_type` (`"validation"` in TGI streams).
-    #[serde(deserialize_with = "text_or_none")]
     pub error_type: Option<String>,
     /// `estimated_time` of a loading model, in seconds.
-    #[serde(deserialize_with = "number_or_none")]
     pub estimated_time: Option<f64>,
     /// A code of ours, sent by the proxy's refusals.
-    #[serde(deserialize_with = "text_or_none")]
     pub code: Option<String>,
-}
-
-fn text_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Scalar::deserialize(d)? {
-        Scalar::Text(text) => Some(text),
-        _ => None,
-    })
-}
-
-fn number_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Scalar::deserialize(d)? {
-        Scalar::Number(n) => Some(n),
-        _ => None,
-    })
 }
 
 /// The `error` member of an error body, read from any of its shapes.
@@ -352,173 +328,33 @@ pub enum ErrorText {
         /// `type` (`"invalid_request_error"`, `"server_error"`, ...).
         kind: Option<String>,
     },
-    /// Something else (a number, an object without a message).
+    /// Something else (a number, a list without a string).
     Other,
 }
 
-// A visitor rather than `#[serde(untagged)]`: untagged enums buffer the
-// value in serde's generic `Content`, which is large in the wasm, and the
-// shapes here are told apart by their JSON type alone.
-impl<'de> Deserialize<'de> for ErrorText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ErrorText, D::Error> {
-        struct ErrorTextVisitor;
-
-        impl<'de> Visitor<'de> for ErrorTextVisitor {
-            type Value = ErrorText;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an error text, list or object")
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<ErrorText, E> {
-                Ok(ErrorText::Text(text.to_owned()))
-            }
-
-            fn visit_string<E: de::Error>(self, text: String) -> Result<ErrorText, E> {
-                Ok(ErrorText::Text(text))
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<ErrorText, E> {
-                Ok(ErrorText::None)
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<ErrorText, E> {
-                Ok(ErrorText::None)
-            }
-
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<ErrorText, D::Error> {
-                d.deserialize_any(self)
-            }
-
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ErrorText, E> {
-                Ok(ErrorText::Other)
-            }
-
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ErrorText, E> {
-                Ok(ErrorText::Other)
-            }
-
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ErrorText, E> {
-                Ok(ErrorText::Other)
-            }
-
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ErrorText, E> {
-                Ok(ErrorText::Other)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorText, A::Error> {
-                let mut parts: Vec<String> = Vec::new();
-                while let Some(item) = seq.next_element::<Scalar>()? {
-                    if let Scalar::Text(text) = item {
-                        parts.push(text);
-                    }
-                }
-                Ok(if parts.is_empty() {
-                    ErrorText::Other
-                } else {
-                    ErrorText::Text(parts.join("; "))
-                })
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorText, A::Error> {
-                let (mut message, mut kind) = (None, None);
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "message" => message = map.next_value::<Scalar>()?.into_text(),
-                        "type" => kind = map.next_value::<Scalar>()?.into_text(),
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(ErrorText::Object { message, kind })
-            }
-        }
-
-        deserializer.deserialize_any(ErrorTextVisitor)
-    }
-}
-
-/// A string, a number, or anything else (never an error): how the members
-/// of an error body are read, whatever their type.
-enum Scalar {
-    Text(String),
-    Number(f64),
-    Other,
-}
-
-impl Scalar {
-    fn into_text(self) -> Option<String> {
-        match self {
-            Scalar::Text(text) => Some(text),
-            _ => None,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Scalar, D::Error> {
-        struct ScalarVisitor;
-
-        impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = Scalar;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any value")
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Text(text.to_owned()))
-            }
-
-            fn visit_string<E: de::Error>(self, text: String) -> Result<Scalar, E> {
-                Ok(Scalar::Text(text))
-            }
-
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(n))
-            }
-
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(n as f64))
-            }
-
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(n as f64))
-            }
-
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Scalar, E> {
-                Ok(Scalar::Other)
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-                Ok(Scalar::Other)
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
-                Ok(Scalar::Other)
-            }
-
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
-                d.deserialize_any(self)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Other)
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Other)
-            }
-        }
-
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
-
+// Read member by member through `Document` rather than by a serde derive:
+// the derived reader, with the visitors its loose member types need, was
+// 2.5 KB of the wasm (one copy per serde-wasm-bindgen deserializer).
 impl ErrorBody {
+    /// Reads an error body from a JSON object (`None` for anything else).
+    /// A member of another type than expected (OpenAI-style servers send a
+    /// numeric `code`) reads as absent, so the rest still counts.
+    pub fn read<D: Document>(doc: &D) -> Option<ErrorBody> {
+        if !doc.is_object() {
+            return None;
+        }
+        let text = |key: &str| doc.member(key).and_then(|v| v.as_text());
+        Some(ErrorBody {
+            error: doc
+                .member("error")
+                .map_or(ErrorText::None, |e| ErrorText::read(&e)),
+            message: text("message"),
+            error_type: text("error_type"),
+            estimated_time: doc.member("estimated_time").and_then(|v| v.as_number()),
+            code: text("code"),
+        })
+    }
+
     /// Upstream's words: the `error` text (a list joined, an object's
     /// `message`), else `message`.
     pub fn text(&self) -> Option<&str> {
@@ -534,6 +370,33 @@ impl ErrorBody {
     /// Whether the body reports an error at all (`error` present, not null).
     pub fn has_error(&self) -> bool {
         !matches!(self.error, ErrorText::None)
+    }
+}
+
+impl ErrorText {
+    fn read<D: Document>(value: &D) -> ErrorText {
+        if value.is_nullish() {
+            return ErrorText::None;
+        }
+        if let Some(text) = value.as_text() {
+            return ErrorText::Text(text);
+        }
+        if let Some(items) = value.elements() {
+            let parts: Vec<String> = items.iter().filter_map(Document::as_text).collect();
+            return if parts.is_empty() {
+                ErrorText::Other
+            } else {
+                ErrorText::Text(parts.join("; "))
+            };
+        }
+        if value.is_object() {
+            let text = |key: &str| value.member(key).and_then(|v| v.as_text());
+            return ErrorText::Object {
+                message: text("message"),
+                kind: text("type"),
+            };
+        }
+        ErrorText::Other
     }
 }
 
@@ -636,7 +499,7 @@ pub fn embedded<D: Document>(doc: &D) -> Option<Error> {
     if !doc.is_object() || doc.member("error").is_none_or(|e| e.is_nullish()) {
         return None;
     }
-    embedded_error(&doc.read::<ErrorBody>()?)
+    embedded_error(&ErrorBody::read(doc)?)
 }
 
 /// An error upstream reported inside a 2xx answer or a stream event:
@@ -670,12 +533,14 @@ mod tests {
             request_id: Some("req-1".into()),
             retry_after_ms: None,
             text: text.to_owned(),
-            json: serde_json::from_str(text).ok(),
+            json: serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|doc| ErrorBody::read(&doc)),
         }
     }
 
     fn body(text: &str) -> ErrorBody {
-        serde_json::from_str(text).unwrap()
+        ErrorBody::read(&serde_json::from_str::<serde_json::Value>(text).unwrap()).unwrap()
     }
 
     #[test]

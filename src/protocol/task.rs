@@ -96,15 +96,14 @@ fn read_strings<D: Document>(
     let items = value
         .elements()
         .ok_or_else(|| Error::invalid_input(argument, not_a_list))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            item.as_text().ok_or_else(|| {
-                Error::invalid_input(&format!("{argument}[{i}]"), "must be a string")
-            })
-        })
-        .collect()
+    let mut texts = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let text = item
+            .as_text()
+            .ok_or_else(|| Error::invalid_input(&format!("{argument}[{i}]"), "must be a string"))?;
+        texts.push(text);
+    }
+    Ok(texts)
 }
 
 /// Refuses the first blank text, naming it `argument[i]`.
