@@ -51,7 +51,7 @@ fn count_mismatch(task: Task, results: usize, inputs: usize) -> Error {
 /// A classification answer as one list per input: the router's nested
 /// `[[{label, score}]]`, or a flat `[{label, score}]` for one input.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClassificationLists(pub Vec<Vec<Label>>);
+struct ClassificationLists(Vec<Vec<Label>>);
 
 /// An element of a classification answer: a label, or a list of them.
 enum LabelOrList {

@@ -6,31 +6,50 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::Uint8Array;
-use sha2::{Digest, Sha256};
-use wasm_bindgen::JsValue;
+use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Request;
-use worker::{
-    event, Cache, Context, Env, Headers, RateLimiter as Limiter, Response, ResponseBuilder,
-};
+use web_sys::{Request, ResponseInit, Url};
+use worker::{event, Cache, Context, Env, RateLimiter as Limiter, Response};
 
-use super::config::{ProxyConfig, Upstream};
+use super::config::{ProxyConfig, Setting};
 use super::log::LogLine;
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
 use super::rules::{
-    cache_key, chat_model_from_body, check_raw_task_path, cors_headers, model_from_path,
-    preflight_headers, rate_limit_key, refusal_body, refusal_status, route, Route,
-    FORWARDED_RESPONSE_HEADERS,
+    cache_key, chat_model, model_from_path, rate_limit_key, refusal_body, refusal_status, route,
+    Cors, Route, FORWARDED_RESPONSE_HEADERS, PREFLIGHT_HEADERS,
 };
-use crate::client::attempts::{run, AttemptEnd, Facts, Route as Upstreams, Setup};
+use crate::client::attempts::{run, AttemptEnd, Facts, Route as Targets, Setup};
 use crate::client::options::EndpointTarget;
 use crate::client::transport::{now_ms, send, Outgoing};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
 use crate::protocol::error::{error_from_answer, Error, ErrorAnswer, ErrorCode};
 use crate::protocol::model::{chat_url, task_url};
+use crate::protocol::token::Token;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's Web Crypto, for the cache key's SHA-256.
+    #[wasm_bindgen(thread_local_v2, js_name = crypto)]
+    static CRYPTO: web_sys::Crypto;
+
+    /// The runtime's `TextDecoder`, bound here because web-sys' `decode`
+    /// returns a Rust `String`: it would copy a chat body into the wasm.
+    type TextDecoder;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new(label: &str, options: &JsValue) -> Result<TextDecoder, JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn decode(this: &TextDecoder, input: &Uint8Array) -> Result<JsString, JsValue>;
+
+    /// `JSON.parse` of a JS string (js-sys' takes a Rust `&str`).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_json(text: &JsString) -> Result<JsValue, JsValue>;
+}
 
 /// Attempts per forwarded request, within the client's own deadline.
 const PROXY_RETRY: RetryConfig = RetryConfig {
@@ -40,17 +59,63 @@ const PROXY_RETRY: RetryConfig = RetryConfig {
     deadline_ms: 60_000,
 };
 
+/// The answer of `GET /healthz`.
+const HEALTH_BODY: &str = concat!(
+    "{\"ok\":true,\"version\":\"",
+    env!("CARGO_PKG_VERSION"),
+    "\"}"
+);
+
 /// The settings of this isolate, read from its environment once: a
 /// Worker's bindings are fixed for the life of an isolate (new settings or
 /// secrets make a new deployment version, served by new isolates), and
 /// reading and checking them on every request cost a tenth of a proxied call.
 struct Settings {
-    config: Rc<ProxyConfig>,
+    config: ProxyConfig,
     /// The `LIMITER` rate-limit binding, when bound.
     limiter: Option<Limiter>,
-    /// The upstreams' health, per route.
-    tasks: Rc<Upstreams>,
-    chat: Rc<Upstreams>,
+    tasks: Upstreams,
+    chat: Upstreams,
+    /// `PROXY_RETRY`, its deadline stretched to fit one attempt's timeout.
+    retry: RetryConfig,
+    /// The `cache-control` of a stored answer (`CACHE_TTL_SECONDS`).
+    cache_control: String,
+}
+
+/// A route's upstreams with their health, and the `Authorization` header
+/// each one sends, formatted once. Deliberately without `Debug`: the header
+/// holds the token.
+struct Upstreams {
+    targets: Targets,
+    /// One per target, in the targets' order.
+    authorization: Vec<(String, String)>,
+}
+
+impl Upstreams {
+    fn new(targets: &[EndpointTarget]) -> Upstreams {
+        Upstreams {
+            authorization: targets
+                .iter()
+                .map(|t| {
+                    let value = t.token.as_ref().map(Token::authorization);
+                    ("authorization".to_owned(), value.unwrap_or_default())
+                })
+                .collect(),
+            targets: Targets::new(targets.to_vec()),
+        }
+    }
+
+    /// The `Authorization` header of `target`, one of this route's targets
+    /// (the attempt loop plans with references into them).
+    fn authorization(&self, target: &EndpointTarget) -> &(String, String) {
+        let index = self
+            .targets
+            .targets
+            .iter()
+            .position(|t| std::ptr::eq(t, target))
+            .expect("an attempt's target is one of its route's");
+        &self.authorization[index]
+    }
 }
 
 /// State an isolate keeps between requests: its settings (or why they are
@@ -75,56 +140,69 @@ fn state() -> Rc<IsolateState> {
     STATE.with(Rc::clone)
 }
 
-/// A string setting of `env` (a var or a secret); empty counts as unset.
-fn setting(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
+/// A setting of `env` (a var or a secret) as it is bound: wrangler binds a
+/// `[vars]` number as a JS number, which is read by its text, and other
+/// non-strings as their JSON values, which the settings refuse.
+fn setting(env: &Env, name: &str) -> Option<Setting> {
+    let value = Reflect::get(env, &JsValue::from_str(name))
         .ok()
-        .map(|v| v.to_string().trim().to_owned())
-        .filter(|s| !s.is_empty())
+        .filter(|v| !v.is_undefined())?;
+    if let Some(text) = value.as_string() {
+        return Some(Setting::Text(text));
+    }
+    if value.as_f64().is_some() {
+        let text = value
+            .unchecked_into::<js_sys::Number>()
+            .to_string_with_radix(10);
+        return Some(Setting::Number(text.map(String::from).unwrap_or_default()));
+    }
+    Some(Setting::Other(if value.is_null() {
+        "null"
+    } else if Array::is_array(&value) {
+        "an array"
+    } else if value.as_bool().is_some() {
+        "a boolean"
+    } else if value.is_object() {
+        "an object"
+    } else {
+        "neither a string nor a number"
+    }))
 }
 
 fn header(request: &Request, name: &str) -> Option<String> {
     request.headers().get(name).ok().flatten()
 }
 
-/// What the log line of a request gathers along the way.
-#[derive(Default)]
-struct Trace {
-    model: Option<String>,
-    code: Option<&'static str>,
-    cache: Option<&'static str>,
-    upstream: Option<String>,
-    attempts: u32,
-    compute_time_ms: Option<u64>,
-}
-
-type Cors = Vec<(&'static str, String)>;
-
-/// A response built here, with a text body (or none).
+/// A response built here, with a text body (or none), these headers and
+/// the request's CORS headers.
 fn respond(
     status: u16,
-    headers: &[(&str, String)],
+    headers: &[(&str, &str)],
+    cors: &Cors,
     body: Option<&str>,
-) -> worker::Result<Response> {
-    let h = Headers::new();
-    for (name, value) in headers {
+) -> Result<web_sys::Response, JsValue> {
+    let h = web_sys::Headers::new()?;
+    for (name, value) in headers.iter().copied().chain(cors.headers()) {
         h.set(name, value)?;
     }
-    let builder = ResponseBuilder::new().with_status(status).with_headers(h);
-    Ok(match body {
-        Some(text) => builder.fixed(text.as_bytes().to_vec()),
-        None => builder.empty(),
-    })
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&h);
+    web_sys::Response::new_with_opt_str_and_init(body, &init)
 }
 
-fn refusal(err: &Error, cors: &Cors, trace: &mut Trace) -> worker::Result<Response> {
-    trace.code = Some(err.code().as_str());
-    let mut headers: Vec<(&str, String)> = vec![("content-type", "application/json".to_owned())];
-    if let Some(ms) = err.retry_after_ms() {
-        headers.push(("retry-after", ms.div_ceil(1000).to_string()));
+fn refusal(err: &Error, cors: &Cors) -> Result<web_sys::Response, JsValue> {
+    let retry_after = err.retry_after_ms().map(|ms| ms.div_ceil(1000).to_string());
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(seconds) = &retry_after {
+        headers.push(("retry-after", seconds));
     }
-    headers.extend(cors.iter().map(|(k, v)| (*k, v.clone())));
-    respond(refusal_status(err), &headers, Some(&refusal_body(err)))
+    respond(
+        refusal_status(err),
+        &headers,
+        cors,
+        Some(&refusal_body(err)),
+    )
 }
 
 /// Handles one request; the entry module calls this (as `fetch`) and turns
@@ -132,96 +210,60 @@ fn refusal(err: &Error, cors: &Cors, trace: &mut Trace) -> worker::Result<Respon
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = now_ms();
-    let url = request.url();
-    let path = path_of(&url).to_owned();
-    let method = request.method();
-    let mut trace = Trace::default();
-    let response = match serve(&request, &env, &ctx, &mut trace).await {
+    let mut line = LogLine {
+        method: request.method(),
+        ..LogLine::default()
+    };
+    let response = match serve(&request, &env, &ctx, &mut line).await {
         Ok(response) => response,
-        Err((err, cors)) => refusal(&err, &cors, &mut trace)?,
+        Err((err, cors)) => {
+            line.code = Some(err.code().as_str());
+            refusal(&err, &cors)?
+        }
     };
-    let line = LogLine {
-        method: &method,
-        path: &path,
-        model: trace.model.as_deref(),
-        status: response.status_code(),
-        code: trace.code,
-        duration_ms: now_ms().saturating_sub(started),
-        cache: trace.cache,
-        upstream: trace.upstream.as_deref(),
-        attempts: trace.attempts,
-        compute_time_ms: trace.compute_time_ms,
-    };
+    line.status = response.status();
+    line.duration_ms = now_ms().saturating_sub(started);
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
-    Ok(response)
+    Ok(response.into())
 }
 
 type Refusal = (Error, Cors);
-
-/// The path of a URL (as the runtime normalised it), without its query.
-fn path_of(url: &str) -> &str {
-    let after = url.find("://").map_or(0, |i| i + 3);
-    let path = url[after..]
-        .find('/')
-        .map_or("/", |slash| &url[after + slash..]);
-    path.split(['?', '#']).next().unwrap_or("/")
-}
-
-/// The origin (`scheme://host[:port]`) of a URL.
-fn origin_of(url: &str) -> &str {
-    let after = url.find("://").map_or(0, |i| i + 3);
-    url[after..]
-        .find('/')
-        .map_or(url, |slash| &url[..after + slash])
-}
 
 async fn serve(
     request: &Request,
     env: &Env,
     ctx: &Context,
-    trace: &mut Trace,
-) -> Result<Response, Refusal> {
-    let bare = |err: Error| (err, Vec::new());
-    let raw_url = request.url();
-    let route = route(&request.method(), path_of(&raw_url)).map_err(bare)?;
-    if matches!(route, Route::Task(_)) {
-        check_raw_task_path(&raw_url).map_err(bare)?;
-    }
+    line: &mut LogLine,
+) -> Result<web_sys::Response, Refusal> {
+    let bare = |err: Error| (err, Cors::default());
+    let could_not = |what: &str| {
+        Error::new(
+            ErrorCode::UpstreamError,
+            format!("the proxy could not {what}"),
+        )
+    };
+    // The runtime's own URL parser (it already parsed this URL once).
+    let url = Url::new(&request.url()).map_err(|_| bare(could_not("read the request URL")))?;
+    line.path = url.pathname();
+    let route = route(&line.method, &line.path).map_err(bare)?;
     let settings = settings(env).map_err(bare)?;
-    let config = &*settings.config;
-    let origin = header(request, "origin");
-    let cors = cors_headers(
-        origin.as_deref(),
-        origin_of(&raw_url),
+    let config = &settings.config;
+    let cors = Cors::of(
+        header(request, "origin"),
+        &url.origin(),
         &config.allowed_origins,
     )
     .map_err(bare)?;
     let refuse = |err: Error| (err, cors.clone());
-    let internal = || {
-        refuse(Error::new(
-            ErrorCode::UpstreamError,
-            "the proxy could not build its answer",
-        ))
-    };
+    let internal = || refuse(could_not("build its answer"));
 
-    let model_path = match route.clone() {
+    let model_path = match route {
         Route::Health => {
-            let body = format!(
-                "{{\"ok\":true,\"version\":\"{}\"}}",
-                env!("CARGO_PKG_VERSION")
-            );
-            let mut headers = vec![("content-type", "application/json".to_owned())];
-            headers.extend(cors.iter().cloned());
-            return respond(200, &headers, Some(&body)).map_err(|_| internal());
+            let headers = [("content-type", "application/json")];
+            return respond(200, &headers, &cors, Some(HEALTH_BODY)).map_err(|_| internal());
         }
         Route::Preflight => {
-            let mut headers: Vec<(&str, String)> = cors.to_vec();
-            headers.extend(
-                preflight_headers()
-                    .iter()
-                    .map(|(k, v)| (*k, (*v).to_owned())),
-            );
-            return respond(204, &headers, None).map_err(|_| internal());
+            return respond(204, &PREFLIGHT_HEADERS, &cors, None).map_err(|_| internal());
         }
         Route::Task(model) => Some(model),
         Route::Chat => None,
@@ -255,9 +297,10 @@ async fn serve(
     // A task's model is in its path: checked before the body is read.
     if let Some(path_model) = &model_path {
         let model = model_from_path(path_model).map_err(refuse)?;
-        trace.model = Some(model.clone());
-        if !any_matches(&config.allowed_models, &model) {
-            return Err(not_allowed(&model));
+        let allowed = any_matches(&config.allowed_models, &model);
+        line.model = Some(model);
+        if !allowed {
+            return Err(not_allowed(path_model));
         }
     }
     let too_large = || {
@@ -292,7 +335,9 @@ async fn serve(
         .with_retry_after_ms(Some(wait_ms));
         return Err(refuse(err));
     }
-    // The body stays in JavaScript memory: it is resent as is by each attempt.
+    // The body stays in JavaScript memory: it is resent as is by each
+    // attempt, and hashed and parsed there too (wasm memory never shrinks,
+    // so a body copied in would cost its size for the isolate's life).
     let promise = request.array_buffer().map_err(|_| internal())?;
     let buffer = JsFuture::from(promise)
         .await
@@ -303,36 +348,35 @@ async fn serve(
     }
     // A chat's model is in its body.
     let is_chat = model_path.is_none();
-    let model = match model_path {
-        Some(_) => trace.model.clone().unwrap_or_default(),
-        None => {
-            let (model, id) = chat_model_from_body(&body.to_vec()).map_err(refuse)?;
-            trace.model = Some(model.clone());
-            if !any_matches(&config.allowed_models, &id) {
-                return Err(not_allowed(&model));
-            }
-            model
+    if is_chat {
+        let (model, id) = chat_model(parse_body(&body).as_ref()).map_err(refuse)?;
+        let allowed = any_matches(&config.allowed_models, &id);
+        line.model = Some(model);
+        if !allowed {
+            return Err(not_allowed(line.model.as_deref().unwrap_or_default()));
         }
-    };
+    }
+    let model = line.model.clone().unwrap_or_default();
     let content_type = header(request, "content-type");
     let accept = header(request, "accept");
 
     let cache = if !is_chat && any_matches(&config.cache_models, &model) {
-        let hash = Sha256::digest(body.to_vec());
-        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let digest = sha256(&body)
+            .await
+            .ok_or_else(|| refuse(could_not("hash the body")))?;
         let key = cache_key(
             &model,
-            &hex,
+            &digest,
             content_type.as_deref().unwrap_or(""),
             accept.as_deref().unwrap_or(""),
         );
         if let Ok(Some(hit)) = Cache::default().get(key.as_str(), false).await {
-            trace.cache = Some("HIT");
-            return with_headers(hit.into(), &cors, Some("HIT"))
-                .map(Into::into)
-                .map_err(|_| internal());
+            line.cache = Some("HIT");
+            let response = passed_on(&hit.into()).map_err(|_| internal())?;
+            add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
+            return Ok(response);
         }
-        trace.cache = Some("MISS");
+        line.cache = Some("MISS");
         Some(key)
     } else {
         None
@@ -348,7 +392,7 @@ async fn serve(
         headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
     let forwarded = Forward {
-        config,
+        settings: &settings,
         upstreams: if is_chat {
             &settings.chat
         } else {
@@ -359,21 +403,46 @@ async fn serve(
         headers,
         body: &body,
     };
-    let upstream = forwarded.run(trace).await.map_err(refuse)?;
-    let response = with_headers(upstream, &cors, trace.cache).map_err(|_| internal())?;
-    match (cache, response.status()) {
-        (Some(key), 200) => {
-            let copy = response.clone().map_err(|_| internal())?;
-            let ttl = config.cache_ttl_seconds;
-            ctx.wait_until(async move {
-                if let Ok(stored) = cacheable(copy, ttl) {
-                    let _ = Cache::default().put(key.as_str(), stored).await;
-                }
-            });
-            Ok(response.into())
-        }
-        _ => Ok(response.into()),
+    let upstream = forwarded.run(line).await.map_err(refuse)?;
+    let response = passed_on(&upstream).map_err(|_| internal())?;
+    if let (Some(key), 200) = (cache, response.status()) {
+        // The stored copy is taken before this request's own headers (CORS,
+        // x-cache) are added, so none of them can be cached. (`clone` here
+        // is the Fetch API's: it tees the body.)
+        let stored = response.clone().map_err(|_| internal())?;
+        stored
+            .headers()
+            .set("cache-control", &settings.cache_control)
+            .map_err(|_| internal())?;
+        ctx.wait_until(async move {
+            let _ = Cache::default().put(key.as_str(), stored.into()).await;
+        });
     }
+    add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
+    Ok(response)
+}
+
+/// A request body parsed as JSON by the runtime, without copying it into the
+/// wasm; `None` when it is not UTF-8 or not JSON.
+fn parse_body(body: &Uint8Array) -> Option<JsValue> {
+    let options = Object::new();
+    // Invalid UTF-8 is refused, not replaced.
+    Reflect::set(&options, &JsValue::from_str("fatal"), &JsValue::TRUE).ok()?;
+    let text = TextDecoder::new("utf-8", &options)
+        .ok()?
+        .decode(body)
+        .ok()?;
+    parse_json(&text).ok()
+}
+
+/// The SHA-256 of a body, computed by the runtime's Web Crypto.
+async fn sha256(body: &Uint8Array) -> Option<Vec<u8>> {
+    let promise = CRYPTO
+        .with(web_sys::Crypto::subtle)
+        .digest_with_str_and_js_u8_array("SHA-256", body)
+        .ok()?;
+    let digest = JsFuture::from(promise).await.ok()?;
+    Some(Uint8Array::new(&digest).to_vec())
 }
 
 /// The isolate's settings, read and checked on its first request.
@@ -385,36 +454,27 @@ fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
     let read = ProxyConfig::from_env(&|name| setting(env, name)).map(|config| {
         Rc::new(Settings {
             limiter: env.rate_limiter("LIMITER").ok(),
-            tasks: upstreams(&config.upstreams, &config),
-            chat: upstreams(&config.chat_upstreams, &config),
-            config: Rc::new(config),
+            tasks: Upstreams::new(&config.upstreams),
+            chat: Upstreams::new(&config.chat_upstreams),
+            retry: RetryConfig {
+                deadline_ms: PROXY_RETRY.deadline_ms.max(config.upstream_timeout_ms),
+                ..PROXY_RETRY
+            },
+            cache_control: format!("public, max-age={}", config.cache_ttl_seconds),
+            config,
         })
     });
     *state.settings.borrow_mut() = Some(read.clone());
     read
 }
 
-/// The endpoints of a route's upstreams, each with its token.
-fn upstreams(upstreams: &[Upstream], config: &ProxyConfig) -> Rc<Upstreams> {
-    let targets = upstreams
-        .iter()
-        .map(|u| EndpointTarget {
-            url: u.url.clone(),
-            name: u.name.clone(),
-            token: Some(u.token.clone().unwrap_or_else(|| config.token.clone())),
-            dedicated: false,
-            weight: u.weight,
-        })
-        .collect();
-    Rc::new(Upstreams::new(targets))
-}
-
 /// One forwarded request.
 struct Forward<'a> {
-    config: &'a ProxyConfig,
-    upstreams: &'a Rc<Upstreams>,
+    settings: &'a Settings,
+    upstreams: &'a Upstreams,
     is_chat: bool,
     model: &'a str,
+    /// The request's own headers, without `Authorization`.
     headers: Vec<(String, String)>,
     body: &'a Uint8Array,
 }
@@ -422,25 +482,22 @@ struct Forward<'a> {
 impl Forward<'_> {
     /// Forwards under the shared attempt loop; returns the answer to pass
     /// back (a 2xx, or upstream's own final error answer).
-    async fn run(&self, trace: &mut Trace) -> Result<web_sys::Response, Error> {
+    async fn run(&self, line: &mut LogLine) -> Result<web_sys::Response, Error> {
         let state = state();
         let setup = Setup {
-            route: self.upstreams,
+            route: &self.upstreams.targets,
             random: &state.random,
-            retry: RetryConfig {
-                deadline_ms: PROXY_RETRY.deadline_ms.max(self.config.upstream_timeout_ms),
-                ..PROXY_RETRY
-            },
-            timeout_ms: Some(self.config.upstream_timeout_ms),
+            retry: self.settings.retry,
+            timeout_ms: Some(self.settings.config.upstream_timeout_ms),
             signals: &[],
             on_attempt: None,
         };
         let body: JsValue = self.body.into();
         let last = RefCell::new((None::<String>, None::<u64>));
         let outcome = run(setup, |plan| {
-            let mut headers = self.headers.clone();
-            let token = plan.target.token.as_ref().unwrap_or(&self.config.token);
-            headers.push(("authorization".to_owned(), token.authorization()));
+            let mut headers = Vec::with_capacity(self.headers.len() + 1);
+            headers.extend_from_slice(&self.headers);
+            headers.push(self.upstreams.authorization(plan.target).clone());
             let url = if self.is_chat {
                 chat_url(&plan.target.url)
             } else {
@@ -482,9 +539,9 @@ impl Forward<'_> {
                 }
                 // An error answer (small) is read whole: it says whether and
                 // how long to wait, and it is what the caller gets if no
-                // attempt does better.
-                // An upstream that echoes what it got must not hand our token on.
-                match incoming.error_answer(std::slice::from_ref(token)).await {
+                // attempt does better. An upstream that echoes what it got
+                // must not hand its token on.
+                match incoming.error_answer(plan.target.token.as_slice()).await {
                     Ok(answer) => {
                         let error = error_from_answer(&answer);
                         let passed_on = upstream_error_response(&answer, &incoming.content_type());
@@ -506,15 +563,15 @@ impl Forward<'_> {
         })
         .await;
         let (upstream, compute_time_ms) = last.into_inner();
-        trace.upstream = upstream;
-        trace.compute_time_ms = compute_time_ms;
+        line.upstream = upstream;
+        line.compute_time_ms = compute_time_ms;
         match outcome {
             Ok((response, attempts)) => {
-                trace.attempts = attempts;
+                line.attempts = attempts;
                 Ok(response)
             }
             Err(gave_up) => {
-                trace.attempts = gave_up.error.attempts();
+                line.attempts = gave_up.error.attempts();
                 match gave_up.answer {
                     Some(response) => Ok(response),
                     // No answer came: its status is the refusal's (504 TIMEOUT, 502 NETWORK).
@@ -525,21 +582,27 @@ impl Forward<'_> {
     }
 }
 
-/// Upstream's final error answer, rebuilt from the text already read.
+/// Upstream's final error answer, rebuilt from the text already read (its
+/// CORS headers are added with the rest of the answer's, later).
 fn upstream_error_response(answer: &ErrorAnswer, content_type: &str) -> Option<web_sys::Response> {
-    let mut headers = Vec::new();
-    if !content_type.is_empty() {
-        headers.push(("content-type", content_type.to_owned()));
-    }
-    if let Some(id) = &answer.request_id {
-        headers.push(("x-request-id", id.clone()));
-    }
-    if let Some(wait) = answer.retry_after_ms {
-        headers.push(("retry-after", wait.div_ceil(1000).to_string()));
-    }
-    respond(answer.status, &headers, Some(&answer.text))
-        .ok()
-        .map(Into::into)
+    let retry_after = answer
+        .retry_after_ms
+        .map(|ms| ms.div_ceil(1000).to_string());
+    let headers: Vec<(&str, &str)> = [
+        ("content-type", Some(content_type).filter(|c| !c.is_empty())),
+        ("x-request-id", answer.request_id.as_deref()),
+        ("retry-after", retry_after.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)))
+    .collect();
+    respond(
+        answer.status,
+        &headers,
+        &Cors::default(),
+        Some(&answer.text),
+    )
+    .ok()
 }
 
 /// The `LIMITER` binding when bound (its limit and period live in
@@ -557,50 +620,34 @@ async fn rate_limit(limiter: Option<&Limiter>, client: &str, per_minute: u32) ->
         .check(client, per_minute, now_ms())
 }
 
-/// A copy of an answer as the Cache API should keep it: `cache-control` set
-/// to the TTL, without the headers of this one request (CORS, `x-cache`).
-fn cacheable(copy: web_sys::Response, ttl: u32) -> worker::Result<Response> {
-    let headers = Headers(copy.headers());
-    headers.set("cache-control", &format!("public, max-age={ttl}"))?;
-    for name in [
-        "access-control-allow-origin",
-        "access-control-expose-headers",
-        "vary",
-        "x-cache",
-    ] {
-        headers.delete(name)?;
-    }
-    let builder = ResponseBuilder::new()
-        .with_status(copy.status())
-        .with_headers(headers);
-    Ok(match copy.body() {
-        Some(body) => builder.stream(body),
-        None => builder.empty(),
-    })
-}
-
-/// Upstream's answer with only the headers worth passing on, plus CORS and
-/// `x-cache`; the body streams through untouched.
-fn with_headers(
-    upstream: web_sys::Response,
-    cors: &Cors,
-    cache: Option<&str>,
-) -> Result<web_sys::Response, JsValue> {
+/// An answer with only the headers of upstream's worth passing on; the body
+/// streams through untouched.
+fn passed_on(upstream: &web_sys::Response) -> Result<web_sys::Response, JsValue> {
     let headers = web_sys::Headers::new()?;
     let from = upstream.headers();
     for name in FORWARDED_RESPONSE_HEADERS {
-        if let Ok(Some(value)) = from.get(name) {
+        if let Some(value) = from.get(name)? {
             headers.set(name, &value)?;
         }
     }
-    for (name, value) in cors {
+    let init = ResponseInit::new();
+    init.set_status(upstream.status());
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
+}
+
+/// Adds this request's own headers (CORS, `x-cache`) to its answer.
+fn add_headers(
+    response: &web_sys::Response,
+    cors: &Cors,
+    cache: Option<&str>,
+) -> Result<(), JsValue> {
+    let headers = response.headers();
+    for (name, value) in cors.headers() {
         headers.set(name, value)?;
     }
     if let Some(cache) = cache {
         headers.set("x-cache", cache)?;
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(upstream.status());
-    init.set_headers(&headers);
-    web_sys::Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
+    Ok(())
 }

@@ -3,29 +3,30 @@
 
 use serde::Serialize;
 
-/// What a request's log line says.
+/// What a request's log line says. The handler fills it in as the request
+/// goes (the model once known, the upstream once called) and prints it once.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct LogLine<'a> {
+pub struct LogLine {
     /// HTTP method.
-    pub method: &'a str,
+    pub method: String,
     /// Request path.
-    pub path: &'a str,
+    pub path: String,
     /// The model, once known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<&'a str>,
+    pub model: Option<String>,
     /// Status answered.
     pub status: u16,
     /// A refusal's or failure's code.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'a str>,
+    pub code: Option<&'static str>,
     /// Time from request to response headers.
     pub duration_ms: u64,
     /// `HIT` or `MISS` for cacheable models.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<&'a str>,
+    pub cache: Option<&'static str>,
     /// The upstream's name, when one was called.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<&'a str>,
+    pub upstream: Option<String>,
     /// Upstream attempts made.
     pub attempts: u32,
     /// Upstream's x-compute-time, in milliseconds.
@@ -33,7 +34,7 @@ pub struct LogLine<'a> {
     pub compute_time_ms: Option<u64>,
 }
 
-impl LogLine<'_> {
+impl LogLine {
     /// The line as compact JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -47,14 +48,14 @@ mod tests {
     #[test]
     fn a_full_line_is_json() {
         let line = LogLine {
-            method: "POST",
-            path: "/models/gpt2",
-            model: Some("gpt2"),
+            method: "POST".into(),
+            path: "/models/gpt2".into(),
+            model: Some("gpt2".into()),
             status: 200,
             code: None,
             duration_ms: 42,
             cache: Some("MISS"),
-            upstream: Some("router"),
+            upstream: Some("router".into()),
             attempts: 2,
             compute_time_ms: Some(16),
         };
@@ -63,8 +64,8 @@ mod tests {
             r#"{"method":"POST","path":"/models/gpt2","model":"gpt2","status":200,"duration_ms":42,"cache":"MISS","upstream":"router","attempts":2,"compute_time_ms":16}"#
         );
         let refused = LogLine {
-            method: "POST",
-            path: "/models/\"x",
+            method: "POST".into(),
+            path: "/models/\"x".into(),
             status: 403,
             code: Some("FORBIDDEN"),
             ..LogLine::default()

@@ -2,9 +2,15 @@
 //! of characters within one path segment, so `google/*` allows Google's models
 //! and nothing under another owner; a lone `*` allows every model.
 
-/// One pattern of a comma list.
+/// One pattern of a comma list, split into its segments once, when the
+/// settings are read (it is matched on every request).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelPattern(String);
+pub enum ModelPattern {
+    /// A lone `*`: every model.
+    Any,
+    /// The pattern's `/`-separated segments, each a `*`-glob.
+    Segments(Vec<Box<str>>),
+}
 
 impl ModelPattern {
     /// Parses a comma list; empty entries are skipped. `None` when nothing is left.
@@ -13,23 +19,25 @@ impl ModelPattern {
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(|p| ModelPattern(p.to_owned()))
+            .map(|p| match p {
+                "*" => ModelPattern::Any,
+                _ => ModelPattern::Segments(p.split('/').map(Box::from).collect()),
+            })
             .collect();
         (!patterns.is_empty()).then_some(patterns)
     }
 
     /// Whether `model` (already a valid model id) matches.
     pub fn matches(&self, model: &str) -> bool {
-        if self.0 == "*" {
+        let ModelPattern::Segments(pattern) = self else {
             return true;
-        }
-        let pattern: Vec<&str> = self.0.split('/').collect();
-        let segments: Vec<&str> = model.split('/').collect();
-        pattern.len() == segments.len()
-            && pattern
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| glob(p.as_bytes(), s.as_bytes()))
+        };
+        let mut segments = model.split('/');
+        pattern.iter().all(|p| {
+            segments
+                .next()
+                .is_some_and(|s| glob(p.as_bytes(), s.as_bytes()))
+        }) && segments.next().is_none()
     }
 }
 
@@ -90,5 +98,20 @@ mod tests {
         assert!(!allowed("gpt2", "gpt2-large"));
         assert!(!allowed("gpt2", "openai-community/gpt2"));
         assert_eq!(ModelPattern::parse_list(" , "), None);
+        assert_eq!(
+            ModelPattern::parse_list("*, google/vit-*").unwrap(),
+            [
+                ModelPattern::Any,
+                ModelPattern::Segments(vec!["google".into(), "vit-*".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn segment_counts_must_agree() {
+        assert!(!allowed("google", "google/vit"));
+        assert!(!allowed("google/vit", "google"));
+        assert!(!allowed("a/*", "a/b/c"));
+        assert!(allowed("a/*", "a/"));
     }
 }

@@ -9,7 +9,7 @@ use std::num::NonZeroUsize;
 use lru::LruCache;
 
 /// Buckets kept at most.
-pub const MAX_BUCKETS: usize = 10_000;
+pub const MAX_BUCKETS: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zero");
 
 /// One client's bucket: its tokens at `at_ms`.
 #[derive(Clone, Copy, Debug)]
@@ -26,47 +26,24 @@ pub struct RateLimiter {
 
 impl Default for RateLimiter {
     fn default() -> RateLimiter {
-        RateLimiter::with_capacity(MAX_BUCKETS)
+        RateLimiter {
+            buckets: LruCache::new(MAX_BUCKETS),
+        }
     }
 }
 
 impl RateLimiter {
-    /// A limiter that keeps at most `capacity` buckets.
-    pub fn with_capacity(capacity: usize) -> RateLimiter {
-        RateLimiter {
-            buckets: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
-        }
-    }
-
-    /// Buckets held now.
-    pub fn len(&self) -> usize {
-        self.buckets.len()
-    }
-
-    /// Whether no bucket is held.
-    pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty()
-    }
-
     /// Takes one token for `key` at `now_ms` from a bucket of `per_minute`;
     /// `Err(ms)` says how long until a token is back.
     pub fn check(&mut self, key: &str, per_minute: u32, now_ms: u64) -> Result<(), u64> {
         let capacity = f64::from(per_minute);
         let per_ms = capacity / 60_000.0;
-        let bucket = match self.buckets.get_mut(key) {
-            Some(bucket) => bucket,
-            None => {
-                // Evicts the least recently used bucket when full: O(1).
-                self.buckets.push(
-                    key.to_owned(),
-                    Bucket {
-                        tokens: capacity,
-                        at_ms: now_ms,
-                    },
-                );
-                self.buckets.get_mut(key).expect("just pushed")
-            }
-        };
+        // A new client starts full; when the map is full this evicts the
+        // least recently used bucket, in O(1). The key is copied only then.
+        let bucket = self.buckets.get_or_insert_mut_ref(key, || Bucket {
+            tokens: capacity,
+            at_ms: now_ms,
+        });
         bucket.tokens =
             (bucket.tokens + now_ms.saturating_sub(bucket.at_ms) as f64 * per_ms).min(capacity);
         bucket.at_ms = now_ms;
@@ -119,7 +96,7 @@ mod tests {
                 assert!(limiter.check("ip:busy", 1, i).is_err(), "at {i}");
             }
         }
-        assert_eq!(limiter.len(), MAX_BUCKETS);
+        assert_eq!(limiter.buckets.len(), MAX_BUCKETS.get());
         // Recently heard from: still limited.
         assert!(limiter.check("ip:busy", 1, 20_000).is_err());
         // The first of the flood was heard from least recently: forgotten.

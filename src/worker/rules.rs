@@ -1,6 +1,9 @@
 //! Which requests the proxy serves, and the answers it gives without asking
 //! upstream: routes, refusals, CORS headers and cache keys. Pure functions.
 
+use std::fmt::Write as _;
+
+use crate::protocol::document::Document;
 use crate::protocol::error::{Error, ErrorCode};
 use crate::protocol::model::{validate_chat_model, validate_model_id};
 
@@ -56,44 +59,26 @@ pub fn route(method: &str, path: &str) -> Result<Route, Error> {
     .with_status(404))
 }
 
-/// Refuses a task path whose raw form (before URL normalisation folds them
-/// away) has `.` or `..` segments, percent-encoded or not: a model id never
-/// has one, so such a path is a malformed id, not another route.
-pub fn check_raw_task_path(raw_url: &str) -> Result<(), Error> {
-    let after_scheme = raw_url.split_once("://").map_or(raw_url, |(_, rest)| rest);
-    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let Some(model) = path.strip_prefix("/models/") else {
-        return Ok(());
-    };
-    let dot_segment = model.split('/').any(|segment| {
-        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
-        decoded == "." || decoded == ".."
-    });
-    if dot_segment {
-        return Err(Error::invalid_input("model", "has a '.' or '..' segment").with_status(400));
-    }
-    Ok(())
-}
-
-/// Reads and checks the model of a chat request body; returns the full
-/// model (with any `:provider` suffix) and the id the allow-list is matched on.
-pub fn chat_model_from_body(body: &[u8]) -> Result<(String, String), Error> {
+/// Reads and checks the model of a chat request body, parsed by the runtime
+/// (`None`: the body is not UTF-8 JSON); returns the full model (with any
+/// `:provider` suffix) and the id the allow-list is matched on. Only the
+/// model is judged here: the rest of the request is upstream's to judge.
+pub fn chat_model<D: Document>(body: Option<&D>) -> Result<(String, String), Error> {
     let refuse = |problem: &str| Error::invalid_input("model", problem).with_status(400);
-    let text =
-        std::str::from_utf8(body).map_err(|_| refuse("the chat request body is not UTF-8 JSON"))?;
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| refuse("the chat request body is not JSON"))?;
-    let model = json
-        .get("model")
-        .and_then(serde_json::Value::as_str)
+    let body = body.ok_or_else(|| refuse("the chat request body is not UTF-8 JSON"))?;
+    let model = body
+        .member("model")
+        .and_then(|m| m.as_text())
         .ok_or_else(|| refuse("the chat request has no \"model\" string"))?;
-    validate_chat_model(model, "model").map_err(|e| e.with_status(400))?;
-    let id = model.split(':').next().unwrap_or(model);
-    Ok((model.to_owned(), id.to_owned()))
+    validate_chat_model(&model, "model").map_err(|e| e.with_status(400))?;
+    let id = model.split(':').next().unwrap_or(&model).to_owned();
+    Ok((model, id))
 }
 
 /// Checks a model id taken from a path, where it arrives percent-encoded.
+/// A dot segment in any spelling (`..`, `%2e%2E`) is refused here: the
+/// runtime's URL parser folds plain ones away before the Worker sees the
+/// URL, and a `%` is no model id character.
 pub fn model_from_path(raw: &str) -> Result<String, Error> {
     validate_model_id(raw).map_err(|e| e.with_status(400))?;
     Ok(raw.to_owned())
@@ -135,40 +120,45 @@ pub const FORWARDED_RESPONSE_HEADERS: [&str; 7] = [
     "retry-after",
 ];
 
-/// The CORS headers of an answer to a request from `origin` (None: not a
-/// browser request, no CORS headers needed), or a FORBIDDEN refusal.
-pub fn cors_headers(
-    origin: Option<&str>,
-    own_origin: &str,
-    rule: &OriginRule,
-) -> Result<Vec<(&'static str, String)>, Error> {
-    let Some(origin) = origin else {
-        return Ok(Vec::new());
-    };
-    if !rule.allows(origin, own_origin) {
-        return Err(Error::new(
-            ErrorCode::Forbidden,
-            format!("origin {origin} may not call this proxy (add it to ALLOWED_ORIGINS)"),
-        )
-        .with_status(403));
-    }
-    Ok(vec![
-        ("access-control-allow-origin", origin.to_owned()),
-        ("access-control-expose-headers", EXPOSED_HEADERS.to_owned()),
-        ("vary", "Origin".to_owned()),
-    ])
-}
-
 /// The extra headers of a successful preflight answer.
-pub fn preflight_headers() -> [(&'static str, &'static str); 3] {
-    [
-        ("access-control-allow-methods", "POST, GET, OPTIONS"),
-        (
-            "access-control-allow-headers",
-            "content-type, accept, x-api-key",
-        ),
-        ("access-control-max-age", "600"),
-    ]
+pub const PREFLIGHT_HEADERS: [(&str, &str); 3] = [
+    ("access-control-allow-methods", "POST, GET, OPTIONS"),
+    (
+        "access-control-allow-headers",
+        "content-type, accept, x-api-key",
+    ),
+    ("access-control-max-age", "600"),
+];
+
+/// The CORS side of an answer: none for a request without `Origin` (not a
+/// browser), else the origin it was allowed for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cors(Option<String>);
+
+impl Cors {
+    /// Judges a request from `origin` to a worker at `own_origin`: its CORS
+    /// side, or a FORBIDDEN refusal.
+    pub fn of(origin: Option<String>, own_origin: &str, rule: &OriginRule) -> Result<Cors, Error> {
+        match origin {
+            Some(origin) if !rule.allows(&origin, own_origin) => Err(Error::new(
+                ErrorCode::Forbidden,
+                format!("origin {origin} may not call this proxy (add it to ALLOWED_ORIGINS)"),
+            )
+            .with_status(403)),
+            origin => Ok(Cors(origin)),
+        }
+    }
+
+    /// The headers it adds to an answer.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().flat_map(|origin| {
+            [
+                ("access-control-allow-origin", origin.as_str()),
+                ("access-control-expose-headers", EXPOSED_HEADERS),
+                ("vary", "Origin"),
+            ]
+        })
+    }
 }
 
 /// The client a rate limit counts: the index of its verified client key (never
@@ -181,10 +171,17 @@ pub fn rate_limit_key(client_key: Option<usize>, client_ip: Option<&str>) -> Str
     }
 }
 
-/// The Cache API key of an answer: a GET URL naming the model, a hash of the
-/// body and the content negotiation that shaped the answer.
-pub fn cache_key(model: &str, body_sha256_hex: &str, content_type: &str, accept: &str) -> String {
-    let mut key = format!("https://hf-inference-proxy.cache/models/{model}?body={body_sha256_hex}");
+/// The Cache API key of an answer: a GET URL naming the model, the SHA-256
+/// of the body (in hex) and the content negotiation that shaped the answer.
+/// The two header values are percent-encoded byte by byte (by hand: the
+/// crate has no URL encoder among its dependencies, and the key only needs
+/// to be unambiguous, which escaping every byte but `[A-Za-z0-9._-]` makes it).
+pub fn cache_key(model: &str, body_sha256: &[u8], content_type: &str, accept: &str) -> String {
+    let mut key = format!("https://hf-inference-proxy.cache/models/{model}?body=");
+    // Writing into a String cannot fail.
+    for b in body_sha256 {
+        let _ = write!(key, "{b:02x}");
+    }
     for (name, value) in [("ct", content_type), ("accept", accept)] {
         key.push('&');
         key.push_str(name);
@@ -193,7 +190,7 @@ pub fn cache_key(model: &str, body_sha256_hex: &str, content_type: &str, accept:
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
                 key.push(b as char);
             } else {
-                key.push_str(&format!("%{b:02X}"));
+                let _ = write!(key, "%{b:02X}");
             }
         }
     }
@@ -238,29 +235,46 @@ mod tests {
             route("GET", "/v1/chat/completions").unwrap_err().status(),
             Some(405)
         );
-        assert_eq!(
-            chat_model_from_body(
-                br#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[]}"#
+        let chat = |text: &str| {
+            chat_model(
+                serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .as_ref(),
             )
-            .unwrap(),
+        };
+        assert_eq!(
+            chat(r#"{"model":"meta-llama/Llama-3.1-8B-Instruct:fireworks-ai","messages":[]}"#)
+                .unwrap(),
             (
                 "meta-llama/Llama-3.1-8B-Instruct:fireworks-ai".to_owned(),
                 "meta-llama/Llama-3.1-8B-Instruct".to_owned()
             )
         );
         for (body, message) in [
-            (&b"not json"[..], "model: the chat request body is not JSON"),
+            ("not json", "model: the chat request body is not UTF-8 JSON"),
             (
-                br#"{"messages":[]}"#,
+                r#"{"messages":[]}"#,
                 "model: the chat request has no \"model\" string",
             ),
-            (br#"{"model":"../x"}"#, "model: has a '.' or '..' segment"),
-            (b"\xff", "model: the chat request body is not UTF-8 JSON"),
+            (
+                r#"{"model":5}"#,
+                "model: the chat request has no \"model\" string",
+            ),
+            (
+                r#"["model"]"#,
+                "model: the chat request has no \"model\" string",
+            ),
+            (r#"{"model":"../x"}"#, "model: has a '.' or '..' segment"),
+            (
+                r#"{"model":"gpt2:"}"#,
+                "model: has a malformed provider suffix (expected \"owner/name:provider\")",
+            ),
         ] {
-            let e = chat_model_from_body(body).unwrap_err();
+            let e = chat(body).unwrap_err();
             assert_eq!(
                 (e.code(), e.status(), e.message()),
-                (ErrorCode::InvalidInput, Some(400), message)
+                (ErrorCode::InvalidInput, Some(400), message),
+                "{body}"
             );
         }
     }
@@ -291,34 +305,40 @@ mod tests {
         }
     }
 
+    /// What a raw-path check used to refuse (dot segments, plain or
+    /// percent-encoded, surviving a runtime that does not normalise URLs) is
+    /// refused by the model id check alone.
     #[test]
-    fn raw_dot_segments_are_refused_before_normalisation() {
-        for raw in [
-            "https://p.example/models/a/../b",
-            "https://p.example/models/./gpt2",
-            "https://p.example/models/%2e%2e/x",
-            "https://p.example/models/google/%2E",
-            "https://p.example/models/..?x=1",
+    fn dot_segments_in_any_spelling_are_malformed_model_ids() {
+        for (path, message) in [
+            (
+                "/models/a/b/..",
+                "model: has more than one '/' (expected \"owner/name\")",
+            ),
+            ("/models/a/../b", "model: has a '.' or '..' segment"),
+            ("/models/./gpt2", "model: has a '.' or '..' segment"),
+            ("/models/..", "model: has a '.' or '..' segment"),
+            ("/models/google/.", "model: has a '.' or '..' segment"),
+            (
+                "/models/%2e%2e/x",
+                "model: contains '%'; only letters, digits, '-', '_', '.' and one '/' are allowed",
+            ),
+            (
+                "/models/google/%2E",
+                "model: contains '%'; only letters, digits, '-', '_', '.' and one '/' are allowed",
+            ),
         ] {
-            let e = check_raw_task_path(raw).unwrap_err();
+            let Ok(Route::Task(model)) = route("POST", path) else {
+                panic!("{path} is no task route");
+            };
+            let e = model_from_path(&model).unwrap_err();
             assert_eq!(
                 (e.code(), e.status(), e.message()),
-                (
-                    ErrorCode::InvalidInput,
-                    Some(400),
-                    "model: has a '.' or '..' segment"
-                ),
-                "{raw}"
+                (ErrorCode::InvalidInput, Some(400), message),
+                "{path}"
             );
         }
-        for fine in [
-            "https://p.example/models/a.b/c..d",
-            "https://p.example/healthz",
-            "https://p.example/x/../models",
-            "/models/gpt2",
-        ] {
-            assert_eq!(check_raw_task_path(fine), Ok(()), "{fine}");
-        }
+        assert_eq!(model_from_path("a.b/c..d").as_deref(), Ok("a.b/c..d"));
     }
 
     #[test]
@@ -340,19 +360,36 @@ mod tests {
     fn cors() {
         let own = "https://proxy.example";
         let rule = OriginRule::List(vec!["https://app.example".into()]);
-        assert_eq!(cors_headers(None, own, &rule).unwrap(), vec![]);
-        let h = cors_headers(Some("https://app.example"), own, &rule).unwrap();
+        let headers = |cors: &Cors| -> Vec<(String, String)> {
+            cors.headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        assert_eq!(headers(&Cors::of(None, own, &rule).unwrap()), []);
+        let allowed = Cors::of(Some("https://app.example".into()), own, &rule).unwrap();
         assert_eq!(
-            h[0],
+            headers(&allowed),
+            [
+                ("access-control-allow-origin", "https://app.example"),
+                ("access-control-expose-headers", EXPOSED_HEADERS),
+                ("vary", "Origin"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        let own_cors = Cors::of(Some(own.into()), own, &rule).unwrap();
+        assert_eq!(
+            own_cors.headers().next(),
+            Some(("access-control-allow-origin", own))
+        );
+        let e = Cors::of(Some("https://evil.example".into()), own, &rule).unwrap_err();
+        assert_eq!(
+            (e.code(), e.status(), e.message()),
             (
-                "access-control-allow-origin",
-                "https://app.example".to_owned()
+                ErrorCode::Forbidden,
+                Some(403),
+                "origin https://evil.example may not call this proxy (add it to ALLOWED_ORIGINS)"
             )
         );
-        assert!(cors_headers(Some(own), own, &rule).is_ok());
-        let e = cors_headers(Some("https://evil.example"), own, &rule).unwrap_err();
-        assert_eq!((e.code(), e.status()), (ErrorCode::Forbidden, Some(403)));
-        assert!(e.message().contains("https://evil.example"));
     }
 
     #[test]
@@ -361,8 +398,17 @@ mod tests {
         assert_eq!(rate_limit_key(None, Some("1.2.3.4")), "ip:1.2.3.4");
         assert_eq!(rate_limit_key(None, None), "ip:unknown");
         assert_eq!(
-            cache_key("facebook/bart-large-mnli", "ab12", "application/json", "*/*"),
-            "https://hf-inference-proxy.cache/models/facebook/bart-large-mnli?body=ab12&ct=application%2Fjson&accept=%2A%2F%2A"
+            cache_key(
+                "facebook/bart-large-mnli",
+                &[0x00, 0x0f, 0xab, 0xff],
+                "application/json; charset=utf-8",
+                "*/*"
+            ),
+            "https://hf-inference-proxy.cache/models/facebook/bart-large-mnli?body=000fabff&ct=application%2Fjson%3B%20charset%3Dutf-8&accept=%2A%2F%2A"
+        );
+        assert_eq!(
+            cache_key("gpt2", &[], "", ""),
+            "https://hf-inference-proxy.cache/models/gpt2?body=&ct=&accept="
         );
     }
 }

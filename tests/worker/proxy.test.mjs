@@ -5,6 +5,7 @@
 
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import http from "node:http";
 import { readFile } from "node:fs/promises";
 
@@ -178,7 +179,36 @@ describe("refusals: nothing reaches upstream", () => {
     ["a missing HF_TOKEN", { HF_TOKEN: "" }, "HF_TOKEN is not set: run `wrangler secret put HF_TOKEN`"],
     ["a missing ALLOWED_MODELS", { ALLOWED_MODELS: "" }, 'ALLOWED_MODELS is not set: list the models this proxy serves, e.g. "google/*,gpt2"'],
     ["a malformed MAX_BODY_BYTES", { MAX_BODY_BYTES: "10MB" }, 'MAX_BODY_BYTES must be a whole number from 1 to 104857600 (it is "10MB")'],
-    ["a malformed UPSTREAMS", { UPSTREAMS: "[{\"url\": 5}]" }, 'UPSTREAMS [0] needs a "url" string'],
+    ["a malformed UPSTREAMS", { UPSTREAMS: "[{\"url\": 5}]" }, "UPSTREAMS[0].url must be a string"],
+    ["a misspelt UPSTREAMS member", { UPSTREAMS: `[{"url": "https://a.example", "tokenvar": "OTHER"}]` }, 'UPSTREAMS[0] has an unknown member "tokenvar" (known: url, weight, name, tokenVar)'],
+  ]) {
+    test(`${name} is 500 CONFIG naming the variable`, async () => {
+      const broken = await proxyWith({ ...BASE, ...vars });
+      const answer = await call(broken, "/models/gpt2", json({ inputs: "hi" }));
+      assertRefused(answer, 500, "CONFIG");
+      assert.equal(answer.json.error, message);
+    });
+  }
+});
+
+describe("settings wrangler binds as JSON values", () => {
+  // wrangler binds a [vars] string as a string and any other TOML value as
+  // its JSON value (`RATE_LIMIT_PER_MINUTE = 2` arrives as the number 2);
+  // Miniflare's bindings do the same.
+  test("a number setting written as a number is read by its text, not dropped for the default", async () => {
+    const numeric = await proxyWith({ ...BASE, RATE_LIMIT_PER_MINUTE: 2, UPSTREAM_TIMEOUT_MS: 5000, MAX_BODY_BYTES: 300000 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call(numeric, "/models/gpt2", json({ inputs: `n ${i}` }))).status);
+    assert.deepEqual(statuses, [200, 200, 429]);
+    assert.equal(up.requests.length, 2);
+  });
+
+  for (const [name, vars, message] of [
+    ["a fractional number", { MAX_BODY_BYTES: 10.5 }, "MAX_BODY_BYTES must be a whole number from 1 to 104857600 (it is 10.5)"],
+    ["a boolean number setting", { RATE_LIMIT_PER_MINUTE: true }, "RATE_LIMIT_PER_MINUTE must be a whole number from 1 to 1000000 (it is a boolean)"],
+    ["a list for a string setting", { ALLOWED_MODELS: ["gpt2"] }, "ALLOWED_MODELS must be a string (it is an array)"],
+    ["a table for UPSTREAMS", { UPSTREAMS: { url: "https://a.example" } }, "UPSTREAMS must be a string (it is an object)"],
+    ["a number for a string setting", { BILL_TO: 42 }, "BILL_TO must be a string (it is a number)"],
   ]) {
     test(`${name} is 500 CONFIG naming the variable`, async () => {
       const broken = await proxyWith({ ...BASE, ...vars });
@@ -269,6 +299,32 @@ describe("forwarding", () => {
     assert.equal(up.requests.length, 3);
   });
 
+  test("a timeout after an upstream error answer is 504 TIMEOUT, not the earlier status", async () => {
+    const impatient = await proxyWith({ ...BASE, UPSTREAM_TIMEOUT_MS: "300" });
+    up.fault({ status: 503, body: '{"error":"Model gpt2 is currently loading","estimated_time":0.2}' });
+    up.fault({ stall: true, times: 2 });
+    const before = impatient.logs.length;
+    const answer = await call(impatient, "/models/gpt2", json({ inputs: "hello" }));
+    assert.equal(answer.status, 504);
+    assert.deepEqual(answer.json, { error: `no answer from ${up.url}/models/gpt2 within 300 ms`, code: "TIMEOUT" });
+    assert.equal(answer.headers["content-type"], "application/json");
+    assert.equal(answer.headers["retry-after"], undefined);
+    assert.equal(up.requests.length, 3);
+    await new Promise((r) => setTimeout(r, 100));
+    const [line] = impatient.logs.slice(before).map((l) => JSON.parse(l));
+    assert.deepEqual([line.status, line.code, line.attempts, line.upstream], [504, "TIMEOUT", 3, up.url]);
+  });
+
+  test("a dropped connection after an upstream error answer is 502 NETWORK, not the earlier status", async () => {
+    up.fault({ status: 503, body: '{"error":"Model gpt2 is currently loading","estimated_time":0.2}' });
+    up.fault({ drop: true, times: 2 });
+    const answer = await call(main, "/models/gpt2", json({ inputs: "hello" }));
+    assert.equal(answer.status, 502);
+    assert.deepEqual(answer.json, { error: `could not reach ${up.url}/models/gpt2: Network connection lost.`, code: "NETWORK" });
+    assert.equal(answer.headers["content-type"], "application/json");
+    assert.equal(up.requests.length, 3);
+  });
+
   test("GET /healthz", async () => {
     const answer = await call(main, "/healthz", { method: "GET" });
     const { version } = JSON.parse(await readFile(new URL("../../pkg-template/package.json", import.meta.url), "utf8"));
@@ -339,6 +395,56 @@ describe("cache", () => {
     assert.equal(up.requests.length, 2);
   });
 
+  test("a cached answer keeps none of the headers of the request that stored it", async () => {
+    const body = zeroShot("stored from a browser").body;
+    const first = await call(main, `/models/${MNLI}`, { body, headers: { "content-type": "application/json", origin: APP_ORIGIN } });
+    assert.deepEqual([first.status, first.headers["x-cache"], first.headers["access-control-allow-origin"]], [200, "MISS", APP_ORIGIN]);
+    const plain = await call(main, `/models/${MNLI}`, { body, headers: { "content-type": "application/json" } });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.text, first.text);
+    const cors = ["access-control-allow-origin", "access-control-expose-headers", "vary"];
+    // Every header but the transport's own (workerd compresses for a client that accepts gzip).
+    const transport = ["content-encoding", "content-length", "date", "transfer-encoding"];
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(plain.headers).filter(([name]) => !transport.includes(name))),
+      {
+        "cache-control": "public, max-age=300",
+        "content-type": "application/json",
+        "x-cache": "HIT",
+        "x-compute-time": first.headers["x-compute-time"],
+        "x-compute-type": "cpu",
+        "x-inference-provider": "hf-inference",
+        "x-request-id": first.headers["x-request-id"],
+      },
+    );
+    // What the Cache API holds, under the key docs/proxy.md gives: the model,
+    // the SHA-256 of the body, content-type and accept (fetch's default */*).
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const key = `https://hf-inference-proxy.cache/models/${MNLI}?body=${sha256}&ct=application%2Fjson&accept=%2A%2F%2A`;
+    const stored = await (await main.mf.getCaches()).default.match(key);
+    assert.ok(stored, `nothing stored under ${key}`);
+    assert.equal(await stored.text(), first.text);
+    assert.deepEqual(
+      // Less `age` and `cf-cache-status`, which the Cache API adds itself.
+      Object.fromEntries([...stored.headers].filter(([name]) => ![...transport, "age", "cf-cache-status"].includes(name))),
+      {
+        "cache-control": "public, max-age=300",
+        "content-type": "application/json",
+        "x-compute-time": first.headers["x-compute-time"],
+        "x-compute-type": "cpu",
+        "x-inference-provider": "hf-inference",
+        "x-request-id": first.headers["x-request-id"],
+      },
+    );
+    const own = await call(main, `/models/${MNLI}`, { body, headers: { "content-type": "application/json", origin: main.url } });
+    assert.deepEqual(
+      cors.map((name) => own.headers[name]),
+      [main.url, "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, retry-after", "Origin"],
+    );
+    assert.equal(own.headers["x-cache"], "HIT");
+    assert.equal(up.requests.length, 1);
+  });
+
   test("a model outside CACHE_MODELS is never cached", async () => {
     await call(main, `/models/${SST2}`, json({ inputs: "same text" }));
     const again = await call(main, `/models/${SST2}`, json({ inputs: "same text" }));
@@ -395,6 +501,14 @@ describe("chat and streams", () => {
     assertRefused(await call(main, "/v1/chat/completions", chat("mistralai/Mistral-7B-Instruct-v0.2")), 403, "FORBIDDEN");
     assertRefused(await call(main, "/v1/chat/completions", { body: "not json", headers: { "content-type": "application/json" } }), 400, "INVALID_INPUT");
     assertRefused(await call(main, "/v1/chat/completions", chat("a/b/c")), 400, "INVALID_INPUT");
+    // Invalid UTF-8 is refused, even inside a string where a lenient decoder would put U+FFFD.
+    const bytes = Buffer.concat([Buffer.from('{"model":"meta-llama/Llama-3.1-8B-Instruct","messages":[{"role":"user","content":"'), Buffer.from([0xff]), Buffer.from('"}]}')]);
+    const notUtf8 = await call(main, "/v1/chat/completions", { body: bytes, headers: { "content-type": "application/json" } });
+    assertRefused(notUtf8, 400, "INVALID_INPUT");
+    assert.equal(notUtf8.json.error, "model: the chat request body is not UTF-8 JSON");
+    const noModel = await call(main, "/v1/chat/completions", json({ messages: [] }));
+    assertRefused(noModel, 400, "INVALID_INPUT");
+    assert.equal(noModel.json.error, 'model: the chat request has no "model" string');
     assertRefused(await call(main, "/v1/chat/completions", { method: "GET" }), 405, "METHOD_NOT_ALLOWED");
   });
 
