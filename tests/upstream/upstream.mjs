@@ -49,6 +49,22 @@ import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
+import {
+  STREAM_MIN_TOKENS,
+  WORDS,
+  asJson,
+  canonical,
+  errorAnswer,
+  imageBytesOf,
+  isBase64Image,
+  jsonAnswer,
+  parseJsonBody,
+  pickWords,
+  positiveInt,
+  seeded,
+  sse,
+} from "./common.mjs";
+
 const DEFAULT_RECORDINGS = fileURLToPath(new URL("../fixtures/recordings.json", import.meta.url));
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
 const EXPOSE_HEADERS = "x-compute-time, x-compute-type, x-request-id, x-inference-provider, retry-after";
@@ -60,8 +76,6 @@ const CORS_HEADERS = {
 const DROPPED_RECORDED_HEADERS = new Set(["content-length", "content-encoding", "transfer-encoding", "connection"]);
 const CHAT_SUFFIX = "/v1/chat/completions";
 const ROUTER_CHAT_PATHS = new Set(["/v1/chat/completions", "/chat/completions"]);
-// Synthesised streams carry at least this many token events.
-const STREAM_MIN_TOKENS = 12;
 
 const IMAGE_LABELS = [
   "tabby, tabby cat",
@@ -75,11 +89,6 @@ const IMAGE_LABELS = [
   "tiger, Panthera tigris",
   "lion, king of beasts, Panthera leo",
 ];
-const WORDS = (
-  "the of and a to in is it that for on with as was at by this be from or an are " +
-  "model answer world time light river stone number small large quiet bright early " +
-  "later between under over because while again always never often signal pattern"
-).split(" ");
 const GENERATION_HINTS = ["gpt", "t5", "llama", "mistral", "gemma", "generation"];
 
 // ---------------------------------------------------------------------------
@@ -108,85 +117,9 @@ function deepEqual(a, b) {
   return true;
 }
 
-/** JSON with sorted keys: a canonical form to hash. */
-function canonical(value) {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/** Parses a body as JSON if it looks like JSON; { ok, value }. */
-function parseJsonBody(buf) {
-  let i = 0;
-  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
-  if (i === buf.length) return { ok: false };
-  // Only attempt a parse when the first byte can start a JSON text (cheap for images).
-  if (!'{["-0123456789tfn'.includes(String.fromCharCode(buf[i]))) return { ok: false };
-  try {
-    return { ok: true, value: JSON.parse(buf.toString("utf8")) };
-  } catch {
-    return { ok: false };
-  }
-}
-
 function isTextualContentType(ct) {
   const t = String(ct ?? "").toLowerCase();
   return t.startsWith("text/") || t.includes("json") || t.includes("xml") || t.includes("x-www-form-urlencoded");
-}
-
-/**
- * Deterministic numbers in [0, 1) derived from a SHA-256 of the seed parts
- * (same parts -> same sequence).
- */
-function seeded(...parts) {
-  const h = createHash("sha256");
-  for (const p of parts) {
-    h.update(typeof p === "string" ? p : Buffer.isBuffer(p) ? p : canonical(p));
-    h.update("\u0000");
-  }
-  const seed = h.digest("hex");
-  let counter = 0;
-  let block = null;
-  let offset = 8;
-  return () => {
-    if (offset >= 8) {
-      block = createHash("sha256").update(`${seed}:${counter++}`).digest();
-      offset = 0;
-    }
-    return block.readUInt32BE(4 * offset++) / 2 ** 32;
-  };
-}
-
-function pickWords(rand, n) {
-  const out = [];
-  for (let i = 0; i < n; i++) out.push(WORDS[Math.floor(rand() * WORDS.length)]);
-  return out;
-}
-
-function computeTime(rand) {
-  return (0.005 + rand() * 0.045).toFixed(3);
-}
-
-function isBase64Image(value) {
-  if (typeof value !== "string") return false;
-  if (/^data:image\/[\w.+-]+;base64,/.test(value)) return true;
-  return value.length >= 64 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(value);
-}
-
-function imageBytesOf(value) {
-  return Buffer.from(value.replace(/^data:[^,]*,/, ""), "base64");
-}
-
-function positiveInt(v) {
-  const n = Number(v);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-function asJson(value) {
-  return Buffer.from(JSON.stringify(value), "utf8");
 }
 
 // ---------------------------------------------------------------------------
@@ -259,28 +192,6 @@ function findRecording(recordings, method, pathOk, body, json) {
 
 // ---------------------------------------------------------------------------
 // Synthesised answers (deterministic: same model + input -> same bytes)
-
-function jsonAnswer(status, value, rand, extra = {}) {
-  return {
-    status,
-    headers: {
-      "content-type": "application/json",
-      "x-compute-time": computeTime(rand),
-      "x-compute-type": "cpu",
-      "x-inference-provider": "hf-inference",
-      ...extra,
-    },
-    body: asJson(value),
-  };
-}
-
-function errorAnswer(status, message) {
-  return {
-    status,
-    headers: { "content-type": "application/json", "x-inference-provider": "hf-inference" },
-    body: asJson({ error: message }),
-  };
-}
 
 function imageClassification(model, imageBytes, parameters) {
   const rand = seeded("image-classification", model, imageBytes);
@@ -356,21 +267,6 @@ function generatedWords(model, prompt, parameters, minWords = 1) {
   if (maxNew) n = maxNew;
   else if (maxLength) n = Math.max(1, maxLength - String(prompt).split(/\s+/).filter(Boolean).length);
   return pickWords(rand, Math.min(Math.max(n, minWords), 64));
-}
-
-function sse(events, rand) {
-  return {
-    status: 200,
-    headers: {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      "x-compute-type": "cpu",
-      "x-compute-time": computeTime(rand),
-      "x-inference-provider": "hf-inference",
-    },
-    // "data: " with a space, as the router's TGI sends today.
-    body: Buffer.from(events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join(""), "utf8"),
-  };
 }
 
 function textGeneration(model, inputs, parameters, stream) {
