@@ -124,3 +124,13 @@ export function sse(events, rand) {
     body: Buffer.from(events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join(""), "utf8"),
   };
 }
+
+export const CANDIDATE_LABELS_ERROR =
+  "The `candidate_labels` parameter must be a non-empty list or comma-separated string";
+
+/** `candidate_labels` as a list of strings (from a list or a comma-separated string), or null. */
+export function parseCandidateLabels(raw) {
+  if (Array.isArray(raw)) return raw.map(String);
+  if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  return null;
+}

@@ -50,6 +50,7 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 import {
+  CANDIDATE_LABELS_ERROR,
   STREAM_MIN_TOKENS,
   WORDS,
   asJson,
@@ -58,12 +59,22 @@ import {
   imageBytesOf,
   isBase64Image,
   jsonAnswer,
+  parseCandidateLabels,
   parseJsonBody,
   pickWords,
   positiveInt,
   seeded,
   sse,
 } from "./common.mjs";
+import {
+  MODEL_TASKS,
+  completion,
+  embeddingsList,
+  featureExtraction,
+  imagesGeneration,
+  synthesiseNamedTask,
+  taskFromBody,
+} from "./tasks.mjs";
 
 const DEFAULT_RECORDINGS = fileURLToPath(new URL("../fixtures/recordings.json", import.meta.url));
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
@@ -76,6 +87,24 @@ const CORS_HEADERS = {
 const DROPPED_RECORDED_HEADERS = new Set(["content-length", "content-encoding", "transfer-encoding", "connection"]);
 const CHAT_SUFFIX = "/v1/chat/completions";
 const ROUTER_CHAT_PATHS = new Set(["/v1/chat/completions", "/chat/completions"]);
+const ROUTER_IMAGES_PATHS = new Set(["/v1/images/generations", "/images/generations"]);
+// /models/{model}{suffix}: the route kind.
+const MODEL_ROUTES = [
+  [CHAT_SUFFIX, "chat"],
+  ["/v1/completions", "completions"],
+  ["/pipeline/feature-extraction", "pipeline"],
+  ["/pipeline/sentence-similarity", "pipeline"],
+];
+// /{provider}/{route}: the route kind.
+const PROVIDER_ROUTES = new Map([
+  ["v1/chat/completions", "chat"],
+  ["openai/v1/chat/completions", "chat"],
+  ["v1/completions", "completions"],
+  ["v1/images/generations", "images"],
+  ["v1/embeddings", "embeddings"],
+]);
+// First path segments that are not provider names.
+const NOT_PROVIDERS = new Set(["models", "v1", "api", "chat", "images", "__control"]);
 
 const IMAGE_LABELS = [
   "tabby, tabby cat",
@@ -96,8 +125,14 @@ const GENERATION_HINTS = ["gpt", "t5", "llama", "mistral", "gemma", "generation"
 
 /** Strips the known public prefixes so every recording lives in our path space. */
 export function normaliseRecordedUrl(url) {
-  const { pathname } = new URL(url);
-  return pathname.replace(/^\/api\/inference-proxy(?=\/)/, "").replace(/^\/hf-inference(?=\/)/, "");
+  return normalisePath(new URL(url).pathname).path;
+}
+
+/** A request path without /api/inference-proxy and /hf-inference: { path, hfInference (the latter was there) }. */
+function normalisePath(pathname) {
+  const bare = pathname.replace(/^\/api\/inference-proxy(?=\/)/, "");
+  const path = bare.replace(/^\/hf-inference(?=\/)/, "");
+  return { path, hfInference: path !== bare };
 }
 
 function deepEqual(a, b) {
@@ -203,12 +238,6 @@ function imageClassification(model, imageBytes, parameters) {
   return jsonAnswer(200, ranked.slice(0, k), rand);
 }
 
-function parseCandidateLabels(raw) {
-  if (Array.isArray(raw)) return raw.map(String);
-  if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter(Boolean);
-  return null;
-}
-
 function zeroShotOne(model, sequence, labels, multiLabel) {
   const rand = seeded("zero-shot-classification", model, canonical(sequence), canonical(labels), String(multiLabel));
   const raw = labels.map(() => 0.02 + rand());
@@ -226,7 +255,7 @@ function zeroShotOne(model, sequence, labels, multiLabel) {
 function zeroShot(model, inputs, parameters) {
   const labels = parseCandidateLabels(parameters.candidate_labels);
   if (!labels || labels.length === 0) {
-    return errorAnswer(400, "The `candidate_labels` parameter must be a non-empty list or comma-separated string");
+    return errorAnswer(400, CANDIDATE_LABELS_ERROR);
   }
   const multi = parameters.multi_label === true;
   const rand = seeded("zero-shot-timing", model, canonical(inputs), canonical(parameters));
@@ -301,6 +330,8 @@ function looksLikeGeneration(model, parameters) {
 
 function synthesiseTask(model, body, json, contentType) {
   if (body.length === 0) return errorAnswer(400, "Request body is empty");
+  const task = (Object.hasOwn(MODEL_TASKS, model) ? MODEL_TASKS[model] : null) ?? taskFromBody(json);
+  if (task) return synthesiseNamedTask(task, model, body, json);
   if (!json.ok) return imageClassification(model, body, undefined);
   const payload = json.value;
   if (!payload || typeof payload !== "object" || Array.isArray(payload) || !("inputs" in payload)) {
@@ -383,19 +414,42 @@ function synthesiseChat(pathModel, body, json) {
 // ---------------------------------------------------------------------------
 // Routing
 
-/** { kind: "task" | "chat", model } for a request path, or null. */
+/**
+ * { kind, model, provider } for a (normalised) request path, or null. kind is
+ * "task", "chat", "completions", "pipeline", "images" or "embeddings"; model is
+ * the path's model (null where the body names it); provider is "hf-inference" for
+ * /models/..., the path's provider for /{provider}/..., null for the router's own
+ * /v1/... routes.
+ */
 function route(path) {
-  if (ROUTER_CHAT_PATHS.has(path)) return { kind: "chat", model: null };
-  if (!path.startsWith("/models/")) return null;
-  let rest = path.slice("/models/".length);
-  let kind = "task";
-  if (rest.endsWith(CHAT_SUFFIX)) {
-    rest = rest.slice(0, -CHAT_SUFFIX.length);
-    kind = "chat";
+  if (ROUTER_CHAT_PATHS.has(path)) return { kind: "chat", model: null, provider: null };
+  if (ROUTER_IMAGES_PATHS.has(path)) return { kind: "images", model: null, provider: null };
+  if (path.startsWith("/models/")) {
+    let rest = path.slice("/models/".length);
+    let kind = "task";
+    for (const [suffix, k] of MODEL_ROUTES) {
+      if (rest.endsWith(suffix)) {
+        rest = rest.slice(0, -suffix.length);
+        kind = k;
+        break;
+      }
+    }
+    const segments = rest.split("/");
+    if (segments.length > 2 || segments.some((s) => s.length === 0)) return null;
+    return { kind, model: rest, provider: "hf-inference" };
   }
-  const segments = rest.split("/");
-  if (segments.length > 2 || segments.some((s) => s.length === 0)) return null;
-  return { kind, model: rest };
+  const m = /^\/([A-Za-z0-9][\w.-]*)\/(.+)$/.exec(path);
+  const kind = m && !NOT_PROVIDERS.has(m[1]) ? PROVIDER_ROUTES.get(m[2]) : undefined;
+  return kind ? { kind, model: null, provider: m[1] } : null;
+}
+
+/** The provider a request names: its route's, or the `id:provider` suffix of a router chat's model. */
+function requestProvider(r, json) {
+  if (!r) return null;
+  if (r.provider !== null || r.kind !== "chat") return r.provider;
+  const model = json.ok && typeof json.value?.model === "string" ? json.value.model : "";
+  const colon = model.lastIndexOf(":");
+  return colon > 0 && colon < model.length - 1 ? model.slice(colon + 1) : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -469,7 +523,11 @@ function isEventStream(headers) {
  * Starts the upstream. Resolves to
  * { url, port, host, close(), requests, reset(), fault(spec), chaos(spec), faults, preflights, recordings }.
  */
-export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPath = DEFAULT_RECORDINGS } = {}) {
+export async function startUpstream({
+  port = 0,
+  host = "127.0.0.1",
+  recordingsPath = DEFAULT_RECORDINGS,
+} = {}) {
   const recordings = prepareRecordings(JSON.parse(await readFile(recordingsPath, "utf8")));
   const requests = [];
   const faults = []; // { spec, remaining }
@@ -622,7 +680,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     });
   }
 
-  function logEntry(req, res, path, query, body, json) {
+  function logEntry(req, res, path, query, body, json, provider) {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
     const textual = isTextualContentType(headers["content-type"]) || json.ok;
@@ -634,6 +692,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       body,
       bodyText: textual ? body.toString("utf8") : null,
       json: json.ok ? json.value : undefined,
+      provider,
       at: Date.now(),
       finished: false,
       closedEarly: false,
@@ -660,6 +719,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       bodyText: r.bodyText,
       bodyLength: r.body.length,
       json: r.json,
+      provider: r.provider,
       at: r.at,
       finished: r.finished,
       closedEarly: r.closedEarly,
@@ -694,16 +754,15 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
   }
 
   /** The answer without faults: { status, headers, body } (headers without CORS). */
-  function normalAnswer(req, path, body, json, requestId) {
-    const r = route(path);
+  function normalAnswer(req, r, provider, path, body, json, requestId) {
     if (!r) return { ...errorAnswer(404, "Not Found"), plain: true };
     if (req.method !== "POST") {
       return { ...errorAnswer(405, "Method Not Allowed"), extra: { allow: "POST, OPTIONS" }, plain: true };
     }
+    const bodyModel = json.ok && typeof json.value?.model === "string" ? json.value.model : null;
     let pathOk = (p) => p === path;
-    if (r.kind === "chat" && r.model === null) {
+    if (r.kind === "chat" && ROUTER_CHAT_PATHS.has(path)) {
       // OpenAI style: the model is named by the body, recordings live under /models/{model}.
-      const bodyModel = json.ok && typeof json.value?.model === "string" ? json.value.model : null;
       const modelPath = bodyModel !== null ? `/models/${bodyModel}${CHAT_SUFFIX}` : null;
       pathOk = (p) => ROUTER_CHAT_PATHS.has(p) || p === modelPath;
     }
@@ -713,18 +772,36 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     let answer;
     if (r.model && r.model.toLowerCase().includes("does-not-exist")) {
       answer = errorAnswer(404, `Model ${r.model} does not exist`);
-    } else if (r.kind === "chat") {
-      answer = synthesiseChat(r.model, body, json);
     } else {
-      answer = synthesiseTask(r.model, body, json, req.headers["content-type"]);
+      switch (r.kind) {
+        case "chat":
+          answer = synthesiseChat(r.model, body, json);
+          break;
+        case "completions":
+          answer = completion(r.model ?? bodyModel, json);
+          break;
+        case "pipeline":
+          answer = featureExtraction(r.model, json);
+          break;
+        case "images":
+          answer = imagesGeneration(json);
+          break;
+        case "embeddings":
+          answer = embeddingsList(json);
+          break;
+        default:
+          answer = synthesiseTask(r.model, body, json, req.headers["content-type"]);
+      }
     }
     answer.headers = { ...answer.headers, "x-request-id": requestId };
+    if (provider !== null) answer.headers["x-inference-provider"] = provider;
     return answer;
   }
 
   async function handle(req, res) {
     const url = new URL(req.url, "http://upstream.invalid");
-    const path = url.pathname;
+    const sentPath = url.pathname;
+    const { path, hfInference } = normalisePath(sentPath);
 
     if (req.method === "OPTIONS") {
       preflights++;
@@ -756,10 +833,13 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       return;
     }
 
-    if (path.startsWith("/__control/")) return control(req, res, path, body);
+    if (sentPath.startsWith("/__control/")) return control(req, res, sentPath, body);
 
     const json = parseJsonBody(body);
-    logEntry(req, res, path, url.search, body, json);
+    const r = route(path);
+    if (r && hfInference && r.provider === null) r.provider = "hf-inference";
+    const provider = requestProvider(r, json);
+    logEntry(req, res, sentPath, url.search, body, json, provider);
     const requestId = `local-${++counter}`;
 
     const f = takeFault(path);
@@ -789,7 +869,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       }
     }
 
-    const normal = normalAnswer(req, path, body, json, requestId);
+    const normal = normalAnswer(req, r, provider, path, body, json, requestId);
     const headers = { ...normal.headers, ...(normal.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
     answer(res, normal.status, headers, normal.body, f);
   }
