@@ -66,6 +66,7 @@ import {
   seeded,
   sse,
 } from "./common.mjs";
+import { HUB_MAPPINGS, hubAnswer, hubModel, validateHubMapping } from "./hub.mjs";
 import {
   MODEL_TASKS,
   completion,
@@ -75,6 +76,8 @@ import {
   synthesiseNamedTask,
   taskFromBody,
 } from "./tasks.mjs";
+
+export { HUB_MAPPINGS };
 
 const DEFAULT_RECORDINGS = fileURLToPath(new URL("../fixtures/recordings.json", import.meta.url));
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
@@ -531,6 +534,7 @@ export async function startUpstream({
   const recordings = prepareRecordings(JSON.parse(await readFile(recordingsPath, "utf8")));
   const requests = [];
   const faults = []; // { spec, remaining }
+  const hubOverrides = new Map(); // model -> mapping (null: unknown)
   const sockets = new Set();
   const timers = new Set();
   let preflights = 0;
@@ -575,9 +579,26 @@ export async function startUpstream({
     return faults.length;
   }
 
+  /**
+   * Overrides the Hub's inferenceProviderMapping of `model` on this server: an
+   * object or a list (answered as given), null (the model is unknown: 404), or
+   * undefined (back to HUB_MAPPINGS).
+   */
+  function hub(model, mapping) {
+    validateHubMapping(model, mapping === undefined ? null : mapping);
+    if (mapping === undefined) hubOverrides.delete(model);
+    else hubOverrides.set(model, mapping === null ? null : structuredClone(mapping));
+  }
+
+  function hubMapping(model) {
+    if (hubOverrides.has(model)) return hubOverrides.get(model);
+    return Object.hasOwn(HUB_MAPPINGS, model) ? HUB_MAPPINGS[model] : undefined;
+  }
+
   function reset() {
     requests.length = 0;
     faults.length = 0;
+    hubOverrides.clear();
     chaosMode = null;
     preflights = 0;
     counter = 0;
@@ -680,7 +701,7 @@ export async function startUpstream({
     });
   }
 
-  function logEntry(req, res, path, query, body, json, provider) {
+  function logEntry(req, res, path, query, body, json, provider, isHub) {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
     const textual = isTextualContentType(headers["content-type"]) || json.ok;
@@ -693,6 +714,7 @@ export async function startUpstream({
       bodyText: textual ? body.toString("utf8") : null,
       json: json.ok ? json.value : undefined,
       provider,
+      hub: isHub,
       at: Date.now(),
       finished: false,
       closedEarly: false,
@@ -720,6 +742,7 @@ export async function startUpstream({
       bodyLength: r.body.length,
       json: r.json,
       provider: r.provider,
+      hub: r.hub,
       at: r.at,
       finished: r.finished,
       closedEarly: r.closedEarly,
@@ -738,6 +761,20 @@ export async function startUpstream({
         return sendJson(res, 400, { error: err.message });
       }
     }
+    if (path === "/__control/hub") {
+      if (req.method === "GET") return sendJson(res, 200, Object.fromEntries(hubOverrides));
+      if (req.method !== "POST") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET, POST" });
+      const spec = json.ok ? json.value : null;
+      if (!spec || typeof spec !== "object" || Array.isArray(spec)) {
+        return sendJson(res, 400, { error: "hub body must be a JSON object {model, mapping}" });
+      }
+      try {
+        hub(spec.model, "mapping" in spec ? spec.mapping : undefined);
+      } catch (err) {
+        return sendJson(res, 400, { error: err.message });
+      }
+      return sendJson(res, 200, { ok: true });
+    }
     if (path === "/__control/requests") {
       if (req.method !== "GET") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET" });
       return sendJson(res, 200, serialisedLog());
@@ -751,6 +788,18 @@ export async function startUpstream({
       return sendJson(res, 200, { ok: true, recordings: recordings.length, requests: requests.length, preflights });
     }
     return sendJson(res, 404, { error: "Not Found" });
+  }
+
+  /** The Hub's answer to GET /api/models/...: { status, headers, body }. */
+  function hubRequestAnswer(req, path, searchParams, requestId) {
+    if (req.method !== "GET") {
+      return { ...errorAnswer(405, "Method Not Allowed"), extra: { allow: "GET, OPTIONS" }, plain: true };
+    }
+    const model = hubModel(path);
+    if (model === null) return { ...errorAnswer(404, "Not Found"), plain: true };
+    const expand = [...searchParams.getAll("expand[]"), ...searchParams.getAll("expand")];
+    const { status, value } = hubAnswer(model, hubMapping(model), expand);
+    return { status, headers: { "content-type": "application/json", "x-request-id": requestId }, body: asJson(value) };
   }
 
   /** The answer without faults: { status, headers, body } (headers without CORS). */
@@ -836,10 +885,11 @@ export async function startUpstream({
     if (sentPath.startsWith("/__control/")) return control(req, res, sentPath, body);
 
     const json = parseJsonBody(body);
-    const r = route(path);
+    const isHub = path.startsWith("/api/models/") || path === "/api/models";
+    const r = isHub ? null : route(path);
     if (r && hfInference && r.provider === null) r.provider = "hf-inference";
     const provider = requestProvider(r, json);
-    logEntry(req, res, sentPath, url.search, body, json, provider);
+    logEntry(req, res, sentPath, url.search, body, json, provider, isHub);
     const requestId = `local-${++counter}`;
 
     const f = takeFault(path);
@@ -869,7 +919,9 @@ export async function startUpstream({
       }
     }
 
-    const normal = normalAnswer(req, r, provider, path, body, json, requestId);
+    const normal = isHub
+      ? hubRequestAnswer(req, path, url.searchParams, requestId)
+      : normalAnswer(req, r, provider, path, body, json, requestId);
     const headers = { ...normal.headers, ...(normal.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
     answer(res, normal.status, headers, normal.body, f);
   }
@@ -924,6 +976,7 @@ export async function startUpstream({
     reset,
     fault,
     chaos,
+    hub,
     get faults() {
       return faults.map((f) => ({ ...f.spec, remaining: f.remaining }));
     },

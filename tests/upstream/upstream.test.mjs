@@ -12,7 +12,7 @@ import http from "node:http";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 
-import { startUpstream } from "./upstream.mjs";
+import { HUB_MAPPINGS, startUpstream } from "./upstream.mjs";
 
 const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 const SST2_BODY =
@@ -765,12 +765,12 @@ test("feature extraction: a unit vector per text, on both pipeline routes and th
   // A feature-extraction model answers at /models/{m} as well.
   assert.deepEqual(await synthesised(await post(`/models/${MINILM}`, { inputs: "The cat sat" })), CAT_SAT);
   assert.deepEqual(
-    up.requests.map((r) => [r.path, r.provider]),
+    up.requests.map((r) => [r.path, r.provider, r.hub]),
     [
-      [`/models/${MINILM}/pipeline/feature-extraction`, "hf-inference"],
-      [`/hf-inference/models/${MINILM}/pipeline/feature-extraction`, "hf-inference"],
-      [`/models/${MINILM}/pipeline/sentence-similarity`, "hf-inference"],
-      [`/models/${MINILM}`, "hf-inference"],
+      [`/models/${MINILM}/pipeline/feature-extraction`, "hf-inference", false],
+      [`/hf-inference/models/${MINILM}/pipeline/feature-extraction`, "hf-inference", false],
+      [`/models/${MINILM}/pipeline/sentence-similarity`, "hf-inference", false],
+      [`/models/${MINILM}`, "hf-inference", false],
     ],
   );
 });
@@ -1198,4 +1198,143 @@ test("the recorded exchanges answer under /hf-inference and /api/inference-proxy
       [`/api/inference-proxy/hf-inference/models/${SST2}`, "hf-inference"],
     ],
   );
+});
+
+// ---------------------------------------------------------------------------
+// The Hub
+
+const LLAMA = "meta-llama/Llama-3.1-8B-Instruct";
+const LLAMA_MAPPING = {
+  together: { providerId: "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", status: "live", task: "conversational" },
+  groq: { providerId: "llama-3.1-8b-instant", status: "live", task: "conversational" },
+  "hf-inference": { providerId: "meta-llama/Llama-3.1-8B-Instruct", status: "live", task: "conversational" },
+};
+
+function hubGet(model, query = "?expand[]=inferenceProviderMapping") {
+  return fetch(`${up.url}/api/models/${model}${query}`);
+}
+
+test("hub: the mapping in the object form, with an _id, for either query spelling", async () => {
+  const res = await hubGet(LLAMA);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.match(res.headers.get("x-request-id"), /^local-\d+$/);
+  const answer = await res.json();
+  assert.deepEqual(Object.keys(answer), ["_id", "id", "inferenceProviderMapping"]);
+  assert.match(answer._id, /^[0-9a-f]{24}$/);
+  assert.equal(answer.id, LLAMA);
+  assert.deepEqual(answer.inferenceProviderMapping, LLAMA_MAPPING);
+  assert.deepEqual(await (await hubGet(LLAMA, "?expand%5B%5D=inferenceProviderMapping")).json(), answer);
+  assert.deepEqual(await (await hubGet(LLAMA, "")).json(), { _id: answer._id, id: LLAMA }, "no expand, no mapping");
+
+  const flux = await (await hubGet("black-forest-labs/FLUX.1-schnell")).json();
+  assert.deepEqual(flux.inferenceProviderMapping, {
+    together: { providerId: "black-forest-labs/FLUX.1-schnell-Free", status: "live", task: "text-to-image" },
+    nscale: { providerId: "black-forest-labs/FLUX.1-schnell", status: "live", task: "text-to-image" },
+    "hf-inference": { providerId: "black-forest-labs/FLUX.1-schnell", status: "live", task: "text-to-image" },
+  });
+  for (const gpt2 of ["gpt2", "openai-community/gpt2"]) {
+    assert.deepEqual((await (await hubGet(gpt2)).json()).inferenceProviderMapping, {}, gpt2);
+  }
+  assert.deepEqual(
+    up.requests.map((r) => [r.method, r.path, r.query, r.hub, r.provider]),
+    [
+      ["GET", `/api/models/${LLAMA}`, "?expand[]=inferenceProviderMapping", true, null],
+      ["GET", `/api/models/${LLAMA}`, "?expand%5B%5D=inferenceProviderMapping", true, null],
+      ["GET", `/api/models/${LLAMA}`, "", true, null],
+      ["GET", "/api/models/black-forest-labs/FLUX.1-schnell", "?expand[]=inferenceProviderMapping", true, null],
+      ["GET", "/api/models/gpt2", "?expand[]=inferenceProviderMapping", true, null],
+      ["GET", "/api/models/openai-community/gpt2", "?expand[]=inferenceProviderMapping", true, null],
+    ],
+  );
+  const log = await (await fetch(`${up.url}/__control/requests`)).json();
+  assert.deepEqual(
+    log.map((r) => r.hub),
+    [true, true, true, true, true, true],
+  );
+});
+
+test("hub: the list form, the hf-inference task models, the recorded ones; unknown is 404", async () => {
+  assert.deepEqual((await (await hubGet("BAAI/bge-large-en-v1.5")).json()).inferenceProviderMapping, [
+    { provider: "together", providerId: "BAAI/bge-large-en-v1.5", status: "live", task: "feature-extraction" },
+    { provider: "hf-inference", providerId: "BAAI/bge-large-en-v1.5", status: "staging", task: "feature-extraction" },
+  ]);
+  const expected = {
+    "Qwen/Qwen2.5-7B-Instruct": { together: { providerId: "Qwen/Qwen2.5-7B-Instruct-Turbo", status: "live", task: "text-generation" } },
+    "sentence-transformers/all-MiniLM-L6-v2": {
+      "hf-inference": { providerId: MINILM, status: "live", task: "feature-extraction" },
+      scaleway: { providerId: MINILM, status: "live", task: "feature-extraction" },
+    },
+    "facebook/bart-large-cnn": { "hf-inference": { providerId: "facebook/bart-large-cnn", status: "live", task: "summarization" } },
+    "openai/whisper-tiny": {
+      "hf-inference": { providerId: "openai/whisper-tiny", status: "live", task: "automatic-speech-recognition" },
+    },
+    [SST2]: { "hf-inference": { providerId: SST2, status: "live", task: "text-classification" } },
+    "facebook/bart-large-mnli": {
+      "hf-inference": { providerId: "facebook/bart-large-mnli", status: "live", task: "zero-shot-classification" },
+    },
+    [VIT]: { "hf-inference": { providerId: VIT, status: "live", task: "image-classification" } },
+    "google/flan-t5-xxl": { "hf-inference": { providerId: "google/flan-t5-xxl", status: "live", task: "text-generation" } },
+    "nlpconnect/vit-gpt2-image-captioning": {
+      "hf-inference": { providerId: "nlpconnect/vit-gpt2-image-captioning", status: "live", task: "image-to-text" },
+    },
+  };
+  for (const [model, mapping] of Object.entries(expected)) {
+    assert.deepEqual((await (await hubGet(model)).json()).inferenceProviderMapping, mapping, model);
+    assert.deepEqual(HUB_MAPPINGS[model], mapping);
+  }
+  assert.ok(Object.isFrozen(HUB_MAPPINGS) && Object.isFrozen(HUB_MAPPINGS[LLAMA].groq));
+
+  for (const model of ["acme/unknown", "constructor", "this-model-does-not-exist-123"]) {
+    const res = await hubGet(model);
+    assert.equal(res.status, 404, model);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), { error: "Repository not found" });
+  }
+  const deep = await hubGet("a/b/c");
+  assert.equal(deep.status, 404);
+  assert.deepEqual(await deep.json(), { error: "Not Found" });
+  const postHub = await post(`/api/models/${LLAMA}`, {});
+  assert.equal(postHub.status, 405);
+  assert.equal(postHub.headers.get("allow"), "GET, OPTIONS");
+  await postHub.body?.cancel();
+});
+
+test("hub: up.hub() and POST /__control/hub override a model per server; reset() clears them", async () => {
+  const mapping = [{ provider: "nscale", providerId: "acme/pic-1", status: "live", task: "text-to-image" }];
+  up.hub("acme/pic", mapping);
+  mapping[0].status = "error"; // the upstream kept its own copy
+  assert.deepEqual((await (await hubGet("acme/pic")).json()).inferenceProviderMapping, [
+    { provider: "nscale", providerId: "acme/pic-1", status: "live", task: "text-to-image" },
+  ]);
+  up.hub(LLAMA, null);
+  assert.equal((await hubGet(LLAMA)).status, 404);
+  up.hub(LLAMA, undefined);
+  assert.deepEqual((await (await hubGet(LLAMA)).json()).inferenceProviderMapping, LLAMA_MAPPING);
+
+  const set = await post("/__control/hub", { model: "gpt2", mapping: { together: { providerId: "gpt2-t", status: "live", task: "text-generation" } } });
+  assert.deepEqual(await set.json(), { ok: true });
+  assert.deepEqual((await (await hubGet("gpt2")).json()).inferenceProviderMapping, {
+    together: { providerId: "gpt2-t", status: "live", task: "text-generation" },
+  });
+  assert.deepEqual(Object.keys(await (await fetch(`${up.url}/__control/hub`)).json()), ["acme/pic", "gpt2"]);
+  await post("/__control/hub", { model: "gpt2", mapping: null });
+  assert.equal((await hubGet("gpt2")).status, 404);
+  await post("/__control/hub", { model: "gpt2" });
+  assert.deepEqual((await (await hubGet("gpt2")).json()).inferenceProviderMapping, {});
+  assert.equal(up.requests.length, 6, "control requests are not logged");
+
+  for (const [body, error] of [
+    [{ model: "", mapping: {} }, "hub: model must be a non-empty string"],
+    [{ model: "m", mapping: "x" }, "hub: mapping must be an object, a list or null"],
+  ]) {
+    const res = await post("/__control/hub", body);
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), { error });
+  }
+  assert.throws(() => up.hub("m", 3), { name: "TypeError", message: "hub: mapping must be an object, a list or null" });
+
+  up.reset();
+  assert.equal((await hubGet("acme/pic")).status, 404);
 });
