@@ -29,8 +29,13 @@
 // max_new_tokens / max_tokens ask for fewer, so that pacing tests have something to pace.
 //
 // Fault fields (up.fault(spec), chaos specs, POST /__control/faults):
-//   times            how many matching requests it applies to (default 1)
-//   path             only requests to this exact path match
+//   times            how many matching requests it applies to (default 1; -1 or
+//                    Infinity: every one)
+//   path             only requests to this exact path match (as sent or as stripped)
+//   pathPrefix       only requests whose path starts with this (as sent or as stripped)
+//   probability      0..1: applies to each matching request with this probability,
+//                    from a PRNG seeded by startUpstream's `seed` (default 1), restarted
+//                    by reset()
 //   delayMs          wait before answering
 //   status, body     answer this instead of the normal answer (an error fault)
 //   headers          extra response headers (for the normal answer too)
@@ -43,6 +48,7 @@
 // Each entry of up.requests (and of GET /__control/requests) has `finished` (the
 // whole response was written and ended) and `closedEarly` (the connection or request
 // closed before that); both start false.
+
 
 import http from "node:http";
 import { readFile } from "node:fs/promises";
@@ -80,6 +86,8 @@ import {
 export { HUB_MAPPINGS };
 
 const DEFAULT_RECORDINGS = fileURLToPath(new URL("../fixtures/recordings.json", import.meta.url));
+// The seed of the PRNG that decides `probability` faults, unless startUpstream({ seed }) says.
+const DEFAULT_SEED = 1;
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
 const EXPOSE_HEADERS = "x-compute-time, x-compute-type, x-request-id, x-inference-provider, retry-after";
 const CORS_HEADERS = {
@@ -460,10 +468,31 @@ function requestProvider(r, json) {
 
 function validateFault(spec) {
   if (!spec || typeof spec !== "object" || Array.isArray(spec)) throw new TypeError("a fault must be an object");
-  const known = new Set(["times", "status", "headers", "body", "delayMs", "drop", "stall", "path", "streamIntervalMs"]);
+  const known = new Set([
+    "times",
+    "status",
+    "headers",
+    "body",
+    "delayMs",
+    "drop",
+    "stall",
+    "path",
+    "pathPrefix",
+    "probability",
+    "streamIntervalMs",
+  ]);
   for (const key of Object.keys(spec)) if (!known.has(key)) throw new TypeError(`unknown fault field: ${key}`);
-  const times = spec.times ?? 1;
-  if (!Number.isInteger(times) || times < 1) throw new TypeError("fault.times must be a positive integer");
+  // -1 (JSON has no Infinity) or Infinity: unbounded.
+  const times = spec.times === -1 || spec.times === Infinity ? Infinity : (spec.times ?? 1);
+  if (times !== Infinity && (!Number.isInteger(times) || times < 1)) {
+    throw new TypeError("fault.times must be a positive integer, or -1 / Infinity for unbounded");
+  }
+  if (
+    spec.probability !== undefined &&
+    !(typeof spec.probability === "number" && spec.probability >= 0 && spec.probability <= 1)
+  ) {
+    throw new TypeError("fault.probability must be a number from 0 to 1");
+  }
   if (spec.status !== undefined && (!Number.isInteger(spec.status) || spec.status < 100 || spec.status > 599)) {
     throw new TypeError("fault.status must be an integer HTTP status");
   }
@@ -479,8 +508,10 @@ function validateFault(spec) {
   ) {
     throw new TypeError("fault.streamIntervalMs must be a non-negative number");
   }
-  if (spec.path !== undefined && (typeof spec.path !== "string" || !spec.path.startsWith("/"))) {
-    throw new TypeError("fault.path must be a path starting with /");
+  for (const key of ["path", "pathPrefix"]) {
+    if (spec[key] !== undefined && (typeof spec[key] !== "string" || !spec[key].startsWith("/"))) {
+      throw new TypeError(`fault.${key} must be a path starting with /`);
+    }
   }
   const headers = {};
   for (const [k, v] of Object.entries(spec.headers ?? {})) headers[k.toLowerCase()] = String(v);
@@ -495,8 +526,23 @@ function validateFault(spec) {
     drop: spec.drop === true,
     stall: spec.stall === true,
     path: spec.path,
+    pathPrefix: spec.pathPrefix,
+    probability: spec.probability,
     streamIntervalMs: spec.streamIntervalMs,
   };
+}
+
+/** Whether a fault's path filters let a request through; `paths` are the path as sent and as normalised. */
+function faultMatches(spec, paths) {
+  if (spec.path !== undefined && !paths.includes(spec.path)) return false;
+  if (spec.pathPrefix !== undefined && !paths.some((p) => p.startsWith(spec.pathPrefix))) return false;
+  return true;
+}
+
+/** A fault as the control API shows it: unbounded counts as -1, JSON having no Infinity. */
+function faultForJson(f) {
+  const bounded = (n) => (n === Infinity ? -1 : n);
+  return { ...f, times: bounded(f.times), remaining: bounded(f.remaining) };
 }
 
 /** Splits an SSE body into its events (each ending with its blank line), bytes unchanged. */
@@ -530,11 +576,14 @@ export async function startUpstream({
   port = 0,
   host = "127.0.0.1",
   recordingsPath = DEFAULT_RECORDINGS,
+  seed = DEFAULT_SEED,
 } = {}) {
   const recordings = prepareRecordings(JSON.parse(await readFile(recordingsPath, "utf8")));
   const requests = [];
   const faults = []; // { spec, remaining }
   const hubOverrides = new Map(); // model -> mapping (null: unknown)
+  // Decides `probability` faults; restarted by reset() so that a run repeats.
+  let faultRandom = seeded("fault-probability", String(seed));
   const sockets = new Set();
   const timers = new Set();
   let preflights = 0;
@@ -543,10 +592,13 @@ export async function startUpstream({
 
   let chaosMode = null; // { rate, specs, random }
 
-  function takeFault(path) {
+  /** The first queued fault that takes this request (`paths`: as sent, as normalised), used up by one. */
+  function takeFault(paths) {
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i];
-      if (f.spec.path !== undefined && f.spec.path !== path) continue;
+      if (!faultMatches(f.spec, paths)) continue;
+      // One draw for each matching request, whatever the probability.
+      if (f.spec.probability !== undefined && !(faultRandom() < f.spec.probability)) continue;
       if (--f.remaining <= 0) faults.splice(i, 1);
       return f.spec;
     }
@@ -599,6 +651,7 @@ export async function startUpstream({
     requests.length = 0;
     faults.length = 0;
     hubOverrides.clear();
+    faultRandom = seeded("fault-probability", String(seed));
     chaosMode = null;
     preflights = 0;
     counter = 0;
@@ -752,7 +805,9 @@ export async function startUpstream({
   async function control(req, res, path, body) {
     const json = parseJsonBody(body);
     if (path === "/__control/faults") {
-      if (req.method === "GET") return sendJson(res, 200, faults.map((f) => ({ ...f.spec, remaining: f.remaining })));
+      if (req.method === "GET") {
+        return sendJson(res, 200, faults.map((f) => faultForJson({ ...f.spec, remaining: f.remaining })));
+      }
       if (req.method !== "POST") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET, POST" });
       if (!json.ok) return sendJson(res, 400, { error: "fault body must be JSON" });
       try {
@@ -892,7 +947,7 @@ export async function startUpstream({
     logEntry(req, res, sentPath, url.search, body, json, provider, isHub);
     const requestId = `local-${++counter}`;
 
-    const f = takeFault(path);
+    const f = takeFault(sentPath === path ? [path] : [sentPath, path]);
     if (f) {
       if (f.delayMs > 0) await sleep(f.delayMs);
       if (closing) return;

@@ -430,7 +430,7 @@ test("close() resolves promptly with a stalled request open", HANG_GUARD, async 
 
 test("CLI prints UPSTREAM_URL and exits cleanly on SIGTERM", HANG_GUARD, async () => {
   const main = fileURLToPath(new URL("./main.mjs", import.meta.url));
-  const child = spawn(process.execPath, [main, "--port", "0", "--host", "127.0.0.1"], {
+  const child = spawn(process.execPath, [main, "--port", "0", "--host", "127.0.0.1", "--seed", "7"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -700,6 +700,9 @@ const AUDIO_BYTES = new Uint8Array(Buffer.from("RIFF$\u0000\u0000\u0000WAVEfmt "
 // The top and bottom rows' colours of the picture of "a red fox".
 const FOX_TOP = [222, 187, 45];
 const FOX_BOTTOM = [55, 185, 101];
+// What the seeded PRNG (seed 1) gives for a probability: 0.5 fault over 200 requests.
+const PROBABILITY_COUNT = 104;
+const PROBABILITY_HEAD = [200, 503, 503, 200, 503, 200, 503, 200, 503, 503];
 
 /** Asserts the synthesised headers and returns the parsed JSON body. */
 async function synthesised(res, provider = "hf-inference") {
@@ -1337,4 +1340,107 @@ test("hub: up.hub() and POST /__control/hub override a model per server; reset()
 
   up.reset();
   assert.equal((await hubGet("acme/pic")).status, 404);
+});
+
+// ---------------------------------------------------------------------------
+// Faults: probability (seeded), pathPrefix, unbounded times
+
+/** Sends n requests to path; the statuses in order. */
+async function statuses(target, n, path = "/models/acme/model") {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${target.url}${path}`, { method: "POST", body: '{"inputs":"x"}' });
+    await res.arrayBuffer();
+    out.push(res.status);
+  }
+  return out;
+}
+
+test("fault: probability applies to matching requests by a seeded PRNG; runs repeat", HANG_GUARD, async () => {
+  up.fault({ probability: 0.5, times: -1, status: 503 });
+  const first = await statuses(up, 200);
+  assert.equal(first.filter((s) => s === 503).length, PROBABILITY_COUNT);
+  assert.equal(first.filter((s) => s === 200).length, 200 - PROBABILITY_COUNT);
+  assert.deepEqual(first.slice(0, 10), PROBABILITY_HEAD);
+
+  // reset() restarts the PRNG: the same run again.
+  up.reset();
+  up.fault({ probability: 0.5, times: Infinity, status: 503 });
+  assert.deepEqual(await statuses(up, 200), first);
+
+  // Another server with the same seed (the default is 1) repeats it; another seed does not.
+  const same = await startUpstream({ port: 0, seed: 1 });
+  const other = await startUpstream({ port: 0, seed: 2 });
+  try {
+    for (const s of [same, other]) s.fault({ probability: 0.5, times: -1, status: 503 });
+    assert.deepEqual(await statuses(same, 200), first);
+    assert.notDeepEqual(await statuses(other, 200), first);
+  } finally {
+    await same.close();
+    await other.close();
+  }
+
+  // times still bounds it; probability 0 never applies, 1 always.
+  up.reset();
+  up.fault({ probability: 0.5, times: 3, status: 503 });
+  const bounded = await statuses(up, 40);
+  assert.equal(bounded.filter((s) => s === 503).length, 3);
+  assert.deepEqual(up.faults, []);
+  up.fault([
+    { probability: 0, times: -1, status: 500 },
+    { probability: 1, times: 2, status: 429 },
+  ]);
+  assert.deepEqual(await statuses(up, 3), [429, 429, 200]);
+});
+
+test("fault: pathPrefix takes down one provider; times -1 over HTTP shows as -1", HANG_GUARD, async () => {
+  const queued = await post("/__control/faults", { pathPrefix: "/nscale/", status: 503, times: -1 });
+  assert.deepEqual(await queued.json(), { queued: 1 });
+  assert.deepEqual(await (await fetch(`${up.url}/__control/faults`)).json(), [
+    { times: -1, status: 503, headers: {}, delayMs: 0, drop: false, stall: false, pathPrefix: "/nscale/", remaining: -1 },
+  ]);
+  assert.equal(up.faults[0].times, Infinity);
+  const images = { model: "black-forest-labs/FLUX.1-schnell", prompt: "a red fox" };
+  for (let i = 0; i < 3; i++) {
+    const down = await post("/nscale/v1/images/generations", images);
+    assert.equal(down.status, 503);
+    assert.deepEqual(await down.json(), { error: "Injected fault (status 503)" });
+  }
+  const ok = await post("/together/v1/images/generations", images);
+  assert.equal(ok.status, 200);
+  await ok.arrayBuffer();
+  assert.equal(up.faults[0].remaining, Infinity);
+
+  // drop, and a prefix that matches the path as stripped of /hf-inference.
+  up.reset();
+  up.fault([
+    { pathPrefix: "/models/acme/", drop: true, times: 2 },
+    { path: `/models/${SST2}`, status: 500 },
+  ]);
+  await assert.rejects(post("/hf-inference/models/acme/model", { inputs: "x" }), TypeError);
+  await assert.rejects(post("/models/acme/model", { inputs: "x" }), TypeError);
+  assert.equal((await post("/hf-inference/models/acme/model", { inputs: "x" })).status, 200);
+  const stripped = await post(`/hf-inference/models/${SST2}`, { inputs: "x" });
+  assert.equal(stripped.status, 500);
+  await stripped.arrayBuffer();
+  // Hub requests take faults too.
+  up.fault({ pathPrefix: "/api/models/", status: 502 });
+  const hubDown = await hubGet(LLAMA);
+  assert.equal(hubDown.status, 502);
+  await hubDown.arrayBuffer();
+});
+
+test("fault: probability, pathPrefix and times are validated", () => {
+  for (const [spec, message] of [
+    [{ probability: 1.5 }, "fault.probability must be a number from 0 to 1"],
+    [{ probability: "0.5" }, "fault.probability must be a number from 0 to 1"],
+    [{ probability: Number.NaN }, "fault.probability must be a number from 0 to 1"],
+    [{ pathPrefix: "nscale/" }, "fault.pathPrefix must be a path starting with /"],
+    [{ times: 0 }, "fault.times must be a positive integer, or -1 / Infinity for unbounded"],
+    [{ times: -2 }, "fault.times must be a positive integer, or -1 / Infinity for unbounded"],
+    [{ times: 1.5 }, "fault.times must be a positive integer, or -1 / Infinity for unbounded"],
+  ]) {
+    assert.throws(() => up.fault(spec), { name: "TypeError", message }, JSON.stringify(spec));
+  }
+  assert.deepEqual(up.faults, []);
 });
