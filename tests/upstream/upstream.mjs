@@ -1,41 +1,66 @@
-// A local stand-in for https://router.huggingface.co/hf-inference, for tests and
-// benchmarks (DESIGN.md §7). Node built-ins only.
+// A local stand-in for Hugging Face, for tests and benchmarks (DESIGN.md §7): the
+// router (https://router.huggingface.co: hf-inference, the providers' routes, the
+// OpenAI-compatible /v1) and the Hub's model API, on one port. Node built-ins only.
 //
-//   const up = await startUpstream({ port: 0 });
+//   const up = await startUpstream({ port: 0, seed: 1 });
 //   fetch(`${up.url}/models/gpt2`, { method: "POST", body: ... });
 //   up.fault({ status: 429, headers: { "retry-after": "1" }, times: 2 });
+//   up.hub("acme/model", { together: { providerId: "acme/m", status: "live", task: "text-to-image" } });
 //   up.requests;   // what the client sent
 //   await up.close();
 //
 // Requests are answered from the recorded exchanges in tests/fixtures/recordings.json
 // (method + path + body, JSON compared after parsing; first match in file order wins).
-// Anything unmatched gets a deterministic answer of the task's shape. Faults can be
-// queued in-process or over HTTP (POST /__control/faults).
+// Anything unmatched gets a deterministic answer of the task's shape (same request,
+// same bytes). Faults can be queued in-process or over HTTP (POST /__control/faults).
 //
-// Paths:
-//   POST /models/{model}                       a task (text-generation, classification, ...)
+// Paths (a leading /hf-inference or /api/inference-proxy[/hf-inference] is stripped
+// first, as from the recordings' URLs; up.requests keeps the path as sent):
+//   POST /models/{model}                       a task: the recordings' (text-generation in
+//                                              the legacy {inputs, parameters} form,
+//                                              classification, zero-shot, ...) and the models
+//                                              of MODEL_TASKS (tasks.mjs), else by body shape
 //   POST /models/{model}/v1/chat/completions   chat, model in the path
+//   POST /models/{model}/v1/completions        text generation today: an OpenAI text_completion
+//   POST /models/{model}/pipeline/feature-extraction    {inputs: text | texts} -> vectors,
+//   POST /models/{model}/pipeline/sentence-similarity   {inputs: {source_sentence, sentences}}
+//                                              -> similarities (both routes take both forms)
 //   POST /v1/chat/completions                  chat, OpenAI style: the model is the body's
-//   POST /chat/completions                     `model`. A recording made at
+//   POST /chat/completions                     `model` (an `id:provider` suffix names the
+//                                              provider). A recording made at
 //                                              /models/{that model}/v1/chat/completions (or at
 //                                              either of these two paths) with an equal body
 //                                              is replayed; otherwise the answer is synthesised.
+//   POST /v1/images/generations                OpenAI images: {created, data: [{b64_json}]}
+//   POST /images/generations                   (the same, for a chat base without /v1)
+//   POST /{provider}/v1/chat/completions       a provider's routes (any provider name):
+//   POST /{provider}/openai/v1/chat/completions  chat (groq's path has /openai), completions,
+//   POST /{provider}/v1/completions            images and embeddings, the model the body's;
+//   POST /{provider}/v1/images/generations     answered with x-inference-provider: {provider}
+//   POST /{provider}/v1/embeddings
+//   GET  /api/models/{model}?expand[]=inferenceProviderMapping   the Hub (hub.mjs):
+//                                              {_id, id, inferenceProviderMapping} from
+//                                              HUB_MAPPINGS or up.hub(); unknown: 404
+//   /__control/faults | requests | reset | hub | health   the control API
 //
-// `"stream": true` text-generation and chat requests that match no recording get a
-// synthesised text/event-stream answer: TGI events
+// `"stream": true` text-generation, completions and chat requests that match no
+// recording get a synthesised text/event-stream answer: TGI events
 // `data: {"index":..,"token":{..},"generated_text":null,"details":null}` (the last one
-// carries `generated_text`), or `chat.completion.chunk` events then `data: [DONE]`. A
-// synthesised stream has at least STREAM_MIN_TOKENS (12) token events, even when
-// max_new_tokens / max_tokens ask for fewer, so that pacing tests have something to pace.
+// carries `generated_text`), or `text_completion` / `chat.completion.chunk` events then
+// `data: [DONE]`. A synthesised stream has at least STREAM_MIN_TOKENS (12) token events,
+// even when max_new_tokens / max_tokens ask for fewer, so that pacing tests have
+// something to pace.
 //
 // Fault fields (up.fault(spec), chaos specs, POST /__control/faults):
 //   times            how many matching requests it applies to (default 1; -1 or
 //                    Infinity: every one)
 //   path             only requests to this exact path match (as sent or as stripped)
-//   pathPrefix       only requests whose path starts with this (as sent or as stripped)
+//   pathPrefix       only requests whose path starts with this (as sent or as
+//                    stripped), e.g. "/nscale/" for "this provider is down"
 //   probability      0..1: applies to each matching request with this probability,
-//                    from a PRNG seeded by startUpstream's `seed` (default 1), restarted
-//                    by reset()
+//                    drawn from a PRNG seeded by startUpstream's `seed` (default 1) and
+//                    restarted by reset(), so that runs repeat; one draw per matching
+//                    request; a request it passes over may be taken by a later fault
 //   delayMs          wait before answering
 //   status, body     answer this instead of the normal answer (an error fault)
 //   headers          extra response headers (for the normal answer too)
@@ -44,11 +69,15 @@
 //                    then the body one event (a run of bytes ending "\n\n" or "\r\n\r\n")
 //                    at a time, streamIntervalMs apart; the bytes are unchanged. Other
 //                    answers are unaffected (the fault is used up all the same).
+// times, path, pathPrefix and probability are for queued faults; chaos picks its specs
+// by its own rate.
 //
 // Each entry of up.requests (and of GET /__control/requests) has `finished` (the
 // whole response was written and ended) and `closedEarly` (the connection or request
-// closed before that); both start false.
-
+// closed before that); both start false; `provider` (hf-inference for /models/...,
+// the path's provider, a chat model's `:provider` suffix, else null) and `hub` (true
+// for a Hub request). reset() (POST /__control/reset) clears the log, the queued
+// faults, chaos, the Hub overrides and the request counter, and restarts the PRNG.
 
 import http from "node:http";
 import { readFile } from "node:fs/promises";
