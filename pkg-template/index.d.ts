@@ -25,7 +25,8 @@ export type InferenceErrorCode =
   | "ABORTED"
   | "NETWORK"
   | "BAD_RESPONSE"
-  | "BUDGET_EXCEEDED";
+  | "BUDGET_EXCEEDED"
+  | "NO_PROVIDER";
 
 /** Every rejection of this package. Holds no access token. */
 export class InferenceError extends Error {
@@ -43,6 +44,16 @@ export class InferenceError extends Error {
   readonly attempts: number;
   /** How long upstream asked to wait (Retry-After or a loading model's estimate). */
   readonly retryAfterMs?: number;
+  /** A call over a list of providers: each failed attempt, in order. */
+  readonly failures?: ProviderFailure[];
+}
+
+/** One failed attempt of a call over a list of providers. */
+export interface ProviderFailure {
+  provider: string;
+  status?: number;
+  code: InferenceErrorCode;
+  message: string;
 }
 
 /** The optional fields an `InferenceError` is built with. */
@@ -52,6 +63,7 @@ export interface InferenceErrorDetails {
   requestId?: string;
   attempts?: number;
   retryAfterMs?: number;
+  failures?: ProviderFailure[];
 }
 
 /** One endpoint of a list. */
@@ -107,6 +119,8 @@ export interface AttemptInfo {
   computeTimeMs?: number;
   /** Upstream's x-request-id. */
   requestId?: string;
+  /** The provider that served it (x-inference-provider), or the one a provider list sent it to. */
+  provider?: string;
 }
 
 /** Options of a single call; a client's options are their defaults. */
@@ -125,14 +139,24 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** Called after every attempt; what it throws is ignored. */
   onAttempt?: (info: AttemptInfo) => void;
+  /**
+   * Who serves the call: "hf-inference" (the default of tasks, asking no
+   * Hub), "auto" (the first live provider the Hub maps the model to for the
+   * task), a provider's name, or a list tried in order (a retryable failure
+   * or a 402 from one sends the next attempt to the next). Chat calls take
+   * it as the router's `model:provider` suffix (none means the router
+   * chooses; a suffix already in `request.model` wins). Not with a
+   * `dedicated` endpoint (INVALID_INPUT).
+   */
+  provider?: string | string[];
 }
 
 /** Options of a client (and of the free functions). */
 export interface ClientOptions extends CallOptions {
   /**
    * OpenAI-compatible base for chat: calls go to `${url}/chat/completions`.
-   * Default "https://router.huggingface.co/v1" (choose a provider with a
-   * `model:provider` suffix).
+   * Default `${routerUrl}/v1` (choose a provider with a `model:provider`
+   * suffix, or the `provider` option).
    */
   chatEndpoint?: string | Endpoint[];
   /**
@@ -140,8 +164,12 @@ export interface ClientOptions extends CallOptions {
    * is visible to every visitor: use the proxy worker there instead.
    */
   token?: string;
-  /** Default "https://router.huggingface.co/hf-inference". */
+  /** The hf-inference base. Default `${routerUrl}/hf-inference`. */
   endpoint?: string | Endpoint[];
+  /** The router's base, where provider routes are (`${routerUrl}/{provider}/...`). Default "https://router.huggingface.co". */
+  routerUrl?: string;
+  /** The Hub, asked which providers serve a model. Default "https://huggingface.co". */
+  hubUrl?: string;
   /** Organisation billed for the calls (X-HF-Bill-To). */
   billTo?: string;
   /**

@@ -10,5 +10,7 @@ export class InferenceError extends Error {
     this.requestId = details.requestId;
     this.attempts = details.attempts ?? 0;
     this.retryAfterMs = details.retryAfterMs;
+    // A call over a list of providers: each failed attempt, in order.
+    if (details.failures) this.failures = details.failures;
   }
 }

@@ -18,7 +18,7 @@ use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
 use crate::policy::route::{BreakerConfig, Router};
-use crate::protocol::error::{Error, ErrorCode};
+use crate::protocol::error::{Error, ErrorCode, ProviderFailure};
 
 /// The endpoints of one route (task calls or chat calls) and their health,
 /// shared by every call that takes the route.
@@ -37,12 +37,22 @@ impl Route {
             targets,
         }
     }
+
+    /// A route over `targets` tried in their order (a list of providers).
+    pub fn ordered(targets: Vec<EndpointTarget>) -> Route {
+        Route {
+            router: RefCell::new(Router::ordered(targets.len(), BreakerConfig::default())),
+            targets,
+        }
+    }
 }
 
 /// Where one attempt goes and how long it may run.
 pub(crate) struct Plan<'a> {
     /// The endpoint.
     pub target: &'a EndpointTarget,
+    /// Its index in the route.
+    pub index: usize,
     /// Its time limit (the call's timeout, cut to what the deadline leaves).
     pub timeout_ms: Option<u64>,
 }
@@ -53,6 +63,8 @@ pub(crate) struct Facts {
     pub status: Option<u16>,
     pub request_id: Option<String>,
     pub compute_time_ms: Option<u64>,
+    /// `x-inference-provider`: who served the attempt.
+    pub provider: Option<String>,
 }
 
 /// How one attempt ended.
@@ -86,6 +98,9 @@ pub(crate) struct Setup<'a> {
     pub timeout_ms: Option<u64>,
     pub signals: &'a [AbortSignal],
     pub on_attempt: Option<&'a Observer>,
+    /// The route's endpoints are providers: a 402 fails over to the next,
+    /// reports name them, and the final error lists every failure.
+    pub providers: bool,
 }
 
 /// Waits `ms`, or returns `false` as soon as a signal aborts.
@@ -131,10 +146,15 @@ where
     F: FnMut(Plan<'r>) -> Fut,
     Fut: Future<Output = AttemptEnd<T, R>>,
 {
+    let mut policy = CallPolicy::new(setup.retry, setup.timeout_ms, now_ms());
+    if setup.providers {
+        policy = policy.failing_over_payment();
+    }
     let mut attempting = Attempting {
-        policy: CallPolicy::new(setup.retry, setup.timeout_ms, now_ms()),
+        policy,
         route: setup.route,
     };
+    let mut failures = Vec::new();
     let policy = &mut attempting.policy;
     let mut last_status = None;
     loop {
@@ -153,7 +173,12 @@ where
             &mut *setup.random.borrow_mut(),
         );
         let target = &setup.route.targets[index];
-        let end = attempt(Plan { target, timeout_ms }).await;
+        let end = attempt(Plan {
+            target,
+            index,
+            timeout_ms,
+        })
+        .await;
         let ended = now_ms();
         let outcome = match &end {
             AttemptEnd::Done(..) => Outcome::Success,
@@ -177,6 +202,18 @@ where
         if status.is_some() {
             last_status = status;
         }
+        let provider = facts
+            .provider
+            .clone()
+            .or_else(|| setup.providers.then(|| target.name.clone()));
+        if let (true, AttemptEnd::Failed { error, .. }) = (setup.providers, &end) {
+            failures.push(ProviderFailure {
+                provider: provider.clone().unwrap_or_default(),
+                status,
+                code: error.code(),
+                message: error.message().to_owned(),
+            });
+        }
         if let Some(observer) = setup.on_attempt {
             observer(&AttemptInfo {
                 endpoint: target.name.clone(),
@@ -193,6 +230,7 @@ where
                 duration_ms: ended.saturating_sub(started),
                 compute_time_ms: facts.compute_time_ms,
                 request_id: facts.request_id.clone(),
+                provider,
             });
         }
         match (end, next) {
@@ -206,7 +244,9 @@ where
                 // The last attempt's own status: a timeout after a 503 is
                 // no 503 (the proxy answers with this status).
                 return Err(GaveUp {
-                    error: error.with_call_facts(status, None, attempts),
+                    error: error
+                        .with_call_facts(status, None, attempts)
+                        .with_failures(failures),
                     answer,
                 });
             }

@@ -8,6 +8,7 @@ use web_sys::Blob;
 
 use super::attempts::{run, AttemptEnd, Facts, Plan, Setup};
 use super::options::Resolved;
+use super::providers::Routed;
 use super::transport::{send, Incoming, JsonFailure, Outgoing};
 use super::Inner;
 use crate::protocol::answer::bad_response;
@@ -154,6 +155,8 @@ pub(crate) struct Request<'a> {
     pub body: &'a Body,
     pub dedicated_body: Option<&'a Body>,
     pub reading: Reading,
+    /// A call over providers: its own route, URL and body per provider.
+    pub routed: Option<&'a Routed>,
 }
 
 /// Whether a content type is binary (neither text nor JSON nor XML).
@@ -187,7 +190,11 @@ impl Inner {
         options: &Resolved,
     ) -> Result<Answered, Error> {
         let chat = !matches!(request.path, Path::Model(_));
-        let route = if chat { &self.chat } else { &self.tasks };
+        let route = match request.routed {
+            Some(routed) => &routed.route,
+            None if chat => &self.chat,
+            None => &self.tasks,
+        };
         let stream = request.reading == Reading::Stream;
         let mut headers = Vec::with_capacity(options.headers.len() + 4);
         if let Some(content_type) = request.body.content_type() {
@@ -214,6 +221,7 @@ impl Inner {
             timeout_ms: options.timeout_ms,
             signals: &options.signals,
             on_attempt: options.on_attempt.as_ref(),
+            providers: request.routed.is_some(),
         };
         let outcome = run::<_, (), _, _>(setup, |plan: Plan<'_>| {
             let token = plan.target.token.as_ref().or(self.token.as_ref());
@@ -224,15 +232,22 @@ impl Inner {
                 headers.push(("authorization".to_owned(), token.authorization()));
             }
             let target = plan.target;
-            let url = match request.path {
-                Path::Model(suffix) => {
-                    model_url(&target.url, request.model, target.dedicated, suffix)
-                }
-                Path::Chat => chat_url(&target.url),
-                Path::Images => format!("{}/images/generations", target.url.trim_end_matches('/')),
+            let own = request.routed.map(|r| &r.requests[plan.index]);
+            let url = match (own, request.path) {
+                (Some((url, _)), _) => url.clone(),
+                (None, path) => match path {
+                    Path::Model(suffix) => {
+                        model_url(&target.url, request.model, target.dedicated, suffix)
+                    }
+                    Path::Chat => chat_url(&target.url),
+                    Path::Images => {
+                        format!("{}/images/generations", target.url.trim_end_matches('/'))
+                    }
+                },
             };
-            let body = match request.dedicated_body {
-                Some(legacy) if target.dedicated => legacy.value(),
+            let body = match (own, request.dedicated_body) {
+                (Some((_, own)), _) => own.value(),
+                (None, Some(legacy)) if target.dedicated => legacy.value(),
                 _ => body.clone(),
             };
             let secrets = &secrets;
@@ -268,6 +283,7 @@ impl Inner {
                 if observed {
                     facts.request_id = incoming.request_id();
                     facts.compute_time_ms = incoming.compute_time_ms();
+                    facts.provider = incoming.header("x-inference-provider");
                 }
                 if !incoming.ok() {
                     return match incoming.error_answer(secrets).await {

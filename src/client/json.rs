@@ -29,12 +29,30 @@ impl Document for JsValue {
             .filter(|v| !v.is_undefined())
     }
 
+    fn entries(&self) -> Vec<(String, JsValue)> {
+        if !Document::is_object(self) {
+            return Vec::new();
+        }
+        js_sys::Object::entries(self.unchecked_ref())
+            .iter()
+            .map(|pair| {
+                let key = Reflect::get_u32(&pair, 0).ok().and_then(|k| k.as_string());
+                let value = Reflect::get_u32(&pair, 1).unwrap_or(JsValue::UNDEFINED);
+                (key.unwrap_or_default(), value)
+            })
+            .collect()
+    }
+
     fn as_text(&self) -> Option<String> {
         self.as_string()
     }
 
     fn as_number(&self) -> Option<f64> {
         self.as_f64()
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        JsValue::as_bool(self)
     }
 
     fn read<T: DeserializeOwned>(&self) -> Option<T> {

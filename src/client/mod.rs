@@ -27,6 +27,7 @@ mod dedupe;
 pub(crate) mod json;
 pub(crate) mod options;
 mod params;
+mod providers;
 mod results;
 pub(crate) mod stream;
 pub(crate) mod tasks;
@@ -37,7 +38,8 @@ use std::rc::Rc;
 
 use crate::policy::random::SplitMix64;
 use crate::protocol::error::Error;
-use crate::protocol::model::{ROUTER_CHAT, ROUTER_TASKS};
+use crate::protocol::model::validate_endpoint_url;
+use crate::protocol::provider;
 use crate::protocol::token::Token;
 
 use attempts::Route;
@@ -91,6 +93,13 @@ impl core::fmt::Debug for InferenceClient {
 pub(crate) struct Inner {
     pub tasks: Route,
     pub chat: Route,
+    /// The router's base (provider routes go under it) and the Hub's.
+    pub router_url: String,
+    pub hub_url: String,
+    /// The providers of what the Hub maps, per model (bounded).
+    pub hub_cache: providers::HubCache,
+    /// A route per list of providers, so their breakers outlive a call.
+    pub provider_routes: providers::ProviderRoutes,
     pub token: Option<Token>,
     /// Every token of the client, for redaction.
     pub secrets: call::Secrets,
@@ -119,6 +128,8 @@ pub struct ClientBuilder {
     endpoint_is_list: bool,
     chat_endpoints: Option<Vec<Endpoint>>,
     chat_is_list: bool,
+    router_url: Option<String>,
+    hub_url: Option<String>,
     bill_to: Option<String>,
     options: CallOptions,
     dedupe: Option<bool>,
@@ -181,6 +192,33 @@ impl ClientBuilder {
         self
     }
 
+    /// The router's base (default `https://router.huggingface.co`): provider
+    /// calls go to `{url}/{provider}/...`, and the default `endpoint` and
+    /// `chat_endpoint` are `{url}/hf-inference` and `{url}/v1`.
+    pub fn router_url(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.router_url = Some(url.into());
+        self
+    }
+
+    /// The Hub's base (default `https://huggingface.co`), asked which
+    /// providers serve a model for `provider: "auto"` or a provider's name.
+    pub fn hub_url(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.hub_url = Some(url.into());
+        self
+    }
+
+    /// The default provider of calls (see [`CallOptions::provider`]).
+    pub fn provider(mut self, name: impl Into<String>) -> ClientBuilder {
+        self.options = self.options.provider(name);
+        self
+    }
+
+    /// Default providers, tried in order (see [`CallOptions::providers`]).
+    pub fn providers(mut self, names: impl IntoIterator<Item = String>) -> ClientBuilder {
+        self.options = self.options.providers(names);
+        self
+    }
+
     /// The organisation billed for the calls (`X-HF-Bill-To`).
     pub fn bill_to(mut self, organisation: impl Into<String>) -> ClientBuilder {
         self.bill_to = Some(organisation.into());
@@ -234,6 +272,15 @@ impl ClientBuilder {
     /// Checks every setting and builds the client. Errors are
     /// `INVALID_INPUT` and name the setting (`endpoint[1].url`).
     pub fn build(self) -> Result<InferenceClient, Error> {
+        let base = |url: Option<String>, name: &str, default: &str| -> Result<String, Error> {
+            let url = url.unwrap_or_else(|| default.to_owned());
+            validate_endpoint_url(&url, name)?;
+            Ok(url.trim_end_matches('/').to_owned())
+        };
+        let router_url = base(self.router_url, "routerUrl", provider::ROUTER)?;
+        let hub_url = base(self.hub_url, "hubUrl", provider::HUB)?;
+        let tasks_default = format!("{router_url}/hf-inference");
+        let chat_default = format!("{router_url}/v1");
         let route = |endpoints: Option<Vec<Endpoint>>, is_list: bool, name: &str, default: &str| {
             let targets = match endpoints {
                 None => vec![EndpointTarget::default_at(default)],
@@ -258,13 +305,13 @@ impl ClientBuilder {
             self.endpoints,
             self.endpoint_is_list,
             "endpoint",
-            ROUTER_TASKS,
+            &tasks_default,
         )?;
         let chat = route(
             self.chat_endpoints,
             self.chat_is_list,
             "chatEndpoint",
-            ROUTER_CHAT,
+            &chat_default,
         )?;
         let token = self.token.as_deref().map(Token::new).transpose()?;
         if let Some(bill_to) = &self.bill_to {
@@ -277,6 +324,9 @@ impl ClientBuilder {
             }
         }
         self.options.check("options")?;
+        if self.options.provider.is_some() {
+            check_not_dedicated(&tasks, "options.provider")?;
+        }
         if let Some(batch) = &self.batch {
             batch.check()?;
         }
@@ -292,6 +342,10 @@ impl ClientBuilder {
             inner: Rc::new(Inner {
                 tasks,
                 chat,
+                router_url,
+                hub_url,
+                hub_cache: Default::default(),
+                provider_routes: Default::default(),
                 token,
                 secrets: secrets.into(),
                 bill_to: self.bill_to,
@@ -304,6 +358,18 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// Refuses a provider together with a dedicated endpoint (an Inference
+/// Endpoint serves one model itself): INVALID_INPUT naming `argument`.
+pub(crate) fn check_not_dedicated(tasks: &Route, argument: &str) -> Result<(), Error> {
+    if tasks.targets.iter().any(|t| t.dedicated) {
+        return Err(Error::invalid_input(
+            argument,
+            "cannot be used with a dedicated endpoint (it serves its own model)",
+        ));
+    }
+    Ok(())
 }
 
 impl InferenceClient {

@@ -8,6 +8,7 @@ use web_sys::AbortSignal;
 use crate::policy::retry::RetryConfig;
 use crate::protocol::error::{Error, ErrorCode};
 use crate::protocol::model::validate_endpoint_url;
+use crate::protocol::provider::check_providers;
 use crate::protocol::token::Token;
 
 /// One endpoint of a list: a base URL, with its own token, weight and name.
@@ -214,6 +215,9 @@ pub struct AttemptInfo {
     pub compute_time_ms: Option<u64>,
     /// Upstream's `x-request-id`.
     pub request_id: Option<String>,
+    /// The provider that served it (`x-inference-provider`), or the one a
+    /// provider list sent it to.
+    pub provider: Option<String>,
 }
 
 /// Observes attempts; what it does cannot change the call's outcome.
@@ -237,6 +241,7 @@ pub struct CallOptions {
     pub(crate) retry: Option<Retry>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) on_attempt: Option<Observer>,
+    pub(crate) provider: Option<Vec<String>>,
 }
 
 impl core::fmt::Debug for CallOptions {
@@ -249,6 +254,7 @@ impl core::fmt::Debug for CallOptions {
             .field("retry", &self.retry)
             .field("headers", &names)
             .field("on_attempt", &self.on_attempt.is_some())
+            .field("provider", &self.provider)
             .finish()
     }
 }
@@ -297,6 +303,20 @@ impl CallOptions {
         self
     }
 
+    /// The provider of the call: `"hf-inference"` (the default of tasks,
+    /// never asking the Hub), `"auto"` (the first live provider the Hub maps
+    /// the model to for the task), or a provider's name.
+    pub fn provider(self, name: impl Into<String>) -> CallOptions {
+        self.providers([name.into()])
+    }
+
+    /// Providers tried in order: a retryable failure or a 402 from one sends
+    /// the next attempt to the next, under the same retry budget.
+    pub fn providers(mut self, names: impl IntoIterator<Item = String>) -> CallOptions {
+        self.provider = Some(names.into_iter().collect());
+        self
+    }
+
     /// Whether no option is set (such a call may share another's request).
     pub(crate) fn is_empty(&self) -> bool {
         self.signals.is_empty()
@@ -304,6 +324,7 @@ impl CallOptions {
             && self.retry.is_none()
             && self.headers.is_empty()
             && self.on_attempt.is_none()
+            && self.provider.is_none()
     }
 
     /// Checks the options; errors name `argument` (`options`, `callOptions`).
@@ -319,6 +340,9 @@ impl CallOptions {
         }
         if let Some(Retry::On(retry)) = &self.retry {
             retry.check(&format!("{argument}.retry"))?;
+        }
+        if let Some(names) = &self.provider {
+            check_providers(names, &format!("{argument}.provider"))?;
         }
         if let Some(name) = invalid_header(&self.headers) {
             return Err(Error::invalid_input(
@@ -347,6 +371,9 @@ impl CallOptions {
         }
         if self.on_attempt.is_some() {
             resolved.on_attempt = self.on_attempt.clone();
+        }
+        if self.provider.is_some() {
+            resolved.provider = self.provider.clone();
         }
         resolved
     }
@@ -379,6 +406,7 @@ pub(crate) struct Resolved {
     /// Names lower-cased; one entry per name.
     pub headers: Vec<(String, String)>,
     pub on_attempt: Option<Observer>,
+    pub provider: Option<Vec<String>>,
 }
 
 impl Default for Resolved {
@@ -389,6 +417,7 @@ impl Default for Resolved {
             retry: Retry::On(RetryOptions::default()),
             headers: Vec::new(),
             on_attempt: None,
+            provider: None,
         }
     }
 }

@@ -72,9 +72,9 @@ impl EventSource {
     }
 
     /// The same source, its completion chunks (`{choices: [{text}]}`) given
-    /// in TGI's shape; TGI's own chunks pass as they are.
-    pub fn into_tgi(mut self) -> EventSource {
-        self.tgi = Some(CompletionStream::default());
+    /// in TGI's shape from `state`; TGI's own chunks pass as they are.
+    pub fn into_tgi(mut self, state: CompletionStream) -> EventSource {
+        self.tgi = Some(state);
         self
     }
 

@@ -12,19 +12,20 @@ use serde::{Serialize, Serializer};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 
-use super::call::{path_of, Answered, Body, Read, Reading, Request};
+use super::call::{path_of, Answered, Body, Path, Read, Reading, Request};
 use super::json::{stringify, to_js};
 use super::options::{CallOptions, Resolved};
 use super::params::{GenerationDetails, TextGeneration};
 use super::stream::{not_a_stream, EventSource};
 use super::{InferenceClient, Inner};
 use crate::protocol::answer::{self, GeneratedText, Label};
-use crate::protocol::completion::{self, completion_text};
+use crate::protocol::completion::{self, completion_text, CompletionStream};
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
 use crate::protocol::image::{base64, sniff_audio_type, sniff_image_type, SNIFF_BYTES};
-use crate::protocol::model::validate_model_id;
+use crate::protocol::model::{model_url, validate_model_id};
 use crate::protocol::pipeline::{self as table, read_answer, Pipeline, Shape, Wire};
+use crate::protocol::provider::provider_route;
 use crate::protocol::task::{
     check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task, TaskBody,
 };
@@ -70,6 +71,11 @@ impl Params {
         let value = value.clone().unwrap_or(JsValue::UNDEFINED);
         let _ = Reflect::set(&object, &JsValue::from_str(key), &value);
         Params(object.into())
+    }
+
+    /// Its members, in order.
+    pub fn entries(&self) -> Vec<(String, JsValue)> {
+        self.0.entries()
     }
 
     /// Typed parameters as a JS object.
@@ -180,6 +186,21 @@ extern "C" {
     fn bytes_of_base64(text: &str) -> Result<Uint8Array, JsValue>;
 }
 
+/// Whether text generation's parameters ask for `return_full_text`.
+fn full_text(params: Option<&Params>) -> bool {
+    params
+        .and_then(|p| p.0.member("return_full_text"))
+        .is_some_and(|f| f.is_truthy())
+}
+
+/// A text or object input as it is (bytes are not sent to providers).
+fn value_of(input: &TaskInput) -> JsValue {
+    match input {
+        TaskInput::Value(value) => value.clone(),
+        TaskInput::Media(_) => JsValue::UNDEFINED,
+    }
+}
+
 /// A `Blob` of `bytes`, of type `content_type`.
 fn blob_of(bytes: &Uint8Array, content_type: &str) -> Option<Blob> {
     let parts = js_sys::Array::of1(bytes);
@@ -211,6 +232,84 @@ fn image_answer(task: Task, answered: &Answered) -> Result<JsValue, Error> {
     let head = bytes.subarray(0, SNIFF_BYTES as u32).to_vec();
     let kind = sniff_image_type(&head).unwrap_or("image/jpeg");
     blob_of(&bytes, kind).map(JsValue::from).ok_or_else(bad)
+}
+
+/// What a call sends to a provider other than hf-inference, whose body
+/// differs (the reference client's forms, docs/wire.md).
+#[derive(Clone)]
+pub(crate) enum AtProvider {
+    /// Nothing but hf-inference serves the task.
+    Same,
+    /// A completion `{model, prompt, max_tokens, ...}`.
+    Generation {
+        prompt: String,
+        params: Option<Params>,
+        stream: bool,
+    },
+    /// An OpenAI images request `{model, prompt, response_format, ...}`.
+    Image {
+        prompt: JsValue,
+        params: Option<Params>,
+    },
+    /// An OpenAI embeddings request `{model, input, ...}`.
+    Embeddings {
+        input: JsValue,
+        params: Option<Params>,
+    },
+    /// A chat request, whose model takes the provider's suffix.
+    Chat(Params),
+}
+
+impl AtProvider {
+    /// The body for `provider`, where the model is `model_id`.
+    fn body(&self, provider: &str, model_id: &str) -> Result<Body, Error> {
+        let object = Object::new();
+        let set = |key: &str, value: &JsValue| {
+            let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+        };
+        let copy = |params: &Option<Params>, renamed: (&str, &str)| {
+            for (key, value) in params.as_ref().map(Params::entries).unwrap_or_default() {
+                set(if key == renamed.0 { renamed.1 } else { &key }, &value);
+            }
+        };
+        match self {
+            AtProvider::Same | AtProvider::Chat(_) => {}
+            AtProvider::Generation {
+                prompt,
+                params,
+                stream,
+            } => {
+                return Inner::generation_bodies(model_id, prompt, params.as_ref(), *stream)
+                    .map(|(body, _)| body)
+            }
+            AtProvider::Image { prompt, params } => {
+                let together = provider == "together";
+                // Together names the step count `steps`.
+                copy(
+                    params,
+                    (
+                        "num_inference_steps",
+                        if together {
+                            "steps"
+                        } else {
+                            "num_inference_steps"
+                        },
+                    ),
+                );
+                set("prompt", prompt);
+                let format = if together { "base64" } else { "b64_json" };
+                set("response_format", &JsValue::from_str(format));
+            }
+            AtProvider::Embeddings { input, params } => {
+                if provider == "together" {
+                    copy(params, ("", ""));
+                }
+                set("input", input);
+            }
+        }
+        set("model", &JsValue::from_str(model_id));
+        json_body(&Preserved(&object.into()), "params")
+    }
 }
 
 /// What `query` sends: JSON, or bytes.
@@ -279,8 +378,15 @@ impl Inner {
         reading: Reading,
         options: Option<&CallOptions>,
     ) -> Result<Answered, Error> {
-        self.send_to(task, model, (body, None), reading, options)
-            .await
+        self.send_to(
+            task,
+            model,
+            (body, None),
+            reading,
+            options,
+            &AtProvider::Same,
+        )
+        .await
     }
 
     /// [`send`](Self::send) with the body a dedicated endpoint takes
@@ -292,7 +398,34 @@ impl Inner {
         (body, dedicated_body): (&Body, Option<&Body>),
         reading: Reading,
         options: Option<&CallOptions>,
+        at_provider: &AtProvider,
     ) -> Result<Answered, Error> {
+        let resolved = self.resolve(options);
+        let routed = match (task, at_provider) {
+            (Task::Chat, AtProvider::Chat(request)) => self.chat_route(model, &resolved, |m| {
+                let suffixed = Params::extended(Some(request), "model", &Some(m.into()));
+                json_body(&suffixed, "request")
+            })?,
+            (Task::Chat | Task::ImageGeneration | Task::Query, _) => None,
+            _ => match self.providers_of(task, model, &resolved).await? {
+                None => None,
+                Some(providers) => Some(self.routed(&providers, |to| {
+                    Ok(match provider_route(to.provider, task) {
+                        None => {
+                            let suffix = match path_of(task) {
+                                Path::Model(suffix) => suffix,
+                                _ => "",
+                            };
+                            (model_url(to.base, model, false, suffix), body.clone())
+                        }
+                        Some(route) => (
+                            format!("{}/{route}", to.base),
+                            at_provider.body(to.provider, to.model_id)?,
+                        ),
+                    })
+                })?),
+            },
+        };
         let request = Request {
             task,
             model,
@@ -300,8 +433,9 @@ impl Inner {
             body,
             dedicated_body,
             reading,
+            routed: routed.as_ref(),
         };
-        self.perform(&request, &self.resolve(options)).await
+        self.perform(&request, &resolved).await
     }
 
     /// What makes two calls the same: task, model, content type, and the
@@ -335,6 +469,7 @@ impl Inner {
         model: &str,
         body: Body,
         options: Option<&CallOptions>,
+        at_provider: AtProvider,
     ) -> Result<Rc<Answered>, Error> {
         let own = options.filter(|o| !o.is_empty());
         let key = if self.dedupe && own.is_none() {
@@ -343,8 +478,9 @@ impl Inner {
             None
         };
         let Some(key) = key else {
+            let bodies = (&body, None);
             return self
-                .send(task, model, &body, Reading::Json, own)
+                .send_to(task, model, bodies, Reading::Json, own, &at_provider)
                 .await
                 .map(Rc::new);
         };
@@ -352,7 +488,8 @@ impl Inner {
         let model = model.to_owned();
         let shared = self.in_flight.share(key, move || {
             async move {
-                me.send(task, &model, &body, Reading::Json, None)
+                let bodies = (&body, None);
+                me.send_to(task, &model, bodies, Reading::Json, None, &at_provider)
                     .await
                     .map(Rc::new)
             }
@@ -387,7 +524,13 @@ impl Inner {
             "params",
         )?;
         let answered = self
-            .deterministic(Task::TextClassification, model, body, options)
+            .deterministic(
+                Task::TextClassification,
+                model,
+                body,
+                options,
+                AtProvider::Same,
+            )
             .await?;
         answer::text_classification(document(&answered), count).map_err(|e| answered.error(e))
     }
@@ -462,7 +605,7 @@ impl Inner {
             "params",
         )?;
         let answered = self
-            .deterministic(Task::ZeroShot, model, body, options)
+            .deterministic(Task::ZeroShot, model, body, options, AtProvider::Same)
             .await?;
         answer::zero_shot(document(&answered), inputs.count()).map_err(|e| answered.error(e))
     }
@@ -495,7 +638,13 @@ impl Inner {
         // Raw bytes are shared by the identity of the caller's object: a
         // Rust slice becomes a new `Uint8Array` per call, so it never is.
         let answered = self
-            .deterministic(Task::ImageClassification, model, body, options)
+            .deterministic(
+                Task::ImageClassification,
+                model,
+                body,
+                options,
+                AtProvider::Same,
+            )
             .await?;
         answer::image_classification(document(&answered)).map_err(|e| answered.error(e))
     }
@@ -517,16 +666,18 @@ impl Inner {
                 (&body, Some(&legacy)),
                 Reading::Json,
                 options,
+                &AtProvider::Generation {
+                    prompt: prompt.to_owned(),
+                    params: params.clone(),
+                    stream: false,
+                },
             )
             .await?;
         let doc = document(&answered);
         if doc.member("choices").is_none() {
             return answer::text_generation(doc).map_err(|e| answered.error(e));
         }
-        let full = params
-            .as_ref()
-            .and_then(|p| p.0.member("return_full_text"))
-            .is_some_and(|f| f.is_truthy());
+        let full = full_text(params.as_ref());
         let generated_text =
             completion_text(doc, full.then_some(prompt)).map_err(|e| answered.error(e))?;
         Ok(GeneratedText {
@@ -573,10 +724,10 @@ impl Inner {
                 "params",
             )
         };
-        let body = match (input, pipeline.wire) {
-            (TaskInput::Value(value), _) => json(&value, params.as_ref())?,
+        let body = match (&input, pipeline.wire) {
+            (TaskInput::Value(value), _) => json(value, params.as_ref())?,
             (TaskInput::Media(bytes), Wire::Raw) if params.is_none() => {
-                bytes.into_body(pipeline.argument()).await?
+                bytes.clone().into_body(pipeline.argument()).await?
             }
             (TaskInput::Media(bytes), wire) => {
                 bytes.check_len(pipeline.argument())?;
@@ -592,15 +743,43 @@ impl Inner {
             }
         };
         if pipeline.shape == Shape::Image {
+            let at_provider = AtProvider::Image {
+                prompt: value_of(&input),
+                params,
+            };
+            let bodies = (&body, None);
             let answered = self
-                .send(pipeline.task, model, &body, Reading::AsTyped, options)
+                .send_to(
+                    pipeline.task,
+                    model,
+                    bodies,
+                    Reading::AsTyped,
+                    options,
+                    &at_provider,
+                )
                 .await?;
             return image_answer(pipeline.task, &answered);
         }
+        let at_provider = match pipeline.task {
+            Task::FeatureExtraction => AtProvider::Embeddings {
+                input: value_of(&input),
+                params,
+            },
+            _ => AtProvider::Same,
+        };
         let answered = self
-            .deterministic(pipeline.task, model, body, options)
+            .deterministic(pipeline.task, model, body, options, at_provider)
             .await?;
-        read_answer(pipeline, document(&answered)).map_err(|e| answered.error(e))
+        let doc = document(&answered);
+        // A provider's embeddings: `{data: [{embedding}]}`, read as number[][].
+        let embeddings = doc.member("data").and_then(|d| d.elements()).map(|items| {
+            let list: js_sys::Array = items
+                .iter()
+                .map(|item| item.member("embedding").unwrap_or(JsValue::NULL))
+                .collect();
+            JsValue::from(list)
+        });
+        read_answer(pipeline, embeddings.as_ref().unwrap_or(doc)).map_err(|e| answered.error(e))
     }
 
     /// `imageGeneration`: an OpenAI images request posted to the chat base,
@@ -634,10 +813,19 @@ impl Inner {
         request: &JsValue,
         options: Option<&CallOptions>,
     ) -> Result<JsValue, Error> {
-        check_chat_request(request, false)?;
-        let body = json_body(&Params(request.clone()), "request")?;
+        let model = check_chat_request(request, false)?;
+        let request = Params(request.clone());
+        let body = json_body(&request, "request")?;
+        let chat = AtProvider::Chat(request);
         let answered = self
-            .send(Task::Chat, "", &body, Reading::Json, options)
+            .send_to(
+                Task::Chat,
+                &model,
+                (&body, None),
+                Reading::Json,
+                options,
+                &chat,
+            )
             .await?;
         let doc = document(&answered);
         answer::chat_completion(doc).map_err(|e| answered.error(e))?;
@@ -676,10 +864,12 @@ impl Inner {
         model: String,
         (body, dedicated_body): (Body, Option<Body>),
         options: Option<CallOptions>,
+        at_provider: AtProvider,
     ) -> Result<EventSource, Error> {
         let bodies = (&body, dedicated_body.as_ref());
+        let options = options.as_ref();
         let answered = self
-            .send_to(task, &model, bodies, Reading::Stream, options.as_ref())
+            .send_to(task, &model, bodies, Reading::Stream, options, &at_provider)
             .await?;
         let content_type = answered.incoming.content_type();
         let request_id = answered.incoming.request_id();
@@ -696,9 +886,17 @@ impl Inner {
         } = answered;
         let (body, guard) = incoming.into_body();
         let source = EventSource::new(body, guard, status, request_id, attempts, model, secrets);
-        // Completion chunks reach callers in TGI's shape.
-        Ok(match task {
-            Task::TextGeneration => source.into_tgi(),
+        // Completion chunks reach callers in TGI's shape; with
+        // `return_full_text` the whole text starts with the prompt.
+        Ok(match at_provider {
+            AtProvider::Generation { prompt, params, .. } => {
+                let state = if full_text(params.as_ref()) {
+                    CompletionStream::after(&prompt)
+                } else {
+                    CompletionStream::default()
+                };
+                source.into_tgi(state)
+            }
             _ => source,
         })
     }
@@ -728,14 +926,9 @@ impl Inner {
             let _ = Reflect::set(&completion, &JsValue::from_str(key), value);
         };
         set("model", &JsValue::from_str(model));
-        if let Some(params) = params {
-            for entry in Object::entries(params.0.unchecked_ref()).iter() {
-                let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
-                let key = key.unwrap_or_default();
-                let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
-                let (from, to) = completion::RENAMED;
-                set(if key == from { to } else { &key }, &value);
-            }
+        for (key, value) in params.map(Params::entries).unwrap_or_default() {
+            let (from, to) = completion::RENAMED;
+            set(if key == from { to } else { &key }, &value);
         }
         set("prompt", &JsValue::from_str(prompt));
         if stream {
@@ -1210,7 +1403,17 @@ impl InferenceClient {
             }
             let tag = model.clone();
             inner
-                .open_stream(Task::TextGeneration, model, (body, Some(legacy)), options)
+                .open_stream(
+                    Task::TextGeneration,
+                    model,
+                    (body, Some(legacy)),
+                    options,
+                    AtProvider::Generation {
+                        prompt,
+                        params,
+                        stream: true,
+                    },
+                )
                 .await
                 .map_err(|e| e.with_model(&tag))
         }
@@ -1233,7 +1436,13 @@ impl InferenceClient {
             }
             let tag = model.clone();
             inner
-                .open_stream(Task::Chat, model, (body, None), options)
+                .open_stream(
+                    Task::Chat,
+                    model,
+                    (body, None),
+                    options,
+                    AtProvider::Chat(Params(request)),
+                )
                 .await
                 .map_err(|e| e.with_model(&tag))
         }

@@ -30,6 +30,18 @@ struct Details<'a> {
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failures: Vec<Failure<'a>>,
+}
+
+/// One failed attempt of a call over providers, as `failures` lists it.
+#[derive(Serialize)]
+struct Failure<'a> {
+    provider: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    code: &'a str,
+    message: &'a str,
 }
 
 /// `error` as a JS `InferenceError`.
@@ -40,6 +52,16 @@ pub(crate) fn to_js_error(error: &Error) -> JsValue {
         request_id: error.request_id(),
         attempts: error.attempts(),
         retry_after_ms: error.retry_after_ms(),
+        failures: error
+            .failures()
+            .iter()
+            .map(|f| Failure {
+                provider: &f.provider,
+                status: f.status,
+                code: f.code.as_str(),
+                message: &f.message,
+            })
+            .collect(),
     })
     .unwrap_or(JsValue::UNDEFINED);
     JsInferenceError::new(error.message(), error.code().as_str(), &details).into()

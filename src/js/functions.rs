@@ -16,7 +16,7 @@ use super::error::to_js_error;
 use super::read;
 use super::stream::stream_of;
 use crate::client::json::to_js;
-use crate::client::tasks::{Payload, Preserved, QueryAnswer, TaskInput};
+use crate::client::tasks::{AtProvider, Params, Payload, Preserved, QueryAnswer, TaskInput};
 use crate::client::Inner;
 use crate::protocol::document::Document;
 use crate::protocol::error::Error;
@@ -256,7 +256,13 @@ pub(crate) fn chat_completion_stream(via: Via, request: JsValue, options: JsValu
                 let (model, body) = Inner::chat_stream_body(&request)?;
                 let options = read::stream_options(&options, cancel)?;
                 inner
-                    .open_stream(Task::Chat, model, (body, None), Some(options))
+                    .open_stream(
+                        Task::Chat,
+                        model,
+                        (body, None),
+                        Some(options),
+                        AtProvider::Chat(Params(request.clone())),
+                    )
                     .await
             };
             opened.await.map_err(|e| match &model {
@@ -290,8 +296,19 @@ pub(crate) fn text_generation_stream(
                 let (body, legacy) =
                     Inner::generation_bodies(&model, &prompt, params.as_ref(), true)?;
                 let bodies = (body, Some(legacy));
+                let at_provider = AtProvider::Generation {
+                    prompt,
+                    params,
+                    stream: true,
+                };
                 inner
-                    .open_stream(Task::TextGeneration, model.clone(), bodies, Some(options))
+                    .open_stream(
+                        Task::TextGeneration,
+                        model.clone(),
+                        bodies,
+                        Some(options),
+                        at_provider,
+                    )
                     .await
             };
             opened.await.map_err(|e| e.with_model(&model))

@@ -29,6 +29,8 @@ struct JsOptions {
     bill_to: JsValue,
     dedupe: JsValue,
     batch: JsValue,
+    router_url: JsValue,
+    hub_url: JsValue,
     call: CallFields,
 }
 
@@ -39,6 +41,7 @@ struct CallFields {
     retry: JsValue,
     headers: JsValue,
     on_attempt: JsValue,
+    provider: JsValue,
 }
 
 impl JsOptions {
@@ -50,6 +53,8 @@ impl JsOptions {
             bill_to: field(object, "billTo"),
             dedupe: field(object, "dedupe"),
             batch: field(object, "batch"),
+            router_url: field(object, "routerUrl"),
+            hub_url: field(object, "hubUrl"),
             call: CallFields::of(object),
         }
     }
@@ -63,6 +68,7 @@ impl CallFields {
             retry: field(object, "retry"),
             headers: field(object, "headers"),
             on_attempt: field(object, "onAttempt"),
+            provider: field(object, "provider"),
         }
     }
 }
@@ -207,6 +213,8 @@ struct JsAttemptInfo<'a> {
     compute_time_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
 }
 
 fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
@@ -220,6 +228,7 @@ fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
             duration_ms: info.duration_ms,
             compute_time_ms: info.compute_time_ms,
             request_id: info.request_id.as_deref(),
+            provider: info.provider.as_deref(),
         });
         // An observer that throws changes nothing.
         let _ = function.call1(&JsValue::UNDEFINED, &info.unwrap_or(JsValue::UNDEFINED));
@@ -258,6 +267,18 @@ impl CallFields {
                 Error::invalid_input(&format!("{argument}.onAttempt"), "must be a function")
             })?;
             options = options.on_attempt(observer(function.clone()));
+        }
+        if !absent(&self.provider) {
+            let argument = format!("{argument}.provider");
+            let names = match self.provider.as_string() {
+                Some(name) => vec![name],
+                None => crate::protocol::task::read_strings(
+                    &self.provider,
+                    &argument,
+                    "must be a provider name or an array of them",
+                )?,
+            };
+            options = options.providers(names);
         }
         if !absent(&self.headers) {
             if !is_plain_object(&self.headers) {
@@ -326,6 +347,12 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
     }
     if let Some(token) = string(&options.token, "token")? {
         builder = builder.token(token);
+    }
+    if let Some(url) = string(&options.router_url, "routerUrl")? {
+        builder = builder.router_url(url);
+    }
+    if let Some(url) = string(&options.hub_url, "hubUrl")? {
+        builder = builder.hub_url(url);
     }
     if let Some(bill_to) = string(&options.bill_to, "billTo")? {
         builder = builder.bill_to(bill_to);

@@ -54,6 +54,11 @@ pub struct CallPolicy {
     timeout_ms: Option<u64>,
     tried: Vec<usize>,
     current: Option<usize>,
+    /// A 402 PAYMENT_REQUIRED sends the next attempt to the next endpoint
+    /// (a list of providers: another's credits may be there).
+    fail_over_payment: bool,
+    /// Endpoints the call must not go back to (one that answered 402).
+    excluded: Vec<usize>,
 }
 
 impl CallPolicy {
@@ -64,7 +69,17 @@ impl CallPolicy {
             timeout_ms,
             tried: Vec::new(),
             current: None,
+            fail_over_payment: false,
+            excluded: Vec::new(),
         }
+    }
+
+    /// The call fails over from an endpoint that answers 402
+    /// PAYMENT_REQUIRED to the next one (never back to it), under the same
+    /// attempt budget and deadline; without another, it gives up.
+    pub fn failing_over_payment(mut self) -> CallPolicy {
+        self.fail_over_payment = true;
+        self
     }
 
     /// Attempts started so far.
@@ -80,7 +95,7 @@ impl CallPolicy {
         now_ms: u64,
         random: &mut dyn Random,
     ) -> (usize, Option<u64>) {
-        let index = router.pick(now_ms, &self.tried, random);
+        let index = router.pick_excluding(now_ms, &self.tried, &self.excluded, random);
         self.current = Some(index);
         (index, self.retry.start_attempt(now_ms, self.timeout_ms))
     }
@@ -105,6 +120,20 @@ impl CallPolicy {
             Outcome::Aborted => {
                 router.record_neutral(index);
                 Next::GiveUp(GiveUpReason::NotRetryable)
+            }
+            Outcome::Failed(failure)
+                if self.fail_over_payment
+                    && failure.code == ErrorCode::PaymentRequired
+                    && self.excluded.len() + 1 < router.len() =>
+            {
+                // Upstream answered: the endpoint is up, its account is not.
+                router.record_success(index);
+                self.excluded.push(index);
+                self.tried.push(index);
+                match self.retry.another_attempt(now_ms) {
+                    Some(reason) => Next::GiveUp(reason),
+                    None => Next::Wait(0),
+                }
             }
             Outcome::Failed(failure) => {
                 if is_retryable(failure.code, failure.status) {
@@ -159,6 +188,57 @@ mod tests {
         );
         let aborted = Error::new(ErrorCode::Aborted, "aborted");
         assert_eq!(Outcome::of_error(&aborted, None), Outcome::Aborted);
+    }
+
+    #[test]
+    fn providers_are_tried_in_order_and_a_402_fails_over_without_a_wait() {
+        use crate::policy::random::SplitMix64;
+        use crate::policy::route::BreakerConfig;
+        let mut router = Router::ordered(3, BreakerConfig::default());
+        let mut random = SplitMix64::new(1);
+        let config = RetryConfig {
+            max_attempts: 4,
+            base_delay_ms: 0,
+            ..RetryConfig::default()
+        };
+        let mut call = CallPolicy::new(config, None, 0).failing_over_payment();
+        let failed = |code, status| {
+            Outcome::Failed(Failure {
+                code,
+                status: Some(status),
+                retry_after_ms: None,
+                estimated_ms: None,
+            })
+        };
+        let mut went = Vec::new();
+        for (outcome, next) in [
+            (failed(ErrorCode::PaymentRequired, 402), Next::Wait(0)),
+            (failed(ErrorCode::UpstreamError, 503), Next::Wait(0)),
+            (failed(ErrorCode::RateLimited, 429), Next::Wait(0)),
+        ] {
+            went.push(call.start_attempt(&mut router, 0, &mut random).0);
+            assert_eq!(
+                call.finish_attempt(&mut router, 0, &outcome, &mut random),
+                next
+            );
+        }
+        // Every provider tried once; the one that answered 402 is never
+        // tried again, so the fourth attempt goes back to the second.
+        went.push(call.start_attempt(&mut router, 0, &mut random).0);
+        assert_eq!(went, [0, 1, 2, 1]);
+        // A 402 with no provider left to fail over to ends the call.
+        let mut alone = CallPolicy::new(config, None, 0).failing_over_payment();
+        let mut one = Router::ordered(1, BreakerConfig::default());
+        alone.start_attempt(&mut one, 0, &mut random);
+        assert_eq!(
+            alone.finish_attempt(
+                &mut one,
+                0,
+                &failed(ErrorCode::PaymentRequired, 402),
+                &mut random
+            ),
+            Next::GiveUp(GiveUpReason::NotRetryable)
+        );
     }
 
     #[test]

@@ -134,6 +134,18 @@ impl RetryState {
         })
     }
 
+    /// Whether another attempt may start at once (a failover that needs no
+    /// wait): `None` if so, else why not.
+    pub fn another_attempt(&self, now_ms: u64) -> Option<GiveUpReason> {
+        if self.attempts >= self.config.max_attempts {
+            return Some(GiveUpReason::AttemptsExhausted);
+        }
+        match self.remaining_ms(now_ms) {
+            Some(0) => Some(GiveUpReason::Deadline),
+            _ => None,
+        }
+    }
+
     /// Decides what follows a failed attempt.
     ///
     /// The delay is full-jitter exponential (uniform in `0..=min(max, base * 2^n)`),

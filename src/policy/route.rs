@@ -51,6 +51,9 @@ struct EndpointHealth {
 pub struct Router {
     config: BreakerConfig,
     endpoints: Vec<EndpointHealth>,
+    /// Endpoints are tried in their order rather than by weight (a list of
+    /// providers).
+    ordered: bool,
 }
 
 impl Router {
@@ -67,7 +70,27 @@ impl Router {
                     breaker: Breaker::Closed,
                 })
                 .collect(),
+            ordered: false,
         }
+    }
+
+    /// A router over `count` endpoints tried in their order: the first
+    /// healthy one the call has not tried.
+    pub fn ordered(count: usize, config: BreakerConfig) -> Router {
+        Router {
+            ordered: true,
+            ..Router::new(&vec![1.0; count], config)
+        }
+    }
+
+    /// How many endpoints.
+    pub fn len(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// Whether it has no endpoint.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
     }
 
     /// The breaker state of endpoint `index` at `now_ms`.
@@ -95,7 +118,21 @@ impl Router {
     /// it still answers, with the endpoint whose cool-down ends first, so a
     /// client is never left with nowhere to send.
     pub fn pick(&mut self, now_ms: u64, tried: &[usize], random: &mut dyn Random) -> usize {
-        let all: Vec<usize> = (0..self.endpoints.len()).collect();
+        self.pick_excluding(now_ms, tried, &[], random)
+    }
+
+    /// [`pick`](Self::pick) among the endpoints not in `excluded` (those a
+    /// call must not go back to); at least one must be left.
+    pub fn pick_excluding(
+        &mut self,
+        now_ms: u64,
+        tried: &[usize],
+        excluded: &[usize],
+        random: &mut dyn Random,
+    ) -> usize {
+        let all: Vec<usize> = (0..self.endpoints.len())
+            .filter(|i| !excluded.contains(i))
+            .collect();
         let untried: Vec<usize> = all
             .iter()
             .copied()
@@ -109,10 +146,10 @@ impl Router {
         } else {
             untried
         };
-        let chosen = if candidates.is_empty() {
-            self.soonest_to_reopen()
-        } else {
-            self.weighted(&candidates, random)
+        let chosen = match candidates.first() {
+            None => self.soonest_to_reopen(&all),
+            Some(first) if self.ordered => *first,
+            Some(_) => self.weighted(&candidates, random),
         };
         if let Breaker::Open { .. } | Breaker::HalfOpen { .. } = self.breaker(chosen, now_ms) {
             self.endpoints[chosen].breaker = Breaker::HalfOpen {
@@ -137,12 +174,15 @@ impl Router {
     /// With every endpoint out: the open one whose cool-down ends first. A
     /// half-open endpoint already has its one trial in flight, so it comes
     /// only when no endpoint is open.
-    fn soonest_to_reopen(&self) -> usize {
-        let open = (0..self.endpoints.len()).filter_map(|i| match self.endpoints[i].breaker {
-            Breaker::Open { until_ms } => Some((until_ms, i)),
-            _ => None,
-        });
-        open.min().map_or(0, |(_, i)| i)
+    fn soonest_to_reopen(&self, among: &[usize]) -> usize {
+        let open = among
+            .iter()
+            .filter_map(|&i| match self.endpoints[i].breaker {
+                Breaker::Open { until_ms } => Some((until_ms, i)),
+                _ => None,
+            });
+        open.min()
+            .map_or(among.first().copied().unwrap_or(0), |(_, i)| i)
     }
 
     /// An attempt to `index` succeeded: its breaker closes.

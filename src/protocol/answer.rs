@@ -1,10 +1,6 @@
 //! Typed results, read from every answer shape seen on the wire, and the
 //! errors upstream reports inside a 2xx answer.
 
-use core::fmt;
-
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::document::Document;
@@ -48,82 +44,41 @@ fn count_mismatch(task: Task, results: usize, inputs: usize) -> Error {
     )
 }
 
+/// A `{label, score}` item (other members ignored).
+fn label<D: Document>(item: &D) -> Option<Label> {
+    Some(Label {
+        label: item.member("label")?.as_text()?,
+        score: item.member("score")?.as_number()?,
+    })
+}
+
+/// A list of `{label, score}`.
+fn label_list<D: Document>(list: &D) -> Option<Vec<Label>> {
+    list.elements()?.iter().map(label).collect()
+}
+
+// Answers are read through `Document` rather than serde derives: with no
+// serde deserializer in the JS build, serde's error texts (and the float
+// formatting they bring) stay out of the wasm.
+
 /// A classification answer as one list per input: the router's nested
 /// `[[{label, score}]]`, or a flat `[{label, score}]` for one input.
-#[derive(Clone, Debug, PartialEq)]
-struct ClassificationLists(Vec<Vec<Label>>);
-
-/// An element of a classification answer: a label, or a list of them.
-enum LabelOrList {
-    Label(Label),
-    List(Vec<Label>),
-}
-
-// Visitors rather than `#[serde(untagged)]`: the shapes are told apart by
-// their JSON type, and untagged enums buffer values in serde's `Content`,
-// which is large in the wasm.
-impl<'de> Deserialize<'de> for LabelOrList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<LabelOrList, D::Error> {
-        struct ItemVisitor;
-
-        impl<'de> Visitor<'de> for ItemVisitor {
-            type Value = LabelOrList;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("{label, score} or a list of them")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LabelOrList, A::Error> {
-                Label::deserialize(MapAccessDeserializer::new(map)).map(LabelOrList::Label)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LabelOrList, A::Error> {
-                Vec::<Label>::deserialize(SeqAccessDeserializer::new(seq)).map(LabelOrList::List)
-            }
-        }
-
-        deserializer.deserialize_any(ItemVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for ClassificationLists {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListsVisitor;
-
-        impl<'de> Visitor<'de> for ListsVisitor {
-            type Value = ClassificationLists;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of {label, score}")
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let (mut flat, mut lists) = (Vec::new(), Vec::new());
-                while let Some(item) = seq.next_element::<LabelOrList>()? {
-                    match item {
-                        LabelOrList::Label(label) => flat.push(label),
-                        LabelOrList::List(list) => lists.push(list),
-                    }
-                }
-                match (flat.is_empty(), lists.is_empty()) {
-                    (_, true) => Ok(ClassificationLists(vec![flat])),
-                    (true, false) => Ok(ClassificationLists(lists)),
-                    _ => Err(de::Error::custom("labels and lists mixed")),
-                }
-            }
-        }
-
-        deserializer.deserialize_seq(ListsVisitor)
-    }
-}
-
 fn lists<D: Document>(doc: &D, task: Task) -> Result<Vec<Vec<Label>>, Error> {
     if let Some(err) = embedded(doc) {
         return Err(err);
     }
-    doc.read::<ClassificationLists>()
-        .map(|lists| lists.0)
-        .ok_or_else(|| bad_response(task, "a list of {label, score}"))
+    let bad = || bad_response(task, "a list of {label, score}");
+    let items = doc.elements().ok_or_else(bad)?;
+    let nested = !items.is_empty() && items.iter().all(|i| i.elements().is_some());
+    if nested {
+        items
+            .iter()
+            .map(label_list)
+            .collect::<Option<_>>()
+            .ok_or_else(bad)
+    } else {
+        label_list(doc).map(|flat| vec![flat]).ok_or_else(bad)
+    }
 }
 
 /// A text-classification answer: one list per input, as sent.
@@ -151,88 +106,40 @@ pub fn image_classification<D: Document>(doc: &D) -> Result<Vec<Label>, Error> {
     }
 }
 
-/// The old zero-shot shape: `{sequence, labels, scores}`.
-#[derive(Deserialize)]
-struct LabelsAndScores {
-    labels: Vec<String>,
-    scores: Vec<f64>,
-}
-
-impl LabelsAndScores {
-    fn into_list(self) -> Option<Vec<Label>> {
-        (self.labels.len() == self.scores.len()).then(|| {
-            self.labels
-                .into_iter()
-                .zip(self.scores)
-                .map(|(label, score)| Label { label, score })
-                .collect()
-        })
+/// The old zero-shot shape `{sequence, labels, scores}` as a list.
+fn labels_and_scores<D: Document>(item: &D) -> Option<Vec<Label>> {
+    let labels = item.member("labels")?.elements()?;
+    let scores = item.member("scores")?.elements()?;
+    if labels.len() != scores.len() {
+        return None;
     }
+    labels
+        .iter()
+        .zip(&scores)
+        .map(|(l, s)| {
+            Some(Label {
+                label: l.as_text()?,
+                score: s.as_number()?,
+            })
+        })
+        .collect()
 }
 
-/// One zero-shot entry: a `{label, score}` of the new shape, or a
-/// `{sequence, labels, scores}` of the old one (both are objects: told apart
-/// by their members).
-#[derive(Deserialize)]
-struct ZeroShotEntry {
-    label: Option<String>,
-    score: Option<f64>,
-    labels: Option<Vec<String>>,
-    scores: Option<Vec<f64>>,
-}
-
-/// A zero-shot answer in any of its shapes, as one list per input.
-struct ZeroShotLists(Vec<Vec<Label>>);
-
-impl<'de> Deserialize<'de> for ZeroShotLists {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ZeroShotVisitor;
-
-        impl<'de> Visitor<'de> for ZeroShotVisitor {
-            type Value = ZeroShotLists;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("{labels, scores} or [{label, score}]")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let old = LabelsAndScores::deserialize(MapAccessDeserializer::new(map))?;
-                let list = old
-                    .into_list()
-                    .ok_or_else(|| de::Error::custom("labels and scores differ in length"))?;
-                Ok(ZeroShotLists(vec![list]))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let (mut flat, mut lists) = (Vec::new(), Vec::new());
-                while let Some(entry) = seq.next_element::<ZeroShotEntry>()? {
-                    match entry {
-                        ZeroShotEntry {
-                            label: Some(label),
-                            score: Some(score),
-                            ..
-                        } => flat.push(Label { label, score }),
-                        ZeroShotEntry {
-                            labels: Some(labels),
-                            scores: Some(scores),
-                            ..
-                        } => lists.push(
-                            LabelsAndScores { labels, scores }
-                                .into_list()
-                                .ok_or_else(|| de::Error::custom("labels and scores differ"))?,
-                        ),
-                        _ => return Err(de::Error::custom("neither shape")),
-                    }
-                }
-                match (flat.is_empty(), lists.is_empty()) {
-                    (_, true) => Ok(ZeroShotLists(vec![flat])),
-                    (true, false) => Ok(ZeroShotLists(lists)),
-                    _ => Err(de::Error::custom("shapes mixed")),
-                }
-            }
-        }
-
-        deserializer.deserialize_any(ZeroShotVisitor)
+/// A zero-shot answer in any of its shapes, as one list per input: the old
+/// `{labels, scores}` (or a list of them), or the new `[{label, score}]`.
+fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Label>>> {
+    let Some(items) = doc.elements() else {
+        return labels_and_scores(doc).map(|list| vec![list]);
+    };
+    let old = !items.is_empty() && items.iter().all(|i| i.member("labels").is_some());
+    if old {
+        items.iter().map(labels_and_scores).collect()
+    } else {
+        items
+            .iter()
+            .map(label)
+            .collect::<Option<_>>()
+            .map(|flat| vec![flat])
     }
 }
 
@@ -248,10 +155,8 @@ pub fn zero_shot<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Label>>,
     if let Some(err) = embedded(doc) {
         return Err(err);
     }
-    let mut lists = doc
-        .read::<ZeroShotLists>()
-        .ok_or_else(|| bad_response(Task::ZeroShot, "{labels, scores} or [{label, score}]"))?
-        .0;
+    let mut lists = zero_shot_lists(doc)
+        .ok_or_else(|| bad_response(Task::ZeroShot, "{labels, scores} or [{label, score}]"))?;
     if lists.len() != inputs {
         return Err(count_mismatch(Task::ZeroShot, lists.len(), inputs));
     }

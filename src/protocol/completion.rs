@@ -75,6 +75,14 @@ pub struct CompletionStream {
 }
 
 impl CompletionStream {
+    /// A stream whose whole text starts with `prompt` (`return_full_text`).
+    pub fn after(prompt: &str) -> CompletionStream {
+        CompletionStream {
+            index: 0,
+            text: prompt.to_owned(),
+        }
+    }
+
     /// The TGI chunk of a completion chunk `{choices: [{text, finish_reason}]}`;
     /// `None` for a chunk without a choice (a usage-only chunk).
     pub fn chunk<D: Document>(&mut self, doc: &D) -> Result<Option<TgiChunk>, Error> {
@@ -160,6 +168,13 @@ mod tests {
                 "generated_text": " one two",
                 "details": {"finish_reason": "length", "generated_tokens": 2}})
         );
+        let mut full = CompletionStream::after("Count:");
+        let only = full
+            .chunk(&json!({"choices": [{"text": " one", "finish_reason": "stop"}]}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(only.generated_text.as_deref(), Some("Count: one"));
+        assert_eq!(only.token.text, " one");
         let bad = stream
             .chunk(&json!({"choices": [{"delta": {}}]}))
             .unwrap_err();

@@ -16,11 +16,17 @@ pub trait Document: Sized + Clone {
     /// Its member `key`, when it is an object that has one (not `undefined`).
     fn member(&self, key: &str) -> Option<Self>;
 
+    /// Its members in order, when it is an object (else none).
+    fn entries(&self) -> Vec<(String, Self)>;
+
     /// Its text, when it is a string.
     fn as_text(&self) -> Option<String>;
 
     /// Its value, when it is a number.
     fn as_number(&self) -> Option<f64>;
+
+    /// Its value, when it is a boolean.
+    fn as_bool(&self) -> Option<bool>;
 
     /// Reads it as `T`; `None` when it has another shape.
     fn read<T: DeserializeOwned>(&self) -> Option<T>;
@@ -43,12 +49,22 @@ impl Document for serde_json::Value {
         self.as_object()?.get(key).cloned()
     }
 
+    fn entries(&self) -> Vec<(String, Self)> {
+        self.as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
     fn as_text(&self) -> Option<String> {
         self.as_str().map(str::to_owned)
     }
 
     fn as_number(&self) -> Option<f64> {
         self.as_f64()
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        self.as_bool()
     }
 
     fn read<T: DeserializeOwned>(&self) -> Option<T> {

@@ -48,11 +48,13 @@ pub enum ErrorCode {
     BadResponse,
     /// The proxy refused: a budget cap would be passed.
     BudgetExceeded,
+    /// No provider serves the model for the task (the Hub's mapping).
+    NoProvider,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the README's table.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidInput,
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
@@ -72,6 +74,7 @@ impl ErrorCode {
         ErrorCode::Network,
         ErrorCode::BadResponse,
         ErrorCode::BudgetExceeded,
+        ErrorCode::NoProvider,
     ];
 
     /// The stable string, e.g. `"RATE_LIMITED"`.
@@ -96,6 +99,7 @@ impl ErrorCode {
             ErrorCode::Network => "NETWORK",
             ErrorCode::BadResponse => "BAD_RESPONSE",
             ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
+            ErrorCode::NoProvider => "NO_PROVIDER",
         }
     }
 
@@ -181,6 +185,20 @@ struct Details {
     request_id: Option<String>,
     attempts: u32,
     retry_after_ms: Option<u64>,
+    failures: Vec<ProviderFailure>,
+}
+
+/// One failed attempt of a call over a list of providers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderFailure {
+    /// The provider it went to.
+    pub provider: String,
+    /// The HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// How it failed.
+    pub code: ErrorCode,
+    /// Upstream's words (redacted with the call's error).
+    pub message: String,
 }
 
 impl Error {
@@ -194,6 +212,7 @@ impl Error {
             request_id: None,
             attempts: 0,
             retry_after_ms: None,
+            failures: Vec::new(),
         }))
     }
 
@@ -237,6 +256,18 @@ impl Error {
     /// `estimated_time`), in milliseconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
         self.0.retry_after_ms
+    }
+
+    /// The failed attempts of a call over a list of providers, in order
+    /// (empty for other calls).
+    pub fn failures(&self) -> &[ProviderFailure] {
+        &self.0.failures
+    }
+
+    /// The same error with the failed attempts of its call.
+    pub fn with_failures(mut self, failures: Vec<ProviderFailure>) -> Error {
+        self.0.failures = failures;
+        self
     }
 
     /// The same error with the HTTP status it was answered with.
@@ -283,6 +314,10 @@ impl Error {
     pub fn redacted(mut self, secrets: &[Token]) -> Error {
         let message = core::mem::take(&mut self.0.message);
         self.0.message = truncated(redact_each(secrets, message));
+        for failure in &mut self.0.failures {
+            let message = core::mem::take(&mut failure.message);
+            failure.message = truncated(redact_each(secrets, message));
+        }
         self
     }
 }
@@ -459,6 +494,7 @@ pub fn error_from_answer(answer: &ErrorAnswer) -> Error {
         request_id: answer.request_id.clone(),
         attempts: 0,
         retry_after_ms: answer.retry_after_ms.or(estimated_ms),
+        failures: Vec::new(),
     }))
 }
 

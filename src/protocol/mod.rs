@@ -8,6 +8,7 @@ pub mod error;
 pub mod image;
 pub mod model;
 pub mod pipeline;
+pub mod provider;
 pub mod sse;
 pub mod task;
 pub mod token;

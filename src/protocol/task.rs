@@ -229,7 +229,7 @@ pub fn check_chat_request<D: Document>(request: &D, stream: bool) -> Result<Stri
     }
     let asks_stream = request
         .member("stream")
-        .and_then(|s| s.read::<bool>())
+        .and_then(|s| s.as_bool())
         .unwrap_or(false);
     if asks_stream && !stream {
         return Err(Error::invalid_input(

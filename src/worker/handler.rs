@@ -491,6 +491,7 @@ impl Forward<'_> {
             timeout_ms: Some(self.settings.config.upstream_timeout_ms),
             signals: &[],
             on_attempt: None,
+            providers: false,
         };
         let body: JsValue = self.body.into();
         let last = RefCell::new((None::<String>, None::<u64>));

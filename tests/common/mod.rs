@@ -25,12 +25,23 @@ impl Document for Doc {
         self.0.as_object()?.get(key).cloned().map(Doc)
     }
 
+    fn entries(&self) -> Vec<(String, Doc)> {
+        self.0
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), Doc(v.clone()))).collect())
+            .unwrap_or_default()
+    }
+
     fn as_text(&self) -> Option<String> {
         self.0.as_str().map(str::to_owned)
     }
 
     fn as_number(&self) -> Option<f64> {
         self.0.as_f64()
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        self.0.as_bool()
     }
 
     fn read<T: DeserializeOwned>(&self) -> Option<T> {

@@ -231,6 +231,7 @@ function refusalCases() {
     retry: ["yes", "must be an object"],
     headers: ["x-trace: 1", "must be an object"],
     onAttempt: ["console.log", "must be a function"],
+    provider: [42, "must be a provider name or an array of them"],
   };
   for (const [prop, [bad, problem]] of Object.entries(callProblems)) {
     add(`ClientOptions.${prop}`, routes.client, { [prop]: bad }, `options.${prop}: ${problem}`);
@@ -241,6 +242,8 @@ function refusalCases() {
   add("ClientOptions.endpoint", routes.client, { endpoint: 42 }, `endpoint: ${endpointProblem}`);
   add("ClientOptions.chatEndpoint", routes.client, { chatEndpoint: 42 }, `chatEndpoint: ${endpointProblem}`);
   add("ClientOptions.billTo", routes.client, { billTo: 42 }, "billTo: must be a string");
+  add("ClientOptions.routerUrl", routes.client, { routerUrl: 42 }, "routerUrl: must be a string");
+  add("ClientOptions.hubUrl", routes.client, { hubUrl: 42 }, "hubUrl: must be a string");
   add("ClientOptions.batch", routes.client, { batch: "on" }, "batch: must be an object");
   add("ClientOptions.batch.windowMs", routes.client, { batch: { windowMs: "10" } }, "batch.windowMs: must be a whole number from 0 to 10000");
   add("ClientOptions.batch.maxSize", routes.client, { batch: { maxSize: "8" } }, "batch.maxSize: must be a whole number from 1 to 256");
@@ -489,8 +492,8 @@ describe("options", () => {
     for (const n of names("CallOptions")) assert.ok(read.call.includes(n), `a call never reads callOptions.${n}`);
     for (const n of read.call) assert.ok(names("ClientOptions").includes(n), `a call reads callOptions.${n}, which no options interface declares`);
     const clientOnly = names("ClientOptions").filter((n) => !names("CallOptions").includes(n));
-    assert.deepEqual(clientOnly, ["batch", "billTo", "chatEndpoint", "dedupe", "endpoint", "token"]);
-    const ignored = { token: 42, endpoint: "http://127.0.0.1:1", chatEndpoint: 42, billTo: 42, batch: "on", dedupe: false };
+    assert.deepEqual(clientOnly, ["batch", "billTo", "chatEndpoint", "dedupe", "endpoint", "hubUrl", "routerUrl", "token"]);
+    const ignored = { token: 42, endpoint: "http://127.0.0.1:1", chatEndpoint: 42, billTo: 42, batch: "on", dedupe: false, hubUrl: 1, routerUrl: 2 };
     assert.deepEqual(Object.keys(ignored).sort(), clientOnly);
     const labels = await new hf.InferenceClient({ endpoint: up.url }).textClassification(SST2, "hi", undefined, ignored);
     // The local upstream's answer for "hi" (seeded by the model and the text).
@@ -618,6 +621,8 @@ function declaredKeyOf(path) {
   if (m) return `Endpoint.${m[2]}`;
   m = /^(endpoint|chatEndpoint)\[\d+\]$/.exec(path); // the item itself is not an object
   if (m) return `ClientOptions.${m[1]}`;
+  m = /^(options|callOptions)\.provider\[\d+\]$/.exec(path); // an item of a provider list
+  if (m) return `${m[1] === "callOptions" ? "CallOptions" : "ClientOptions"}.provider`;
   m = /^(?:(options|callOptions)\.)?(\w+)(?:\.(.+))?$/.exec(path);
   if (!m) return null;
   const [, prefix, prop, rest] = m;
@@ -662,19 +667,22 @@ describe("error codes", () => {
     NETWORK: { closedPort: true, status: undefined },
     BAD_RESPONSE: { fault: { body: '{"labels":["a"]}', headers: { "content-type": "application/json" } }, status: 200 },
     BUDGET_EXCEEDED: { fault: { status: 402, body: '{"error":"the budget cap would be passed","code":"BUDGET_EXCEEDED"}' }, status: 402 },
+    // The Hub maps the model to no provider.
+    NO_PROVIDER: { hub: {}, callOptions: { provider: "auto" }, status: undefined },
   };
 
   async function produce(spec) {
     if (spec.run) return refusal(spec.run);
     const endpoint = spec.closedPort ? `http://127.0.0.1:${await closedPort()}` : up.url;
     if (spec.fault) up.fault(spec.fault);
+    if (spec.hub) up.hub(SST2, spec.hub);
     const options = { ...spec.callOptions };
     if (spec.abortAfterMs !== undefined) {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), spec.abortAfterMs);
       options.signal = controller.signal;
     }
-    return refusal(() => new hf.InferenceClient({ endpoint, retry: false }).textClassification(SST2, "hi", undefined, options));
+    return refusal(() => new hf.InferenceClient({ endpoint, hubUrl: up.url, retry: false }).textClassification(SST2, "hi", undefined, options));
   }
 
   test("every InferenceErrorCode is produced by the runtime for some answer", async () => {
@@ -728,8 +736,9 @@ describe("error codes", () => {
     }
     t.diagnostic(`${answers.length} answers produced ${[...produced.keys()].sort().join(", ")}`);
     for (const [code, what] of produced) assert.ok(CODES.includes(code), `the runtime produced ${code} (for ${what}), which InferenceErrorCode lacks`);
-    // Only the caller can abort; every other code is some answer's.
-    for (const code of CODES.filter((c) => c !== "ABORTED")) {
+    // Only the caller can abort, and NO_PROVIDER is the Hub's mapping (no
+    // answer of an inference call): every other code is some answer's.
+    for (const code of CODES.filter((c) => c !== "ABORTED" && c !== "NO_PROVIDER")) {
       assert.ok(produced.has(code), `no answer produced ${code}`);
     }
   });
