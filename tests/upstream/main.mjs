@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Runs the local upstream (a fake Hugging Face router) from the command line:
+// Runs the local upstream (a fake Hugging Face router and Hub) from the command line:
 //
-//   node tests/upstream/main.mjs [--port N] [--host H] [--recordings FILE]
+//   node tests/upstream/main.mjs [--port N] [--host H] [--recordings FILE] [--seed S]
+//
+// --seed seeds the PRNG of `probability` faults (default 1).
 //
 // Prints exactly one line, UPSTREAM_URL=http://HOST:PORT, once it listens, and
 // closes cleanly on SIGINT / SIGTERM.
 
 import { startUpstream } from "./upstream.mjs";
 
-const USAGE = "usage: node tests/upstream/main.mjs [--port N] [--host H] [--recordings FILE]";
+const USAGE = "usage: node tests/upstream/main.mjs [--port N] [--host H] [--recordings FILE] [--seed S]";
 
 function parseArgs(argv) {
   const options = {};
@@ -37,6 +39,9 @@ function parseArgs(argv) {
         break;
       case "--recordings":
         options.recordingsPath = next();
+        break;
+      case "--seed":
+        options.seed = next();
         break;
       case "-h":
       case "--help":

@@ -1,36 +1,66 @@
-// A local stand-in for https://router.huggingface.co/hf-inference, for tests and
-// benchmarks (DESIGN.md §7). Node built-ins only.
+// A local stand-in for Hugging Face, for tests and benchmarks (DESIGN.md §7): the
+// router (https://router.huggingface.co: hf-inference, the providers' routes, the
+// OpenAI-compatible /v1) and the Hub's model API, on one port. Node built-ins only.
 //
-//   const up = await startUpstream({ port: 0 });
+//   const up = await startUpstream({ port: 0, seed: 1 });
 //   fetch(`${up.url}/models/gpt2`, { method: "POST", body: ... });
 //   up.fault({ status: 429, headers: { "retry-after": "1" }, times: 2 });
+//   up.hub("acme/model", { together: { providerId: "acme/m", status: "live", task: "text-to-image" } });
 //   up.requests;   // what the client sent
 //   await up.close();
 //
 // Requests are answered from the recorded exchanges in tests/fixtures/recordings.json
 // (method + path + body, JSON compared after parsing; first match in file order wins).
-// Anything unmatched gets a deterministic answer of the task's shape. Faults can be
-// queued in-process or over HTTP (POST /__control/faults).
+// Anything unmatched gets a deterministic answer of the task's shape (same request,
+// same bytes). Faults can be queued in-process or over HTTP (POST /__control/faults).
 //
-// Paths:
-//   POST /models/{model}                       a task (text-generation, classification, ...)
+// Paths (a leading /hf-inference or /api/inference-proxy[/hf-inference] is stripped
+// first, as from the recordings' URLs; up.requests keeps the path as sent):
+//   POST /models/{model}                       a task: the recordings' (text-generation in
+//                                              the legacy {inputs, parameters} form,
+//                                              classification, zero-shot, ...) and the models
+//                                              of MODEL_TASKS (tasks.mjs), else by body shape
 //   POST /models/{model}/v1/chat/completions   chat, model in the path
+//   POST /models/{model}/v1/completions        text generation today: an OpenAI text_completion
+//   POST /models/{model}/pipeline/feature-extraction    {inputs: text | texts} -> vectors,
+//   POST /models/{model}/pipeline/sentence-similarity   {inputs: {source_sentence, sentences}}
+//                                              -> similarities (both routes take both forms)
 //   POST /v1/chat/completions                  chat, OpenAI style: the model is the body's
-//   POST /chat/completions                     `model`. A recording made at
+//   POST /chat/completions                     `model` (an `id:provider` suffix names the
+//                                              provider). A recording made at
 //                                              /models/{that model}/v1/chat/completions (or at
 //                                              either of these two paths) with an equal body
 //                                              is replayed; otherwise the answer is synthesised.
+//   POST /v1/images/generations                OpenAI images: {created, data: [{b64_json}]}
+//   POST /images/generations                   (the same, for a chat base without /v1)
+//   POST /{provider}/v1/chat/completions       a provider's routes (any provider name):
+//   POST /{provider}/openai/v1/chat/completions  chat (groq's path has /openai), completions,
+//   POST /{provider}/v1/completions            images and embeddings, the model the body's;
+//   POST /{provider}/v1/images/generations     answered with x-inference-provider: {provider}
+//   POST /{provider}/v1/embeddings
+//   GET  /api/models/{model}?expand[]=inferenceProviderMapping   the Hub (hub.mjs):
+//                                              {_id, id, inferenceProviderMapping} from
+//                                              HUB_MAPPINGS or up.hub(); unknown: 404
+//   /__control/faults | requests | reset | hub | health   the control API
 //
-// `"stream": true` text-generation and chat requests that match no recording get a
-// synthesised text/event-stream answer: TGI events
+// `"stream": true` text-generation, completions and chat requests that match no
+// recording get a synthesised text/event-stream answer: TGI events
 // `data: {"index":..,"token":{..},"generated_text":null,"details":null}` (the last one
-// carries `generated_text`), or `chat.completion.chunk` events then `data: [DONE]`. A
-// synthesised stream has at least STREAM_MIN_TOKENS (12) token events, even when
-// max_new_tokens / max_tokens ask for fewer, so that pacing tests have something to pace.
+// carries `generated_text`), or `text_completion` / `chat.completion.chunk` events then
+// `data: [DONE]`. A synthesised stream has at least STREAM_MIN_TOKENS (12) token events,
+// even when max_new_tokens / max_tokens ask for fewer, so that pacing tests have
+// something to pace.
 //
 // Fault fields (up.fault(spec), chaos specs, POST /__control/faults):
-//   times            how many matching requests it applies to (default 1)
-//   path             only requests to this exact path match
+//   times            how many matching requests it applies to (default 1; -1 or
+//                    Infinity: every one)
+//   path             only requests to this exact path match (as sent or as stripped)
+//   pathPrefix       only requests whose path starts with this (as sent or as
+//                    stripped), e.g. "/nscale/" for "this provider is down"
+//   probability      0..1: applies to each matching request with this probability,
+//                    drawn from a PRNG seeded by startUpstream's `seed` (default 1) and
+//                    restarted by reset(), so that runs repeat; one draw per matching
+//                    request; a request it passes over may be taken by a later fault
 //   delayMs          wait before answering
 //   status, body     answer this instead of the normal answer (an error fault)
 //   headers          extra response headers (for the normal answer too)
@@ -39,17 +69,54 @@
 //                    then the body one event (a run of bytes ending "\n\n" or "\r\n\r\n")
 //                    at a time, streamIntervalMs apart; the bytes are unchanged. Other
 //                    answers are unaffected (the fault is used up all the same).
+// times, path, pathPrefix and probability are for queued faults; chaos picks its specs
+// by its own rate.
 //
 // Each entry of up.requests (and of GET /__control/requests) has `finished` (the
 // whole response was written and ended) and `closedEarly` (the connection or request
-// closed before that); both start false.
+// closed before that); both start false; `provider` (hf-inference for /models/...,
+// the path's provider, a chat model's `:provider` suffix, else null) and `hub` (true
+// for a Hub request). reset() (POST /__control/reset) clears the log, the queued
+// faults, chaos, the Hub overrides and the request counter, and restarts the PRNG.
 
 import http from "node:http";
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
+import {
+  CANDIDATE_LABELS_ERROR,
+  STREAM_MIN_TOKENS,
+  WORDS,
+  asJson,
+  canonical,
+  errorAnswer,
+  imageBytesOf,
+  isBase64Image,
+  jsonAnswer,
+  parseCandidateLabels,
+  parseJsonBody,
+  pickWords,
+  positiveInt,
+  seeded,
+  sse,
+} from "./common.mjs";
+import { HUB_MAPPINGS, hubAnswer, hubModel, validateHubMapping } from "./hub.mjs";
+import {
+  MODEL_TASKS,
+  completion,
+  embeddingsList,
+  featureExtraction,
+  imagesGeneration,
+  synthesiseNamedTask,
+  taskFromBody,
+} from "./tasks.mjs";
+
+export { HUB_MAPPINGS };
+
 const DEFAULT_RECORDINGS = fileURLToPath(new URL("../fixtures/recordings.json", import.meta.url));
+// The seed of the PRNG that decides `probability` faults, unless startUpstream({ seed }) says.
+const DEFAULT_SEED = 1;
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
 const EXPOSE_HEADERS = "x-compute-time, x-compute-type, x-request-id, x-inference-provider, retry-after";
 const CORS_HEADERS = {
@@ -60,8 +127,24 @@ const CORS_HEADERS = {
 const DROPPED_RECORDED_HEADERS = new Set(["content-length", "content-encoding", "transfer-encoding", "connection"]);
 const CHAT_SUFFIX = "/v1/chat/completions";
 const ROUTER_CHAT_PATHS = new Set(["/v1/chat/completions", "/chat/completions"]);
-// Synthesised streams carry at least this many token events.
-const STREAM_MIN_TOKENS = 12;
+const ROUTER_IMAGES_PATHS = new Set(["/v1/images/generations", "/images/generations"]);
+// /models/{model}{suffix}: the route kind.
+const MODEL_ROUTES = [
+  [CHAT_SUFFIX, "chat"],
+  ["/v1/completions", "completions"],
+  ["/pipeline/feature-extraction", "pipeline"],
+  ["/pipeline/sentence-similarity", "pipeline"],
+];
+// /{provider}/{route}: the route kind.
+const PROVIDER_ROUTES = new Map([
+  ["v1/chat/completions", "chat"],
+  ["openai/v1/chat/completions", "chat"],
+  ["v1/completions", "completions"],
+  ["v1/images/generations", "images"],
+  ["v1/embeddings", "embeddings"],
+]);
+// First path segments that are not provider names.
+const NOT_PROVIDERS = new Set(["models", "v1", "api", "chat", "images", "__control"]);
 
 const IMAGE_LABELS = [
   "tabby, tabby cat",
@@ -75,11 +158,6 @@ const IMAGE_LABELS = [
   "tiger, Panthera tigris",
   "lion, king of beasts, Panthera leo",
 ];
-const WORDS = (
-  "the of and a to in is it that for on with as was at by this be from or an are " +
-  "model answer world time light river stone number small large quiet bright early " +
-  "later between under over because while again always never often signal pattern"
-).split(" ");
 const GENERATION_HINTS = ["gpt", "t5", "llama", "mistral", "gemma", "generation"];
 
 // ---------------------------------------------------------------------------
@@ -87,8 +165,14 @@ const GENERATION_HINTS = ["gpt", "t5", "llama", "mistral", "gemma", "generation"
 
 /** Strips the known public prefixes so every recording lives in our path space. */
 export function normaliseRecordedUrl(url) {
-  const { pathname } = new URL(url);
-  return pathname.replace(/^\/api\/inference-proxy(?=\/)/, "").replace(/^\/hf-inference(?=\/)/, "");
+  return normalisePath(new URL(url).pathname).path;
+}
+
+/** A request path without /api/inference-proxy and /hf-inference: { path, hfInference (the latter was there) }. */
+function normalisePath(pathname) {
+  const bare = pathname.replace(/^\/api\/inference-proxy(?=\/)/, "");
+  const path = bare.replace(/^\/hf-inference(?=\/)/, "");
+  return { path, hfInference: path !== bare };
 }
 
 function deepEqual(a, b) {
@@ -108,85 +192,9 @@ function deepEqual(a, b) {
   return true;
 }
 
-/** JSON with sorted keys: a canonical form to hash. */
-function canonical(value) {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value && typeof value === "object") {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/** Parses a body as JSON if it looks like JSON; { ok, value }. */
-function parseJsonBody(buf) {
-  let i = 0;
-  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++;
-  if (i === buf.length) return { ok: false };
-  // Only attempt a parse when the first byte can start a JSON text (cheap for images).
-  if (!'{["-0123456789tfn'.includes(String.fromCharCode(buf[i]))) return { ok: false };
-  try {
-    return { ok: true, value: JSON.parse(buf.toString("utf8")) };
-  } catch {
-    return { ok: false };
-  }
-}
-
 function isTextualContentType(ct) {
   const t = String(ct ?? "").toLowerCase();
   return t.startsWith("text/") || t.includes("json") || t.includes("xml") || t.includes("x-www-form-urlencoded");
-}
-
-/**
- * Deterministic numbers in [0, 1) derived from a SHA-256 of the seed parts
- * (same parts -> same sequence).
- */
-function seeded(...parts) {
-  const h = createHash("sha256");
-  for (const p of parts) {
-    h.update(typeof p === "string" ? p : Buffer.isBuffer(p) ? p : canonical(p));
-    h.update("\u0000");
-  }
-  const seed = h.digest("hex");
-  let counter = 0;
-  let block = null;
-  let offset = 8;
-  return () => {
-    if (offset >= 8) {
-      block = createHash("sha256").update(`${seed}:${counter++}`).digest();
-      offset = 0;
-    }
-    return block.readUInt32BE(4 * offset++) / 2 ** 32;
-  };
-}
-
-function pickWords(rand, n) {
-  const out = [];
-  for (let i = 0; i < n; i++) out.push(WORDS[Math.floor(rand() * WORDS.length)]);
-  return out;
-}
-
-function computeTime(rand) {
-  return (0.005 + rand() * 0.045).toFixed(3);
-}
-
-function isBase64Image(value) {
-  if (typeof value !== "string") return false;
-  if (/^data:image\/[\w.+-]+;base64,/.test(value)) return true;
-  return value.length >= 64 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(value);
-}
-
-function imageBytesOf(value) {
-  return Buffer.from(value.replace(/^data:[^,]*,/, ""), "base64");
-}
-
-function positiveInt(v) {
-  const n = Number(v);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-function asJson(value) {
-  return Buffer.from(JSON.stringify(value), "utf8");
 }
 
 // ---------------------------------------------------------------------------
@@ -260,28 +268,6 @@ function findRecording(recordings, method, pathOk, body, json) {
 // ---------------------------------------------------------------------------
 // Synthesised answers (deterministic: same model + input -> same bytes)
 
-function jsonAnswer(status, value, rand, extra = {}) {
-  return {
-    status,
-    headers: {
-      "content-type": "application/json",
-      "x-compute-time": computeTime(rand),
-      "x-compute-type": "cpu",
-      "x-inference-provider": "hf-inference",
-      ...extra,
-    },
-    body: asJson(value),
-  };
-}
-
-function errorAnswer(status, message) {
-  return {
-    status,
-    headers: { "content-type": "application/json", "x-inference-provider": "hf-inference" },
-    body: asJson({ error: message }),
-  };
-}
-
 function imageClassification(model, imageBytes, parameters) {
   const rand = seeded("image-classification", model, imageBytes);
   const weights = IMAGE_LABELS.map((label) => ({ label, w: rand() ** 3 + 1e-4 }));
@@ -290,12 +276,6 @@ function imageClassification(model, imageBytes, parameters) {
   const ranked = weights.map(({ label, w }) => ({ label, score: w / total })).sort((a, b) => b.score - a.score);
   const k = Math.min(positiveInt(parameters?.top_k) ?? 5, IMAGE_LABELS.length);
   return jsonAnswer(200, ranked.slice(0, k), rand);
-}
-
-function parseCandidateLabels(raw) {
-  if (Array.isArray(raw)) return raw.map(String);
-  if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter(Boolean);
-  return null;
 }
 
 function zeroShotOne(model, sequence, labels, multiLabel) {
@@ -315,7 +295,7 @@ function zeroShotOne(model, sequence, labels, multiLabel) {
 function zeroShot(model, inputs, parameters) {
   const labels = parseCandidateLabels(parameters.candidate_labels);
   if (!labels || labels.length === 0) {
-    return errorAnswer(400, "The `candidate_labels` parameter must be a non-empty list or comma-separated string");
+    return errorAnswer(400, CANDIDATE_LABELS_ERROR);
   }
   const multi = parameters.multi_label === true;
   const rand = seeded("zero-shot-timing", model, canonical(inputs), canonical(parameters));
@@ -358,21 +338,6 @@ function generatedWords(model, prompt, parameters, minWords = 1) {
   return pickWords(rand, Math.min(Math.max(n, minWords), 64));
 }
 
-function sse(events, rand) {
-  return {
-    status: 200,
-    headers: {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      "x-compute-type": "cpu",
-      "x-compute-time": computeTime(rand),
-      "x-inference-provider": "hf-inference",
-    },
-    // "data: " with a space, as the router's TGI sends today.
-    body: Buffer.from(events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join(""), "utf8"),
-  };
-}
-
 function textGeneration(model, inputs, parameters, stream) {
   const rand = seeded("text-generation-timing", model, canonical(inputs), canonical(parameters ?? {}));
   const full = parameters?.return_full_text !== false;
@@ -405,6 +370,8 @@ function looksLikeGeneration(model, parameters) {
 
 function synthesiseTask(model, body, json, contentType) {
   if (body.length === 0) return errorAnswer(400, "Request body is empty");
+  const task = (Object.hasOwn(MODEL_TASKS, model) ? MODEL_TASKS[model] : null) ?? taskFromBody(json);
+  if (task) return synthesiseNamedTask(task, model, body, json);
   if (!json.ok) return imageClassification(model, body, undefined);
   const payload = json.value;
   if (!payload || typeof payload !== "object" || Array.isArray(payload) || !("inputs" in payload)) {
@@ -487,19 +454,42 @@ function synthesiseChat(pathModel, body, json) {
 // ---------------------------------------------------------------------------
 // Routing
 
-/** { kind: "task" | "chat", model } for a request path, or null. */
+/**
+ * { kind, model, provider } for a (normalised) request path, or null. kind is
+ * "task", "chat", "completions", "pipeline", "images" or "embeddings"; model is
+ * the path's model (null where the body names it); provider is "hf-inference" for
+ * /models/..., the path's provider for /{provider}/..., null for the router's own
+ * /v1/... routes.
+ */
 function route(path) {
-  if (ROUTER_CHAT_PATHS.has(path)) return { kind: "chat", model: null };
-  if (!path.startsWith("/models/")) return null;
-  let rest = path.slice("/models/".length);
-  let kind = "task";
-  if (rest.endsWith(CHAT_SUFFIX)) {
-    rest = rest.slice(0, -CHAT_SUFFIX.length);
-    kind = "chat";
+  if (ROUTER_CHAT_PATHS.has(path)) return { kind: "chat", model: null, provider: null };
+  if (ROUTER_IMAGES_PATHS.has(path)) return { kind: "images", model: null, provider: null };
+  if (path.startsWith("/models/")) {
+    let rest = path.slice("/models/".length);
+    let kind = "task";
+    for (const [suffix, k] of MODEL_ROUTES) {
+      if (rest.endsWith(suffix)) {
+        rest = rest.slice(0, -suffix.length);
+        kind = k;
+        break;
+      }
+    }
+    const segments = rest.split("/");
+    if (segments.length > 2 || segments.some((s) => s.length === 0)) return null;
+    return { kind, model: rest, provider: "hf-inference" };
   }
-  const segments = rest.split("/");
-  if (segments.length > 2 || segments.some((s) => s.length === 0)) return null;
-  return { kind, model: rest };
+  const m = /^\/([A-Za-z0-9][\w.-]*)\/(.+)$/.exec(path);
+  const kind = m && !NOT_PROVIDERS.has(m[1]) ? PROVIDER_ROUTES.get(m[2]) : undefined;
+  return kind ? { kind, model: null, provider: m[1] } : null;
+}
+
+/** The provider a request names: its route's, or the `id:provider` suffix of a router chat's model. */
+function requestProvider(r, json) {
+  if (!r) return null;
+  if (r.provider !== null || r.kind !== "chat") return r.provider;
+  const model = json.ok && typeof json.value?.model === "string" ? json.value.model : "";
+  const colon = model.lastIndexOf(":");
+  return colon > 0 && colon < model.length - 1 ? model.slice(colon + 1) : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -507,10 +497,31 @@ function route(path) {
 
 function validateFault(spec) {
   if (!spec || typeof spec !== "object" || Array.isArray(spec)) throw new TypeError("a fault must be an object");
-  const known = new Set(["times", "status", "headers", "body", "delayMs", "drop", "stall", "path", "streamIntervalMs"]);
+  const known = new Set([
+    "times",
+    "status",
+    "headers",
+    "body",
+    "delayMs",
+    "drop",
+    "stall",
+    "path",
+    "pathPrefix",
+    "probability",
+    "streamIntervalMs",
+  ]);
   for (const key of Object.keys(spec)) if (!known.has(key)) throw new TypeError(`unknown fault field: ${key}`);
-  const times = spec.times ?? 1;
-  if (!Number.isInteger(times) || times < 1) throw new TypeError("fault.times must be a positive integer");
+  // -1 (JSON has no Infinity) or Infinity: unbounded.
+  const times = spec.times === -1 || spec.times === Infinity ? Infinity : (spec.times ?? 1);
+  if (times !== Infinity && (!Number.isInteger(times) || times < 1)) {
+    throw new TypeError("fault.times must be a positive integer, or -1 / Infinity for unbounded");
+  }
+  if (
+    spec.probability !== undefined &&
+    !(typeof spec.probability === "number" && spec.probability >= 0 && spec.probability <= 1)
+  ) {
+    throw new TypeError("fault.probability must be a number from 0 to 1");
+  }
   if (spec.status !== undefined && (!Number.isInteger(spec.status) || spec.status < 100 || spec.status > 599)) {
     throw new TypeError("fault.status must be an integer HTTP status");
   }
@@ -526,8 +537,10 @@ function validateFault(spec) {
   ) {
     throw new TypeError("fault.streamIntervalMs must be a non-negative number");
   }
-  if (spec.path !== undefined && (typeof spec.path !== "string" || !spec.path.startsWith("/"))) {
-    throw new TypeError("fault.path must be a path starting with /");
+  for (const key of ["path", "pathPrefix"]) {
+    if (spec[key] !== undefined && (typeof spec[key] !== "string" || !spec[key].startsWith("/"))) {
+      throw new TypeError(`fault.${key} must be a path starting with /`);
+    }
   }
   const headers = {};
   for (const [k, v] of Object.entries(spec.headers ?? {})) headers[k.toLowerCase()] = String(v);
@@ -542,8 +555,23 @@ function validateFault(spec) {
     drop: spec.drop === true,
     stall: spec.stall === true,
     path: spec.path,
+    pathPrefix: spec.pathPrefix,
+    probability: spec.probability,
     streamIntervalMs: spec.streamIntervalMs,
   };
+}
+
+/** Whether a fault's path filters let a request through; `paths` are the path as sent and as normalised. */
+function faultMatches(spec, paths) {
+  if (spec.path !== undefined && !paths.includes(spec.path)) return false;
+  if (spec.pathPrefix !== undefined && !paths.some((p) => p.startsWith(spec.pathPrefix))) return false;
+  return true;
+}
+
+/** A fault as the control API shows it: unbounded counts as -1, JSON having no Infinity. */
+function faultForJson(f) {
+  const bounded = (n) => (n === Infinity ? -1 : n);
+  return { ...f, times: bounded(f.times), remaining: bounded(f.remaining) };
 }
 
 /** Splits an SSE body into its events (each ending with its blank line), bytes unchanged. */
@@ -573,10 +601,18 @@ function isEventStream(headers) {
  * Starts the upstream. Resolves to
  * { url, port, host, close(), requests, reset(), fault(spec), chaos(spec), faults, preflights, recordings }.
  */
-export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPath = DEFAULT_RECORDINGS } = {}) {
+export async function startUpstream({
+  port = 0,
+  host = "127.0.0.1",
+  recordingsPath = DEFAULT_RECORDINGS,
+  seed = DEFAULT_SEED,
+} = {}) {
   const recordings = prepareRecordings(JSON.parse(await readFile(recordingsPath, "utf8")));
   const requests = [];
   const faults = []; // { spec, remaining }
+  const hubOverrides = new Map(); // model -> mapping (null: unknown)
+  // Decides `probability` faults; restarted by reset() so that a run repeats.
+  let faultRandom = seeded("fault-probability", String(seed));
   const sockets = new Set();
   const timers = new Set();
   let preflights = 0;
@@ -585,10 +621,13 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
 
   let chaosMode = null; // { rate, specs, random }
 
-  function takeFault(path) {
+  /** The first queued fault that takes this request (`paths`: as sent, as normalised), used up by one. */
+  function takeFault(paths) {
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i];
-      if (f.spec.path !== undefined && f.spec.path !== path) continue;
+      if (!faultMatches(f.spec, paths)) continue;
+      // One draw for each matching request, whatever the probability.
+      if (f.spec.probability !== undefined && !(faultRandom() < f.spec.probability)) continue;
       if (--f.remaining <= 0) faults.splice(i, 1);
       return f.spec;
     }
@@ -621,9 +660,27 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     return faults.length;
   }
 
+  /**
+   * Overrides the Hub's inferenceProviderMapping of `model` on this server: an
+   * object or a list (answered as given), null (the model is unknown: 404), or
+   * undefined (back to HUB_MAPPINGS).
+   */
+  function hub(model, mapping) {
+    validateHubMapping(model, mapping === undefined ? null : mapping);
+    if (mapping === undefined) hubOverrides.delete(model);
+    else hubOverrides.set(model, mapping === null ? null : structuredClone(mapping));
+  }
+
+  function hubMapping(model) {
+    if (hubOverrides.has(model)) return hubOverrides.get(model);
+    return Object.hasOwn(HUB_MAPPINGS, model) ? HUB_MAPPINGS[model] : undefined;
+  }
+
   function reset() {
     requests.length = 0;
     faults.length = 0;
+    hubOverrides.clear();
+    faultRandom = seeded("fault-probability", String(seed));
     chaosMode = null;
     preflights = 0;
     counter = 0;
@@ -726,7 +783,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     });
   }
 
-  function logEntry(req, res, path, query, body, json) {
+  function logEntry(req, res, path, query, body, json, provider, isHub) {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
     const textual = isTextualContentType(headers["content-type"]) || json.ok;
@@ -738,6 +795,8 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       body,
       bodyText: textual ? body.toString("utf8") : null,
       json: json.ok ? json.value : undefined,
+      provider,
+      hub: isHub,
       at: Date.now(),
       finished: false,
       closedEarly: false,
@@ -764,6 +823,8 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       bodyText: r.bodyText,
       bodyLength: r.body.length,
       json: r.json,
+      provider: r.provider,
+      hub: r.hub,
       at: r.at,
       finished: r.finished,
       closedEarly: r.closedEarly,
@@ -773,7 +834,9 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
   async function control(req, res, path, body) {
     const json = parseJsonBody(body);
     if (path === "/__control/faults") {
-      if (req.method === "GET") return sendJson(res, 200, faults.map((f) => ({ ...f.spec, remaining: f.remaining })));
+      if (req.method === "GET") {
+        return sendJson(res, 200, faults.map((f) => faultForJson({ ...f.spec, remaining: f.remaining })));
+      }
       if (req.method !== "POST") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET, POST" });
       if (!json.ok) return sendJson(res, 400, { error: "fault body must be JSON" });
       try {
@@ -781,6 +844,20 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       } catch (err) {
         return sendJson(res, 400, { error: err.message });
       }
+    }
+    if (path === "/__control/hub") {
+      if (req.method === "GET") return sendJson(res, 200, Object.fromEntries(hubOverrides));
+      if (req.method !== "POST") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET, POST" });
+      const spec = json.ok ? json.value : null;
+      if (!spec || typeof spec !== "object" || Array.isArray(spec)) {
+        return sendJson(res, 400, { error: "hub body must be a JSON object {model, mapping}" });
+      }
+      try {
+        hub(spec.model, "mapping" in spec ? spec.mapping : undefined);
+      } catch (err) {
+        return sendJson(res, 400, { error: err.message });
+      }
+      return sendJson(res, 200, { ok: true });
     }
     if (path === "/__control/requests") {
       if (req.method !== "GET") return sendJson(res, 405, { error: "Method Not Allowed" }, { allow: "GET" });
@@ -797,17 +874,28 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     return sendJson(res, 404, { error: "Not Found" });
   }
 
+  /** The Hub's answer to GET /api/models/...: { status, headers, body }. */
+  function hubRequestAnswer(req, path, searchParams, requestId) {
+    if (req.method !== "GET") {
+      return { ...errorAnswer(405, "Method Not Allowed"), extra: { allow: "GET, OPTIONS" }, plain: true };
+    }
+    const model = hubModel(path);
+    if (model === null) return { ...errorAnswer(404, "Not Found"), plain: true };
+    const expand = [...searchParams.getAll("expand[]"), ...searchParams.getAll("expand")];
+    const { status, value } = hubAnswer(model, hubMapping(model), expand);
+    return { status, headers: { "content-type": "application/json", "x-request-id": requestId }, body: asJson(value) };
+  }
+
   /** The answer without faults: { status, headers, body } (headers without CORS). */
-  function normalAnswer(req, path, body, json, requestId) {
-    const r = route(path);
+  function normalAnswer(req, r, provider, path, body, json, requestId) {
     if (!r) return { ...errorAnswer(404, "Not Found"), plain: true };
     if (req.method !== "POST") {
       return { ...errorAnswer(405, "Method Not Allowed"), extra: { allow: "POST, OPTIONS" }, plain: true };
     }
+    const bodyModel = json.ok && typeof json.value?.model === "string" ? json.value.model : null;
     let pathOk = (p) => p === path;
-    if (r.kind === "chat" && r.model === null) {
+    if (r.kind === "chat" && ROUTER_CHAT_PATHS.has(path)) {
       // OpenAI style: the model is named by the body, recordings live under /models/{model}.
-      const bodyModel = json.ok && typeof json.value?.model === "string" ? json.value.model : null;
       const modelPath = bodyModel !== null ? `/models/${bodyModel}${CHAT_SUFFIX}` : null;
       pathOk = (p) => ROUTER_CHAT_PATHS.has(p) || p === modelPath;
     }
@@ -817,18 +905,36 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     let answer;
     if (r.model && r.model.toLowerCase().includes("does-not-exist")) {
       answer = errorAnswer(404, `Model ${r.model} does not exist`);
-    } else if (r.kind === "chat") {
-      answer = synthesiseChat(r.model, body, json);
     } else {
-      answer = synthesiseTask(r.model, body, json, req.headers["content-type"]);
+      switch (r.kind) {
+        case "chat":
+          answer = synthesiseChat(r.model, body, json);
+          break;
+        case "completions":
+          answer = completion(r.model ?? bodyModel, json);
+          break;
+        case "pipeline":
+          answer = featureExtraction(r.model, json);
+          break;
+        case "images":
+          answer = imagesGeneration(json);
+          break;
+        case "embeddings":
+          answer = embeddingsList(json);
+          break;
+        default:
+          answer = synthesiseTask(r.model, body, json, req.headers["content-type"]);
+      }
     }
     answer.headers = { ...answer.headers, "x-request-id": requestId };
+    if (provider !== null) answer.headers["x-inference-provider"] = provider;
     return answer;
   }
 
   async function handle(req, res) {
     const url = new URL(req.url, "http://upstream.invalid");
-    const path = url.pathname;
+    const sentPath = url.pathname;
+    const { path, hfInference } = normalisePath(sentPath);
 
     if (req.method === "OPTIONS") {
       preflights++;
@@ -860,13 +966,17 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       return;
     }
 
-    if (path.startsWith("/__control/")) return control(req, res, path, body);
+    if (sentPath.startsWith("/__control/")) return control(req, res, sentPath, body);
 
     const json = parseJsonBody(body);
-    logEntry(req, res, path, url.search, body, json);
+    const isHub = path.startsWith("/api/models/") || path === "/api/models";
+    const r = isHub ? null : route(path);
+    if (r && hfInference && r.provider === null) r.provider = "hf-inference";
+    const provider = requestProvider(r, json);
+    logEntry(req, res, sentPath, url.search, body, json, provider, isHub);
     const requestId = `local-${++counter}`;
 
-    const f = takeFault(path);
+    const f = takeFault(sentPath === path ? [path] : [sentPath, path]);
     if (f) {
       if (f.delayMs > 0) await sleep(f.delayMs);
       if (closing) return;
@@ -893,7 +1003,9 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
       }
     }
 
-    const normal = normalAnswer(req, path, body, json, requestId);
+    const normal = isHub
+      ? hubRequestAnswer(req, path, url.searchParams, requestId)
+      : normalAnswer(req, r, provider, path, body, json, requestId);
     const headers = { ...normal.headers, ...(normal.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
     answer(res, normal.status, headers, normal.body, f);
   }
@@ -948,6 +1060,7 @@ export async function startUpstream({ port = 0, host = "127.0.0.1", recordingsPa
     reset,
     fault,
     chaos,
+    hub,
     get faults() {
       return faults.map((f) => ({ ...f.spec, remaining: f.remaining }));
     },
