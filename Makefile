@@ -75,9 +75,10 @@ test-demo: build build-worker
 
 # The ceiling of the gzipped browser client (gzip -9 -n of the wasm and every
 # JS file the browser entry loads): `make test` fails above it, and it only
-# moves down as the size falls. The issue's cap is 81920 and its target 65536;
-# docs/architecture.md says where the bytes go.
-SIZE_BUDGET := 113800
+# moves down as the size falls, except where an issue allows a rise: issue 12
+# allowed 8 KiB for the router's tasks (113800 + 8192). Issue 11's cap is
+# 81920 and its target 65536; docs/architecture.md says where the bytes go.
+SIZE_BUDGET := 121992
 
 size: build
 	@node scripts/size.mjs --max $(SIZE_BUDGET)

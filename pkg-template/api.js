@@ -14,6 +14,21 @@ export {
   zeroShot,
   chatCompletion,
   chatCompletionStream,
+  imageGeneration,
+  featureExtraction,
+  sentenceSimilarity,
+  textToImage,
+  summarization,
+  translation,
+  tokenClassification,
+  questionAnswering,
+  fillMask,
+  objectDetection,
+  imageSegmentation,
+  imageToText,
+  zeroShotImageClassification,
+  automaticSpeechRecognition,
+  audioClassification,
 } from "./hf_inference_wasm.js";
 export { InferenceError } from "@SNIPPETS@/inference_error.js";
 export { InferenceStream } from "@SNIPPETS@/inference_stream.js";

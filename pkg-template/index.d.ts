@@ -266,9 +266,107 @@ export interface ChatCompletionChunk extends ChatCompletionEnvelope {
   }[];
 }
 
-/** One chunk of a streamed text generation (TGI wire shape). */
+/** Parameters of the tasks of the router passed through as given. */
+export interface TaskParameters {
+  [key: string]: JsonValue | undefined;
+}
+
+export interface SentenceSimilarityInput {
+  source_sentence: string;
+  sentences: string[];
+}
+
+export interface QuestionAnsweringInput {
+  question: string;
+  context: string;
+}
+
+export interface SummarizationOutput {
+  summary_text: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface TranslationOutput {
+  translation_text: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface TokenClassificationOutputElement {
+  entity_group: string;
+  score: number;
+  word: string;
+  start: number;
+  end: number;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface QuestionAnsweringOutput {
+  answer: string;
+  score: number;
+  start: number;
+  end: number;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface FillMaskOutputElement {
+  sequence: string;
+  score: number;
+  token: number;
+  token_str: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface ObjectDetectionOutputElement {
+  label: string;
+  score: number;
+  box: { xmin: number; ymin: number; xmax: number; ymax: number };
+  [key: string]: JsonValue | undefined;
+}
+
+export interface ImageSegmentationOutputElement {
+  label: string;
+  /** Some models give none. */
+  score?: number | null;
+  /** A base64 PNG of the mask. */
+  mask: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface ImageToTextOutput {
+  generated_text: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface AutomaticSpeechRecognitionOutput {
+  text: string;
+  [key: string]: JsonValue | undefined;
+}
+
+/** An OpenAI images request, posted to `${chatEndpoint}/images/generations`. */
+export interface ImageGenerationRequest {
+  /** A model id, optionally with the router's `:provider` suffix. */
+  model: string;
+  prompt: string;
+  size?: string;
+  n?: number;
+  response_format?: "b64_json" | "url";
+  [key: string]: JsonValue | undefined;
+}
+
+/** An OpenAI images answer, as upstream sent it. */
+export interface ImageGenerationOutput {
+  created?: number;
+  data: { b64_json?: string; url?: string; revised_prompt?: string; [key: string]: JsonValue | undefined }[];
+  [key: string]: JsonValue | undefined;
+}
+
+/**
+ * One chunk of a streamed text generation (TGI wire shape). From a
+ * completion route (hf-inference, providers) `token` has `text` and
+ * `special` only; a dedicated TGI endpoint also sends `id` and `logprob`.
+ */
 export interface TextGenerationStreamChunk {
-  token: { id: number; text: string; logprob: number; special: boolean };
+  token: { id?: number; text: string; logprob?: number; special: boolean };
   /** The whole text, on the last chunk only. */
   generated_text: string | null;
   details: { [key: string]: JsonValue } | null;
@@ -307,6 +405,28 @@ export class InferenceClient {
   chatCompletion(request: ChatCompletionRequest, callOptions?: CallOptions): Promise<ChatCompletionOutput>;
   /** A streamed OpenAI chat completion through `chatEndpoint`. */
   chatCompletionStream(request: ChatCompletionRequest, callOptions?: CallOptions): InferenceStream<ChatCompletionChunk>;
+  /** Embeddings: `number[]` for a text, `number[][]` for texts, as sent. */
+  featureExtraction(model: string, text: string, params?: TaskParameters, callOptions?: CallOptions): Promise<number[]>;
+  featureExtraction(model: string, text: string[], params?: TaskParameters, callOptions?: CallOptions): Promise<number[][]>;
+  /** The similarity of `source_sentence` to each of `sentences`. */
+  sentenceSimilarity(model: string, input: SentenceSimilarityInput, params?: TaskParameters, callOptions?: CallOptions): Promise<number[]>;
+  /** An image from a prompt: a Blob of the image's type. */
+  textToImage(model: string, prompt: string, params?: TaskParameters, callOptions?: CallOptions): Promise<Blob>;
+  summarization(model: string, text: string, params?: TaskParameters, callOptions?: CallOptions): Promise<SummarizationOutput>;
+  /** One output for one text (or a one-element list), a list for several. */
+  translation(model: string, text: string | string[], params?: TaskParameters, callOptions?: CallOptions): Promise<TranslationOutput | TranslationOutput[]>;
+  tokenClassification(model: string, text: string, params?: TaskParameters, callOptions?: CallOptions): Promise<TokenClassificationOutputElement[]>;
+  questionAnswering(model: string, input: QuestionAnsweringInput, params?: TaskParameters, callOptions?: CallOptions): Promise<QuestionAnsweringOutput>;
+  fillMask(model: string, text: string, params?: TaskParameters, callOptions?: CallOptions): Promise<FillMaskOutputElement[]>;
+  objectDetection(model: string, image: BinaryInput, params?: TaskParameters, callOptions?: CallOptions): Promise<ObjectDetectionOutputElement[]>;
+  /** The image goes as base64 inside JSON, as the protocol takes it. */
+  imageSegmentation(model: string, image: BinaryInput, params?: TaskParameters, callOptions?: CallOptions): Promise<ImageSegmentationOutputElement[]>;
+  imageToText(model: string, image: BinaryInput, params?: TaskParameters, callOptions?: CallOptions): Promise<ImageToTextOutput>;
+  zeroShotImageClassification(model: string, image: BinaryInput, candidate_labels: string[], params?: TaskParameters, callOptions?: CallOptions): Promise<LabelScore[]>;
+  automaticSpeechRecognition(model: string, audio: BinaryInput, params?: TaskParameters, callOptions?: CallOptions): Promise<AutomaticSpeechRecognitionOutput>;
+  audioClassification(model: string, audio: BinaryInput, params?: TaskParameters, callOptions?: CallOptions): Promise<LabelScore[]>;
+  /** An OpenAI images request through `chatEndpoint`: the answer as sent. */
+  imageGeneration(request: ImageGenerationRequest, callOptions?: CallOptions): Promise<ImageGenerationOutput>;
   /** Releases the client's wasm memory; the client cannot be used after. */
   free(): void;
 }
@@ -325,6 +445,28 @@ export function zeroShot(model: string, text: string[], candidate_labels: string
 export function textGenerationStream(model: string, prompt: string, params?: TextGenerationParameters, options?: ClientOptions): InferenceStream<TextGenerationStreamChunk>;
 export function chatCompletion(request: ChatCompletionRequest, options?: ClientOptions): Promise<ChatCompletionOutput>;
 export function chatCompletionStream(request: ChatCompletionRequest, options?: ClientOptions): InferenceStream<ChatCompletionChunk>;
+/** Embeddings: `number[]` for a text, `number[][]` for texts, as sent. */
+export function featureExtraction(model: string, text: string, params?: TaskParameters, options?: ClientOptions): Promise<number[]>;
+export function featureExtraction(model: string, text: string[], params?: TaskParameters, options?: ClientOptions): Promise<number[][]>;
+/** The similarity of `source_sentence` to each of `sentences`. */
+export function sentenceSimilarity(model: string, input: SentenceSimilarityInput, params?: TaskParameters, options?: ClientOptions): Promise<number[]>;
+/** An image from a prompt: a Blob of the image's type. */
+export function textToImage(model: string, prompt: string, params?: TaskParameters, options?: ClientOptions): Promise<Blob>;
+export function summarization(model: string, text: string, params?: TaskParameters, options?: ClientOptions): Promise<SummarizationOutput>;
+/** One output for one text (or a one-element list), a list for several. */
+export function translation(model: string, text: string | string[], params?: TaskParameters, options?: ClientOptions): Promise<TranslationOutput | TranslationOutput[]>;
+export function tokenClassification(model: string, text: string, params?: TaskParameters, options?: ClientOptions): Promise<TokenClassificationOutputElement[]>;
+export function questionAnswering(model: string, input: QuestionAnsweringInput, params?: TaskParameters, options?: ClientOptions): Promise<QuestionAnsweringOutput>;
+export function fillMask(model: string, text: string, params?: TaskParameters, options?: ClientOptions): Promise<FillMaskOutputElement[]>;
+export function objectDetection(model: string, image: BinaryInput, params?: TaskParameters, options?: ClientOptions): Promise<ObjectDetectionOutputElement[]>;
+/** The image goes as base64 inside JSON, as the protocol takes it. */
+export function imageSegmentation(model: string, image: BinaryInput, params?: TaskParameters, options?: ClientOptions): Promise<ImageSegmentationOutputElement[]>;
+export function imageToText(model: string, image: BinaryInput, params?: TaskParameters, options?: ClientOptions): Promise<ImageToTextOutput>;
+export function zeroShotImageClassification(model: string, image: BinaryInput, candidate_labels: string[], params?: TaskParameters, options?: ClientOptions): Promise<LabelScore[]>;
+export function automaticSpeechRecognition(model: string, audio: BinaryInput, params?: TaskParameters, options?: ClientOptions): Promise<AutomaticSpeechRecognitionOutput>;
+export function audioClassification(model: string, audio: BinaryInput, params?: TaskParameters, options?: ClientOptions): Promise<LabelScore[]>;
+/** An OpenAI images request through `chatEndpoint`: the answer as sent. */
+export function imageGeneration(request: ImageGenerationRequest, options?: ClientOptions): Promise<ImageGenerationOutput>;
 
 /**
  * Instantiates the wasm. The entries already do it; call it only to load the

@@ -19,10 +19,12 @@ mod js;
 pub mod worker;
 
 pub use client::{
-    AttemptInfo, BatchOptions, CallOptions, ChatCompletion, ChatCompletionChunk,
-    ChatCompletionRequest, ChatMessage, ClientBuilder, Endpoint, GenerationDetails,
-    ImageClassificationParameters, InferenceClient, RetryOptions, TextClassificationParameters,
-    TextGeneration, TextGenerationParameters, TextGenerationStreamChunk, ZeroShotParameters,
+    Answer, AttemptInfo, BatchOptions, BoundingBox, CallOptions, Caption, ChatCompletion,
+    ChatCompletionChunk, ChatCompletionRequest, ChatMessage, ClientBuilder, Detection, Endpoint,
+    Entity, Fill, GeneratedImage, GenerationDetails, ImageClassificationParameters,
+    ImageGeneration, InferenceClient, Parameters, RetryOptions, Segment, Summary,
+    TextClassificationParameters, TextGeneration, TextGenerationParameters,
+    TextGenerationStreamChunk, Transcription, Translation, ZeroShotParameters,
 };
 pub use protocol::answer::Label;
 pub use protocol::error::{Error, ErrorCode};

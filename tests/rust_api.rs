@@ -256,8 +256,9 @@ async fn recorded_answers_come_back_typed_and_sorted() {
 #[wasm_bindgen_test]
 async fn generation_with_parameters_and_call_options() {
     reset().await;
+    // A dedicated TGI endpoint takes the legacy form.
     let hf = InferenceClient::builder()
-        .endpoint(UPSTREAM)
+        .endpoints([Endpoint::new(format!("{UPSTREAM}/models/gpt2")).dedicated(true)])
         .build()
         .unwrap();
     fault(r#"{"status":503,"body":"{\"error\":\"Model gpt2 is currently loading\",\"estimated_time\":0.05}"}"#).await;
@@ -403,7 +404,11 @@ async fn chat_and_streams() {
     // when the stream is dropped after three.
     reset().await;
     fault(r#"{"path":"/models/gpt2","streamIntervalMs":50}"#).await;
-    let mut tokens = hf.text_generation_stream("gpt2", "Once upon a time", None, None);
+    let tgi = InferenceClient::builder()
+        .endpoints([Endpoint::new(format!("{UPSTREAM}/models/gpt2")).dedicated(true)])
+        .build()
+        .unwrap();
+    let mut tokens = tgi.text_generation_stream("gpt2", "Once upon a time", None, None);
     let mut texts = Vec::new();
     while let Some(chunk) = tokens.next().await {
         texts.push(chunk.unwrap().token.text);
@@ -478,6 +483,115 @@ async fn errors_are_typed_and_never_show_the_token() {
         (
             ErrorCode::InvalidInput,
             "candidate_labels: must be a non-empty array of strings"
+        )
+    );
+}
+
+/// The upstream's own JSON answer at `path` to `body`, read without the client.
+async fn upstream_answer(path: &str, body: &str) -> JsValue {
+    let init = js_sys::Object::new();
+    Reflect::set(&init, &"method".into(), &"POST".into()).unwrap();
+    Reflect::set(&init, &"body".into(), &body.into()).unwrap();
+    let response: web_sys::Response =
+        JsFuture::from(fetch_with(&format!("{UPSTREAM}{path}"), &init))
+            .await
+            .unwrap()
+            .into();
+    let answer = JsFuture::from(response.json().unwrap()).await.unwrap();
+    reset().await;
+    answer
+}
+
+fn member(value: &JsValue, path: &[&str]) -> JsValue {
+    path.iter().fold(value.clone(), |v, key| {
+        let index = key.parse::<u32>();
+        match index {
+            Ok(i) => Reflect::get_u32(&v, i).unwrap(),
+            Err(_) => Reflect::get(&v, &(*key).into()).unwrap(),
+        }
+    })
+}
+
+#[wasm_bindgen_test]
+async fn the_routers_tasks_come_back_typed() {
+    reset().await;
+    let hf = InferenceClient::builder()
+        .endpoint(UPSTREAM)
+        .build()
+        .unwrap();
+    let text = "The tower is 324 metres tall, about the same height as an 81-storey building.";
+    let summary = hf
+        .summarization("facebook/bart-large-cnn", text)
+        .parameters(hf_inference_wasm::Parameters::new().set("max_length", 30))
+        .await
+        .unwrap();
+    let sent = requests().await;
+    let body = format!(r#"{{"inputs":"{text}","parameters":{{"max_length":30}}}}"#);
+    assert_eq!(
+        sent,
+        [("/models/facebook/bart-large-cnn".to_owned(), body.clone())]
+    );
+    let expected = upstream_answer("/models/facebook/bart-large-cnn", &body).await;
+    assert_eq!(
+        Some(summary.summary_text),
+        member(&expected, &["0", "summary_text"]).as_string()
+    );
+
+    let embeddings = hf
+        .feature_extraction_many(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            &["a cat", "a dog"],
+        )
+        .await
+        .unwrap();
+    let path = "/models/sentence-transformers/all-MiniLM-L6-v2/pipeline/feature-extraction";
+    let expected = upstream_answer(path, r#"{"inputs":["a cat","a dog"]}"#).await;
+    let expected: Vec<Vec<f64>> = serde_wasm_bindgen::from_value(expected).unwrap();
+    assert_eq!(embeddings, expected);
+
+    let answer = hf
+        .question_answering(
+            "deepset/roberta-base-squad2",
+            "Where do I live?",
+            "I live in Berlin",
+        )
+        .await
+        .unwrap();
+    let body = r#"{"inputs":{"question":"Where do I live?","context":"I live in Berlin"}}"#;
+    let expected = upstream_answer("/models/deepset/roberta-base-squad2", body).await;
+    assert_eq!(
+        Some(answer.answer),
+        member(&expected, &["answer"]).as_string()
+    );
+
+    let generated = hf
+        .text_generation("gpt2", "Once upon a time")
+        .parameters(TextGenerationParameters {
+            max_new_tokens: Some(4),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let body = r#"{"model":"gpt2","max_tokens":4,"prompt":"Once upon a time"}"#;
+    assert_eq!(
+        requests().await,
+        [("/models/gpt2/v1/completions".to_owned(), body.to_owned())]
+    );
+    let expected = upstream_answer("/models/gpt2/v1/completions", body).await;
+    assert_eq!(
+        Some(generated.generated_text),
+        member(&expected, &["choices", "0", "text"]).as_string()
+    );
+
+    let err = hf
+        .question_answering("deepset/roberta-base-squad2", "Where?", " ")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.to_string().as_str()),
+        (
+            ErrorCode::InvalidInput,
+            "INVALID_INPUT: input.context: must be a non-empty string"
         )
     );
 }

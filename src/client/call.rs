@@ -12,7 +12,7 @@ use super::transport::{send, Incoming, JsonFailure, Outgoing};
 use super::Inner;
 use crate::protocol::answer::bad_response;
 use crate::protocol::error::{error_from_answer, Error, ErrorCode};
-use crate::protocol::model::{chat_url, task_url};
+use crate::protocol::model::{chat_url, model_url};
 use crate::protocol::task::Task;
 use crate::protocol::token::Token;
 
@@ -120,12 +120,39 @@ impl Answered {
     }
 }
 
+/// Where on its base a call goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// `{endpoint}/models/{model}{suffix}` (`""`, `/pipeline/{task}`,
+    /// `/v1/completions`), or a dedicated endpoint's base.
+    Model(&'static str),
+    /// `{chatEndpoint}/chat/completions`.
+    Chat,
+    /// `{chatEndpoint}/images/generations`.
+    Images,
+}
+
+/// Where `task` goes.
+pub(crate) fn path_of(task: Task) -> Path {
+    match task {
+        Task::Chat => Path::Chat,
+        Task::ImageGeneration => Path::Images,
+        Task::TextGeneration => Path::Model("/v1/completions"),
+        Task::FeatureExtraction => Path::Model("/pipeline/feature-extraction"),
+        Task::SentenceSimilarity => Path::Model("/pipeline/sentence-similarity"),
+        _ => Path::Model(""),
+    }
+}
+
 /// What a call sends: the task, its model (empty for chat, whose model is
-/// in the body) and its body.
+/// in the body), where, and its body (and the legacy body a dedicated
+/// endpoint takes instead, when the forms differ).
 pub(crate) struct Request<'a> {
     pub task: Task,
     pub model: &'a str,
+    pub path: Path,
     pub body: &'a Body,
+    pub dedicated_body: Option<&'a Body>,
     pub reading: Reading,
 }
 
@@ -159,7 +186,7 @@ impl Inner {
         request: &Request<'_>,
         options: &Resolved,
     ) -> Result<Answered, Error> {
-        let chat = request.task == Task::Chat;
+        let chat = !matches!(request.path, Path::Model(_));
         let route = if chat { &self.chat } else { &self.tasks };
         let stream = request.reading == Reading::Stream;
         let mut headers = Vec::with_capacity(options.headers.len() + 4);
@@ -196,17 +223,24 @@ impl Inner {
                 headers.retain(|(n, _)| n != "authorization");
                 headers.push(("authorization".to_owned(), token.authorization()));
             }
-            let url = if chat {
-                chat_url(&plan.target.url)
-            } else {
-                task_url(&plan.target.url, request.model, plan.target.dedicated)
+            let target = plan.target;
+            let url = match request.path {
+                Path::Model(suffix) => {
+                    model_url(&target.url, request.model, target.dedicated, suffix)
+                }
+                Path::Chat => chat_url(&target.url),
+                Path::Images => format!("{}/images/generations", target.url.trim_end_matches('/')),
             };
-            let (body, secrets) = (&body, &secrets);
+            let body = match request.dedicated_body {
+                Some(legacy) if target.dedicated => legacy.value(),
+                _ => body.clone(),
+            };
+            let secrets = &secrets;
             async move {
                 let sent = send(Outgoing {
                     url: &url,
                     headers: &headers,
-                    body,
+                    body: &body,
                     timeout_ms: plan.timeout_ms,
                     // Only an explicit timeout aborts; the deadline alone
                     // ends the attempt without arming an abort (transport.rs).

@@ -27,6 +27,7 @@ mod dedupe;
 pub(crate) mod json;
 pub(crate) mod options;
 mod params;
+mod results;
 pub(crate) mod stream;
 pub(crate) mod tasks;
 pub(crate) mod transport;
@@ -50,6 +51,10 @@ pub use options::{AttemptInfo, BatchOptions, CallOptions, Endpoint, RetryOptions
 pub use params::{
     GenerationDetails, ImageClassificationParameters, StreamToken, TextClassificationParameters,
     TextGeneration, TextGenerationParameters, TextGenerationStreamChunk, ZeroShotParameters,
+};
+pub use results::{
+    Answer, BoundingBox, Caption, Detection, Entity, Fill, GeneratedImage, ImageGeneration,
+    Parameters, Segment, Summary, Transcription, Translation,
 };
 pub use stream::ChunkStream;
 pub use tasks::{Call, QueryAnswer};

@@ -19,6 +19,7 @@ use web_sys::ReadableStreamDefaultReader;
 use super::call::Secrets;
 use super::json;
 use super::transport::{BodyGuard, ABORTED_MESSAGE};
+use crate::protocol::completion::CompletionStream;
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
 use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
@@ -35,6 +36,8 @@ pub(crate) struct EventSource {
     attempts: u32,
     model: String,
     secrets: Secrets,
+    /// Set when completion chunks are read as TGI chunks.
+    tgi: Option<CompletionStream>,
 }
 
 impl EventSource {
@@ -64,7 +67,15 @@ impl EventSource {
             attempts,
             model,
             secrets,
+            tgi: None,
         }
+    }
+
+    /// The same source, its completion chunks (`{choices: [{text}]}`) given
+    /// in TGI's shape; TGI's own chunks pass as they are.
+    pub fn into_tgi(mut self) -> EventSource {
+        self.tgi = Some(CompletionStream::default());
+        self
     }
 
     /// An error inside the stream, with the answer's facts and no token.
@@ -106,7 +117,20 @@ impl EventSource {
                             self.close();
                             return Some(Err(self.facts(error)));
                         }
-                        return parsed.map(Ok);
+                        let (Some(tgi), Some(doc)) = (&mut self.tgi, &parsed) else {
+                            return parsed.map(Ok);
+                        };
+                        if doc.member("choices").is_none() {
+                            return parsed.map(Ok);
+                        }
+                        match tgi.chunk(doc) {
+                            Ok(Some(chunk)) => return json::to_js(&chunk).map(Ok),
+                            Ok(None) => continue,
+                            Err(error) => {
+                                self.close();
+                                return Some(Err(self.facts(error)));
+                            }
+                        }
                     }
                 }
             }

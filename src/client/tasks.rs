@@ -12,19 +12,21 @@ use serde::{Serialize, Serializer};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 
-use super::call::{Answered, Body, Read, Reading, Request};
+use super::call::{path_of, Answered, Body, Read, Reading, Request};
 use super::json::{stringify, to_js};
 use super::options::{CallOptions, Resolved};
 use super::params::{GenerationDetails, TextGeneration};
 use super::stream::{not_a_stream, EventSource};
 use super::{InferenceClient, Inner};
 use crate::protocol::answer::{self, GeneratedText, Label};
+use crate::protocol::completion::{self, completion_text};
 use crate::protocol::document::Document;
-use crate::protocol::error::{Error, ErrorCode};
-use crate::protocol::image::{base64, sniff_image_type, SNIFF_BYTES};
+use crate::protocol::error::{embedded, Error, ErrorCode};
+use crate::protocol::image::{base64, sniff_audio_type, sniff_image_type, SNIFF_BYTES};
 use crate::protocol::model::validate_model_id;
+use crate::protocol::pipeline::{self as table, read_answer, Pipeline, Shape, Wire};
 use crate::protocol::task::{
-    check_chat_request, check_labels, check_prompt, Inputs, Task, TaskBody,
+    check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task, TaskBody,
 };
 
 /// Task parameters as a JS object, passed through as given: its own
@@ -147,7 +149,8 @@ impl Bytes {
             Some(own) => Some(own),
             None => {
                 let head = self.read(Some(SNIFF_BYTES as u32), argument).await?;
-                sniff_image_type(&head).map(str::to_owned)
+                let sniffed = sniff_image_type(&head).or_else(|| sniff_audio_type(&head));
+                sniffed.map(str::to_owned)
             }
         };
         Ok(Body::Bytes {
@@ -155,6 +158,59 @@ impl Bytes {
             value: self.value,
         })
     }
+}
+
+/// The input of a [table](crate::protocol::pipeline) task: a text, texts or
+/// an object (sent as JSON), or bytes.
+pub(crate) enum TaskInput {
+    Value(JsValue),
+    Media(Bytes),
+}
+
+// The platform's `atob` decodes base64 (every runtime the client runs in
+// has it): the base64 crate's decoder would add 2.3 KB gzipped to the wasm.
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function bytesOfBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = bytesOfBase64)]
+    fn bytes_of_base64(text: &str) -> Result<Uint8Array, JsValue>;
+}
+
+/// A `Blob` of `bytes`, of type `content_type`.
+fn blob_of(bytes: &Uint8Array, content_type: &str) -> Option<Blob> {
+    let parts = js_sys::Array::of1(bytes);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(content_type);
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()
+}
+
+/// An image answer as a `Blob`: the binary answer itself, or the first
+/// `b64_json` of an OpenAI-style `{data: [...]}` (what providers answer).
+fn image_answer(task: Task, answered: &Answered) -> Result<JsValue, Error> {
+    let bad = || answered.error(answer::bad_response(task, "an image"));
+    let doc = match &answered.read {
+        Read::Blob(blob) => return Ok(blob.clone().into()),
+        Read::Json(doc) => doc,
+        _ => return Err(bad()),
+    };
+    if let Some(error) = embedded(doc) {
+        return Err(answered.error(error));
+    }
+    let bytes = doc
+        .member("data")
+        .and_then(|d| d.elements())
+        .and_then(|d| d.into_iter().next())
+        .and_then(|first| first.member("b64_json"))
+        .and_then(|b| b.as_text())
+        .and_then(|text| bytes_of_base64(&text).ok())
+        .ok_or_else(bad)?;
+    let head = bytes.subarray(0, SNIFF_BYTES as u32).to_vec();
+    let kind = sniff_image_type(&head).unwrap_or("image/jpeg");
+    blob_of(&bytes, kind).map(JsValue::from).ok_or_else(bad)
 }
 
 /// What `query` sends: JSON, or bytes.
@@ -223,10 +279,26 @@ impl Inner {
         reading: Reading,
         options: Option<&CallOptions>,
     ) -> Result<Answered, Error> {
+        self.send_to(task, model, (body, None), reading, options)
+            .await
+    }
+
+    /// [`send`](Self::send) with the body a dedicated endpoint takes
+    /// instead, when it differs (text generation's legacy form).
+    async fn send_to(
+        &self,
+        task: Task,
+        model: &str,
+        (body, dedicated_body): (&Body, Option<&Body>),
+        reading: Reading,
+        options: Option<&CallOptions>,
+    ) -> Result<Answered, Error> {
         let request = Request {
             task,
             model,
+            path: path_of(task),
             body,
+            dedicated_body,
             reading,
         };
         self.perform(&request, &self.resolve(options)).await
@@ -428,7 +500,8 @@ impl Inner {
         answer::image_classification(document(&answered)).map_err(|e| answered.error(e))
     }
 
-    /// Text generation: `{generated_text, details?}`.
+    /// Text generation: `{generated_text}` from a completion, or
+    /// `{generated_text, details?}` from a dedicated TGI endpoint.
     pub(crate) async fn text_generation(
         self: &Rc<Self>,
         model: &str,
@@ -436,20 +509,123 @@ impl Inner {
         params: Option<Params>,
         options: Option<&CallOptions>,
     ) -> Result<GeneratedText<JsValue>, Error> {
-        validate_model_id(model)?;
-        check_prompt(prompt)?;
-        let body = json_body(
-            &TaskBody {
-                inputs: &prompt,
-                parameters: params.as_ref(),
-                stream: false,
-            },
-            "params",
-        )?;
+        let (body, legacy) = Inner::generation_bodies(model, prompt, params.as_ref(), false)?;
         let answered = self
-            .send(Task::TextGeneration, model, &body, Reading::Json, options)
+            .send_to(
+                Task::TextGeneration,
+                model,
+                (&body, Some(&legacy)),
+                Reading::Json,
+                options,
+            )
             .await?;
-        answer::text_generation(document(&answered)).map_err(|e| answered.error(e))
+        let doc = document(&answered);
+        if doc.member("choices").is_none() {
+            return answer::text_generation(doc).map_err(|e| answered.error(e));
+        }
+        let full = params
+            .as_ref()
+            .and_then(|p| p.0.member("return_full_text"))
+            .is_some_and(|f| f.is_truthy());
+        let generated_text =
+            completion_text(doc, full.then_some(prompt)).map_err(|e| answered.error(e))?;
+        Ok(GeneratedText {
+            generated_text,
+            details: None,
+        })
+    }
+
+    /// A task of the [table](crate::protocol::pipeline): its input checked
+    /// and sent in its wire form, its answer checked and given back as the
+    /// table says (a `Blob` for an image).
+    pub(crate) async fn pipeline(
+        self: &Rc<Self>,
+        pipeline: &Pipeline,
+        model: &str,
+        input: TaskInput,
+        labels: Option<Vec<String>>,
+        params: Option<Params>,
+        options: Option<&CallOptions>,
+    ) -> Result<JsValue, Error> {
+        validate_model_id(model)?;
+        if let TaskInput::Value(value) = &input {
+            pipeline.check_input(value)?;
+        }
+        let params = match labels {
+            Some(labels) => {
+                check_labels(&labels)?;
+                let labels = to_js(&labels);
+                Some(Params::extended(
+                    params.as_ref(),
+                    "candidate_labels",
+                    &labels,
+                ))
+            }
+            None => params,
+        };
+        let json = |inputs: &JsValue, params: Option<&Params>| {
+            json_body(
+                &TaskBody {
+                    inputs: &Preserved(inputs),
+                    parameters: params,
+                    stream: false,
+                },
+                "params",
+            )
+        };
+        let body = match (input, pipeline.wire) {
+            (TaskInput::Value(value), _) => json(&value, params.as_ref())?,
+            (TaskInput::Media(bytes), Wire::Raw) if params.is_none() => {
+                bytes.into_body(pipeline.argument()).await?
+            }
+            (TaskInput::Media(bytes), wire) => {
+                bytes.check_len(pipeline.argument())?;
+                let encoded = JsValue::from(base64(&bytes.read(None, pipeline.argument()).await?));
+                match (wire, &params) {
+                    (Wire::Base64Image, params) => {
+                        let inputs = Object::new();
+                        let _ = Reflect::set(&inputs, &JsValue::from_str("image"), &encoded);
+                        json(&inputs.into(), params.as_ref())?
+                    }
+                    (_, params) => json(&encoded, params.as_ref())?,
+                }
+            }
+        };
+        if pipeline.shape == Shape::Image {
+            let answered = self
+                .send(pipeline.task, model, &body, Reading::AsTyped, options)
+                .await?;
+            return image_answer(pipeline.task, &answered);
+        }
+        let answered = self
+            .deterministic(pipeline.task, model, body, options)
+            .await?;
+        read_answer(pipeline, document(&answered)).map_err(|e| answered.error(e))
+    }
+
+    /// `imageGeneration`: an OpenAI images request posted to the chat base,
+    /// the answer as sent, once checked.
+    pub(crate) async fn image_generation(
+        self: &Rc<Self>,
+        request: &JsValue,
+        options: Option<&CallOptions>,
+    ) -> Result<JsValue, Error> {
+        check_images_request(request)?;
+        let body = json_body(&Params(request.clone()), "request")?;
+        let answered = self
+            .send(Task::ImageGeneration, "", &body, Reading::Json, options)
+            .await?;
+        let doc = document(&answered);
+        if let Some(error) = embedded(doc) {
+            return Err(answered.error(error));
+        }
+        if doc.member("data").and_then(|d| d.elements()).is_none() {
+            return Err(answered.error(answer::bad_response(
+                Task::ImageGeneration,
+                "an images answer ({data: [...]})",
+            )));
+        }
+        Ok(doc.clone())
     }
 
     /// An OpenAI chat completion: the answer as sent, once checked.
@@ -498,11 +674,12 @@ impl Inner {
         self: Rc<Self>,
         task: Task,
         model: String,
-        body: Body,
+        (body, dedicated_body): (Body, Option<Body>),
         options: Option<CallOptions>,
     ) -> Result<EventSource, Error> {
+        let bodies = (&body, dedicated_body.as_ref());
         let answered = self
-            .send(task, &model, &body, Reading::Stream, options.as_ref())
+            .send_to(task, &model, bodies, Reading::Stream, options.as_ref())
             .await?;
         let content_type = answered.incoming.content_type();
         let request_id = answered.incoming.request_id();
@@ -518,27 +695,54 @@ impl Inner {
             ..
         } = answered;
         let (body, guard) = incoming.into_body();
-        Ok(EventSource::new(
-            body, guard, status, request_id, attempts, model, secrets,
-        ))
+        let source = EventSource::new(body, guard, status, request_id, attempts, model, secrets);
+        // Completion chunks reach callers in TGI's shape.
+        Ok(match task {
+            Task::TextGeneration => source.into_tgi(),
+            _ => source,
+        })
     }
 
-    /// The body of `textGenerationStream`, checked.
-    pub(crate) fn generation_stream_body(
+    /// The bodies of a text generation, checked: the completion
+    /// `{model, prompt, max_tokens, ...}` (`max_new_tokens` renamed, every
+    /// other parameter passed through), and the legacy `{inputs,
+    /// parameters}` a dedicated TGI endpoint takes.
+    pub(crate) fn generation_bodies(
         model: &str,
         prompt: &str,
         params: Option<&Params>,
-    ) -> Result<Body, Error> {
+        stream: bool,
+    ) -> Result<(Body, Body), Error> {
         validate_model_id(model)?;
         check_prompt(prompt)?;
-        json_body(
+        let legacy = json_body(
             &TaskBody {
                 inputs: &prompt,
                 parameters: params,
-                stream: true,
+                stream,
             },
             "params",
-        )
+        )?;
+        let completion = Object::new();
+        let set = |key: &str, value: &JsValue| {
+            let _ = Reflect::set(&completion, &JsValue::from_str(key), value);
+        };
+        set("model", &JsValue::from_str(model));
+        if let Some(params) = params {
+            for entry in Object::entries(params.0.unchecked_ref()).iter() {
+                let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
+                let key = key.unwrap_or_default();
+                let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+                let (from, to) = completion::RENAMED;
+                set(if key == from { to } else { &key }, &value);
+            }
+        }
+        set("prompt", &JsValue::from_str(prompt));
+        if stream {
+            set("stream", &JsValue::TRUE);
+        }
+        let body = json_body(&Preserved(&completion.into()), "params")?;
+        Ok((body, legacy))
     }
 
     /// The body of `chatCompletionStream` (the request with `stream: true`)
@@ -753,6 +957,216 @@ impl InferenceClient {
         })
     }
 
+    /// A task of the table, its answer read as `T`.
+    fn table<T: serde::de::DeserializeOwned + 'static>(
+        &self,
+        pipeline: &'static Pipeline,
+        model: &str,
+        input: TaskInput,
+        labels: Option<Vec<String>>,
+    ) -> Call<super::Parameters, T> {
+        let id = model.to_owned();
+        Call::new(self, model, move |inner, params, options| async move {
+            let answer = inner
+                .pipeline(pipeline, &id, input, labels, params, options.as_ref())
+                .await?;
+            answer.read().ok_or_else(|| {
+                answer::bad_response(pipeline.task, "of the shape the Rust API reads")
+            })
+        })
+    }
+
+    /// A text task of the table.
+    fn table_text<T: serde::de::DeserializeOwned + 'static>(
+        &self,
+        pipeline: &'static Pipeline,
+        model: &str,
+        text: &str,
+    ) -> Call<super::Parameters, T> {
+        let input = TaskInput::Value(JsValue::from_str(text));
+        self.table(pipeline, model, input, None)
+    }
+
+    /// Feature extraction of one text: its embedding.
+    pub fn feature_extraction(&self, model: &str, text: &str) -> Call<super::Parameters, Vec<f64>> {
+        self.table_text(&table::FEATURE_EXTRACTION, model, text)
+    }
+
+    /// Feature extraction of several texts in one request: one embedding per text.
+    pub fn feature_extraction_many(
+        &self,
+        model: &str,
+        texts_: &[&str],
+    ) -> Call<super::Parameters, Vec<Vec<f64>>> {
+        let input = TaskInput::Value(to_js(texts_).unwrap_or(JsValue::NULL));
+        self.table(&table::FEATURE_EXTRACTION, model, input, None)
+    }
+
+    /// The similarity of `source` to each of `sentences`.
+    pub fn sentence_similarity(
+        &self,
+        model: &str,
+        source: &str,
+        sentences: &[&str],
+    ) -> Call<super::Parameters, Vec<f64>> {
+        #[derive(Serialize)]
+        struct Pair<'a> {
+            source_sentence: &'a str,
+            sentences: &'a [&'a str],
+        }
+        let pair = Pair {
+            source_sentence: source,
+            sentences,
+        };
+        let input = TaskInput::Value(to_js(&pair).unwrap_or(JsValue::NULL));
+        self.table(&table::SENTENCE_SIMILARITY, model, input, None)
+    }
+
+    /// An image made from `prompt`: a `Blob` of the image's type.
+    pub fn text_to_image(&self, model: &str, prompt: &str) -> Call<super::Parameters, Blob> {
+        let (id, prompt) = (model.to_owned(), JsValue::from_str(prompt));
+        Call::new(self, model, move |inner, params, options| async move {
+            let pipeline = &table::TEXT_TO_IMAGE;
+            let input = TaskInput::Value(prompt);
+            let image = inner
+                .pipeline(pipeline, &id, input, None, params, options.as_ref())
+                .await?;
+            Ok(image.unchecked_into::<Blob>())
+        })
+    }
+
+    /// A summary of `text`.
+    pub fn summarization(
+        &self,
+        model: &str,
+        text: &str,
+    ) -> Call<super::Parameters, super::Summary> {
+        self.table_text(&table::SUMMARIZATION, model, text)
+    }
+
+    /// A translation of `text` (the model sets the languages).
+    pub fn translation(
+        &self,
+        model: &str,
+        text: &str,
+    ) -> Call<super::Parameters, super::Translation> {
+        self.table_text(&table::TRANSLATION, model, text)
+    }
+
+    /// The named entities of `text`.
+    pub fn token_classification(
+        &self,
+        model: &str,
+        text: &str,
+    ) -> Call<super::Parameters, Vec<super::Entity>> {
+        self.table_text(&table::TOKEN_CLASSIFICATION, model, text)
+    }
+
+    /// The answer to `question`, a span of `context`.
+    pub fn question_answering(
+        &self,
+        model: &str,
+        question: &str,
+        context: &str,
+    ) -> Call<super::Parameters, super::Answer> {
+        #[derive(Serialize)]
+        struct Asked<'a> {
+            question: &'a str,
+            context: &'a str,
+        }
+        let input = TaskInput::Value(to_js(&Asked { question, context }).unwrap_or(JsValue::NULL));
+        self.table(&table::QUESTION_ANSWERING, model, input, None)
+    }
+
+    /// Candidates for the mask token in `text` (`[MASK]`, `<mask>`: the model's own).
+    pub fn fill_mask(&self, model: &str, text: &str) -> Call<super::Parameters, Vec<super::Fill>> {
+        self.table_text(&table::FILL_MASK, model, text)
+    }
+
+    /// The objects in an image.
+    pub fn object_detection(
+        &self,
+        model: &str,
+        image: &[u8],
+    ) -> Call<super::Parameters, Vec<super::Detection>> {
+        let input = TaskInput::Media(Bytes::from_slice(image));
+        self.table(&table::OBJECT_DETECTION, model, input, None)
+    }
+
+    /// The segments of an image (sent as base64 in JSON, as the protocol takes it).
+    pub fn image_segmentation(
+        &self,
+        model: &str,
+        image: &[u8],
+    ) -> Call<super::Parameters, Vec<super::Segment>> {
+        let input = TaskInput::Media(Bytes::from_slice(image));
+        self.table(&table::IMAGE_SEGMENTATION, model, input, None)
+    }
+
+    /// A caption of an image.
+    pub fn image_to_text(
+        &self,
+        model: &str,
+        image: &[u8],
+    ) -> Call<super::Parameters, super::Caption> {
+        let input = TaskInput::Media(Bytes::from_slice(image));
+        self.table(&table::IMAGE_TO_TEXT, model, input, None)
+    }
+
+    /// Zero-shot classification of an image among `candidate_labels`.
+    pub fn zero_shot_image_classification(
+        &self,
+        model: &str,
+        image: &[u8],
+        candidate_labels: &[&str],
+    ) -> Call<super::Parameters, Vec<Label>> {
+        let input = TaskInput::Media(Bytes::from_slice(image));
+        let labels = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
+        self.table(
+            &table::ZERO_SHOT_IMAGE_CLASSIFICATION,
+            model,
+            input,
+            Some(labels),
+        )
+    }
+
+    /// The transcription of audio bytes (WAV, FLAC, MP3, ...).
+    pub fn automatic_speech_recognition(
+        &self,
+        model: &str,
+        audio: &[u8],
+    ) -> Call<super::Parameters, super::Transcription> {
+        let input = TaskInput::Media(Bytes::from_slice(audio));
+        self.table(&table::SPEECH_RECOGNITION, model, input, None)
+    }
+
+    /// The classes of audio bytes.
+    pub fn audio_classification(
+        &self,
+        model: &str,
+        audio: &[u8],
+    ) -> Call<super::Parameters, Vec<Label>> {
+        let input = TaskInput::Media(Bytes::from_slice(audio));
+        self.table(&table::AUDIO_CLASSIFICATION, model, input, None)
+    }
+
+    /// An OpenAI images request (`{model, prompt, size, ...}`) through the
+    /// chat endpoint.
+    pub fn image_generation<B: Serialize>(&self, request: &B) -> Call<(), super::ImageGeneration> {
+        let request = to_js(request).unwrap_or(JsValue::NULL);
+        let model = request.member("model").and_then(|m| m.as_string());
+        Call::new(
+            self,
+            model.as_deref().unwrap_or(""),
+            move |inner, _, options| async move {
+                let doc = inner.image_generation(&request, options.as_ref()).await?;
+                doc.read().ok_or_else(|| {
+                    answer::bad_response(Task::ImageGeneration, "of the shape the Rust API reads")
+                })
+            },
+        )
+    }
+
     /// Sends bytes (audio, an image) to a model as they are, with their
     /// sniffed content type, and returns the answer as it came.
     pub fn query_bytes(&self, model: &str, payload: &[u8]) -> Call<(), QueryAnswer> {
@@ -789,14 +1203,14 @@ impl InferenceClient {
         let (model, prompt) = (model.to_owned(), prompt.to_owned());
         let params = params.map(Params::from_typed);
         let open = async move {
-            let body = Inner::generation_stream_body(&model, &prompt, params.as_ref())
+            let (body, legacy) = Inner::generation_bodies(&model, &prompt, params.as_ref(), true)
                 .map_err(|e| e.with_model(&model))?;
             if let Some(options) = &options {
                 options.check("callOptions")?;
             }
             let tag = model.clone();
             inner
-                .open_stream(Task::TextGeneration, model, body, options)
+                .open_stream(Task::TextGeneration, model, (body, Some(legacy)), options)
                 .await
                 .map_err(|e| e.with_model(&tag))
         }
@@ -819,7 +1233,7 @@ impl InferenceClient {
             }
             let tag = model.clone();
             inner
-                .open_stream(Task::Chat, model, body, options)
+                .open_stream(Task::Chat, model, (body, None), options)
                 .await
                 .map_err(|e| e.with_model(&tag))
         }

@@ -15,7 +15,7 @@ pub struct JsInferenceClient {
 }
 
 impl JsInferenceClient {
-    fn via(&self) -> Via {
+    pub(crate) fn via(&self) -> Via {
         Via::Client(self.client.inner.clone())
     }
 }
@@ -109,6 +109,26 @@ impl JsInferenceClient {
     #[wasm_bindgen(js_name = chatCompletion)]
     pub fn chat_completion(&self, request: JsValue, call_options: JsValue) -> Promise {
         call(self.via(), Job::Chat { request }, call_options)
+    }
+
+    /// An OpenAI images request posted to `chatEndpoint`: the answer as sent.
+    #[wasm_bindgen(js_name = imageGeneration)]
+    pub fn image_generation(&self, request: JsValue, call_options: JsValue) -> Promise {
+        call(self.via(), Job::Images { request }, call_options)
+    }
+
+    /// Zero-shot image classification: `[{label, score}]`.
+    #[wasm_bindgen(js_name = zeroShotImageClassification)]
+    pub fn zero_shot_image_classification(
+        &self,
+        model: JsValue,
+        image: JsValue,
+        candidate_labels: JsValue,
+        params: JsValue,
+        call_options: JsValue,
+    ) -> Promise {
+        let job = task::zero_shot_image_job(model, image, candidate_labels, params);
+        call(self.via(), job, call_options)
     }
 
     /// A streamed OpenAI chat completion: an async iterator of chunks.

@@ -11,15 +11,17 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::client::JsInferenceClient;
 use super::error::to_js_error;
 use super::read;
 use super::stream::stream_of;
 use crate::client::json::to_js;
-use crate::client::tasks::{Payload, Preserved, QueryAnswer};
+use crate::client::tasks::{Payload, Preserved, QueryAnswer, TaskInput};
 use crate::client::Inner;
 use crate::protocol::document::Document;
 use crate::protocol::error::Error;
 use crate::protocol::model::validate_model_id;
+use crate::protocol::pipeline::{self as table, Input, Pipeline};
 use crate::protocol::task::{read_labels, Inputs, Task};
 
 /// One call of the JS API, its arguments as the caller gave them.
@@ -50,6 +52,18 @@ pub(crate) enum Job {
         params: JsValue,
     },
     Chat {
+        request: JsValue,
+    },
+    /// A task of the table: `input` a text, texts, an object or bytes;
+    /// `labels` zero-shot image classification's candidates.
+    Pipeline {
+        pipeline: &'static Pipeline,
+        model: JsValue,
+        input: JsValue,
+        labels: Option<JsValue>,
+        params: JsValue,
+    },
+    Images {
         request: JsValue,
     },
 }
@@ -100,12 +114,13 @@ fn lists(mut lists: Vec<Vec<crate::Label>>, many: bool) -> JsValue {
 async fn run(via: Via, job: Job, call_options: JsValue) -> Result<JsValue, Error> {
     let inner = via.client()?;
     let model = match &job {
-        Job::Chat { request } => chat_model(request),
+        Job::Chat { request } | Job::Images { request } => chat_model(request),
         Job::Query { model, .. }
         | Job::TextClassification { model, .. }
         | Job::TextGeneration { model, .. }
         | Job::ClassifyImage { model, .. }
-        | Job::ZeroShot { model, .. } => {
+        | Job::ZeroShot { model, .. }
+        | Job::Pipeline { model, .. } => {
             let model = read::model(model)?;
             validate_model_id(&model)?;
             Some(model)
@@ -191,6 +206,33 @@ async fn perform(
             let options = read::call_options(&call_options)?;
             inner.chat_completion(&request, options.as_ref()).await?
         }
+        Job::Images { request } => {
+            let options = read::call_options(&call_options)?;
+            inner.image_generation(&request, options.as_ref()).await?
+        }
+        Job::Pipeline {
+            pipeline,
+            input,
+            labels,
+            params,
+            ..
+        } => {
+            let input = match pipeline.input {
+                Input::Media => TaskInput::Media(read::bytes(&input).ok_or_else(|| {
+                    Error::invalid_input(
+                        pipeline.argument(),
+                        "must be a Blob, an ArrayBuffer or a Uint8Array",
+                    )
+                })?),
+                _ => TaskInput::Value(input),
+            };
+            let labels = labels.as_ref().map(read_labels).transpose()?;
+            let params = read::params(&params)?;
+            let options = read::call_options(&call_options)?;
+            inner
+                .pipeline(pipeline, model, input, labels, params, options.as_ref())
+                .await?
+        }
     })
 }
 
@@ -214,7 +256,7 @@ pub(crate) fn chat_completion_stream(via: Via, request: JsValue, options: JsValu
                 let (model, body) = Inner::chat_stream_body(&request)?;
                 let options = read::stream_options(&options, cancel)?;
                 inner
-                    .open_stream(Task::Chat, model, body, Some(options))
+                    .open_stream(Task::Chat, model, (body, None), Some(options))
                     .await
             };
             opened.await.map_err(|e| match &model {
@@ -245,9 +287,11 @@ pub(crate) fn text_generation_stream(
                 let prompt = read::prompt(&prompt)?;
                 let params = read::params(&params)?;
                 let options = read::stream_options(&options, cancel)?;
-                let body = Inner::generation_stream_body(&model, &prompt, params.as_ref())?;
+                let (body, legacy) =
+                    Inner::generation_bodies(&model, &prompt, params.as_ref(), true)?;
+                let bodies = (body, Some(legacy));
                 inner
-                    .open_stream(Task::TextGeneration, model.clone(), body, Some(options))
+                    .open_stream(Task::TextGeneration, model.clone(), bodies, Some(options))
                     .await
             };
             opened.await.map_err(|e| e.with_model(&model))
@@ -358,4 +402,105 @@ pub fn text_generation_stream_fn(
 ) -> JsValue {
     let via = Via::Options(options);
     text_generation_stream(via, model, prompt, params, JsValue::UNDEFINED)
+}
+
+/// An OpenAI images request posted to `chatEndpoint`: the answer as sent.
+#[wasm_bindgen(js_name = imageGeneration)]
+pub fn image_generation_fn(request: JsValue, options: JsValue) -> Promise {
+    call(
+        Via::Options(options),
+        Job::Images { request },
+        JsValue::UNDEFINED,
+    )
+}
+
+/// The method and the free function of each task of the table: `(model,
+/// input, params?, options?)`, the free function's last argument the
+/// client options.
+macro_rules! table_tasks {
+    ($($(#[doc = $doc:expr])* $js:ident, $method:ident, $function:ident, $row:ident;)*) => {
+        #[wasm_bindgen(js_class = InferenceClient)]
+        impl JsInferenceClient {
+            $(
+                $(#[doc = $doc])*
+                #[wasm_bindgen(js_name = $js)]
+                pub fn $method(
+                    &self,
+                    model: JsValue,
+                    input: JsValue,
+                    params: JsValue,
+                    call_options: JsValue,
+                ) -> Promise {
+                    let job = Job::Pipeline { pipeline: &table::$row, model, input, labels: None, params };
+                    call(self.via(), job, call_options)
+                }
+            )*
+        }
+        $(
+            $(#[doc = $doc])*
+            #[wasm_bindgen(js_name = $js)]
+            pub fn $function(model: JsValue, input: JsValue, params: JsValue, options: JsValue) -> Promise {
+                let job = Job::Pipeline { pipeline: &table::$row, model, input, labels: None, params };
+                call(Via::Options(options), job, JsValue::UNDEFINED)
+            }
+        )*
+    };
+}
+
+table_tasks! {
+    /// Embeddings: `number[]` for a text, `number[][]` for texts.
+    featureExtraction, feature_extraction, feature_extraction_fn, FEATURE_EXTRACTION;
+    /// Similarity of `source_sentence` to each of `sentences`: `number[]`.
+    sentenceSimilarity, sentence_similarity, sentence_similarity_fn, SENTENCE_SIMILARITY;
+    /// An image from a prompt: a `Blob` of the image's type.
+    textToImage, text_to_image, text_to_image_fn, TEXT_TO_IMAGE;
+    /// `{summary_text}`.
+    summarization, summarization, summarization_fn, SUMMARIZATION;
+    /// `{translation_text}` (a list of them for several texts).
+    translation, translation, translation_fn, TRANSLATION;
+    /// Named entities: `[{entity_group, score, word, start, end}]`.
+    tokenClassification, token_classification, token_classification_fn, TOKEN_CLASSIFICATION;
+    /// `{answer, score, start, end}` from `{question, context}`.
+    questionAnswering, question_answering, question_answering_fn, QUESTION_ANSWERING;
+    /// `[{sequence, score, token, token_str}]`.
+    fillMask, fill_mask, fill_mask_fn, FILL_MASK;
+    /// `[{label, score, box}]` of an image.
+    objectDetection, object_detection, object_detection_fn, OBJECT_DETECTION;
+    /// `[{label, score, mask}]` of an image.
+    imageSegmentation, image_segmentation, image_segmentation_fn, IMAGE_SEGMENTATION;
+    /// `{generated_text}`: a caption of an image.
+    imageToText, image_to_text, image_to_text_fn, IMAGE_TO_TEXT;
+    /// `{text}`: the transcription of audio.
+    automaticSpeechRecognition, automatic_speech_recognition, automatic_speech_recognition_fn, SPEECH_RECOGNITION;
+    /// `[{label, score}]` of audio.
+    audioClassification, audio_classification, audio_classification_fn, AUDIO_CLASSIFICATION;
+}
+
+/// Zero-shot image classification: `[{label, score}]`.
+#[wasm_bindgen(js_name = zeroShotImageClassification)]
+pub fn zero_shot_image_classification_fn(
+    model: JsValue,
+    image: JsValue,
+    labels: JsValue,
+    params: JsValue,
+    options: JsValue,
+) -> Promise {
+    let job = zero_shot_image_job(model, image, labels, params);
+    call(Via::Options(options), job, JsValue::UNDEFINED)
+}
+
+/// The job of `zeroShotImageClassification`.
+pub(crate) fn zero_shot_image_job(
+    model: JsValue,
+    image: JsValue,
+    labels: JsValue,
+    params: JsValue,
+) -> Job {
+    Job::Pipeline {
+        pipeline: &table::ZERO_SHOT_IMAGE_CLASSIFICATION,
+        model,
+        input: image,
+        labels: Some(labels),
+        params,
+    }
 }

@@ -20,11 +20,31 @@ pub fn sniff_image_type(head: &[u8]) -> Option<&'static str> {
         (b"BM", 0, "image/bmp"),
         (b"ftypavif", 4, "image/avif"),
     ];
-    KINDS.iter().find_map(|(magic, at, mime)| {
+    sniff(head, &KINDS)
+}
+
+/// The type of the first of `kinds` (magic bytes, their offset, the type)
+/// whose magic `head` has; a magic at offset 8 is a RIFF container's.
+fn sniff(head: &[u8], kinds: &[(&[u8], usize, &'static str)]) -> Option<&'static str> {
+    kinds.iter().find_map(|(magic, at, mime)| {
         let riff_ok = *at != 8 || head.starts_with(b"RIFF");
         let found = head.get(*at..at + magic.len()) == Some(*magic);
         (found && riff_ok).then_some(*mime)
     })
+}
+
+/// The MIME type of audio from its first bytes (WAV, FLAC, MP3, Ogg,
+/// WebM), for the speech and audio tasks; `None` when unknown.
+pub fn sniff_audio_type(head: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], usize, &str); 6] = [
+        (b"WAVE", 8, "audio/wav"),
+        (b"fLaC", 0, "audio/flac"),
+        (b"ID3", 0, "audio/mpeg"),
+        (b"\xFF\xFB", 0, "audio/mpeg"),
+        (b"OggS", 0, "audio/ogg"),
+        (b"\x1A\x45\xDF\xA3", 0, "audio/webm"),
+    ];
+    sniff(head, &KINDS)
 }
 
 /// Standard base64 with padding (an image inside a JSON body).
@@ -55,6 +75,14 @@ mod tests {
         assert_eq!(sniff_image_type(b"\0\0\0\x1cftypavif"), Some("image/avif"));
         assert_eq!(sniff_image_type(b"hello"), None);
         assert_eq!(sniff_image_type(b""), None);
+        assert_eq!(
+            sniff_audio_type(b"RIFF\x24\0\0\0WAVEfmt "),
+            Some("audio/wav")
+        );
+        assert_eq!(sniff_audio_type(b"fLaC\0\0\0\x22"), Some("audio/flac"));
+        assert_eq!(sniff_audio_type(b"ID3\x04\0"), Some("audio/mpeg"));
+        assert_eq!(sniff_audio_type(b"OggS\0\x02"), Some("audio/ogg"));
+        assert_eq!(sniff_audio_type(b"RIFF\0\0\0\0WEBPVP8 "), None);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! types; tested natively.
 
 pub mod answer;
+pub mod completion;
 pub mod document;
 pub mod error;
 pub mod image;
 pub mod model;
+pub mod pipeline;
 pub mod sse;
 pub mod task;
 pub mod token;

@@ -113,10 +113,16 @@ pub fn validate_endpoint_url(url: &str, argument: &str) -> Result<(), Error> {
 /// The URL of a task call: `{base}/models/{model}`, or `base` itself for a
 /// dedicated endpoint (an Inference Endpoint serves one model at its root).
 pub fn task_url(base: &str, model: &str, dedicated: bool) -> String {
+    model_url(base, model, dedicated, "")
+}
+
+/// [`task_url`] with `suffix` after the model (`/pipeline/feature-extraction`,
+/// `/v1/completions`); a dedicated endpoint is still called at its base.
+pub fn model_url(base: &str, model: &str, dedicated: bool, suffix: &str) -> String {
     if dedicated {
         base.to_owned()
     } else {
-        format!("{}/models/{model}", base.trim_end_matches('/'))
+        format!("{}/models/{model}{suffix}", base.trim_end_matches('/'))
     }
 }
 

@@ -23,6 +23,36 @@ pub enum Task {
     ZeroShot,
     /// An OpenAI chat completion (also streamed).
     Chat,
+    /// Feature extraction (embeddings).
+    FeatureExtraction,
+    /// Sentence similarity.
+    SentenceSimilarity,
+    /// Text to image.
+    TextToImage,
+    /// Summarization.
+    Summarization,
+    /// Translation.
+    Translation,
+    /// Token classification (named entities).
+    TokenClassification,
+    /// Extractive question answering.
+    QuestionAnswering,
+    /// Fill-mask.
+    FillMask,
+    /// Object detection.
+    ObjectDetection,
+    /// Image segmentation.
+    ImageSegmentation,
+    /// Image to text (captions).
+    ImageToText,
+    /// Zero-shot image classification.
+    ZeroShotImageClassification,
+    /// Automatic speech recognition.
+    SpeechRecognition,
+    /// Audio classification.
+    AudioClassification,
+    /// An OpenAI images request on the chat base (`imageGeneration`).
+    ImageGeneration,
 }
 
 impl Task {
@@ -35,6 +65,21 @@ impl Task {
             Task::ImageClassification => "image-classification",
             Task::ZeroShot => "zero-shot-classification",
             Task::Chat => "chat",
+            Task::FeatureExtraction => "feature-extraction",
+            Task::SentenceSimilarity => "sentence-similarity",
+            Task::TextToImage => "text-to-image",
+            Task::Summarization => "summarization",
+            Task::Translation => "translation",
+            Task::TokenClassification => "token-classification",
+            Task::QuestionAnswering => "question-answering",
+            Task::FillMask => "fill-mask",
+            Task::ObjectDetection => "object-detection",
+            Task::ImageSegmentation => "image-segmentation",
+            Task::ImageToText => "image-to-text",
+            Task::ZeroShotImageClassification => "zero-shot-image-classification",
+            Task::SpeechRecognition => "automatic-speech-recognition",
+            Task::AudioClassification => "audio-classification",
+            Task::ImageGeneration => "image-generation",
         }
     }
 }
@@ -88,7 +133,7 @@ impl Inputs {
 
 /// The strings of an array, or an error naming `argument` (`not_a_list`
 /// says what it must be) or the element that is not a string.
-fn read_strings<D: Document>(
+pub(crate) fn read_strings<D: Document>(
     value: &D,
     argument: &str,
     not_a_list: &str,
@@ -166,11 +211,7 @@ pub fn check_chat_request<D: Document>(request: &D, stream: bool) -> Result<Stri
             "must be an OpenAI chat request object {model, messages, ...}",
         ));
     }
-    let model = request
-        .member("model")
-        .and_then(|m| m.as_text())
-        .ok_or_else(|| Error::invalid_input("request.model", "must be a model id string"))?;
-    validate_chat_model(&model, "request.model")?;
+    let model = request_model(request)?;
     let messages = request
         .member("messages")
         .and_then(|m| m.elements())
@@ -197,6 +238,35 @@ pub fn check_chat_request<D: Document>(request: &D, stream: bool) -> Result<Stri
         ));
     }
     Ok(model)
+}
+
+/// The `model` of an OpenAI request, checked (a suffix `:provider` allowed).
+fn request_model<D: Document>(request: &D) -> Result<String, Error> {
+    let model = request
+        .member("model")
+        .and_then(|m| m.as_text())
+        .ok_or_else(|| Error::invalid_input("request.model", "must be a model id string"))?;
+    validate_chat_model(&model, "request.model")?;
+    Ok(model)
+}
+
+/// Checks an OpenAI images request: an object with a `model` id and a
+/// non-empty `prompt`.
+pub fn check_images_request<D: Document>(request: &D) -> Result<(), Error> {
+    if !request.is_object() {
+        return Err(Error::invalid_input(
+            "request",
+            "must be an OpenAI images request object {model, prompt, ...}",
+        ));
+    }
+    request_model(request)?;
+    match request.member("prompt").and_then(|p| p.as_text()) {
+        Some(prompt) => check_text(&prompt, "request.prompt"),
+        None => Err(Error::invalid_input(
+            "request.prompt",
+            "must be a non-empty string",
+        )),
+    }
 }
 
 /// The JSON body of a task call: `{"inputs": ..., "parameters": {...}}`, with

@@ -110,8 +110,9 @@ async function runPanels(page, viewportName) {
   // Text generation with max_length and temperature.
   const prompt = await page.inputValue("#generation textarea");
   await submit(page, "generation");
-  const generation = (await upstreamAnswer("gpt2", JSON.stringify({ inputs: prompt, parameters: { max_length: 50, temperature: 0.7 } })))[0];
-  assert.equal(await page.textContent("#generation .generated"), generation.generated_text);
+  // Today's protocol: a completion, whose continuation the panel shows.
+  const completion = await upstreamAnswer("gpt2/v1/completions", JSON.stringify({ model: "gpt2", max_length: 50, temperature: 0.7, prompt }));
+  assert.equal(await page.textContent("#generation .generated"), completion.choices[0].text);
   await page.locator("#generation").screenshot({ path: path.join(shots, `${viewportName}-generation.png`) });
 
   // Image: the sample button, with a preview.

@@ -297,7 +297,7 @@ describe("a call that gives up without an answer", () => {
     const err = await rejection(client({ timeoutMs: 100, retry }).textGeneration("gpt2", "x"));
     assert.deepEqual(fields(err), {
       code: "TIMEOUT",
-      message: `no answer from ${up.url}/models/gpt2 within 100 ms`,
+      message: `no answer from ${up.url}/models/gpt2/v1/completions within 100 ms`,
       status: undefined,
       model: "gpt2",
       requestId: undefined,

@@ -93,25 +93,31 @@ describe("textClassification", () => {
 });
 
 describe("textGeneration", () => {
-  test("the guide's gpt2 example passes max_length and temperature through", async () => {
+  test("the guide's gpt2 example: a completion, max_length and temperature passed through, the continuation back", async () => {
     const prompt = "The future of AI in software development will be";
     const params = { max_length: 50, temperature: 0.7 };
-    const expected = (await raw("gpt2", JSON.stringify({ inputs: prompt, parameters: params })))[0];
     const result = await client().textGeneration("gpt2", prompt, params);
-    assert.deepEqual(result, expected);
-    assert.ok(result.generated_text.startsWith(prompt));
-    assert.equal(
-      up.requests[0].bodyText,
-      '{"inputs":"The future of AI in software development will be","parameters":{"max_length":50,"temperature":0.7}}',
-    );
+    const body = { model: "gpt2", ...params, prompt };
+    assert.equal(up.requests[0].path, "/models/gpt2/v1/completions");
+    assert.deepEqual(up.requests[0].json, body);
+    const answer = await raw("gpt2/v1/completions", JSON.stringify(body));
+    assert.deepEqual(result, { generated_text: answer.choices[0].text });
   });
 
-  test("details are kept when upstream sends them", async () => {
+  test("return_full_text puts the prompt first", async () => {
+    const { generated_text } = await client().textGeneration("gpt2", "Once", { max_new_tokens: 3, return_full_text: true });
+    const answer = await raw("gpt2/v1/completions", JSON.stringify({ model: "gpt2", max_tokens: 3, return_full_text: true, prompt: "Once" }));
+    assert.equal(generated_text, `Once${answer.choices[0].text}`);
+  });
+
+  test("a dedicated TGI endpoint keeps the legacy form, and its details", async () => {
     up.fault({ body: JSON.stringify([{ generated_text: "x", details: { finish_reason: "length", generated_tokens: 3 } }]), headers: { "content-type": "application/json" } });
-    assert.deepEqual(await client().textGeneration("gpt2", "p", { details: true }), {
+    const tgi = new hf.InferenceClient({ endpoint: [{ url: `${up.url}/models/gpt2`, dedicated: true }] });
+    assert.deepEqual(await tgi.textGeneration("gpt2", "p", { details: true }), {
       generated_text: "x",
       details: { finish_reason: "length", generated_tokens: 3 },
     });
+    assert.deepEqual(up.requests[0].json, { inputs: "p", parameters: { details: true } });
   });
 });
 
@@ -264,7 +270,7 @@ describe("errors", () => {
     await closed.close();
     const err = await rejection(new hf.InferenceClient({ endpoint: url, retry: false }).textGeneration("gpt2", "hi"));
     assert.equal(err.code, "NETWORK");
-    assert.match(err.message, /^could not reach http:\/\/127\.0\.0\.1:\d+\/models\/gpt2: fetch failed \(ECONNREFUSED\)$/);
+    assert.match(err.message, /^could not reach http:\/\/127\.0\.0\.1:\d+\/models\/gpt2\/v1\/completions: fetch failed \(ECONNREFUSED\)$/);
   });
 
   test("a dropped connection is NETWORK", async () => {
@@ -277,7 +283,7 @@ describe("errors", () => {
     up.fault({ stall: true });
     const err = await rejection(client({ timeoutMs: 150, retry: false }).textGeneration("gpt2", "hi"));
     assert.equal(err.code, "TIMEOUT");
-    assert.equal(err.message, `no answer from ${up.url}/models/gpt2 within 150 ms`);
+    assert.equal(err.message, `no answer from ${up.url}/models/gpt2/v1/completions within 150 ms`);
   });
 
   test("the caller's signal aborts a call in flight", async () => {

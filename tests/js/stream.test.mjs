@@ -67,13 +67,16 @@ test("chatCompletionStream yields the recorded OpenAI chunks in order", async ()
 test("textGenerationStream yields the recorded TGI chunks", async () => {
   const id = "hfhub_router_2025-04/TextGeneration_generate_stream_no_details#1";
   const params = { details: true, do_sample: false, max_new_tokens: 1, return_full_text: false, stop: [] };
-  const chunks = await collect(hf.textGenerationStream("google/flan-t5-xxl", "test", params, { endpoint: up.url }));
+  // The recorded TGI stream: today's form on a dedicated endpoint.
+  const endpoint = [{ url: `${up.url}/models/google/flan-t5-xxl`, dedicated: true }];
+  const chunks = await collect(hf.textGenerationStream("google/flan-t5-xxl", "test", params, { endpoint }));
   assert.deepEqual(chunks, recordedChunks(id));
   assert.deepEqual(chunks[0].details, { finish_reason: "length", generated_tokens: 1, seed: null });
 });
 
 test("an error inside a 200 stream rejects with its code and upstream's words", async () => {
-  const stream = client().textGenerationStream("meta-llama/Llama-3.2-3B", "Write a short story about a robot that becomes sentient and takes over the world.", { max_new_tokens: 10000 });
+  const tgi = new hf.InferenceClient({ endpoint: [{ url: `${up.url}/models/meta-llama/Llama-3.2-3B`, dedicated: true }] });
+  const stream = tgi.textGenerationStream("meta-llama/Llama-3.2-3B", "Write a short story about a robot that becomes sentient and takes over the world.", { max_new_tokens: 10000 });
   await assert.rejects(collect(stream), (err) => {
     assert.ok(err instanceof hf.InferenceError);
     assert.equal(err.code, "VALIDATION");
@@ -101,6 +104,25 @@ test("chunks before an in-stream error are delivered first", async () => {
   })();
   assert.deepEqual(seen, ["a", "b"]);
   assert.deepEqual([err.code, err.message, String(err)], ["UPSTREAM_ERROR", "upstream overloaded", "InferenceError: upstream overloaded"]);
+});
+
+test("a completion stream reaches callers as TGI chunks", async () => {
+  const chunks = await collect(client().textGenerationStream("gpt2", "Once upon a time", { max_new_tokens: 3 }));
+  const sent = up.requests[0];
+  assert.equal(sent.path, "/models/gpt2/v1/completions");
+  assert.deepEqual(sent.json, { model: "gpt2", max_tokens: 3, prompt: "Once upon a time", stream: true });
+  const replay = await fetch(`${up.url}/models/gpt2/v1/completions`, { method: "POST", body: sent.bodyText });
+  const texts = (await replay.text())
+    .split("\n\n")
+    .map((e) => e.replace(/^data: ?/, ""))
+    .filter((d) => d && d !== "[DONE]")
+    .map((d) => JSON.parse(d).choices[0].text);
+  assert.deepEqual(chunks.map((c) => c.token), texts.map((text) => ({ text, special: false })));
+  assert.deepEqual(chunks.map((c) => c.index), texts.map((_, i) => i + 1));
+  const last = chunks.at(-1);
+  assert.equal(last.generated_text, texts.join(""));
+  assert.deepEqual(last.details, { finish_reason: "length", generated_tokens: texts.length });
+  assert.ok(chunks.slice(0, -1).every((c) => c.generated_text === null && c.details === null));
 });
 
 test("breaking out of the loop closes the upstream connection", async () => {

@@ -361,16 +361,31 @@ describe("classes and functions", () => {
   test("index.d.ts declares the classes and functions this test reads", () => {
     assert.deepEqual([...CLASSES.keys()].sort(), ["InferenceClient", "InferenceError", "InferenceStream"]);
     assert.deepEqual([...FUNCTIONS.keys()].sort(), [
+      "audioClassification",
+      "automaticSpeechRecognition",
       "chatCompletion",
       "chatCompletionStream",
       "classifyImage",
+      "featureExtraction",
+      "fillMask",
+      "imageGeneration",
+      "imageSegmentation",
+      "imageToText",
       "init",
       "initSync",
+      "objectDetection",
       "query",
+      "questionAnswering",
+      "sentenceSimilarity",
+      "summarization",
       "textClassification",
       "textGeneration",
       "textGenerationStream",
+      "textToImage",
+      "tokenClassification",
+      "translation",
       "zeroShot",
+      "zeroShotImageClassification",
     ]);
   });
 
