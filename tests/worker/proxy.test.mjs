@@ -517,6 +517,39 @@ describe("the client through the proxy", () => {
   });
 });
 
+describe("the client's new tasks through the proxy", () => {
+  test("give what the client pointed at the upstream gets: pipelines, completions, text to image, the images gateway", async () => {
+    ({ mod: hf, cleanup: cleanupPackage } = hf ? { mod: hf, cleanup: cleanupPackage } : await installPackedPackage());
+    const direct = new hf.InferenceClient({ endpoint: up.url, chatEndpoint: `${up.url}/v1` });
+    const proxied = new hf.InferenceClient({ endpoint: main.url, chatEndpoint: `${main.url}/v1` });
+    const viaAlias = new hf.InferenceClient({ endpoint: `${main.url}/hf-inference` });
+    const collect = async (stream) => {
+      const out = [];
+      for await (const chunk of stream) out.push(chunk);
+      return out;
+    };
+    const image = async (blob) => [blob.type, Buffer.from(await blob.arrayBuffer()).toString("base64")];
+    const calls = [
+      (c) => c.featureExtraction(MINILM, ["a cat", "a dog"]),
+      (c) => c.sentenceSimilarity(MINILM, { source_sentence: "a cat", sentences: ["a dog", "a car"] }),
+      (c) => c.textGeneration("gpt2", "The future of AI in software development will be", { max_new_tokens: 12, temperature: 0.7 }),
+      (c) => collect(c.textGenerationStream("openai-community/gpt2", "Once upon a time", { max_new_tokens: 12 })),
+      (c) => c.summarization("facebook/bart-large-cnn", "The tower is 324 metres tall, about the same height as an 81-storey building."),
+      async (c) => image(await c.textToImage(FLUX, "an astronaut riding a horse")),
+    ];
+    for (const run of calls) {
+      const viaProxy = await run(proxied);
+      transcript.push({ status: 200, headers: {}, text: JSON.stringify(viaProxy) });
+      assert.deepEqual(viaProxy, await run(direct));
+      assert.deepEqual(await run(viaAlias), viaProxy);
+    }
+    const request = { model: FLUX, prompt: "an astronaut riding a horse", size: "512x512" };
+    assert.deepEqual(await proxied.imageGeneration(request), await direct.imageGeneration(request));
+    const refused = await proxied.imageGeneration({ ...request, model: `${FLUX}:together` }).catch((e) => e);
+    assert.deepEqual([refused.code, refused.status, refused.message], ["FORBIDDEN", 403, "provider together is not allowed by this proxy (ALLOWED_PROVIDERS)"]);
+  });
+});
+
 describe("chat and streams", () => {
   const chat = (model, extra = {}) => json({ model, messages: [{ role: "user", content: "hi" }], ...extra });
 
