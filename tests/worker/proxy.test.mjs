@@ -98,6 +98,13 @@ async function readEvents(response, started) {
   return { text, arrivals };
 }
 
+/** Every chunk of a client stream. */
+async function collect(stream) {
+  const out = [];
+  for await (const chunk of stream) out.push(chunk);
+  return out;
+}
+
 const rawGet = (proxy, path) => rawCall(proxy, path, undefined, "GET");
 
 const json = (value) => ({ headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
@@ -523,11 +530,6 @@ describe("the client's new tasks through the proxy", () => {
     const direct = new hf.InferenceClient({ endpoint: up.url, chatEndpoint: `${up.url}/v1` });
     const proxied = new hf.InferenceClient({ endpoint: main.url, chatEndpoint: `${main.url}/v1` });
     const viaAlias = new hf.InferenceClient({ endpoint: `${main.url}/hf-inference` });
-    const collect = async (stream) => {
-      const out = [];
-      for await (const chunk of stream) out.push(chunk);
-      return out;
-    };
     const image = async (blob) => [blob.type, Buffer.from(await blob.arrayBuffer()).toString("base64")];
     const calls = [
       (c) => c.featureExtraction(MINILM, ["a cat", "a dog"]),
@@ -600,11 +602,6 @@ describe("chat and streams", () => {
     ({ mod: hf, cleanup: cleanupPackage } = hf ? { mod: hf, cleanup: cleanupPackage } : await installPackedPackage());
     const direct = new hf.InferenceClient({ endpoint: up.url, chatEndpoint: up.url });
     const proxied = new hf.InferenceClient({ endpoint: main.url, chatEndpoint: `${main.url}/v1` });
-    const collect = async (stream) => {
-      const out = [];
-      for await (const chunk of stream) out.push(chunk);
-      return out;
-    };
     const request = { model: "meta-llama/Llama-3.1-8B-Instruct", max_tokens: 20, messages: [{ role: "system", content: "You are a helpful assistant." }, { role: "user", content: "What is deep learning?" }] };
     const viaProxy = await collect(proxied.chatCompletionStream(request));
     transcript.push({ status: 200, headers: {}, text: JSON.stringify(viaProxy) });
