@@ -367,17 +367,12 @@ async fn serve(
         }
         Post::Gateway(gateway) => {
             let (model, id) = gateway_model(parse_body(&body).as_ref(), gateway).map_err(refuse)?;
+            line.model = Some(model.clone());
             if !any_matches(&config.allowed_models, &id) {
-                line.model = Some(model.clone());
                 return Err(not_allowed(&model));
             }
-            line.provider = Some(
-                config
-                    .allowed_providers
-                    .check_model(&model)
-                    .map_err(refuse)?,
-            );
-            line.model = Some(model);
+            let provider = config.allowed_providers.check_model(&model);
+            line.provider = Some(provider.map_err(refuse)?);
             (&settings.chat, gateway.path().to_owned(), None)
         }
         Post::Provider(provider, route) => {

@@ -11,7 +11,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::forward::Forward;
 use super::handler::{state, Settings};
-use super::hub::{read_mappings, HubAnswer, HubCache, EXPAND_QUERY, MAX_LOOKUPS_PER_REQUEST};
+use super::hub::{
+    is_kept, read_mappings, HubAnswer, HubCache, EXPAND_QUERY, MAX_LOOKUPS_PER_REQUEST,
+};
 use super::log::LogLine;
 use super::patterns::any_matches;
 use crate::client::transport::now_ms;
@@ -125,7 +127,7 @@ pub(super) async fn map_back(
     let failure = looked.into_iter().find_map(|(model, outcome)| {
         let problem = match outcome {
             Err(error) => error.message().to_owned(),
-            Ok((answer, _)) if !super::hub::is_kept(answer.status) => {
+            Ok((answer, _)) if !is_kept(answer.status) => {
                 format!("it answered {}", answer.status)
             }
             Ok(_) => return None,

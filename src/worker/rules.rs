@@ -189,6 +189,11 @@ fn not_found(message: String) -> Error {
 fn model_route(rest: &str) -> Result<(String, ModelRoute), Error> {
     let segments: Vec<&str> = rest.split('/').collect();
     let n = segments.len();
+    if n >= 4 && segments[n - 3..] == ["v1", "chat", "completions"] {
+        return Err(not_found(
+            "no route /models/{model}/v1/chat/completions: chat is POST /v1/chat/completions, the model in the body (with a :provider suffix for a provider)".to_owned(),
+        ));
+    }
     if n >= 3 && segments[n - 2..] == ["v1", "completions"] {
         return Ok((segments[..n - 2].join("/"), ModelRoute::Completions));
     }
@@ -487,6 +492,10 @@ mod tests {
             assert_eq!(
                 route("OPTIONS", &format!("{prefix}gpt2/v1/completions"), &[]),
                 Ok(Route::Preflight)
+            );
+            assert_eq!(
+                refused(at("meta-llama/Llama-3.1-8B-Instruct/v1/chat/completions")),
+                not_found("no route /models/{model}/v1/chat/completions: chat is POST /v1/chat/completions, the model in the body (with a :provider suffix for a provider)")
             );
         }
         assert_eq!(ModelRoute::Task.suffix(), "");
