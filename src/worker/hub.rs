@@ -12,7 +12,6 @@ use std::num::NonZeroUsize;
 use std::rc::Rc;
 
 use lru::LruCache;
-use serde::Deserialize;
 
 use super::patterns::{any_matches, ModelPattern};
 use crate::protocol::model::validate_model_id;
@@ -49,17 +48,6 @@ pub struct ProviderMapping {
     pub status: Option<String>,
 }
 
-/// The members of a mapping entry the proxy reads; others are ignored, and
-/// an entry whose members have other types is skipped, not fatal.
-#[derive(Deserialize)]
-struct Entry {
-    provider: Option<String>,
-    #[serde(rename = "providerId")]
-    provider_id: Option<String>,
-    task: Option<String>,
-    status: Option<String>,
-}
-
 /// Reads a Hub answer's `inferenceProviderMapping`, an object keyed by
 /// provider (`{"together": {"providerId", "status", "task"}}`) or a list of
 /// entries that name their provider (`[{"provider", "providerId", ...}]`).
@@ -79,13 +67,15 @@ pub fn read_mappings(text: &str) -> Option<Vec<ProviderMapping>> {
     Some(
         entries
             .into_iter()
-            .filter_map(|(key, value)| {
-                let entry = Entry::deserialize(value).ok()?;
+            .filter_map(|(key, entry)| {
+                // A member of another type is read as absent (by hand, not a
+                // serde derive, as config.rs reads UPSTREAMS entries).
+                let text = |name: &str| entry.get(name)?.as_str().map(str::to_owned);
                 Some(ProviderMapping {
-                    provider: key.or(entry.provider).filter(|p| !p.is_empty())?,
-                    provider_id: entry.provider_id.filter(|id| !id.is_empty())?,
-                    task: entry.task,
-                    status: entry.status,
+                    provider: key.or_else(|| text("provider")).filter(|p| !p.is_empty())?,
+                    provider_id: text("providerId").filter(|id| !id.is_empty())?,
+                    task: text("task"),
+                    status: text("status"),
                 })
             })
             .collect(),
