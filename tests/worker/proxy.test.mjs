@@ -1,6 +1,7 @@
 // The proxy worker in real workerd (Miniflare) against the local upstream:
 // every refusal, the token rules, parity with direct calls, the rate limit,
-// the cache, retries, logs. Needs build/worker (make build-worker) and the
+// the cache, retries, logs; today's task routes, the images gateway, provider
+// routes with their model ids mapped back through the Hub, and the Hub route. Needs build/worker (make build-worker) and the
 // packed package (HF_PKG_TARBALL) for the parity test.
 
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -19,6 +20,12 @@ const MNLI = "facebook/bart-large-mnli";
 const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 const VIT = "google/vit-base-patch16-224";
 const APP_ORIGIN = "https://app.example";
+const MINILM = "sentence-transformers/all-MiniLM-L6-v2";
+const LLAMA = "meta-llama/Llama-3.1-8B-Instruct";
+const FLUX = "black-forest-labs/FLUX.1-schnell";
+const QWEN = "Qwen/Qwen2.5-7B-Instruct";
+const BGE = "BAAI/bge-large-en-v1.5";
+const HUB_QUERY = "?expand[]=inferenceProviderMapping";
 
 let up;
 let hf;
@@ -29,7 +36,7 @@ const transcript = [];
 
 async function proxyWith(vars, options = {}) {
   const proxy = await startProxy({
-    vars: { HF_TOKEN: TOKEN, UPSTREAMS: up.url, CHAT_UPSTREAMS: up.url, ...vars },
+    vars: { HF_TOKEN: TOKEN, UPSTREAMS: up.url, CHAT_UPSTREAMS: up.url, ROUTER_UPSTREAMS: up.url, HUB_URL: up.url, ...vars },
     ...options,
   });
   proxies.push(proxy);
@@ -37,7 +44,7 @@ async function proxyWith(vars, options = {}) {
 }
 
 const BASE = {
-  ALLOWED_MODELS: `gpt2,openai-community/gpt2,${SST2},${VIT},facebook/*,meta-llama/*,google/flan-t5-xxl`,
+  ALLOWED_MODELS: `gpt2,openai-community/gpt2,${SST2},${VIT},facebook/*,meta-llama/*,google/flan-t5-xxl,${MINILM},black-forest-labs/*`,
   ALLOWED_ORIGINS: APP_ORIGIN,
   CACHE_MODELS: MNLI,
   MAX_BODY_BYTES: "300000",
@@ -57,10 +64,10 @@ async function call(proxy, path, init = {}) {
 }
 
 /** A request with the path sent exactly as written (fetch would normalise it). */
-function rawCall(proxy, path, body = "{}") {
+function rawCall(proxy, path, body = "{}", method = "POST") {
   const { hostname, port } = new URL(proxy.url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path, method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
+    const req = http.request({ host: hostname, port, path, method, agent: false, headers: { "content-type": "application/json" } }, (res) => {
       let text = "";
       res.on("data", (d) => (text += d));
       res.on("end", () => {
@@ -72,6 +79,33 @@ function rawCall(proxy, path, body = "{}") {
     req.end(body);
   });
 }
+
+/** Reads a text/event-stream answer, noting when each event arrived (ms after `started`). */
+async function readEvents(response, started) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const arrivals = [];
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const before = (text.match(/\n\n/g) ?? []).length;
+    text += decoder.decode(value, { stream: true });
+    const events = (text.match(/\n\n/g) ?? []).length;
+    for (let i = before; i < events; i++) arrivals.push(performance.now() - started);
+  }
+  transcript.push({ status: response.status, headers: {}, text });
+  return { text, arrivals };
+}
+
+/** Every chunk of a client stream. */
+async function collect(stream) {
+  const out = [];
+  for await (const chunk of stream) out.push(chunk);
+  return out;
+}
+
+const rawGet = (proxy, path) => rawCall(proxy, path, undefined, "GET");
 
 const json = (value) => ({ headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
 
@@ -181,6 +215,10 @@ describe("refusals: nothing reaches upstream", () => {
     ["a malformed MAX_BODY_BYTES", { MAX_BODY_BYTES: "10MB" }, 'MAX_BODY_BYTES must be a whole number from 1 to 104857600 (it is "10MB")'],
     ["a malformed UPSTREAMS", { UPSTREAMS: "[{\"url\": 5}]" }, "UPSTREAMS[0].url must be a string"],
     ["a misspelt UPSTREAMS member", { UPSTREAMS: `[{"url": "https://a.example", "tokenvar": "OTHER"}]` }, 'UPSTREAMS[0] has an unknown member "tokenvar" (known: url, weight, name, tokenVar)'],
+    ["a malformed ALLOWED_PROVIDERS", { ALLOWED_PROVIDERS: "together groq" }, 'ALLOWED_PROVIDERS entries must be provider names like together, auto or *; "together groq" is not'],
+    ["a malformed ROUTER_UPSTREAMS", { ROUTER_UPSTREAMS: "router.huggingface.co" }, "ROUTER_UPSTREAMS must be a URL or a JSON array (ROUTER_UPSTREAMS: must start with https:// or http://)"],
+    ["a malformed HUB_URL", { HUB_URL: "https://huggingface.co/?x" }, "HUB_URL: must not contain a query, a fragment or spaces"],
+    ["a malformed HUB_CACHE_TTL_SECONDS", { HUB_CACHE_TTL_SECONDS: "1h" }, 'HUB_CACHE_TTL_SECONDS must be a whole number from 1 to 86400 (it is "1h")'],
   ]) {
     test(`${name} is 500 CONFIG naming the variable`, async () => {
       const broken = await proxyWith({ ...BASE, ...vars });
@@ -486,6 +524,34 @@ describe("the client through the proxy", () => {
   });
 });
 
+describe("the client's new tasks through the proxy", () => {
+  test("give what the client pointed at the upstream gets: pipelines, completions, text to image, the images gateway", async () => {
+    ({ mod: hf, cleanup: cleanupPackage } = hf ? { mod: hf, cleanup: cleanupPackage } : await installPackedPackage());
+    const direct = new hf.InferenceClient({ endpoint: up.url, chatEndpoint: `${up.url}/v1` });
+    const proxied = new hf.InferenceClient({ endpoint: main.url, chatEndpoint: `${main.url}/v1` });
+    const viaAlias = new hf.InferenceClient({ endpoint: `${main.url}/hf-inference` });
+    const image = async (blob) => [blob.type, Buffer.from(await blob.arrayBuffer()).toString("base64")];
+    const calls = [
+      (c) => c.featureExtraction(MINILM, ["a cat", "a dog"]),
+      (c) => c.sentenceSimilarity(MINILM, { source_sentence: "a cat", sentences: ["a dog", "a car"] }),
+      (c) => c.textGeneration("gpt2", "The future of AI in software development will be", { max_new_tokens: 12, temperature: 0.7 }),
+      (c) => collect(c.textGenerationStream("openai-community/gpt2", "Once upon a time", { max_new_tokens: 12 })),
+      (c) => c.summarization("facebook/bart-large-cnn", "The tower is 324 metres tall, about the same height as an 81-storey building."),
+      async (c) => image(await c.textToImage(FLUX, "an astronaut riding a horse")),
+    ];
+    for (const run of calls) {
+      const viaProxy = await run(proxied);
+      transcript.push({ status: 200, headers: {}, text: JSON.stringify(viaProxy) });
+      assert.deepEqual(viaProxy, await run(direct));
+      assert.deepEqual(await run(viaAlias), viaProxy);
+    }
+    const request = { model: FLUX, prompt: "an astronaut riding a horse", size: "512x512" };
+    assert.deepEqual(await proxied.imageGeneration(request), await direct.imageGeneration(request));
+    const refused = await proxied.imageGeneration({ ...request, model: `${FLUX}:together` }).catch((e) => e);
+    assert.deepEqual([refused.code, refused.status, refused.message], ["FORBIDDEN", 403, "provider together is not allowed by this proxy (ALLOWED_PROVIDERS)"]);
+  });
+});
+
 describe("chat and streams", () => {
   const chat = (model, extra = {}) => json({ model, messages: [{ role: "user", content: "hi" }], ...extra });
 
@@ -495,7 +561,7 @@ describe("chat and streams", () => {
     assert.equal(answer.json.object, "chat.completion");
     assert.equal(up.requests[0].path, "/chat/completions");
     assert.equal(up.requests[0].headers.authorization, `Bearer ${TOKEN}`);
-    const suffixed = await call(main, "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B-Instruct:fireworks-ai"));
+    const suffixed = await call(main, "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B-Instruct:hf-inference"));
     assert.equal(suffixed.status, 200, "a provider suffix is judged on its model id");
     up.reset();
     assertRefused(await call(main, "/v1/chat/completions", chat("mistralai/Mistral-7B-Instruct-v0.2")), 403, "FORBIDDEN");
@@ -522,19 +588,7 @@ describe("chat and streams", () => {
     });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), "text/event-stream");
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    const arrivals = [];
-    let text = "";
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const before = (text.match(/\n\n/g) ?? []).length;
-      text += decoder.decode(value, { stream: true });
-      const events = (text.match(/\n\n/g) ?? []).length;
-      for (let i = before; i < events; i++) arrivals.push(performance.now() - started);
-    }
-    transcript.push({ status: 200, headers: {}, text });
+    const { arrivals } = await readEvents(response, started);
     const total = arrivals.at(-1);
     assert.ok(arrivals.length >= 12, `${arrivals.length} events`);
     assert.ok(total >= (arrivals.length - 1) * 200 * 0.8, `the stream took ${total} ms`);
@@ -548,11 +602,6 @@ describe("chat and streams", () => {
     ({ mod: hf, cleanup: cleanupPackage } = hf ? { mod: hf, cleanup: cleanupPackage } : await installPackedPackage());
     const direct = new hf.InferenceClient({ endpoint: up.url, chatEndpoint: up.url });
     const proxied = new hf.InferenceClient({ endpoint: main.url, chatEndpoint: `${main.url}/v1` });
-    const collect = async (stream) => {
-      const out = [];
-      for await (const chunk of stream) out.push(chunk);
-      return out;
-    };
     const request = { model: "meta-llama/Llama-3.1-8B-Instruct", max_tokens: 20, messages: [{ role: "system", content: "You are a helpful assistant." }, { role: "user", content: "What is deep learning?" }] };
     const viaProxy = await collect(proxied.chatCompletionStream(request));
     transcript.push({ status: 200, headers: {}, text: JSON.stringify(viaProxy) });
@@ -565,6 +614,352 @@ describe("chat and streams", () => {
     assert.deepEqual([err.code, err.status, err.message], ["UNAUTHORIZED", 401, "invalid credentials: Bearer [redacted]"]);
     assert.deepEqual(await collect(proxied.textGenerationStream("google/flan-t5-xxl", "hello")), await collect(direct.textGenerationStream("google/flan-t5-xxl", "hello")));
     assert.deepEqual(await proxied.chatCompletion(request), await direct.chatCompletion(request));
+  });
+});
+
+/** What reached the upstream: the Hub look-ups and the other requests, by path. */
+function reached() {
+  return {
+    hub: up.requests.filter((r) => r.hub).map((r) => r.path),
+    other: up.requests.filter((r) => !r.hub).map((r) => r.path),
+  };
+}
+
+/** The log lines a proxy printed since `before`, parsed. */
+async function linesSince(proxy, before) {
+  await new Promise((r) => setTimeout(r, 100));
+  return proxy.logs.slice(before).map((l) => JSON.parse(l));
+}
+
+describe("task routes of today's protocol", () => {
+  test("pipeline routes go to UPSTREAMS under the allow-list, also under /hf-inference; other pipelines are 404", async () => {
+    const extraction = await call(main, `/models/${MINILM}/pipeline/feature-extraction`, json({ inputs: ["a cat", "a dog"] }));
+    assert.equal(extraction.status, 200, extraction.text);
+    assert.ok(Array.isArray(extraction.json) && extraction.json.length === 2 && extraction.json[0].every((x) => typeof x === "number"));
+    const similarity = await call(main, `/hf-inference/models/${MINILM}/pipeline/sentence-similarity`, json({ inputs: { source_sentence: "a cat", sentences: ["a dog", "a car"] } }));
+    assert.equal(similarity.status, 200, similarity.text);
+    assert.equal(similarity.json.length, 2);
+    assert.deepEqual(
+      up.requests.map((r) => [r.path, r.headers.authorization]),
+      [
+        [`/models/${MINILM}/pipeline/feature-extraction`, `Bearer ${TOKEN}`],
+        // The alias is the same route: forwarded to UPSTREAMS as /models/...
+        [`/models/${MINILM}/pipeline/sentence-similarity`, `Bearer ${TOKEN}`],
+      ],
+    );
+    up.reset();
+    assertRefused(await call(main, "/models/intfloat/e5-large/pipeline/feature-extraction", json({ inputs: "x" })), 403, "FORBIDDEN");
+    const other = await call(main, `/models/${MINILM}/pipeline/text-classification`, json({ inputs: "x" }));
+    assertRefused(other, 404, "NOT_FOUND");
+    assert.equal(other.json.error, 'no pipeline route "text-classification": this proxy serves /models/{model}/pipeline/feature-extraction and /pipeline/sentence-similarity');
+    assertRefused(await call(main, "/hf-inference/models/mistralai/Mistral-7B-Instruct-v0.2", json({ inputs: "x" })), 403, "FORBIDDEN");
+  });
+
+  test("a pipeline answer of a cached model is cached under its own route", async () => {
+    const cached = await proxyWith({ ...BASE, CACHE_MODELS: MINILM });
+    const body = json({ inputs: "cache me" });
+    const first = await call(cached, `/models/${MINILM}/pipeline/feature-extraction`, body);
+    const second = await call(cached, `/hf-inference/models/${MINILM}/pipeline/feature-extraction`, body);
+    // The same body to the model's other routes is another answer.
+    const similarity = await call(cached, `/models/${MINILM}/pipeline/sentence-similarity`, body);
+    const plain = await call(cached, `/models/${MINILM}`, body);
+    assert.deepEqual(
+      [first, second, similarity, plain].map((a) => [a.status, a.headers["x-cache"]]),
+      [[200, "MISS"], [200, "HIT"], [200, "MISS"], [200, "MISS"]],
+    );
+    assert.equal(second.text, first.text);
+    assert.equal(up.requests.length, 3);
+  });
+
+  test("/v1/completions: a completion, and a stream relayed as SSE event by event; never cached", async () => {
+    const cached = await proxyWith({ ...BASE, CACHE_MODELS: "gpt2" });
+    const request = { model: "gpt2", prompt: "The answer to the universe is", max_tokens: 20 };
+    const completion = await call(cached, "/models/gpt2/v1/completions", json(request));
+    assert.equal(completion.status, 200, completion.text);
+    assert.equal(completion.json.object, "text_completion");
+    assert.equal(typeof completion.json.choices[0].text, "string");
+    assert.equal(completion.headers["x-cache"], undefined, "a completion samples: never cached");
+    assert.equal((await call(cached, "/models/gpt2/v1/completions", json(request))).headers["x-cache"], undefined);
+    assert.equal(up.requests.length, 2);
+    assert.deepEqual(up.requests[0].json, request);
+    up.fault({ streamIntervalMs: 150 });
+    const started = performance.now();
+    const response = await fetch(`${cached.url}/hf-inference/models/openai-community/gpt2/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ ...request, model: "openai-community/gpt2", stream: true }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    const { text, arrivals } = await readEvents(response, started);
+    assert.equal(up.requests[2].path, "/models/openai-community/gpt2/v1/completions");
+    const events = text.split("\n\n").filter(Boolean);
+    assert.equal(events.at(-1), "data: [DONE]");
+    assert.ok(events.slice(0, -1).every((e) => JSON.parse(e.slice("data: ".length)).object === "text_completion"), events[0]);
+    assert.ok(arrivals.length >= 12, `${arrivals.length} events`);
+    const total = arrivals.at(-1);
+    assert.ok(arrivals[0] < total / 4, `first event at ${arrivals[0]} ms of ${total} ms: buffered`);
+  });
+});
+
+describe("ALLOWED_PROVIDERS and the provider a chat or images model names", () => {
+  const chat = (model) => json({ model, messages: [{ role: "user", content: "hi" }] });
+
+  test("by default (hf-inference,auto): no suffix, :hf-inference and the router's :fastest pass; another provider is 403 naming it", async () => {
+    const before = main.logs.length;
+    for (const model of [LLAMA, `${LLAMA}:hf-inference`, `${LLAMA}:fastest`]) {
+      const answer = await call(main, "/v1/chat/completions", chat(model));
+      assert.equal(answer.status, 200, `${model}: ${answer.text}`);
+    }
+    assert.deepEqual(up.requests.map((r) => r.json.model), [LLAMA, `${LLAMA}:hf-inference`, `${LLAMA}:fastest`]);
+    const lines = await linesSince(main, before);
+    assert.deepEqual(lines.map((l) => [l.model, l.provider]), [[LLAMA, "auto"], [`${LLAMA}:hf-inference`, "hf-inference"], [`${LLAMA}:fastest`, "fastest"]]);
+    up.reset();
+    const refused = await call(main, "/v1/chat/completions", chat(`${LLAMA}:together`));
+    assertRefused(refused, 403, "FORBIDDEN");
+    assert.equal(refused.json.error, "provider together is not allowed by this proxy (ALLOWED_PROVIDERS)");
+    const images = await call(main, "/v1/images/generations", json({ model: `${FLUX}:nscale`, prompt: "a cat" }));
+    assertRefused(images, 403, "FORBIDDEN");
+    assert.equal(images.json.error, "provider nscale is not allowed by this proxy (ALLOWED_PROVIDERS)");
+  });
+
+  test("pinned to listed providers: a model without a suffix (the router's choice) is refused, and so are :fastest and :cheapest", async () => {
+    const pinned = await proxyWith({ ...BASE, ALLOWED_PROVIDERS: "together, nscale" });
+    assert.equal((await call(pinned, "/v1/chat/completions", chat(`${LLAMA}:together`))).status, 200);
+    assert.equal(up.requests[0].json.model, `${LLAMA}:together`, "the suffix is forwarded as sent");
+    up.reset();
+    const unsuffixed = await call(pinned, "/v1/chat/completions", chat(LLAMA));
+    assertRefused(unsuffixed, 403, "FORBIDDEN");
+    assert.equal(
+      unsuffixed.json.error,
+      "provider auto is not allowed by this proxy (ALLOWED_PROVIDERS): a model without a :provider suffix leaves the choice to the router; name one of the allowed providers (together, nscale)",
+    );
+    const cheapest = await call(pinned, "/v1/chat/completions", chat(`${LLAMA}:cheapest`));
+    assertRefused(cheapest, 403, "FORBIDDEN");
+    assert.equal(cheapest.json.error, "provider cheapest (the router's choice, judged as auto) is not allowed by this proxy (ALLOWED_PROVIDERS)");
+    assertRefused(await call(pinned, "/v1/images/generations", json({ model: FLUX, prompt: "a cat" })), 403, "FORBIDDEN");
+    // The model allow-list is judged first, and a bad model is 400 before any provider rule.
+    const notAllowed = await call(pinned, "/v1/chat/completions", chat("mistralai/Mistral-7B-Instruct-v0.2:together"));
+    assertRefused(notAllowed, 403, "FORBIDDEN");
+    assert.equal(notAllowed.json.error, "model mistralai/Mistral-7B-Instruct-v0.2:together is not allowed by this proxy (ALLOWED_MODELS)");
+    assertRefused(await call(pinned, "/v1/chat/completions", chat(`${LLAMA}:`)), 400, "INVALID_INPUT");
+  });
+
+  test("POST /v1/images/generations goes to a CHAT_UPSTREAMS base's /images/generations, model from the body", async () => {
+    const request = { model: FLUX, prompt: "an astronaut riding a horse", size: "512x512" };
+    const answer = await call(main, "/v1/images/generations", { ...json(request), headers: { "content-type": "application/json", origin: APP_ORIGIN } });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(typeof answer.json.data[0].b64_json, "string");
+    assert.equal(answer.headers["access-control-allow-origin"], APP_ORIGIN);
+    assert.deepEqual([up.requests[0].path, up.requests[0].json, up.requests[0].headers.authorization], ["/images/generations", request, `Bearer ${TOKEN}`]);
+    up.reset();
+    assertRefused(await call(main, "/v1/images/generations", json({ model: "stabilityai/sdxl", prompt: "x" })), 403, "FORBIDDEN");
+    const noModel = await call(main, "/v1/images/generations", json({ prompt: "x" }));
+    assertRefused(noModel, 400, "INVALID_INPUT");
+    assert.equal(noModel.json.error, 'model: the images request has no "model" string');
+    assertRefused(await call(main, "/v1/images/generations", { method: "GET" }), 405, "METHOD_NOT_ALLOWED");
+  });
+});
+
+describe("provider routes", () => {
+  // Exact ids, but black-forest-labs and BAAI by pattern.
+  const PROVIDERS = {
+    ...BASE,
+    ALLOWED_MODELS: `${LLAMA},${QWEN},${MINILM},black-forest-labs/*,BAAI/*`,
+    ALLOWED_PROVIDERS: "hf-inference,auto,together,groq,scaleway,nscale",
+  };
+
+  test("a provider call reaches ROUTER_UPSTREAMS at /{provider}/{route} once its model id maps back to an allowed model", async () => {
+    const proxy = await proxyWith(PROVIDERS);
+    const before = proxy.logs.length;
+    const request = { model: "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", messages: [{ role: "user", content: "hi" }] };
+    const answer = await call(proxy, "/together/v1/chat/completions", { ...json(request), headers: { "content-type": "application/json", origin: APP_ORIGIN } });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.json.object, "chat.completion");
+    assert.equal(answer.headers["x-inference-provider"], "together");
+    assert.equal(answer.headers["access-control-allow-origin"], APP_ORIGIN);
+    // The id is no allowed model id itself: every exact id of ALLOWED_MODELS was looked up, at once.
+    const { hub, other } = reached();
+    assert.deepEqual(hub.sort(), [LLAMA, QWEN, MINILM].map((m) => `/api/models/${m}`).sort());
+    assert.ok(up.requests.filter((r) => r.hub).every((r) => r.query === HUB_QUERY && r.method === "GET" && r.headers.authorization === `Bearer ${TOKEN}`));
+    assert.deepEqual(other, ["/together/v1/chat/completions"]);
+    const sent = up.requests.find((r) => !r.hub);
+    assert.deepEqual([sent.json, sent.headers.authorization], [request, `Bearer ${TOKEN}`]);
+    // Looked up once per isolate: groq's id of the same model maps back with no look-up.
+    up.reset();
+    const groq = await call(proxy, "/groq/openai/v1/chat/completions", json({ ...request, model: "llama-3.1-8b-instant" }));
+    assert.equal(groq.status, 200, groq.text);
+    assert.deepEqual(reached(), { hub: [], other: ["/groq/openai/v1/chat/completions"] });
+    const lines = await linesSince(proxy, before);
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.model, l.provider, l.hub_lookups, l.upstream]),
+      [
+        [200, LLAMA, "together", 3, up.url],
+        [200, LLAMA, "groq", undefined, up.url],
+      ],
+    );
+  });
+
+  test("completions, embeddings (the Hub's list form too) and images map back", async () => {
+    const proxy = await proxyWith(PROVIDERS);
+    const cases = [
+      // Qwen is listed exactly; together's id is another.
+      ["/together/v1/completions", { model: "Qwen/Qwen2.5-7B-Instruct-Turbo", prompt: "Once", max_tokens: 5 }, "text_completion"],
+      // The provider id is the Hugging Face id, allowed by a pattern: looked up itself (the list form).
+      ["/together/v1/embeddings", { model: BGE, input: ["a cat"] }, "list"],
+      ["/scaleway/v1/embeddings", { model: MINILM, input: "a cat" }, "list"],
+      ["/nscale/v1/images/generations", { model: FLUX, prompt: "a cat", response_format: "b64_json" }, undefined],
+    ];
+    for (const [path, body, object] of cases) {
+      const answer = await call(proxy, path, json(body));
+      assert.equal(answer.status, 200, `${path}: ${answer.text}`);
+      assert.equal(answer.json.object, object, path);
+    }
+    assert.deepEqual(
+      up.requests.filter((r) => !r.hub).map((r) => [r.path, r.json.model]),
+      cases.map(([path, body]) => [path, body.model]),
+    );
+  });
+
+  test("a model allowed only by a pattern maps back once it has been looked up (its Hub route), not before", async () => {
+    const proxy = await proxyWith(PROVIDERS);
+    const request = json({ model: "black-forest-labs/FLUX.1-schnell-Free", prompt: "a cat" });
+    const before = await call(proxy, "/together/v1/images/generations", request);
+    assert.equal(before.status, 403, before.text);
+    assert.equal(
+      before.json.error,
+      "together's model black-forest-labs/FLUX.1-schnell-Free maps back to no model allowed by this proxy (ALLOWED_MODELS); a model allowed only by a pattern maps back once it is looked up at GET /api/models/{model}?expand[]=inferenceProviderMapping",
+    );
+    // The id itself (a pattern allows it; the Hub does not know it) and the exact ids.
+    assert.deepEqual(reached().hub.sort(), [`/api/models/black-forest-labs/FLUX.1-schnell-Free`, ...[LLAMA, QWEN, MINILM].map((m) => `/api/models/${m}`)].sort());
+    assert.deepEqual(reached().other, []);
+    const looked = await call(proxy, `/api/models/${FLUX}${HUB_QUERY}`, { method: "GET" });
+    assert.equal(looked.status, 200);
+    up.reset();
+    const after = await call(proxy, "/together/v1/images/generations", request);
+    assert.equal(after.status, 200, after.text);
+    assert.deepEqual(reached(), { hub: [], other: ["/together/v1/images/generations"] });
+  });
+
+  test("refusals: a provider not in ALLOWED_PROVIDERS, an id that maps back to nothing allowed, another provider's id, a bad body", async () => {
+    const proxy = await proxyWith(PROVIDERS);
+    const chat = (model) => json({ model, messages: [{ role: "user", content: "hi" }] });
+    const fireworks = await call(proxy, "/fireworks-ai/v1/chat/completions", chat("accounts/fireworks/models/llama-v3p1-8b-instruct"));
+    assertRefused(fireworks, 403, "FORBIDDEN");
+    assert.equal(fireworks.json.error, "provider fireworks-ai is not allowed by this proxy (ALLOWED_PROVIDERS)");
+    assertRefused(await call(main, "/together/v1/chat/completions", chat("meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo")), 403, "FORBIDDEN");
+    // A model the Hub maps for together but that ALLOWED_MODELS does not list is never looked up.
+    up.hub("mistralai/Mixtral-8x7B-Instruct-v0.1", { together: { providerId: "mistralai/Mixtral-8x7B-Instruct-v0.1", status: "live", task: "conversational" } });
+    const unlisted = await call(proxy, "/together/v1/chat/completions", chat("mistralai/Mixtral-8x7B-Instruct-v0.1"));
+    assert.equal(unlisted.status, 403);
+    assert.equal(unlisted.json.code, "FORBIDDEN");
+    assert.match(unlisted.json.error, /^together's model mistralai\/Mixtral-8x7B-Instruct-v0\.1 maps back to no model allowed by this proxy \(ALLOWED_MODELS\)/);
+    assert.deepEqual(reached().other, [], "nothing but Hub look-ups");
+    assert.ok(!reached().hub.includes("/api/models/mistralai/Mixtral-8x7B-Instruct-v0.1"));
+    up.reset();
+    // groq's route with together's id: the provider is part of the mapping.
+    const crossed = await call(proxy, "/groq/openai/v1/chat/completions", chat("meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo"));
+    assertRefused(crossed, 403, "FORBIDDEN");
+    for (const [body, message] of [
+      [{ body: "not json", headers: { "content-type": "application/json" } }, "model: the provider request body is not UTF-8 JSON"],
+      [json({ messages: [] }), 'model: the provider request has no "model" string'],
+      [json({ model: "" }), "model: must be the provider's model id: 1 to 256 characters, none of them a control character"],
+    ]) {
+      const answer = await call(proxy, "/together/v1/chat/completions", body);
+      assertRefused(answer, 400, "INVALID_INPUT");
+      assert.equal(answer.json.error, message);
+    }
+    const route = await call(proxy, "/together/v1/models", json({}));
+    assertRefused(route, 404, "NOT_FOUND");
+    assert.equal(
+      route.json.error,
+      "no route for /together/v1/models; provider routes are POST /{provider}/v1/chat/completions, /{provider}/v1/completions, /{provider}/v1/embeddings, /{provider}/v1/images/generations and /groq/openai/v1/chat/completions",
+    );
+    assertRefused(await call(proxy, "/together/openai/v1/chat/completions", json({})), 404, "NOT_FOUND");
+    assertRefused(await call(proxy, "/auto/v1/chat/completions", chat(LLAMA)), 404, "NOT_FOUND");
+    assertRefused(await call(proxy, "/together/v1/completions", { method: "GET" }), 405, "METHOD_NOT_ALLOWED");
+    const keyed = await proxyWith({ ...PROVIDERS, CLIENT_KEYS: "key-one" });
+    assertRefused(await call(keyed, "/together/v1/chat/completions", chat("llama-3.1-8b-instant")), 401, "UNAUTHORIZED");
+  });
+
+  test("a Hub that fails while an id is mapped back is 502, not a 403 it cannot know", async () => {
+    const proxy = await proxyWith(PROVIDERS);
+    up.fault({ status: 503, body: '{"error":"Hub unavailable"}', pathPrefix: `/api/models/${LLAMA}`, times: 2 });
+    const answer = await call(proxy, "/together/v1/chat/completions", json({ model: "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", messages: [] }));
+    assert.equal(answer.status, 502, answer.text);
+    assert.deepEqual(answer.json, {
+      error: `the proxy could not map together's model meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo back to a Hugging Face model: the Hub look-up of ${LLAMA} failed (it answered 503)`,
+      code: "UPSTREAM_ERROR",
+    });
+    assert.equal(up.requests.filter((r) => r.path === `/api/models/${LLAMA}`).length, 2, "two attempts");
+    assert.deepEqual(reached().other, []);
+    // Failures are not kept: the next call looks it up again and goes through.
+    up.reset();
+    const again = await call(proxy, "/together/v1/chat/completions", json({ model: "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", messages: [] }));
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(reached(), { hub: [`/api/models/${LLAMA}`], other: ["/together/v1/chat/completions"] });
+  });
+
+  test("* allows every provider", async () => {
+    const any = await proxyWith({ ...PROVIDERS, ALLOWED_PROVIDERS: "*" });
+    up.hub(QWEN, { "fireworks-ai": { providerId: "accounts/fireworks/models/qwen2p5-7b-instruct", status: "live", task: "conversational" } });
+    const answer = await call(any, "/fireworks-ai/v1/chat/completions", json({ model: "accounts/fireworks/models/qwen2p5-7b-instruct", messages: [] }));
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal((await call(any, "/v1/chat/completions", json({ model: `${QWEN}:novita`, messages: [] }))).status, 200);
+  });
+});
+
+describe("the Hub route", () => {
+  const get = (proxy, path, headers = {}) => call(proxy, path, { method: "GET", headers });
+
+  test("GET /api/models/{model}?expand[]=inferenceProviderMapping passes the Hub's JSON through for an allowed model, then from the isolate's cache", async () => {
+    const proxy = await proxyWith(BASE);
+    const direct = await (await fetch(`${up.url}/api/models/${LLAMA}${HUB_QUERY}`)).json();
+    up.reset();
+    const first = await get(proxy, `/api/models/${LLAMA}${HUB_QUERY}`, { origin: APP_ORIGIN });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json, direct);
+    assert.deepEqual(Object.keys(first.json.inferenceProviderMapping).sort(), ["groq", "hf-inference", "together"]);
+    assert.deepEqual([first.headers["content-type"], first.headers["x-cache"], first.headers["access-control-allow-origin"]], ["application/json", "MISS", APP_ORIGIN]);
+    assert.deepEqual(
+      up.requests.map((r) => [r.method, r.path, r.query, r.headers.authorization]),
+      [["GET", `/api/models/${LLAMA}`, HUB_QUERY, `Bearer ${TOKEN}`]],
+    );
+    // The query as URLSearchParams writes it is the same query.
+    const second = await get(proxy, `/api/models/${LLAMA}?expand%5B%5D=inferenceProviderMapping`);
+    assert.deepEqual([second.status, second.headers["x-cache"], second.text], [200, "HIT", first.text]);
+    assert.equal(up.requests.length, 1);
+    // A model the Hub does not know (allowed by a pattern) is the Hub's 404, passed on.
+    const unknown = await get(proxy, `/api/models/facebook/no-such-model${HUB_QUERY}`);
+    assert.deepEqual([unknown.status, unknown.json], [404, { error: "Repository not found" }]);
+    const preflight = await call(proxy, `/api/models/${LLAMA}${HUB_QUERY}`, { method: "OPTIONS", headers: { origin: APP_ORIGIN, "access-control-request-method": "GET", "access-control-request-headers": "x-api-key" } });
+    assert.deepEqual([preflight.status, preflight.headers["access-control-allow-origin"]], [204, APP_ORIGIN]);
+  });
+
+  test("the answer is kept for HUB_CACHE_TTL_SECONDS", async () => {
+    const proxy = await proxyWith({ ...BASE, HUB_CACHE_TTL_SECONDS: "1" });
+    assert.equal((await get(proxy, `/api/models/${FLUX}${HUB_QUERY}`)).headers["x-cache"], "MISS");
+    assert.equal((await get(proxy, `/api/models/${FLUX}${HUB_QUERY}`)).headers["x-cache"], "HIT");
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await get(proxy, `/api/models/${FLUX}${HUB_QUERY}`)).headers["x-cache"], "MISS");
+    assert.equal(up.requests.length, 2);
+  });
+
+  test("refusals: a model outside ALLOWED_MODELS, any other /api path or query, another method, a bad id", async () => {
+    const refused = await get(main, `/api/models/mistralai/Mistral-7B-Instruct-v0.2${HUB_QUERY}`);
+    assertRefused(refused, 403, "FORBIDDEN");
+    assert.equal(refused.json.error, "model mistralai/Mistral-7B-Instruct-v0.2 is not allowed by this proxy (ALLOWED_MODELS)");
+    const under = "under /api this proxy answers only GET /api/models/{model}?expand[]=inferenceProviderMapping";
+    for (const path of [`/api/models/${LLAMA}`, `/api/models/${LLAMA}?expand[]=downloads`, `/api/models/${LLAMA}${HUB_QUERY}&expand[]=downloads`, "/api/whoami-v2", `/api/datasets/${LLAMA}${HUB_QUERY}`]) {
+      const answer = await get(main, path);
+      assertRefused(answer, 404, "NOT_FOUND");
+      assert.equal(answer.json.error, `no route for ${path.split("?")[0]}; ${under}`);
+    }
+    assertRefused(await call(main, `/api/models/${LLAMA}${HUB_QUERY}`, json({})), 405, "METHOD_NOT_ALLOWED");
+    assertRefused(await rawGet(main, `/api/models/a%2Fb${HUB_QUERY}`), 400, "INVALID_INPUT");
+    const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: "key-one" });
+    assertRefused(await get(keyed, `/api/models/${LLAMA}${HUB_QUERY}`), 401, "UNAUTHORIZED");
+    assert.equal((await get(keyed, `/api/models/${LLAMA}${HUB_QUERY}`, { "x-api-key": "key-one" })).status, 200);
   });
 });
 
