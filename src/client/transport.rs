@@ -47,13 +47,15 @@ pub(crate) fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// What one attempt sends: a POST of `body` with these headers.
+/// What one attempt sends: a POST of `body` with these headers (a GET when
+/// `body` is `undefined`).
 pub(crate) struct Outgoing<'a> {
     /// The full URL.
     pub url: &'a str,
     /// Header names and values, already checked.
     pub headers: &'a [(String, String)],
-    /// A string, `Uint8Array`, `ArrayBuffer` or `Blob`, sent untouched.
+    /// A string, `Uint8Array`, `ArrayBuffer` or `Blob`, sent untouched;
+    /// `undefined` sends a GET without a body instead.
     pub body: &'a JsValue,
     /// The attempt's time limit.
     pub timeout_ms: Option<u64>,
@@ -222,7 +224,12 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
     // An already aborted signal never gets here: the attempt loop checks
     // them right before each attempt.
     let init = RequestInit::new();
-    init.set_method("POST");
+    // No body (`undefined`) is a GET: the proxy's Hub look-ups.
+    init.set_method(if outgoing.body.is_undefined() {
+        "GET"
+    } else {
+        "POST"
+    });
     if !outgoing.headers.is_empty() {
         let headers = Object::new();
         for (name, value) in outgoing.headers {

@@ -9,11 +9,17 @@ use crate::protocol::model::{ROUTER_CHAT, ROUTER_TASKS};
 use crate::protocol::token::Token;
 
 use super::patterns::ModelPattern;
+use super::providers::{ProviderRule, DEFAULT_ALLOWED_PROVIDERS};
 
 /// Where task calls go when `UPSTREAMS` is not set.
 pub const DEFAULT_UPSTREAM: &str = ROUTER_TASKS;
 /// Where chat calls go when `CHAT_UPSTREAMS` is not set.
 pub const DEFAULT_CHAT_UPSTREAM: &str = ROUTER_CHAT;
+/// Where provider calls go when `ROUTER_UPSTREAMS` is not set: the router's
+/// root, under which each provider has its routes (`/together/v1/...`).
+pub const DEFAULT_ROUTER_UPSTREAM: &str = "https://router.huggingface.co";
+/// Where provider mappings are looked up when `HUB_URL` is not set.
+pub const DEFAULT_HUB_URL: &str = "https://huggingface.co";
 
 /// A setting as the Worker's environment holds it. wrangler passes a
 /// `[vars]` string as a string, any other TOML value (a number, a boolean, a
@@ -89,6 +95,16 @@ impl Vars<'_> {
         Token::new(&secret).map_err(|_| config_error(format!("{name} is not a usable token")))
     }
 
+    /// A setting holding one URL (`default` when unset), checked as the
+    /// client checks its endpoints; the endpoint sends `token`.
+    fn url(&self, name: &str, default: &str, token: &Token) -> Result<EndpointTarget, Error> {
+        let value = self.text(name)?.unwrap_or_else(|| default.to_owned());
+        let mut target = EndpointTarget::check(&Endpoint::new(value.as_str()), name, true)
+            .map_err(|e| config_error(e.message().to_owned()))?;
+        target.token = Some(token.clone());
+        Ok(target)
+    }
+
     /// `UPSTREAMS`-style settings: a URL, or a JSON array of
     /// `{url, weight?, name?, tokenVar?}`; each endpoint gets its token here
     /// (its `tokenVar`'s, else `token`), once.
@@ -107,9 +123,9 @@ impl Vars<'_> {
                 .map_err(|e| config_error(e.message().to_owned()))
         };
         if !value.starts_with('[') {
-            let mut target = check(&Endpoint::new(value.as_str()), name, true)
+            let target = self
+                .url(name, default, token)
                 .map_err(|e| bad(&format!(" must be a URL or a JSON array ({})", e.message())))?;
-            target.token = Some(token.clone());
             return Ok(vec![target]);
         }
         let items: Vec<serde_json::Value> = serde_json::from_str(&value)
@@ -222,6 +238,17 @@ pub struct ProxyConfig {
     /// `CHAT_UPSTREAMS`, likewise.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) chat_upstreams: Vec<EndpointTarget>,
+    /// `ROUTER_UPSTREAMS`, likewise: the router roots of provider routes.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) router_upstreams: Vec<EndpointTarget>,
+    /// `HUB_URL`, with `HF_TOKEN` (the Hub answers gated and private models
+    /// to a token that may see them).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) hub: EndpointTarget,
+    /// `HUB_CACHE_TTL_SECONDS`: how long a Hub answer is kept per isolate.
+    pub hub_cache_ttl_seconds: u32,
+    /// `ALLOWED_PROVIDERS`.
+    pub allowed_providers: ProviderRule,
     /// `MAX_BODY_BYTES`.
     pub max_body_bytes: u64,
     /// `RATE_LIMIT_PER_MINUTE` (used without a `LIMITER` binding).
@@ -339,6 +366,19 @@ impl ProxyConfig {
             allowed_origins: origins(vars.text("ALLOWED_ORIGINS")?)?,
             upstreams: vars.upstreams("UPSTREAMS", DEFAULT_UPSTREAM, &token)?,
             chat_upstreams: vars.upstreams("CHAT_UPSTREAMS", DEFAULT_CHAT_UPSTREAM, &token)?,
+            router_upstreams: vars.upstreams(
+                "ROUTER_UPSTREAMS",
+                DEFAULT_ROUTER_UPSTREAM,
+                &token,
+            )?,
+            hub: vars.url("HUB_URL", DEFAULT_HUB_URL, &token)?,
+            hub_cache_ttl_seconds: vars.number("HUB_CACHE_TTL_SECONDS", 300, 1..=86_400)? as u32,
+            allowed_providers: ProviderRule::parse(
+                vars.text("ALLOWED_PROVIDERS")?
+                    .as_deref()
+                    .unwrap_or(DEFAULT_ALLOWED_PROVIDERS),
+            )
+            .map_err(config_error)?,
             max_body_bytes: vars.number("MAX_BODY_BYTES", 10_485_760, 1..=104_857_600)?,
             rate_limit_per_minute: vars.number("RATE_LIMIT_PER_MINUTE", 60, 1..=1_000_000)? as u32,
             upstream_timeout_ms: vars.number("UPSTREAM_TIMEOUT_MS", 30_000, 100..=600_000)?,
@@ -445,6 +485,67 @@ mod tests {
         );
         assert_eq!(c.allowed_origins, OriginRule::List(vec![]));
         assert!(c.cache_models.is_empty() && c.client_keys.is_none() && c.bill_to.is_none());
+        assert_eq!(
+            shown(&c.router_upstreams),
+            [target(
+                DEFAULT_ROUTER_UPSTREAM,
+                DEFAULT_ROUTER_UPSTREAM,
+                1.0,
+                "hf_secretvalue"
+            )]
+        );
+        assert_eq!(
+            shown(std::slice::from_ref(&c.hub)),
+            [target(
+                DEFAULT_HUB_URL,
+                DEFAULT_HUB_URL,
+                1.0,
+                "hf_secretvalue"
+            )]
+        );
+        assert_eq!(c.hub_cache_ttl_seconds, 300);
+        assert_eq!(
+            c.allowed_providers,
+            ProviderRule::List(vec!["hf-inference".into(), "auto".into()])
+        );
+    }
+
+    #[test]
+    fn provider_settings() {
+        let c = with(&[
+            ("ALLOWED_PROVIDERS", "together, groq"),
+            (
+                "ROUTER_UPSTREAMS",
+                r#"[{"url":"https://r1.example","name":"r1"},{"url":"https://r2.example","weight":2}]"#,
+            ),
+            ("HUB_URL", "http://127.0.0.1:9000"),
+            ("HUB_CACHE_TTL_SECONDS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.allowed_providers,
+            ProviderRule::List(vec!["together".into(), "groq".into()])
+        );
+        assert_eq!(
+            shown(&c.router_upstreams),
+            [
+                target("https://r1.example", "r1", 1.0, "hf_secretvalue"),
+                target(
+                    "https://r2.example",
+                    "https://r2.example",
+                    2.0,
+                    "hf_secretvalue"
+                ),
+            ]
+        );
+        assert_eq!(c.hub.url, "http://127.0.0.1:9000");
+        assert_eq!(c.hub_cache_ttl_seconds, 60);
+        assert_eq!(
+            with(&[("ALLOWED_PROVIDERS", "*")])
+                .unwrap()
+                .allowed_providers,
+            ProviderRule::Any
+        );
     }
 
     #[test]
@@ -582,6 +683,46 @@ mod tests {
                 "ALLOWED_ORIGINS entries must be origins like https://app.example.com (no path); \"https://a.com/path\" is not",
             ),
             ("CLIENT_KEYS", ",", "CLIENT_KEYS is set but lists no key"),
+            (
+                "ALLOWED_PROVIDERS",
+                "together;groq",
+                "ALLOWED_PROVIDERS entries must be provider names like together, auto or *; \"together;groq\" is not",
+            ),
+            (
+                "ALLOWED_PROVIDERS",
+                ",",
+                "ALLOWED_PROVIDERS is set but lists no provider",
+            ),
+            (
+                "ROUTER_UPSTREAMS",
+                "router.huggingface.co",
+                "ROUTER_UPSTREAMS must be a URL or a JSON array (ROUTER_UPSTREAMS: must start with https:// or http://)",
+            ),
+            (
+                "ROUTER_UPSTREAMS",
+                "[{\"url\":\"https://a\",\"weight\":-1}]",
+                "ROUTER_UPSTREAMS[0].weight: must be a positive number",
+            ),
+            (
+                "HUB_URL",
+                "huggingface.co",
+                "HUB_URL: must start with https:// or http://",
+            ),
+            (
+                "HUB_URL",
+                "https://huggingface.co/?x=1",
+                "HUB_URL: must not contain a query, a fragment or spaces",
+            ),
+            (
+                "HUB_URL",
+                "[\"https://huggingface.co\"]",
+                "HUB_URL: must start with https:// or http://",
+            ),
+            (
+                "HUB_CACHE_TTL_SECONDS",
+                "0",
+                "HUB_CACHE_TTL_SECONDS must be a whole number from 1 to 86400 (it is \"0\")",
+            ),
         ] {
             let err = with(&[(name, value)]).unwrap_err();
             assert_eq!(
@@ -634,6 +775,16 @@ mod tests {
                 "CLIENT_KEYS",
                 number("1234"),
                 "CLIENT_KEYS must be a string (it is a number)",
+            ),
+            (
+                "ALLOWED_PROVIDERS",
+                Setting::Other("an array"),
+                "ALLOWED_PROVIDERS must be a string (it is an array)",
+            ),
+            (
+                "HUB_URL",
+                Setting::Other("a boolean"),
+                "HUB_URL must be a string (it is a boolean)",
             ),
         ] {
             let err = with_setting(name, value).unwrap_err();

@@ -1,7 +1,8 @@
 //! The Worker's request handler, on workers-rs: reads the request and the
-//! environment, applies the pure rules, forwards through the client's own
-//! attempt loop and transport (`client::attempts`, `client::transport`) and
-//! streams the answer back.
+//! environment, applies the pure rules in the order that refuses cheapest
+//! first (route, origin, client key, what the path names, size, rate limit,
+//! what the body names), then forwards (`forward`) or answers a Hub
+//! look-up (`lookup`), and logs one line.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,21 +15,21 @@ use web_sys::{Request, ResponseInit, Url};
 use worker::{event, Cache, Context, Env, RateLimiter as Limiter, Response};
 
 use super::config::{ProxyConfig, Setting};
+use super::forward::{Forward, Upstreams};
+use super::hub::HubCache;
 use super::log::LogLine;
+use super::lookup::{map_back, mapping};
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
 use super::rules::{
-    cache_key, chat_model, model_from_path, rate_limit_key, refusal_body, refusal_status, route,
-    Cors, Route, FORWARDED_RESPONSE_HEADERS, PREFLIGHT_HEADERS,
+    cache_key, gateway_model, model_from_path, provider_model, rate_limit_key, refusal_body,
+    refusal_status, route, Call, Cors, Gateway, ModelRoute, Route, FORWARDED_RESPONSE_HEADERS,
+    PREFLIGHT_HEADERS,
 };
-use crate::client::attempts::{run, AttemptEnd, Facts, Route as Targets, Setup};
-use crate::client::options::EndpointTarget;
-use crate::client::transport::{now_ms, send, Outgoing};
+use crate::client::transport::now_ms;
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
-use crate::protocol::error::{error_from_answer, Error, ErrorAnswer, ErrorCode};
-use crate::protocol::model::{chat_url, task_url};
-use crate::protocol::token::Token;
+use crate::protocol::error::{Error, ErrorCode};
 
 #[wasm_bindgen]
 extern "C" {
@@ -49,6 +50,14 @@ extern "C" {
     /// `JSON.parse` of a JS string (js-sys' takes a Rust `&str`).
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     fn parse_json(text: &JsString) -> Result<JsValue, JsValue>;
+
+    /// The runtime's `URLSearchParams` (web-sys' needs a feature the crate
+    /// does not enable), to read the Hub route's query as a browser would.
+    #[wasm_bindgen(js_name = URLSearchParams)]
+    type SearchParams;
+
+    #[wasm_bindgen(constructor, js_class = "URLSearchParams", catch)]
+    fn new(init: &str) -> Result<SearchParams, JsValue>;
 }
 
 /// Attempts per forwarded request, within the client's own deadline.
@@ -70,60 +79,29 @@ const HEALTH_BODY: &str = concat!(
 /// Worker's bindings are fixed for the life of an isolate (new settings or
 /// secrets make a new deployment version, served by new isolates), and
 /// reading and checking them on every request cost a tenth of a proxied call.
-struct Settings {
-    config: ProxyConfig,
+pub(super) struct Settings {
+    pub config: ProxyConfig,
     /// The `LIMITER` rate-limit binding, when bound.
     limiter: Option<Limiter>,
+    /// `UPSTREAMS`, `CHAT_UPSTREAMS`, `ROUTER_UPSTREAMS` and `HUB_URL`.
     tasks: Upstreams,
     chat: Upstreams,
+    router: Upstreams,
+    pub hub: Upstreams,
     /// `PROXY_RETRY`, its deadline stretched to fit one attempt's timeout.
-    retry: RetryConfig,
+    pub retry: RetryConfig,
     /// The `cache-control` of a stored answer (`CACHE_TTL_SECONDS`).
     cache_control: String,
-}
-
-/// A route's upstreams with their health, and the `Authorization` header
-/// each one sends, formatted once. Deliberately without `Debug`: the header
-/// holds the token.
-struct Upstreams {
-    targets: Targets,
-    /// One per target, in the targets' order.
-    authorization: Vec<(String, String)>,
-}
-
-impl Upstreams {
-    fn new(targets: &[EndpointTarget]) -> Upstreams {
-        Upstreams {
-            authorization: targets
-                .iter()
-                .map(|t| {
-                    let value = t.token.as_ref().map(Token::authorization);
-                    ("authorization".to_owned(), value.unwrap_or_default())
-                })
-                .collect(),
-            targets: Targets::new(targets.to_vec()),
-        }
-    }
-
-    /// The `Authorization` header of `target`, one of this route's targets
-    /// (the attempt loop plans with references into them).
-    fn authorization(&self, target: &EndpointTarget) -> &(String, String) {
-        let index = self
-            .targets
-            .targets
-            .iter()
-            .position(|t| std::ptr::eq(t, target))
-            .expect("an attempt's target is one of its route's");
-        &self.authorization[index]
-    }
+    /// The Hub answers looked up (`HUB_CACHE_TTL_SECONDS`).
+    pub hub_cache: RefCell<HubCache>,
 }
 
 /// State an isolate keeps between requests: its settings (or why they are
 /// wrong), the in-isolate rate limit and the random source.
-struct IsolateState {
+pub(super) struct IsolateState {
     settings: RefCell<Option<Result<Rc<Settings>, Error>>>,
     limiter: RefCell<RateLimiter>,
-    random: RefCell<SplitMix64>,
+    pub random: RefCell<SplitMix64>,
 }
 
 thread_local! {
@@ -136,7 +114,8 @@ thread_local! {
     });
 }
 
-fn state() -> Rc<IsolateState> {
+/// This isolate's state.
+pub(super) fn state() -> Rc<IsolateState> {
     STATE.with(Rc::clone)
 }
 
@@ -175,7 +154,7 @@ fn header(request: &Request, name: &str) -> Option<String> {
 
 /// A response built here, with a text body (or none), these headers and
 /// the request's CORS headers.
-fn respond(
+pub(super) fn respond(
     status: u16,
     headers: &[(&str, &str)],
     cors: &Cors,
@@ -229,6 +208,22 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
 
 type Refusal = (Error, Cors);
 
+/// A route past the checks of its path.
+enum Judged {
+    /// The Hub look-up of this (allowed) model.
+    Hub(String),
+    Post(Post),
+}
+
+/// A POST route past the checks of its path.
+enum Post {
+    /// A task route of this (allowed) model.
+    Model(String, ModelRoute),
+    Gateway(Gateway),
+    /// A provider route of this (allowed) provider.
+    Provider(String, &'static str),
+}
+
 async fn serve(
     request: &Request,
     env: &Env,
@@ -245,7 +240,7 @@ async fn serve(
     // The runtime's own URL parser (it already parsed this URL once).
     let url = Url::new(&request.url()).map_err(|_| bare(could_not("read the request URL")))?;
     line.path = url.pathname();
-    let route = route(&line.method, &line.path).map_err(bare)?;
+    let route = route(&line.method, &line.path, &query(&url)).map_err(bare)?;
     let settings = settings(env).map_err(bare)?;
     let config = &settings.config;
     let cors = Cors::of(
@@ -256,8 +251,7 @@ async fn serve(
     .map_err(bare)?;
     let refuse = |err: Error| (err, cors.clone());
     let internal = || refuse(could_not("build its answer"));
-
-    let model_path = match route {
+    let call = match route {
         Route::Health => {
             let headers = [("content-type", "application/json")];
             return respond(200, &headers, &cors, Some(HEALTH_BODY)).map_err(|_| internal());
@@ -265,8 +259,7 @@ async fn serve(
         Route::Preflight => {
             return respond(204, &PREFLIGHT_HEADERS, &cors, None).map_err(|_| internal());
         }
-        Route::Task(model) => Some(model),
-        Route::Chat => None,
+        Route::Call(call) => call,
     };
 
     // The client key, once verified, names the client for the rate limit; an
@@ -294,15 +287,30 @@ async fn serve(
             .with_status(403),
         )
     };
-    // A task's model is in its path: checked before the body is read.
-    if let Some(path_model) = &model_path {
-        let model = model_from_path(path_model).map_err(refuse)?;
+    // What the path names is judged before the body is read.
+    let path_model = |raw: &str, line: &mut LogLine| {
+        let model = model_from_path(raw).map_err(refuse)?;
         let allowed = any_matches(&config.allowed_models, &model);
-        line.model = Some(model);
-        if !allowed {
-            return Err(not_allowed(path_model));
+        line.model = Some(model.clone());
+        if allowed {
+            Ok(model)
+        } else {
+            Err(not_allowed(raw))
         }
-    }
+    };
+    let judged = match call {
+        Call::Hub(raw) => Judged::Hub(path_model(&raw, line)?),
+        Call::Model(raw, served) => Judged::Post(Post::Model(path_model(&raw, line)?, served)),
+        Call::Gateway(gateway) => Judged::Post(Post::Gateway(gateway)),
+        Call::Provider { provider, route } => {
+            line.provider = Some(provider.clone());
+            config
+                .allowed_providers
+                .check_route(&provider)
+                .map_err(refuse)?;
+            Judged::Post(Post::Provider(provider, route))
+        }
+    };
     let too_large = || {
         refuse(
             Error::new(
@@ -335,6 +343,10 @@ async fn serve(
         .with_retry_after_ms(Some(wait_ms));
         return Err(refuse(err));
     }
+    let post = match judged {
+        Judged::Hub(model) => return hub_answer(&settings, &model, &cors, line).await,
+        Judged::Post(post) => post,
+    };
     // The body stays in JavaScript memory: it is resent as is by each
     // attempt, and hashed and parsed there too (wasm memory never shrinks,
     // so a body copied in would cost its size for the isolate's life).
@@ -346,40 +358,62 @@ async fn serve(
     if u64::from(body.length()) > config.max_body_bytes {
         return Err(too_large());
     }
-    // A chat's model is in its body.
-    let is_chat = model_path.is_none();
-    if is_chat {
-        let (model, id) = chat_model(parse_body(&body).as_ref()).map_err(refuse)?;
-        let allowed = any_matches(&config.allowed_models, &id);
-        line.model = Some(model);
-        if !allowed {
-            return Err(not_allowed(line.model.as_deref().unwrap_or_default()));
+    // What the body names: a chat or images model, or a provider's model id.
+    let (upstreams, path, cacheable) = match post {
+        Post::Model(model, served) => {
+            let path = format!("/models/{model}{}", served.suffix());
+            let cacheable = served.cacheable() && any_matches(&config.cache_models, &model);
+            (&settings.tasks, path, cacheable.then_some((model, served)))
         }
-    }
-    let model = line.model.clone().unwrap_or_default();
+        Post::Gateway(gateway) => {
+            let (model, id) = gateway_model(parse_body(&body).as_ref(), gateway).map_err(refuse)?;
+            if !any_matches(&config.allowed_models, &id) {
+                line.model = Some(model.clone());
+                return Err(not_allowed(&model));
+            }
+            line.provider = Some(
+                config
+                    .allowed_providers
+                    .check_model(&model)
+                    .map_err(refuse)?,
+            );
+            line.model = Some(model);
+            (&settings.chat, gateway.path().to_owned(), None)
+        }
+        Post::Provider(provider, route) => {
+            let id = provider_model(parse_body(&body).as_ref()).map_err(refuse)?;
+            let model = map_back(&settings, &provider, &id, line)
+                .await
+                .map_err(refuse)?;
+            line.model = Some(model);
+            (&settings.router, format!("/{provider}/{route}"), None)
+        }
+    };
     let content_type = header(request, "content-type");
     let accept = header(request, "accept");
 
-    let cache = if !is_chat && any_matches(&config.cache_models, &model) {
-        let digest = sha256(&body)
-            .await
-            .ok_or_else(|| refuse(could_not("hash the body")))?;
-        let key = cache_key(
-            &model,
-            &digest,
-            content_type.as_deref().unwrap_or(""),
-            accept.as_deref().unwrap_or(""),
-        );
-        if let Ok(Some(hit)) = Cache::default().get(key.as_str(), false).await {
-            line.cache = Some("HIT");
-            let response = passed_on(&hit.into()).map_err(|_| internal())?;
-            add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
-            return Ok(response);
+    let cache = match cacheable {
+        Some((model, served)) => {
+            let digest = sha256(&body)
+                .await
+                .ok_or_else(|| refuse(could_not("hash the body")))?;
+            let key = cache_key(
+                &model,
+                &served.suffix(),
+                &digest,
+                content_type.as_deref().unwrap_or(""),
+                accept.as_deref().unwrap_or(""),
+            );
+            if let Ok(Some(hit)) = Cache::default().get(key.as_str(), false).await {
+                line.cache = Some("HIT");
+                let response = passed_on(&hit.into()).map_err(|_| internal())?;
+                add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
+                return Ok(response);
+            }
+            line.cache = Some("MISS");
+            Some(key)
         }
-        line.cache = Some("MISS");
-        Some(key)
-    } else {
-        None
+        None => None,
     };
 
     let mut headers: Vec<(String, String)> = Vec::new();
@@ -391,19 +425,18 @@ async fn serve(
     if let Some(bill_to) = &config.bill_to {
         headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
-    let forwarded = Forward {
-        settings: &settings,
-        upstreams: if is_chat {
-            &settings.chat
-        } else {
-            &settings.tasks
-        },
-        is_chat,
-        model: &model,
+    let isolate = state();
+    let forward = Forward {
+        upstreams,
+        random: &isolate.random,
+        retry: settings.retry,
+        timeout_ms: config.upstream_timeout_ms,
+        path,
         headers,
-        body: &body,
+        body: body.into(),
+        whole: false,
     };
-    let upstream = forwarded.run(line).await.map_err(refuse)?;
+    let upstream = forward.run(line).await.map_err(refuse)?;
     let response = passed_on(&upstream).map_err(|_| internal())?;
     if let (Some(key), 200) = (cache, response.status()) {
         // The stored copy is taken before this request's own headers (CORS,
@@ -420,6 +453,46 @@ async fn serve(
     }
     add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
     Ok(response)
+}
+
+/// The answer of `GET /api/models/{model}?expand[]=inferenceProviderMapping`
+/// for an allowed model: the Hub's, as it sent it, from the isolate's cache
+/// (`x-cache: HIT`) or fetched now (`MISS`).
+async fn hub_answer(
+    settings: &Settings,
+    model: &str,
+    cors: &Cors,
+    line: &mut LogLine,
+) -> Result<web_sys::Response, Refusal> {
+    let refuse = |err: Error| (err, cors.clone());
+    let (answer, hit) = mapping(settings, model, settings.retry, line)
+        .await
+        .map_err(refuse)?;
+    line.cache = Some(if hit { "HIT" } else { "MISS" });
+    let mut headers = vec![("x-cache", if hit { "HIT" } else { "MISS" })];
+    if !answer.content_type.is_empty() {
+        headers.push(("content-type", &answer.content_type));
+    }
+    respond(answer.status, &headers, cors, Some(&answer.body)).map_err(|_| {
+        refuse(Error::new(
+            ErrorCode::UpstreamError,
+            "the proxy could not build its answer",
+        ))
+    })
+}
+
+/// The query's pairs, decoded by the runtime's `URLSearchParams`.
+fn query(url: &Url) -> Vec<(String, String)> {
+    let Ok(params) = SearchParams::new(&url.search()) else {
+        return Vec::new();
+    };
+    Array::from(&params)
+        .iter()
+        .filter_map(|pair| {
+            let pair: Array = pair.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
 }
 
 /// A request body parsed as JSON by the runtime, without copying it into the
@@ -456,6 +529,11 @@ fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
             limiter: env.rate_limiter("LIMITER").ok(),
             tasks: Upstreams::new(&config.upstreams),
             chat: Upstreams::new(&config.chat_upstreams),
+            router: Upstreams::new(&config.router_upstreams),
+            hub: Upstreams::new(std::slice::from_ref(&config.hub)),
+            hub_cache: RefCell::new(HubCache::new(
+                u64::from(config.hub_cache_ttl_seconds) * 1000,
+            )),
             retry: RetryConfig {
                 deadline_ms: PROXY_RETRY.deadline_ms.max(config.upstream_timeout_ms),
                 ..PROXY_RETRY
@@ -466,143 +544,6 @@ fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
     });
     *state.settings.borrow_mut() = Some(read.clone());
     read
-}
-
-/// One forwarded request.
-struct Forward<'a> {
-    settings: &'a Settings,
-    upstreams: &'a Upstreams,
-    is_chat: bool,
-    model: &'a str,
-    /// The request's own headers, without `Authorization`.
-    headers: Vec<(String, String)>,
-    body: &'a Uint8Array,
-}
-
-impl Forward<'_> {
-    /// Forwards under the shared attempt loop; returns the answer to pass
-    /// back (a 2xx, or upstream's own final error answer).
-    async fn run(&self, line: &mut LogLine) -> Result<web_sys::Response, Error> {
-        let state = state();
-        let setup = Setup {
-            route: &self.upstreams.targets,
-            random: &state.random,
-            retry: self.settings.retry,
-            timeout_ms: Some(self.settings.config.upstream_timeout_ms),
-            signals: &[],
-            on_attempt: None,
-        };
-        let body: JsValue = self.body.into();
-        let last = RefCell::new((None::<String>, None::<u64>));
-        let outcome = run(setup, |plan| {
-            let mut headers = Vec::with_capacity(self.headers.len() + 1);
-            headers.extend_from_slice(&self.headers);
-            headers.push(self.upstreams.authorization(plan.target).clone());
-            let url = if self.is_chat {
-                chat_url(&plan.target.url)
-            } else {
-                task_url(&plan.target.url, self.model, false)
-            };
-            *last.borrow_mut() = (Some(plan.target.name.clone()), None);
-            let body = &body;
-            let last = &last;
-            async move {
-                let sent = send(Outgoing {
-                    url: &url,
-                    headers: &headers,
-                    body,
-                    timeout_ms: plan.timeout_ms,
-                    abort_on_timeout: true,
-                    signals: &[],
-                    cancellable: false,
-                })
-                .await;
-                let incoming = match sent {
-                    Ok(incoming) => incoming,
-                    Err(error) => {
-                        return AttemptEnd::Failed {
-                            error,
-                            header_wait_ms: None,
-                            facts: Facts::default(),
-                            answer: None,
-                        }
-                    }
-                };
-                last.borrow_mut().1 = incoming.compute_time_ms();
-                let facts = Facts {
-                    status: Some(incoming.status),
-                    ..Facts::default()
-                };
-                if incoming.ok() {
-                    // Passed on as it streams.
-                    return AttemptEnd::Done(incoming.into_response(), facts);
-                }
-                // An error answer (small) is read whole: it says whether and
-                // how long to wait, and it is what the caller gets if no
-                // attempt does better. An upstream that echoes what it got
-                // must not hand its token on.
-                match incoming.error_answer(plan.target.token.as_slice()).await {
-                    Ok(answer) => {
-                        let error = error_from_answer(&answer);
-                        let passed_on = upstream_error_response(&answer, &incoming.content_type());
-                        AttemptEnd::Failed {
-                            error,
-                            header_wait_ms: answer.retry_after_ms,
-                            facts,
-                            answer: passed_on,
-                        }
-                    }
-                    Err(error) => AttemptEnd::Failed {
-                        error,
-                        header_wait_ms: None,
-                        facts,
-                        answer: None,
-                    },
-                }
-            }
-        })
-        .await;
-        let (upstream, compute_time_ms) = last.into_inner();
-        line.upstream = upstream;
-        line.compute_time_ms = compute_time_ms;
-        match outcome {
-            Ok((response, attempts)) => {
-                line.attempts = attempts;
-                Ok(response)
-            }
-            Err(gave_up) => {
-                line.attempts = gave_up.error.attempts();
-                match gave_up.answer {
-                    Some(response) => Ok(response),
-                    // No answer came: its status is the refusal's (504 TIMEOUT, 502 NETWORK).
-                    None => Err(gave_up.error),
-                }
-            }
-        }
-    }
-}
-
-/// Upstream's final error answer, rebuilt from the text already read (its
-/// CORS headers are added with the rest of the answer's, later).
-fn upstream_error_response(answer: &ErrorAnswer, content_type: &str) -> Option<web_sys::Response> {
-    let retry_after = answer
-        .retry_after_ms
-        .map(|ms| ms.div_ceil(1000).to_string());
-    let headers: Vec<(&str, &str)> = [
-        ("content-type", Some(content_type).filter(|c| !c.is_empty())),
-        ("x-request-id", answer.request_id.as_deref()),
-        ("retry-after", retry_after.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((name, value?)))
-    .collect();
-    respond(
-        answer.status,
-        &headers,
-        &Cors::default(),
-        Some(&answer.text),
-    )
-    .ok()
 }
 
 /// The `LIMITER` binding when bound (its limit and period live in

@@ -11,9 +11,14 @@ pub struct LogLine {
     pub method: String,
     /// Request path.
     pub path: String,
-    /// The model, once known.
+    /// The model, once known: the Hugging Face id (a provider request's id
+    /// mapped back).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The provider: a provider route's, or a chat or images model's suffix
+    /// (`auto` without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// Status answered.
     pub status: u16,
     /// A refusal's or failure's code.
@@ -32,6 +37,13 @@ pub struct LogLine {
     /// Upstream's x-compute-time, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute_time_ms: Option<u64>,
+    /// Hub look-ups made to map a provider id back.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hub_lookups: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LogLine {
@@ -51,6 +63,7 @@ mod tests {
             method: "POST".into(),
             path: "/models/gpt2".into(),
             model: Some("gpt2".into()),
+            provider: None,
             status: 200,
             code: None,
             duration_ms: 42,
@@ -58,6 +71,7 @@ mod tests {
             upstream: Some("router".into()),
             attempts: 2,
             compute_time_ms: Some(16),
+            hub_lookups: 0,
         };
         assert_eq!(
             line.to_json(),
@@ -75,6 +89,19 @@ mod tests {
             parsed,
             serde_json::json!({"method": "POST", "path": "/models/\"x", "status": 403,
                 "code": "FORBIDDEN", "duration_ms": 0, "attempts": 0})
+        );
+        let mapped = LogLine {
+            method: "POST".into(),
+            path: "/groq/openai/v1/chat/completions".into(),
+            model: Some("meta-llama/Llama-3.1-8B-Instruct".into()),
+            provider: Some("groq".into()),
+            status: 200,
+            hub_lookups: 2,
+            ..LogLine::default()
+        };
+        assert_eq!(
+            mapped.to_json(),
+            r#"{"method":"POST","path":"/groq/openai/v1/chat/completions","model":"meta-llama/Llama-3.1-8B-Instruct","provider":"groq","status":200,"duration_ms":0,"attempts":0,"hub_lookups":2}"#
         );
     }
 }

@@ -1,14 +1,22 @@
 //! The Cloudflare Workers proxy (feature `worker`): keeps the access token
-//! server-side and forwards the Hugging Face protocol under an allow-list,
-//! origin rules, client keys, a rate limit, a body limit and a cache.
-//! Everything but `handler` is pure and tested natively; `handler` runs on
-//! workers-rs and forwards through the client's attempt loop and transport.
+//! server-side and forwards the Hugging Face protocol (task routes, chat and
+//! images, provider routes, the Hub's provider mapping) under an allow-list
+//! of models and providers, origin rules, client keys, a rate limit, a body
+//! limit and a cache. Everything but `handler`, `forward` and `lookup` is
+//! pure and tested natively; those three run on workers-rs and forward
+//! through the client's attempt loop and transport.
 
 pub mod config;
+pub mod hub;
 pub mod log;
 pub mod patterns;
+pub mod providers;
 pub mod ratelimit;
 pub mod rules;
 
 #[cfg(target_arch = "wasm32")]
+mod forward;
+#[cfg(target_arch = "wasm32")]
 mod handler;
+#[cfg(target_arch = "wasm32")]
+mod lookup;

@@ -27,6 +27,16 @@ impl ModelPattern {
         (!patterns.is_empty()).then_some(patterns)
     }
 
+    /// The one model id it matches, when it has no `*`.
+    pub fn exact(&self) -> Option<String> {
+        match self {
+            ModelPattern::Segments(segments) if !segments.iter().any(|s| s.contains('*')) => {
+                Some(segments.join("/"))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether `model` (already a valid model id) matches.
     pub fn matches(&self, model: &str) -> bool {
         let ModelPattern::Segments(pattern) = self else {
@@ -103,6 +113,26 @@ mod tests {
             [
                 ModelPattern::Any,
                 ModelPattern::Segments(vec!["google".into(), "vit-*".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn exact_ids_are_the_patterns_without_a_star() {
+        let exact: Vec<Option<String>> =
+            ModelPattern::parse_list("gpt2, google/vit-base, google/*, *, a/b*c")
+                .unwrap()
+                .iter()
+                .map(ModelPattern::exact)
+                .collect();
+        assert_eq!(
+            exact,
+            [
+                Some("gpt2".into()),
+                Some("google/vit-base".into()),
+                None,
+                None,
+                None
             ]
         );
     }

@@ -495,7 +495,7 @@ describe("chat and streams", () => {
     assert.equal(answer.json.object, "chat.completion");
     assert.equal(up.requests[0].path, "/chat/completions");
     assert.equal(up.requests[0].headers.authorization, `Bearer ${TOKEN}`);
-    const suffixed = await call(main, "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B-Instruct:fireworks-ai"));
+    const suffixed = await call(main, "/v1/chat/completions", chat("meta-llama/Llama-3.1-8B-Instruct:hf-inference"));
     assert.equal(suffixed.status, 200, "a provider suffix is judged on its model id");
     up.reset();
     assertRefused(await call(main, "/v1/chat/completions", chat("mistralai/Mistral-7B-Instruct-v0.2")), 403, "FORBIDDEN");
