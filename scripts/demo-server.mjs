@@ -12,10 +12,23 @@ import { startUpstream } from "../tests/upstream/upstream.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/** The models of the page's panels (gpt2 also by its canonical id): the worker's ALLOWED_MODELS in the demo. */
+export const DEMO_MODELS = Object.freeze([
+  "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+  "gpt2",
+  "openai-community/gpt2",
+  "google/vit-base-patch16-224",
+  "facebook/bart-large-mnli",
+  "sentence-transformers/all-MiniLM-L6-v2",
+  "black-forest-labs/FLUX.1-schnell",
+  "facebook/bart-large-cnn",
+  "meta-llama/Llama-3.1-8B-Instruct",
+]);
+
 /**
  * `token`: an HF token (router mode) or undefined (offline, local upstream);
  * `offline: true` uses the local upstream even with a token (tests).
- * `vars`: extra worker settings. Resolves to { url, upstream?, offline, output, close() }.
+ * `vars`: extra worker settings (ALLOWED_MODELS defaults to DEMO_MODELS). Resolves to { url, upstream?, offline, output, close() }.
  */
 export async function startDemo({ token, offline = !token, port = 8787, vars = {} } = {}) {
   const upstream = offline ? await startUpstream({ port: 0 }) : undefined;
@@ -26,7 +39,7 @@ export async function startDemo({ token, offline = !token, port = 8787, vars = {
   await writeFile(path.join(site, "demo-mode.json"), JSON.stringify({ offline }));
   // Secrets go through a private file, never the command line (wrangler shows
   // --var values; it hides env-file ones).
-  const env = { HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one", ...(upstream ? { UPSTREAMS: upstream.url, CHAT_UPSTREAMS: upstream.url } : {}), ...vars };
+  const env = { HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one", ALLOWED_MODELS: DEMO_MODELS.join(","), ...(upstream ? { UPSTREAMS: upstream.url, CHAT_UPSTREAMS: upstream.url } : {}), ...vars };
   const envFile = path.join(scratch, "worker.env");
   await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n", { mode: 0o600 });
 

@@ -1,5 +1,6 @@
-// The demo page: four panels, one per example of the guide, all calling the
-// proxy worker that served this page (same origin, no token in the page).
+// The demo page: one panel per example of the guide, and embeddings,
+// text-to-image and summarization, all calling the proxy worker that served
+// this page (same origin, no token in the page).
 import { InferenceClient } from "./pkg/index.browser.js";
 
 const client = new InferenceClient({ endpoint: location.origin, chatEndpoint: `${location.origin}/v1` });
@@ -41,6 +42,7 @@ const PLAIN_WORDS = {
   INVALID_INPUT: "The input was refused before anything was sent.",
   BAD_REQUEST: "The model refused these parameters.",
   UNAUTHORIZED: "The proxy or Hugging Face did not accept the credentials.",
+  PAYMENT_REQUIRED: "The account behind the proxy has no credits left for this.",
   FORBIDDEN: "The proxy does not allow this model or this page.",
   NOT_FOUND: "This model does not exist or is not served.",
   METHOD_NOT_ALLOWED: "The service does not take this kind of request.",
@@ -54,6 +56,7 @@ const PLAIN_WORDS = {
   TIMEOUT: "No answer in time.",
   NETWORK: "The proxy could not be reached.",
   BAD_RESPONSE: "The answer had an unexpected shape.",
+  BUDGET_EXCEEDED: "The proxy's spending cap would be passed.",
 };
 
 function errorView(err) {
@@ -77,7 +80,10 @@ function rawJson(value) {
   return el("details", {}, el("summary", {}, "Raw JSON"), el("pre", {}, JSON.stringify(value, null, 2)));
 }
 
-/** Wires a panel: `run(form, callOptions)` calls the API, `render(output)` shows it. */
+/**
+ * Wires a panel: `run(form, callOptions)` calls the API, `render(output)` shows
+ * it (it may return a promise); JSON outputs are also shown raw.
+ */
 function panel(id, run, render) {
   const section = document.getElementById(id);
   const form = section.querySelector("form");
@@ -101,7 +107,9 @@ function panel(id, run, render) {
     const started = performance.now();
     try {
       const output = await run(form, { onAttempt });
-      result.replaceChildren(render(output), metaLine(performance.now() - started, computeMs, attempts), rawJson(output));
+      const view = await render(output);
+      const raw = output instanceof Blob ? [] : [rawJson(output)];
+      result.replaceChildren(view, metaLine(performance.now() - started, computeMs, attempts), ...raw);
       result.dataset.state = "done";
     } catch (err) {
       result.replaceChildren(errorView(err));
@@ -183,6 +191,46 @@ panel(
       options,
     ),
   bars,
+);
+
+// Similarity: one bar per compared sentence, the most similar first.
+let compared = [];
+panel(
+  "similarity",
+  (form, options) => {
+    compared = value(form, "sentences")
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return client.sentenceSimilarity(value(form, "model").trim(), { source_sentence: value(form, "source"), sentences: compared }, undefined, options);
+  },
+  (scores) => bars(compared.map((label, i) => ({ label, score: scores[i] })).sort((a, b) => b.score - a.score)),
+);
+
+// Text to image: the answer is a Blob, shown once decoded; the previous
+// picture's object URL is released.
+let picture;
+let drawn;
+panel(
+  "text-to-image",
+  (form, options) => {
+    drawn = value(form, "prompt");
+    return client.textToImage(value(form, "model").trim(), drawn, undefined, options);
+  },
+  async (blob) => {
+    if (picture) URL.revokeObjectURL(picture);
+    picture = URL.createObjectURL(blob);
+    const img = el("img", { src: picture, alt: `Generated for the prompt: ${drawn}` });
+    await img.decode().catch(() => {});
+    const size = `${img.naturalWidth} × ${img.naturalHeight} · ${blob.type || "image"} · ${Math.max(1, Math.round(blob.size / 1024))} KB`;
+    return el("figure", { className: "picture" }, img, el("figcaption", { className: "meta" }, size));
+  },
+);
+
+panel(
+  "summarization",
+  (form, options) => client.summarization(value(form, "model").trim(), value(form, "text"), undefined, options),
+  (output) => el("p", { className: "generated" }, output.summary_text),
 );
 
 // Chat: tokens are written into the page as they arrive; Stop aborts the

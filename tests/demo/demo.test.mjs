@@ -11,7 +11,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startDemo } from "../../scripts/demo-server.mjs";
+import { DEMO_MODELS, startDemo } from "../../scripts/demo-server.mjs";
 import { launchChromium } from "../support/browser.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -21,6 +21,9 @@ const MISSING = "this-model-does-not-exist-123";
 const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 const VIT = "google/vit-base-patch16-224";
 const MNLI = "facebook/bart-large-mnli";
+const MINILM = "sentence-transformers/all-MiniLM-L6-v2";
+const FLUX = "black-forest-labs/FLUX.1-schnell";
+const BART_CNN = "facebook/bart-large-cnn";
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
 
 let demo;
@@ -45,7 +48,7 @@ before(async () => {
     token: TOKEN,
     offline: true,
     port: await freePort(),
-    vars: { ALLOWED_MODELS: `${SST2},gpt2,${VIT},${MNLI},${MISSING},meta-llama/Llama-3.1-8B-Instruct` },
+    vars: { ALLOWED_MODELS: [...DEMO_MODELS, MISSING].join(",") },
   });
   browser = await launchChromium();
 });
@@ -90,9 +93,19 @@ const rendered = (page, id) =>
 const rawShown = (page, id) => page.$eval(`#${id} details pre`, (pre) => JSON.parse(pre.textContent));
 
 /** The local upstream's own answer to a body, asked directly. */
-async function upstreamAnswer(model, body, type = "application/json") {
+async function upstreamAnswer(model, body, type = "application/json", read = (r) => r.json()) {
   const response = await fetch(`${demo.upstream.url}/models/${model}`, { method: "POST", headers: { "content-type": type, "x-test-direct": "1" }, body });
-  return response.json();
+  return read(response);
+}
+
+const LATENCY = /^\d+ ms in all · [\d.]+ ms upstream compute$/;
+
+/** A panel's bars, raw JSON and latency line against the upstream's answer, then its screenshot. */
+async function checkBars(page, viewportName, id, list, raw) {
+  assert.deepEqual(await rendered(page, id), asBars(list));
+  assert.deepEqual(await rawShown(page, id), raw);
+  assert.match(await page.textContent(`#${id} .latency`), LATENCY);
+  await page.locator(`#${id}`).screenshot({ path: path.join(shots, `${viewportName}-${id}.png`) });
 }
 
 const asBars = (list) => list.map(({ label, score }) => [label, score.toFixed(4)]);
@@ -102,10 +115,7 @@ async function runPanels(page, viewportName) {
   const text = await page.inputValue("#sentiment textarea");
   await submit(page, "sentiment");
   const sentiment = (await upstreamAnswer(SST2, JSON.stringify({ inputs: text })))[0];
-  assert.deepEqual(await rendered(page, "sentiment"), asBars(sentiment));
-  assert.deepEqual(await rawShown(page, "sentiment"), sentiment);
-  assert.match(await page.textContent("#sentiment .latency"), /^\d+ ms in all · [\d.]+ ms upstream compute$/);
-  await page.locator("#sentiment").screenshot({ path: path.join(shots, `${viewportName}-sentiment.png`) });
+  await checkBars(page, viewportName, "sentiment", sentiment, sentiment);
 
   // Text generation with max_length and temperature.
   const prompt = await page.inputValue("#generation textarea");
@@ -132,6 +142,43 @@ async function runPanels(page, viewportName) {
   const zeroShot = old.labels.map((label, i) => ({ label, score: old.scores[i] })).sort((a, b) => b.score - a.score);
   assert.deepEqual(await rendered(page, "zero-shot"), asBars(zeroShot));
   await page.locator("#zero-shot").screenshot({ path: path.join(shots, `${viewportName}-zero-shot.png`) });
+
+  // Sentence similarity: a bar per sentence, the most similar first.
+  const source = await page.inputValue("#similarity input[name=source]");
+  const sentences = (await page.inputValue("#similarity textarea")).split("\n");
+  assert.equal(sentences.length, 3);
+  await submit(page, "similarity");
+  const scores = await upstreamAnswer(`${MINILM}/pipeline/sentence-similarity`, JSON.stringify({ inputs: { source_sentence: source, sentences } }));
+  const similar = sentences.map((label, i) => ({ label, score: scores[i] })).sort((a, b) => b.score - a.score);
+  await checkBars(page, viewportName, "similarity", similar, scores);
+
+  // Text to image: the upstream's PNG, byte for byte, from an object URL.
+  const drawPrompt = await page.inputValue("#text-to-image textarea");
+  await submit(page, "text-to-image");
+  const png = await upstreamAnswer(FLUX, JSON.stringify({ inputs: drawPrompt }), "application/json", async (r) => Buffer.from(await r.arrayBuffer()));
+  assert.equal(png.toString("latin1", 1, 4), "PNG");
+  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  const shown = await page.$eval("#text-to-image .picture img", async (img) => {
+    const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    return { src: img.src, alt: img.alt, width: img.naturalWidth, height: img.naturalHeight, bytes: btoa(String.fromCharCode(...bytes)) };
+  });
+  assert.ok(shown.src.startsWith(`blob:${demo.url}/`), shown.src);
+  assert.deepEqual([shown.width, shown.height], [width, height]);
+  assert.equal(shown.bytes, png.toString("base64"));
+  assert.equal(shown.alt, `Generated for the prompt: ${drawPrompt}`);
+  assert.equal(await page.textContent("#text-to-image figcaption"), `${width} × ${height} · image/png · ${Math.max(1, Math.round(png.length / 1024))} KB`);
+  assert.match(await page.textContent("#text-to-image .latency"), LATENCY);
+  assert.equal(await page.$("#text-to-image details"), null, "no raw JSON for a picture");
+  await page.locator("#text-to-image").screenshot({ path: path.join(shots, `${viewportName}-text-to-image.png`) });
+
+  // Summarization.
+  const article = await page.inputValue("#summarization textarea");
+  await submit(page, "summarization");
+  const [summary] = await upstreamAnswer(BART_CNN, JSON.stringify({ inputs: article }));
+  assert.equal(await page.textContent("#summarization .generated"), summary.summary_text);
+  assert.deepEqual(await rawShown(page, "summarization"), summary);
+  assert.match(await page.textContent("#summarization .latency"), LATENCY);
+  await page.locator("#summarization").screenshot({ path: path.join(shots, `${viewportName}-summarization.png`) });
   await page.screenshot({ path: path.join(shots, `${viewportName}-page.png`), fullPage: true });
 }
 
@@ -181,18 +228,45 @@ describe("the demo page through the worker", () => {
     await page.close();
   });
 
-  test("works by keyboard alone", async () => {
+  test("a new picture replaces the previous one and releases its object URL", async () => {
+    const page = await openDemo(VIEWPORTS.phone);
+    await submit(page, "text-to-image");
+    const first = await page.getAttribute("#text-to-image .picture img", "src");
+    await page.fill("#text-to-image textarea", "A lighthouse on a cliff at dusk");
+    await submit(page, "text-to-image");
+    assert.equal(await page.locator("#text-to-image .picture img").count(), 1);
+    const second = await page.getAttribute("#text-to-image .picture img", "src");
+    assert.notEqual(second, first);
+    const loads = (src) => page.evaluate((url) => fetch(url).then(() => true, () => false), src);
+    assert.equal(await loads(first), false, "the first picture's URL was not revoked");
+    assert.equal(await loads(second), true);
+    await page.close();
+  });
+
+  test("works by keyboard alone, every field labelled", async () => {
     const page = await openDemo(VIEWPORTS.desktop);
-    const target = await page.$("#zero-shot button[type=submit]");
-    let reached = false;
-    for (let i = 0; i < 40 && !reached; i++) {
-      await page.keyboard.press("Tab");
-      reached = await page.evaluate((el) => document.activeElement === el, target);
-    }
-    assert.ok(reached, "Tab never reached the zero-shot button");
-    await page.keyboard.press("Enter");
-    await page.waitForSelector("#zero-shot .result[data-state=done]");
+    const unlabelled = await page.$$eval("main input, main textarea", (fields) => fields.filter((f) => f.labels.length === 0).map((f) => f.name));
+    assert.deepEqual(unlabelled, []);
+    // Tab onwards from where the last panel left the focus, Enter on its button.
+    const press = async (id) => {
+      const target = await page.$(`#${id} button[type=submit]`);
+      let reached = false;
+      for (let i = 0; i < 40 && !reached; i++) {
+        await page.keyboard.press("Tab");
+        reached = await page.evaluate((el) => document.activeElement === el, target);
+      }
+      assert.ok(reached, `Tab never reached the ${id} button`);
+      await page.keyboard.press("Enter");
+      await page.waitForSelector(`#${id} .result[data-state=done]`);
+    };
+    await press("zero-shot");
     assert.equal((await rendered(page, "zero-shot")).length, 3);
+    await press("similarity");
+    assert.equal((await rendered(page, "similarity")).length, 3);
+    await press("text-to-image");
+    assert.equal(await page.$eval("#text-to-image .picture img", (img) => img.naturalWidth > 0), true);
+    await press("summarization");
+    assert.ok((await page.textContent("#summarization .generated")).length > 0);
     await page.close();
   });
 
