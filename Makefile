@@ -6,7 +6,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 TARBALL := build/hf-inference-wasm.tgz
 NODE_TEST := node --test --test-concurrency=1
 
-.PHONY: setup build build-worker pack lint unit test-rust test-upstream test-js test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy clean
+.PHONY: setup build build-worker pack lint unit test-rust test-upstream test-js test-conformance test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy clean
 
 setup:
 	@bash scripts/setup.sh
@@ -61,6 +61,11 @@ test-upstream: setup
 test-js: pack
 	HF_PKG_TARBALL=$(CURDIR)/$(TARBALL) $(NODE_TEST) tests/js/
 
+# Each task against @huggingface/inference 4.13 (docs/conformance.md); with
+# CONFORMANCE_WRITE=1 it rewrites that file's generated table.
+test-conformance: pack
+	HF_PKG_TARBALL=$(CURDIR)/$(TARBALL) $(NODE_TEST) tests/conformance/
+
 test-browser: build
 	$(NODE_TEST) tests/browser/
 
@@ -89,7 +94,7 @@ test:
 	@set -o pipefail; $(MAKE) --no-print-directory test-layers 2>&1 | tee build/test.log
 	@node scripts/test-summary.mjs build/test.log
 
-test-layers: lint unit test-rust test-upstream test-js test-browser test-vite test-worker test-demo size
+test-layers: lint unit test-rust test-upstream test-js test-conformance test-browser test-vite test-worker test-demo size
 
 # Benchmarks print figures and write them under build/; they are not tests.
 bench: build build-worker
