@@ -426,9 +426,10 @@ function fillMask(model, json) {
 
 /**
  * {inputs: {question, context}} -> a word of the context, offsets in code points:
- * after the context's last word that the question has, the first capitalised word
- * the question has not, else the first such word of three letters or more; failing
- * that, the first capitalised word not opening the context, else its longest word.
+ * after the context's last word that the question has (or from its start), the
+ * first capitalised word (not a function word like "I") the question has not, else
+ * the first such word of three letters or more; failing that, the first capitalised
+ * word not opening the context, else its longest word.
  */
 function questionAnswering(model, json) {
   const { inputs, error } = payloadOf(json);
@@ -440,7 +441,7 @@ function questionAnswering(model, json) {
   const asked = new Set(question.toLowerCase().match(WORD) ?? []);
   const found = [...context.matchAll(WORD)];
   const isAsked = (m) => asked.has(m[0].toLowerCase());
-  const capitalised = (m) => /^\p{Lu}/u.test(m[0]);
+  const capitalised = (m) => /^\p{Lu}/u.test(m[0]) && !FUNCTION_WORDS.has(m[0]);
   const after = found.slice(found.findLastIndex(isAsked) + 1).filter((m) => !isAsked(m));
   const pick =
     after.find(capitalised) ??

@@ -970,6 +970,10 @@ test("question answering: a span of the context, offsets right", async () => {
     })
   ).json();
   assert.deepEqual([name.answer, name.start, name.end], ["Clara", 11, 16]);
+  const where = await (
+    await post("/models/deepset/roberta-base-squad2", { inputs: { question: "Where?", context: "I live in Paris" } })
+  ).json();
+  assert.deepEqual([where.answer, where.start, where.end], ["Paris", 10, 15], "a function word is no answer");
   // An unknown model with this body shape answers the same task.
   const shaped = await (await post("/models/acme/qa", { inputs: { question: "Where do I live?", context } })).json();
   assert.deepEqual(Object.keys(shaped), ["answer", "score", "start", "end"]);
