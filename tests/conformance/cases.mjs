@@ -331,15 +331,10 @@ export const CASES = [
     differences: {
       result: {
         ...CHUNK_SHAPE,
-        note: "As above; and the last chunk's `generated_text` should be the prompt and the continuation, as TGI sends it with `return_full_text: true` and as ours' `textGeneration` returns it.",
+        note: "As above; the last chunk's `generated_text` is the prompt and the continuation, as TGI sends it with `return_full_text: true` and as ours' `textGeneration` returns it.",
         check: (obs) => tgiChunksOf(obs, (text) => PROMPT + text),
       },
     },
-    bug:
-      "with `return_full_text: true`, the last chunk's `generated_text` is the continuation alone, without the prompt, " +
-      "while `textGeneration` with the same parameters returns the prompt and the continuation (src/client/stream.rs " +
-      "starts a `CompletionStream::default()`, and src/protocol/completion.rs builds `generated_text` from the chunks' " +
-      "texts alone).",
   },
   {
     id: "feature-extraction",

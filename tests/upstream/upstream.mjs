@@ -57,6 +57,8 @@
 //   path             only requests to this exact path match (as sent or as stripped)
 //   pathPrefix       only requests whose path starts with this (as sent or as
 //                    stripped), e.g. "/nscale/" for "this provider is down"
+//   provider         only requests of this provider (the log's `provider`: a chat
+//                    model's `:provider` suffix included)
 //   probability      0..1: applies to each matching request with this probability,
 //                    drawn from a PRNG seeded by startUpstream's `seed` (default 1) and
 //                    restarted by reset(), so that runs repeat; one draw per matching
@@ -507,6 +509,7 @@ function validateFault(spec) {
     "stall",
     "path",
     "pathPrefix",
+    "provider",
     "probability",
     "streamIntervalMs",
   ]);
@@ -542,6 +545,9 @@ function validateFault(spec) {
       throw new TypeError(`fault.${key} must be a path starting with /`);
     }
   }
+  if (spec.provider !== undefined && typeof spec.provider !== "string") {
+    throw new TypeError("fault.provider must be a provider name");
+  }
   const headers = {};
   for (const [k, v] of Object.entries(spec.headers ?? {})) headers[k.toLowerCase()] = String(v);
   let body;
@@ -556,13 +562,18 @@ function validateFault(spec) {
     stall: spec.stall === true,
     path: spec.path,
     pathPrefix: spec.pathPrefix,
+    provider: spec.provider,
     probability: spec.probability,
     streamIntervalMs: spec.streamIntervalMs,
   };
 }
 
-/** Whether a fault's path filters let a request through; `paths` are the path as sent and as normalised. */
-function faultMatches(spec, paths) {
+/**
+ * Whether a fault's filters let a request through; `paths` are the path as
+ * sent and as normalised, `provider` the request's (as the log records it).
+ */
+function faultMatches(spec, paths, provider) {
+  if (spec.provider !== undefined && spec.provider !== provider) return false;
   if (spec.path !== undefined && !paths.includes(spec.path)) return false;
   if (spec.pathPrefix !== undefined && !paths.some((p) => p.startsWith(spec.pathPrefix))) return false;
   return true;
@@ -622,10 +633,10 @@ export async function startUpstream({
   let chaosMode = null; // { rate, specs, random }
 
   /** The first queued fault that takes this request (`paths`: as sent, as normalised), used up by one. */
-  function takeFault(paths) {
+  function takeFault(paths, provider) {
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i];
-      if (!faultMatches(f.spec, paths)) continue;
+      if (!faultMatches(f.spec, paths, provider)) continue;
       // One draw for each matching request, whatever the probability.
       if (f.spec.probability !== undefined && !(faultRandom() < f.spec.probability)) continue;
       if (--f.remaining <= 0) faults.splice(i, 1);
@@ -976,7 +987,7 @@ export async function startUpstream({
     logEntry(req, res, sentPath, url.search, body, json, provider, isHub);
     const requestId = `local-${++counter}`;
 
-    const f = takeFault(sentPath === path ? [path] : [sentPath, path]);
+    const f = takeFault(sentPath === path ? [path] : [sentPath, path], provider);
     if (f) {
       if (f.delayMs > 0) await sleep(f.delayMs);
       if (closing) return;

@@ -1397,6 +1397,17 @@ test("fault: probability applies to matching requests by a seeded PRNG; runs rep
   assert.deepEqual(await statuses(up, 3), [429, 429, 200]);
 });
 
+test("fault: provider matches a chat model's suffix and a provider route alike", HANG_GUARD, async () => {
+  up.fault({ provider: "groq", status: 429, times: -1 });
+  const chat = (model) => post("/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }] });
+  assert.equal((await chat("meta-llama/Llama-3.1-8B-Instruct:groq")).status, 429);
+  const other = await chat("meta-llama/Llama-3.1-8B-Instruct:together");
+  assert.equal(other.status, 200);
+  await other.arrayBuffer();
+  assert.equal((await post("/groq/openai/v1/chat/completions", { model: "llama-3.1-8b-instant", messages: [{ role: "user", content: "hi" }] })).status, 429);
+  assert.throws(() => up.fault({ provider: 3 }), { message: "fault.provider must be a provider name" });
+});
+
 test("fault: pathPrefix takes down one provider; times -1 over HTTP shows as -1", HANG_GUARD, async () => {
   const queued = await post("/__control/faults", { pathPrefix: "/nscale/", status: 503, times: -1 });
   assert.deepEqual(await queued.json(), { queued: 1 });
