@@ -35,7 +35,8 @@ pub trait Document: Sized + Clone {
     fn is_nullish(&self) -> bool;
 }
 
-#[cfg(test)]
+// The proxy reads its settings and the Hub's answers with serde_json.
+#[cfg(any(test, feature = "worker"))]
 impl Document for serde_json::Value {
     fn is_object(&self) -> bool {
         self.is_object()

@@ -69,7 +69,8 @@ pub struct Mapping {
 /// The mappings of a Hub answer, in its order, from either of its forms:
 /// `{"inferenceProviderMapping": {"together": {"providerId", "status",
 /// "task"}}}` or a list `[{"provider", "providerId", "status", "task"}]`
-/// (bare or under `inferenceProviderMapping`).
+/// (bare or under `inferenceProviderMapping`). Entries without a provider
+/// and a provider id are left out; a missing status or task reads as "".
 pub fn read_mappings<D: Document>(doc: &D) -> Vec<Mapping> {
     let mapping = doc
         .member("inferenceProviderMapping")
@@ -77,8 +78,10 @@ pub fn read_mappings<D: Document>(doc: &D) -> Vec<Mapping> {
     let entry = |provider: Option<String>, value: &D| {
         let text = |key: &str| value.member(key).and_then(|v| v.as_text());
         Some(Mapping {
-            provider: provider.or_else(|| text("provider"))?,
-            provider_id: text("providerId")?,
+            provider: provider
+                .or_else(|| text("provider"))
+                .filter(|p| !p.is_empty())?,
+            provider_id: text("providerId").filter(|id| !id.is_empty())?,
             status: text("status").unwrap_or_default(),
             task: text("task").unwrap_or_default(),
         })

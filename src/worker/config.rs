@@ -17,9 +17,9 @@ pub const DEFAULT_UPSTREAM: &str = ROUTER_TASKS;
 pub const DEFAULT_CHAT_UPSTREAM: &str = ROUTER_CHAT;
 /// Where provider calls go when `ROUTER_UPSTREAMS` is not set: the router's
 /// root, under which each provider has its routes (`/together/v1/...`).
-pub const DEFAULT_ROUTER_UPSTREAM: &str = "https://router.huggingface.co";
+pub const DEFAULT_ROUTER_UPSTREAM: &str = crate::protocol::provider::ROUTER;
 /// Where provider mappings are looked up when `HUB_URL` is not set.
-pub const DEFAULT_HUB_URL: &str = "https://huggingface.co";
+pub const DEFAULT_HUB_URL: &str = crate::protocol::provider::HUB;
 
 /// A setting as the Worker's environment holds it. wrangler passes a
 /// `[vars]` string as a string, any other TOML value (a number, a boolean, a

@@ -35,51 +35,22 @@ pub fn mapping_url(base: &str, model: &str) -> String {
     )
 }
 
-/// One provider's mapping of a model.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProviderMapping {
-    /// The provider (`together`, `hf-inference`, ...).
-    pub provider: String,
-    /// The provider's own id of the model: what a provider body's `model` holds.
-    pub provider_id: String,
-    /// The task it is served for (`conversational`, `text-to-image`, ...).
-    pub task: Option<String>,
-    /// `live`, `staging`, ...
-    pub status: Option<String>,
-}
+/// One provider's mapping of a model (the client's type: provider, provider
+/// id, status, task).
+pub use crate::protocol::provider::Mapping as ProviderMapping;
 
-/// Reads a Hub answer's `inferenceProviderMapping`, an object keyed by
-/// provider (`{"together": {"providerId", "status", "task"}}`) or a list of
-/// entries that name their provider (`[{"provider", "providerId", ...}]`).
-/// `None` when the text is not JSON or has no mapping in either shape;
-/// entries without a provider and a provider id are left out.
+/// Reads a Hub answer's `inferenceProviderMapping` with the client's reader
+/// (`protocol::provider::read_mappings`: an object keyed by provider or a
+/// list of entries naming theirs). `None` when the text is not JSON or has
+/// no mapping in either shape.
 pub fn read_mappings(text: &str) -> Option<Vec<ProviderMapping>> {
     let answer: serde_json::Value = serde_json::from_str(text).ok()?;
-    let entries: Vec<(Option<String>, &serde_json::Value)> =
-        match answer.get("inferenceProviderMapping")? {
-            serde_json::Value::Object(by_provider) => by_provider
-                .iter()
-                .map(|(provider, entry)| (Some(provider.clone()), entry))
-                .collect(),
-            serde_json::Value::Array(list) => list.iter().map(|entry| (None, entry)).collect(),
-            _ => return None,
-        };
-    Some(
-        entries
-            .into_iter()
-            .filter_map(|(key, entry)| {
-                // A member of another type is read as absent (by hand, not a
-                // serde derive, as config.rs reads UPSTREAMS entries).
-                let text = |name: &str| entry.get(name)?.as_str().map(str::to_owned);
-                Some(ProviderMapping {
-                    provider: key.or_else(|| text("provider")).filter(|p| !p.is_empty())?,
-                    provider_id: text("providerId").filter(|id| !id.is_empty())?,
-                    task: text("task"),
-                    status: text("status"),
-                })
-            })
-            .collect(),
-    )
+    match answer.get("inferenceProviderMapping")? {
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+            Some(crate::protocol::provider::read_mappings(&answer))
+        }
+        _ => None,
+    }
 }
 
 /// A Hub answer, as passed on.
@@ -268,8 +239,8 @@ mod tests {
         ProviderMapping {
             provider: provider.into(),
             provider_id: id.into(),
-            task: Some(task.into()),
-            status: Some("live".into()),
+            task: task.into(),
+            status: "live".into(),
         }
     }
 
@@ -281,7 +252,7 @@ mod tests {
         let mut read = read_mappings(object).unwrap();
         read.sort_by(|a, b| a.provider.cmp(&b.provider));
         let mut staging = mapping("nscale", "flux-dev", "text-to-image");
-        staging.status = Some("staging".into());
+        staging.status = "staging".into();
         assert_eq!(
             read,
             [
@@ -315,8 +286,8 @@ mod tests {
             [ProviderMapping {
                 provider: "c".into(),
                 provider_id: "c-id".into(),
-                task: None,
-                status: None
+                task: String::new(),
+                status: String::new()
             }]
         );
         assert_eq!(
