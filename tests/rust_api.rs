@@ -595,3 +595,62 @@ async fn the_routers_tasks_come_back_typed() {
         )
     );
 }
+
+#[wasm_bindgen_test]
+async fn providers_resolve_through_the_hub_and_fail_over() {
+    reset().await;
+    let hf = InferenceClient::builder()
+        .router_url(UPSTREAM)
+        .hub_url(UPSTREAM)
+        .retry(RetryOptions {
+            base_delay_ms: Some(1),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    fault(r#"{"pathPrefix":"/nscale/","status":503,"body":"{\"error\":\"down\"}","times":-1}"#)
+        .await;
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let record = seen.clone();
+    let image = hf
+        .text_to_image("black-forest-labs/FLUX.1-schnell", "a lighthouse")
+        .options(
+            CallOptions::new()
+                .providers(["nscale".to_owned(), "together".to_owned()])
+                .on_attempt(move |info| {
+                    record
+                        .borrow_mut()
+                        .push((info.provider.clone(), info.status))
+                }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(image.type_(), "image/png");
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (Some("nscale".to_owned()), Some(503)),
+            (Some("together".to_owned()), Some(200))
+        ]
+    );
+    let sent: Vec<String> = requests().await.into_iter().map(|(path, _)| path).collect();
+    assert_eq!(
+        sent,
+        [
+            "/api/models/black-forest-labs/FLUX.1-schnell",
+            "/nscale/v1/images/generations",
+            "/together/v1/images/generations"
+        ]
+    );
+
+    let err = hf
+        .text_generation("gpt2", "The future")
+        .options(CallOptions::new().provider("auto"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NoProvider);
+    assert_eq!(
+        err.to_string(),
+        "NO_PROVIDER: no provider serves gpt2 for text-generation (asked: auto); the Hub maps it for no task at all"
+    );
+}
