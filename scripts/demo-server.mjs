@@ -1,7 +1,8 @@
 // Starts the demo: the proxy worker under `wrangler dev` on 127.0.0.1, serving
-// the demo page (build/site/) and proxying to the Hugging Face router with
-// HF_TOKEN, or, without a token, to a local upstream started here. Used by
-// `make demo` (scripts/demo.mjs) and by the demo's browser tests.
+// the demo page (build/site/) and proxying to the Hugging Face router and Hub
+// with HF_TOKEN, or, without a token, to a local upstream started here, which
+// is the router's task routes, its provider routes and the Hub at once. Used
+// by `make demo` (scripts/demo.mjs) and by the demo's browser tests.
 import { spawn } from "node:child_process";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +12,12 @@ import { fileURLToPath } from "node:url";
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * The model the generation panel offers when the Hub says no provider serves
+ * the one asked for (the guide's gpt2): served for text generation by together.
+ */
+export const OFFERED_MODEL = "Qwen/Qwen2.5-7B-Instruct";
 
 /** The models of the page's panels (gpt2 also by its canonical id): the worker's ALLOWED_MODELS in the demo. */
 export const DEMO_MODELS = Object.freeze([
@@ -23,12 +30,21 @@ export const DEMO_MODELS = Object.freeze([
   "black-forest-labs/FLUX.1-schnell",
   "facebook/bart-large-cnn",
   "meta-llama/Llama-3.1-8B-Instruct",
+  OFFERED_MODEL,
 ]);
+
+/**
+ * The providers the generation panel's `provider: "auto"` may reach through the
+ * worker (ALLOWED_PROVIDERS): hf-inference, the router's choice, and together,
+ * which serves the offered model.
+ */
+export const DEMO_PROVIDERS = Object.freeze(["hf-inference", "auto", "together"]);
 
 /**
  * `token`: an HF token (router mode) or undefined (offline, local upstream);
  * `offline: true` uses the local upstream even with a token (tests).
- * `vars`: extra worker settings (ALLOWED_MODELS defaults to DEMO_MODELS). Resolves to { url, upstream?, offline, output, close() }.
+ * `vars`: extra worker settings (ALLOWED_MODELS defaults to DEMO_MODELS,
+ * ALLOWED_PROVIDERS to DEMO_PROVIDERS). Resolves to { url, upstream?, offline, output, close() }.
  */
 export async function startDemo({ token, offline = !token, port = 8787, vars = {} } = {}) {
   const upstream = offline ? await startUpstream({ port: 0 }) : undefined;
@@ -39,7 +55,16 @@ export async function startDemo({ token, offline = !token, port = 8787, vars = {
   await writeFile(path.join(site, "demo-mode.json"), JSON.stringify({ offline }));
   // Secrets go through a private file, never the command line (wrangler shows
   // --var values; it hides env-file ones).
-  const env = { HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one", ALLOWED_MODELS: DEMO_MODELS.join(","), ...(upstream ? { UPSTREAMS: upstream.url, CHAT_UPSTREAMS: upstream.url } : {}), ...vars };
+  // Offline every base is the local upstream: task routes, chat, provider
+  // routes (its root is the router's) and the Hub's provider mappings.
+  const local = upstream ? { UPSTREAMS: upstream.url, CHAT_UPSTREAMS: upstream.url, ROUTER_UPSTREAMS: upstream.url, HUB_URL: upstream.url } : {};
+  const env = {
+    HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one",
+    ALLOWED_MODELS: DEMO_MODELS.join(","),
+    ALLOWED_PROVIDERS: DEMO_PROVIDERS.join(","),
+    ...local,
+    ...vars,
+  };
   const envFile = path.join(scratch, "worker.env");
   await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n", { mode: 0o600 });
 

@@ -1,9 +1,12 @@
 // The demo page: one panel per example of the guide, and embeddings,
 // text-to-image and summarization, all calling the proxy worker that served
-// this page (same origin, no token in the page).
+// this page (same origin, no token in the page). The worker also answers the
+// Hub's provider look-ups and the providers' routes, so a call with
+// `provider: "auto"` resolves through it.
 import { InferenceClient } from "./pkg/index.browser.js";
 
-const client = new InferenceClient({ endpoint: location.origin, chatEndpoint: `${location.origin}/v1` });
+const origin = location.origin;
+const client = new InferenceClient({ endpoint: origin, chatEndpoint: `${origin}/v1`, routerUrl: origin, hubUrl: origin });
 
 // `make demo` writes demo-mode.json when answers come from the local upstream.
 const modeKnown = fetch("./demo-mode.json", { cache: "no-store" })
@@ -57,6 +60,7 @@ const PLAIN_WORDS = {
   NETWORK: "The proxy could not be reached.",
   BAD_RESPONSE: "The answer had an unexpected shape.",
   BUDGET_EXCEEDED: "The proxy's spending cap would be passed.",
+  NO_PROVIDER: "No inference provider serves this model for this task today.",
 };
 
 function errorView(err) {
@@ -69,10 +73,11 @@ function errorView(err) {
   );
 }
 
-function metaLine(ms, computeMs, attempts) {
+function metaLine(ms, computeMs, attempts, provider) {
   const parts = [`${Math.round(ms)} ms in all`];
   if (computeMs !== undefined) parts.push(`${Math.round(computeMs * 10) / 10} ms upstream compute`);
   if (attempts > 1) parts.push(`${attempts} attempts`);
+  if (provider) parts.push(`served by ${provider}`);
   return el("p", { className: "meta latency" }, parts.join(" · "));
 }
 
@@ -82,9 +87,11 @@ function rawJson(value) {
 
 /**
  * Wires a panel: `run(form, callOptions)` calls the API, `render(output)` shows
- * it (it may return a promise); JSON outputs are also shown raw.
+ * it (it may return a promise); JSON outputs are also shown raw. `failed(err,
+ * form)` may return more to show under an error; `showProvider` names the
+ * provider that answered in the latency line.
  */
-function panel(id, run, render) {
+function panel(id, run, render, { failed = () => [], showProvider = false } = {}) {
   const section = document.getElementById(id);
   const form = section.querySelector("form");
   const result = section.querySelector(".result");
@@ -96,8 +103,10 @@ function panel(id, run, render) {
     result.replaceChildren(el("p", { className: "status" }, "Working…"));
     let computeMs;
     let attempts = 0;
+    let provider;
     const onAttempt = (info) => {
       attempts = info.attempt;
+      provider = info.provider;
       if (info.computeTimeMs !== undefined) computeMs = info.computeTimeMs;
       if (info.delayMs !== undefined) {
         const seconds = Math.max(1, Math.round(info.delayMs / 1000));
@@ -109,10 +118,10 @@ function panel(id, run, render) {
       const output = await run(form, { onAttempt });
       const view = await render(output);
       const raw = output instanceof Blob ? [] : [rawJson(output)];
-      result.replaceChildren(view, metaLine(performance.now() - started, computeMs, attempts), ...raw);
+      result.replaceChildren(view, metaLine(performance.now() - started, computeMs, attempts, showProvider && provider), ...raw);
       result.dataset.state = "done";
     } catch (err) {
-      result.replaceChildren(errorView(err));
+      result.replaceChildren(errorView(err), ...failed(err, form));
       result.dataset.state = "error";
     } finally {
       button.disabled = false;
@@ -129,6 +138,11 @@ panel(
   bars,
 );
 
+// Generation: the provider is whichever the Hub says serves the model
+// (`provider: "auto"`). When none does (the guide's gpt2 today), the panel
+// offers a model that is served; taking the offer fills it in and runs it,
+// leaving the focus on the model field it changed.
+const OFFERED = document.getElementById("generation").dataset.offer;
 panel(
   "generation",
   (form, options) =>
@@ -136,9 +150,22 @@ panel(
       value(form, "model").trim(),
       value(form, "prompt"),
       { max_length: Number(value(form, "max_length")), temperature: Number(value(form, "temperature")) },
-      options,
+      { ...options, provider: "auto" },
     ),
   (output) => el("p", { className: "generated" }, output.generated_text),
+  {
+    showProvider: true,
+    failed: (err, form) => {
+      if (err?.code !== "NO_PROVIDER" || !OFFERED || value(form, "model").trim() === OFFERED) return [];
+      const take = el("button", { type: "button", className: "offer-take" }, `Try ${OFFERED}`);
+      take.addEventListener("click", () => {
+        form.elements.model.value = OFFERED;
+        form.elements.model.focus();
+        form.requestSubmit();
+      });
+      return [el("p", { className: "offer" }, "A model that is served for text generation: ", take)];
+    },
+  },
 );
 
 // Image panel: file picker, drag and drop, the sample, and a preview.

@@ -11,7 +11,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { DEMO_MODELS, startDemo } from "../../scripts/demo-server.mjs";
+import { DEMO_MODELS, OFFERED_MODEL, startDemo } from "../../scripts/demo-server.mjs";
 import { launchChromium } from "../support/browser.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -24,6 +24,9 @@ const MNLI = "facebook/bart-large-mnli";
 const MINILM = "sentence-transformers/all-MiniLM-L6-v2";
 const FLUX = "black-forest-labs/FLUX.1-schnell";
 const BART_CNN = "facebook/bart-large-cnn";
+// The offered model's id at together, which serves it for text generation (tests/upstream/hub.mjs).
+const OFFERED_AT_TOGETHER = "Qwen/Qwen2.5-7B-Instruct-Turbo";
+const GPT2_NO_PROVIDER = "no provider serves gpt2 for text-generation (asked: auto); the Hub maps it for no task at all";
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
 
 let demo;
@@ -94,9 +97,17 @@ const rawShown = (page, id) => page.$eval(`#${id} details pre`, (pre) => JSON.pa
 
 /** The local upstream's own answer to a body, asked directly. */
 async function upstreamAnswer(model, body, type = "application/json", read = (r) => r.json()) {
-  const response = await fetch(`${demo.upstream.url}/models/${model}`, { method: "POST", headers: { "content-type": type, "x-test-direct": "1" }, body });
+  return upstreamAt(`/models/${model}`, body, type, read);
+}
+
+/** The same, at any path of the local upstream (a provider route, say). */
+async function upstreamAt(route, body, type = "application/json", read = (r) => r.json()) {
+  const response = await fetch(`${demo.upstream.url}${route}`, { method: "POST", headers: { "content-type": type, "x-test-direct": "1" }, body });
   return read(response);
 }
+
+/** The requests the worker forwarded to the local upstream since `from` (an index of its log). */
+const forwardedSince = (from) => demo.upstream.requests.slice(from).filter((r) => !r.headers["x-test-direct"]);
 
 const LATENCY = /^\d+ ms in all · [\d.]+ ms upstream compute$/;
 
@@ -117,12 +128,43 @@ async function runPanels(page, viewportName) {
   const sentiment = (await upstreamAnswer(SST2, JSON.stringify({ inputs: text })))[0];
   await checkBars(page, viewportName, "sentiment", sentiment, sentiment);
 
-  // Text generation with max_length and temperature.
+  // Text generation, provider "auto": the Hub maps the guide's gpt2 to no
+  // provider, so the panel shows NO_PROVIDER (no inference request was made)
+  // and offers a served model; taking it runs the guide's parameters through
+  // together.
+  assert.equal(await page.inputValue("#generation input[name=model]"), "gpt2");
   const prompt = await page.inputValue("#generation textarea");
+  const beforeGpt2 = demo.upstream.requests.length;
   await submit(page, "generation");
-  // Today's protocol: a completion, whose continuation the panel shows.
-  const completion = await upstreamAnswer("gpt2/v1/completions", JSON.stringify({ model: "gpt2", max_length: 50, temperature: 0.7, prompt }));
+  assert.equal(await page.getAttribute("#generation .result", "data-state"), "error");
+  assert.equal(await page.textContent("#generation .error .code"), "NO_PROVIDER");
+  assert.equal(await page.textContent("#generation .error .message"), GPT2_NO_PROVIDER);
+  assert.equal(
+    await page.textContent("#generation .error .meta"),
+    "No inference provider serves this model for this task today.",
+  );
+  // Only a Hub look-up, if any (the worker may hold gpt2's answer already).
+  const gpt2Sent = forwardedSince(beforeGpt2).map((r) => `${r.method} ${r.path}${r.query}`);
+  assert.ok(gpt2Sent.every((r) => r === "GET /api/models/gpt2?expand[]=inferenceProviderMapping"), gpt2Sent.join(", "));
+  assert.equal(await page.textContent("#generation .offer"), `A model that is served for text generation: Try ${OFFERED_MODEL}`);
+  assert.equal(await page.textContent("#generation .offer button"), `Try ${OFFERED_MODEL}`);
+  await page.locator("#generation").screenshot({ path: path.join(shots, `${viewportName}-generation-no-provider.png`) });
+
+  const beforeOffer = demo.upstream.requests.length;
+  await page.click("#generation .offer button");
+  await page.waitForSelector("#generation .result[data-state=done]", { timeout: 30_000 });
+  assert.equal(await page.inputValue("#generation input[name=model]"), OFFERED_MODEL);
+  assert.equal(await page.evaluate(() => document.activeElement?.name), "model", "the focus is on the model field the offer filled in");
+  // Today's protocol at together: a completion of together's id, the guide's
+  // parameters passed through; the panel shows the upstream's continuation.
+  const sent = forwardedSince(beforeOffer).filter((r) => r.path === "/together/v1/completions" && r.json?.model === OFFERED_AT_TOGETHER);
+  assert.equal(sent.length, 1, forwardedSince(beforeOffer).map((r) => r.path).join(", "));
+  assert.deepEqual(sent[0].json, { model: OFFERED_AT_TOGETHER, prompt, max_length: 50, temperature: 0.7 });
+  const completion = await upstreamAt("/together/v1/completions", sent[0].bodyText);
   assert.equal(await page.textContent("#generation .generated"), completion.choices[0].text);
+  assert.deepEqual(await rawShown(page, "generation"), { generated_text: completion.choices[0].text });
+  assert.match(await page.textContent("#generation .latency"), /^\d+ ms in all · [\d.]+ ms upstream compute · served by together$/);
+  assert.equal(await page.$("#generation .offer"), null, "the offer is gone once taken");
   await page.locator("#generation").screenshot({ path: path.join(shots, `${viewportName}-generation.png`) });
 
   // Image: the sample button, with a preview.
@@ -247,18 +289,25 @@ describe("the demo page through the worker", () => {
     const page = await openDemo(VIEWPORTS.desktop);
     const unlabelled = await page.$$eval("main input, main textarea", (fields) => fields.filter((f) => f.labels.length === 0).map((f) => f.name));
     assert.deepEqual(unlabelled, []);
-    // Tab onwards from where the last panel left the focus, Enter on its button.
-    const press = async (id) => {
-      const target = await page.$(`#${id} button[type=submit]`);
+    // Tab onwards from where the last panel left the focus, Enter on a button.
+    const pressOn = async (selector, id, state = "done") => {
+      const target = await page.$(selector);
       let reached = false;
       for (let i = 0; i < 40 && !reached; i++) {
         await page.keyboard.press("Tab");
         reached = await page.evaluate((el) => document.activeElement === el, target);
       }
-      assert.ok(reached, `Tab never reached the ${id} button`);
+      assert.ok(reached, `Tab never reached ${selector}`);
       await page.keyboard.press("Enter");
-      await page.waitForSelector(`#${id} .result[data-state=done]`);
+      await page.waitForSelector(`#${id} .result[data-state=${state}]`);
     };
+    const press = (id, state) => pressOn(`#${id} button[type=submit]`, id, state);
+    // Generation: gpt2 is served by no provider; the offer is the next stop.
+    await press("generation", "error");
+    assert.equal(await page.textContent("#generation .error .code"), "NO_PROVIDER");
+    await pressOn("#generation .offer button", "generation");
+    assert.equal(await page.evaluate(() => document.activeElement === document.querySelector("#generation input[name=model]")), true);
+    assert.ok((await page.textContent("#generation .generated")).length > 0);
     await press("zero-shot");
     assert.equal((await rendered(page, "zero-shot")).length, 3);
     await press("similarity");
