@@ -61,6 +61,7 @@ before(async () => {
     mounts: { "/pkg/": pkgDir },
     routes: {
       "/": path.join(here, "page.html"),
+      "/harness.js": path.join(here, "harness.js"),
       "/image.png": { body: recording.image, type: "image/png" },
     },
   });
