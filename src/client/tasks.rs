@@ -234,6 +234,9 @@ fn image_answer(task: Task, answered: &Answered) -> Result<JsValue, Error> {
     blob_of(&bytes, kind).map(JsValue::from).ok_or_else(bad)
 }
 
+/// The route of the providers that serve text generation as chat.
+const CHAT_ROUTE: &str = "openai/v1/chat/completions";
+
 /// What a call sends to a provider other than hf-inference, whose body
 /// differs (the reference client's forms, docs/wire.md).
 #[derive(Clone)]
@@ -274,6 +277,21 @@ impl AtProvider {
         };
         match self {
             AtProvider::Same | AtProvider::Chat(_) => {}
+            AtProvider::Generation {
+                prompt,
+                params,
+                stream,
+            } if provider_route(provider, Task::TextGeneration) == Some(CHAT_ROUTE) => {
+                // A chat request of one user message, parameters as for a completion.
+                let message = Object::new();
+                let _ = Reflect::set(&message, &"role".into(), &"user".into());
+                let _ = Reflect::set(&message, &"content".into(), &JsValue::from_str(prompt));
+                set("messages", &js_sys::Array::of1(&message));
+                copy(params, completion::RENAMED);
+                if *stream {
+                    set("stream", &JsValue::TRUE);
+                }
+            }
             AtProvider::Generation {
                 prompt,
                 params,

@@ -19,6 +19,28 @@ fn first_choice<D: Document>(doc: &D) -> Option<D> {
     doc.member("choices")?.elements()?.into_iter().next()
 }
 
+/// A choice's text: a completion's `text`, or a chat answer's
+/// `message.content` (or a chat chunk's `delta.content`), for providers that
+/// serve text generation on their chat route.
+fn choice_text<D: Document>(choice: &D) -> Option<String> {
+    let chat = || {
+        let message = choice
+            .member("message")
+            .or_else(|| choice.member("delta"))?;
+        // A chunk without content (the role, the last one) adds no text.
+        Some(
+            message
+                .member("content")
+                .and_then(|c| c.as_text())
+                .unwrap_or_default(),
+        )
+    };
+    choice
+        .member("text")
+        .and_then(|t| t.as_text())
+        .or_else(chat)
+}
+
 /// A completion answer's text: `choices[0].text` (the continuation only),
 /// after `prompt` when the caller asked for `return_full_text`.
 pub fn completion_text<D: Document>(doc: &D, full_text_of: Option<&str>) -> Result<String, Error> {
@@ -26,8 +48,8 @@ pub fn completion_text<D: Document>(doc: &D, full_text_of: Option<&str>) -> Resu
         return Err(error);
     }
     let text = first_choice(doc)
-        .and_then(|choice| choice.member("text"))
-        .and_then(|text| text.as_text())
+        .as_ref()
+        .and_then(choice_text)
         .ok_or_else(|| bad_response(Task::TextGeneration, "a completion ({choices: [{text}]})"))?;
     Ok(match full_text_of {
         Some(prompt) => format!("{prompt}{text}"),
@@ -92,9 +114,7 @@ impl CompletionStream {
         let Some(choice) = first_choice(doc) else {
             return Ok(None);
         };
-        let text = choice
-            .member("text")
-            .and_then(|t| t.as_text())
+        let text = choice_text(&choice)
             .ok_or_else(|| bad_response(Task::TextGeneration, "a completion chunk"))?;
         self.index += 1;
         self.text.push_str(&text);
@@ -141,6 +161,9 @@ mod tests {
                 "the text-generation answer is not a completion ({choices: [{text}]})"
             )
         );
+        let chat =
+            json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]});
+        assert_eq!(completion_text(&chat, None), Ok("Hi".to_owned()));
         let upstream = completion_text(&json!({"error": "Model too busy"}), None).unwrap_err();
         assert_eq!(upstream.message(), "Model too busy");
     }
@@ -175,8 +198,13 @@ mod tests {
             .unwrap();
         assert_eq!(only.generated_text.as_deref(), Some("Count: one"));
         assert_eq!(only.token.text, " one");
+        let delta = stream
+            .chunk(&json!({"choices": [{"delta": {"content": " three"}, "finish_reason": null}]}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(delta.token.text, " three");
         let bad = stream
-            .chunk(&json!({"choices": [{"delta": {}}]}))
+            .chunk(&json!({"choices": [{"logprobs": {}}]}))
             .unwrap_err();
         assert_eq!(
             bad.message(),

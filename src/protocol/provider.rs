@@ -110,6 +110,8 @@ pub fn hub_task(task: Task) -> &'static str {
 pub fn provider_route(provider: &str, task: Task) -> Option<&'static str> {
     Some(match (provider, task) {
         ("together", Task::TextGeneration) => "v1/completions",
+        // Groq serves text generation on its chat route only.
+        ("groq", Task::TextGeneration) => "openai/v1/chat/completions",
         ("together" | "nscale", Task::TextToImage) => "v1/images/generations",
         ("together" | "scaleway", Task::FeatureExtraction) => "v1/embeddings",
         _ => return None,

@@ -72,6 +72,17 @@ describe("resolution through the Hub", () => {
     assert.deepEqual(out, { generated_text: answer.choices[0].text });
   });
 
+  test("groq serves text generation on its chat route: one user message, the answer's content", async () => {
+    up.hub("acme/chat-model", { groq: { providerId: "acme-instant", status: "live", task: "text-generation" } });
+    const out = await client().textGeneration("acme/chat-model", "Say hi", { max_new_tokens: 4, temperature: 0 }, { provider: "auto" });
+    const sent = up.requests.find((r) => !r.hub);
+    assert.equal(sent.path, "/groq/openai/v1/chat/completions");
+    const body = { messages: [{ role: "user", content: "Say hi" }], max_tokens: 4, temperature: 0, model: "acme-instant" };
+    assert.deepEqual(sent.json, body);
+    const answer = await raw("/groq/openai/v1/chat/completions", body);
+    assert.deepEqual(out, { generated_text: answer.choices[0].message.content });
+  });
+
   test("hf-inference asks no Hub, and sentence similarity counts as feature extraction there", async () => {
     await client({ provider: "hf-inference" }).summarization("facebook/bart-large-cnn", "A text to shorten.");
     assert.deepEqual(up.requests.map((r) => r.path), ["/hf-inference/models/facebook/bart-large-cnn"]);
