@@ -121,6 +121,8 @@ export interface AttemptInfo {
   requestId?: string;
   /** The provider that served it (x-inference-provider), or the one a provider list sent it to. */
   provider?: string;
+  /** What a proxy that accounts for usage counted the attempt as costing, in USD (its x-usage-cost header). */
+  costUsd?: number;
 }
 
 /** Options of a single call; a client's options are their defaults. */

@@ -65,6 +65,8 @@ pub(crate) struct Facts {
     pub compute_time_ms: Option<u64>,
     /// `x-inference-provider`: who served the attempt.
     pub provider: Option<String>,
+    /// `x-usage-cost`: what a proxy counted it as costing, in USD.
+    pub cost_usd: Option<f64>,
 }
 
 /// How one attempt ended.
@@ -231,6 +233,7 @@ where
                 compute_time_ms: facts.compute_time_ms,
                 request_id: facts.request_id.clone(),
                 provider,
+                cost_usd: facts.cost_usd,
             });
         }
         match (end, next) {

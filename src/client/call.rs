@@ -284,6 +284,7 @@ impl Inner {
                     facts.request_id = incoming.request_id();
                     facts.compute_time_ms = incoming.compute_time_ms();
                     facts.provider = incoming.header("x-inference-provider");
+                    facts.cost_usd = incoming.usage_cost_usd();
                 }
                 if !incoming.ok() {
                     return match incoming.error_answer(secrets).await {

@@ -218,6 +218,9 @@ pub struct AttemptInfo {
     /// The provider that served it (`x-inference-provider`), or the one a
     /// provider list sent it to.
     pub provider: Option<String>,
+    /// What a proxy that accounts for usage counted it as costing, in USD
+    /// (its `x-usage-cost` header).
+    pub cost_usd: Option<f64>,
 }
 
 /// Observes attempts; what it does cannot change the call's outcome.

@@ -287,6 +287,14 @@ impl Incoming {
             .and_then(|seconds| compute_time_ms(js_sys::parse_float(&seconds)))
     }
 
+    /// `x-usage-cost`: what the proxy counted the answer as costing, in USD
+    /// (a finite, non-negative number; anything else is ignored).
+    pub fn usage_cost_usd(&self) -> Option<f64> {
+        self.header("x-usage-cost")
+            .map(|usd| js_sys::parse_float(&usd))
+            .filter(|usd| usd.is_finite() && *usd >= 0.0)
+    }
+
     /// `content-type`, lower-cased ("" without one).
     pub fn content_type(&self) -> String {
         self.header("content-type")

@@ -215,6 +215,8 @@ struct JsAttemptInfo<'a> {
     request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
 }
 
 fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
@@ -229,6 +231,7 @@ fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
             compute_time_ms: info.compute_time_ms,
             request_id: info.request_id.as_deref(),
             provider: info.provider.as_deref(),
+            cost_usd: info.cost_usd,
         });
         // An observer that throws changes nothing.
         let _ = function.call1(&JsValue::UNDEFINED, &info.unwrap_or(JsValue::UNDEFINED));

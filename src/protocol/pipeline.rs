@@ -324,19 +324,25 @@ fn is_numbers<D: Document>(value: &D, depth: u8) -> bool {
         .all(|e| e.as_number().is_some() || (depth > 1 && is_numbers(e, depth - 1)))
 }
 
-/// What a shape is, in BAD_RESPONSE messages.
+/// What a shape is, in BAD_RESPONSE messages: `[{a, b}]` for a list of
+/// items, `{a, b}` for one (written without `format!` and `join`, which
+/// would each bring their code into the wasm for this one message).
 fn expected(shape: Shape) -> String {
     match shape {
         Shape::Numbers { depth: 1 } => "number[]".to_owned(),
         Shape::Numbers { .. } => "number[] or number[][]".to_owned(),
         Shape::Image => "an image".to_owned(),
         Shape::Items { members, unwrap } => {
-            let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
-            let item = format!("{{{}}}", names.join(", "));
-            match unwrap {
-                Unwrap::List => format!("[{item}]"),
-                _ => item,
+            let list = unwrap == Unwrap::List;
+            let mut text = String::from(if list { "[{" } else { "{" });
+            for (i, (name, _)) in members.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(name);
             }
+            text.push_str(if list { "}]" } else { "}" });
+            text
         }
     }
 }

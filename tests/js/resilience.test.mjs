@@ -51,6 +51,23 @@ test("429 with Retry-After: 1 then 200 succeeds after at least 1 s", async () =>
   assert.ok(infos.every((i) => typeof i.durationMs === "number" && i.durationMs >= 0));
 });
 
+test("a proxy's x-usage-cost reaches onAttempt as costUsd; anything but a USD amount is ignored", async () => {
+  up.fault([
+    { status: 503, body: '{"error":"busy"}', headers: { "x-usage-cost": "0.0004" } },
+    { headers: { "x-usage-cost": "0.00125" } },
+  ]);
+  const { client, infos } = observed({ retry: { baseDelayMs: 1 } });
+  await client.textClassification(SST2, "I like you");
+  assert.deepEqual(infos.map((i) => i.costUsd), [0.0004, 0.00125]);
+  for (const odd of ["free", "-1", ""]) {
+    up.reset();
+    up.fault({ headers: { "x-usage-cost": odd } });
+    const seen = observed({});
+    await seen.client.textClassification(SST2, "I like you");
+    assert.equal(seen.infos[0].costUsd, undefined, JSON.stringify(odd));
+  }
+});
+
 test("503 loading then 200 succeeds, waiting at least estimated_time", async () => {
   up.fault({ status: 503, body: '{"error":"Model gpt2 is currently loading","estimated_time":0.3}' });
   const { client, infos } = observed({ retry: { baseDelayMs: 1 } });

@@ -443,7 +443,10 @@ describe("classes and functions", () => {
     const required = declared.filter((m) => !m.optional).map((m) => m.name);
     const infos = [];
     const c = new hf.InferenceClient({ endpoint: up.url, retry: { baseDelayMs: 1, maxDelayMs: 1 }, onAttempt: (i) => infos.push(i) });
-    up.fault({ status: 503, body: '{"error":"Model is currently loading","estimated_time":0.001}' });
+    up.fault([
+      { status: 503, body: '{"error":"Model is currently loading","estimated_time":0.001}' },
+      { headers: { "x-usage-cost": "0.0002" } }, // as a proxy that accounts for usage answers
+    ]);
     await c.textClassification(SST2, "hi"); // a failed attempt, then one answered with x-compute-time
     const closed = await closedPort();
     await rejection(new hf.InferenceClient({ endpoint: `http://127.0.0.1:${closed}`, retry: false, onAttempt: (i) => infos.push(i) }).textClassification(SST2, "hi"));
