@@ -8,6 +8,7 @@ use crate::protocol::error::{Error, ErrorCode};
 use crate::protocol::model::{ROUTER_CHAT, ROUTER_TASKS};
 use crate::protocol::token::Token;
 
+use super::keys::ClientKeys;
 use super::patterns::ModelPattern;
 use super::providers::{ProviderRule, DEFAULT_ALLOWED_PROVIDERS};
 
@@ -259,38 +260,10 @@ pub struct ProxyConfig {
     pub cache_models: Vec<ModelPattern>,
     /// `CACHE_TTL_SECONDS`.
     pub cache_ttl_seconds: u32,
-    /// `CLIENT_KEYS`, when set.
+    /// `CLIENT_KEYS`, when set: every request must present one of them.
     pub client_keys: Option<ClientKeys>,
     /// `BILL_TO`.
     pub bill_to: Option<String>,
-}
-
-/// The keys clients must present in `x-api-key`. Debug never prints them.
-#[derive(Clone)]
-pub struct ClientKeys(Vec<String>);
-
-impl ClientKeys {
-    /// Which of the keys `presented` is, if any: every key is compared, each
-    /// in constant time, so the answer takes as long whichever matches.
-    pub fn position(&self, presented: &str) -> Option<usize> {
-        self.0.iter().enumerate().fold(None, |found, (index, key)| {
-            let equal = constant_time_eq(key.as_bytes(), presented.as_bytes());
-            found.or(equal.then_some(index))
-        })
-    }
-}
-
-impl std::fmt::Debug for ClientKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ClientKeys([{} redacted])", self.0.len())
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn config_error(message: String) -> Error {
@@ -333,23 +306,11 @@ impl ProxyConfig {
             .ok_or_else(|| {
                 config_error("ALLOWED_MODELS is not set: list the models this proxy serves, e.g. \"google/*,gpt2\"".to_owned())
             })?;
-        let client_keys = match vars.text("CLIENT_KEYS")? {
-            None => None,
-            Some(list) => {
-                let keys: Vec<String> = list
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if keys.is_empty() {
-                    return Err(config_error(
-                        "CLIENT_KEYS is set but lists no key".to_owned(),
-                    ));
-                }
-                Some(ClientKeys(keys))
-            }
-        };
+        let client_keys = vars
+            .text("CLIENT_KEYS")?
+            .map(|value| ClientKeys::parse(&value, &allowed_models))
+            .transpose()
+            .map_err(config_error)?;
         // Sent as a header on every upstream call: refused here rather than
         // failing each request.
         let bill_to = vars.text("BILL_TO")?;
@@ -684,6 +645,16 @@ mod tests {
             ),
             ("CLIENT_KEYS", ",", "CLIENT_KEYS is set but lists no key"),
             (
+                "CLIENT_KEYS",
+                r#"[{"name":"app","sha256":"supersecretkey"}]"#,
+                "CLIENT_KEYS[0].sha256 must be the key's SHA-256 as 64 hex digits (printf %s \"$KEY\" | sha256sum)",
+            ),
+            (
+                "CLIENT_KEYS",
+                r#"[{"name":"app","sha256":"9b346041bc9a49574eb2665b2ad2a0a3f9f9cce4e42f5d1f26deb8a256b5966a","models":["google/gemma-2b"]}]"#,
+                "CLIENT_KEYS[0].models[0] names google/gemma-2b, which ALLOWED_MODELS does not allow",
+            ),
+            (
                 "ALLOWED_PROVIDERS",
                 "together;groq",
                 "ALLOWED_PROVIDERS entries must be provider names like together, auto or *; \"together;groq\" is not",
@@ -854,14 +825,39 @@ mod tests {
         let keys = c.client_keys.unwrap();
         let found: Vec<_> = ["k1", "k2", "k3", "", "k1 "]
             .iter()
-            .map(|k| keys.position(k))
+            .map(|k| keys.find(k, &[0; 32]).map(|key| key.name().to_owned()))
             .collect();
-        assert_eq!(found, [Some(0), Some(1), None, None, None]);
+        assert_eq!(
+            found,
+            [Some("key#0".into()), Some("key#1".into()), None, None, None]
+        );
         assert_eq!(format!("{keys:?}"), "ClientKeys([2 redacted])");
         assert!(with(&[("ALLOWED_ORIGINS", "*")])
             .unwrap()
             .allowed_origins
             .allows("https://any.example", "x"));
+    }
+
+    #[test]
+    fn json_client_keys_are_read_within_allowed_models() {
+        // `printf %s key-one | sha256sum`
+        let hash = "9b346041bc9a49574eb2665b2ad2a0a3f9f9cce4e42f5d1f26deb8a256b5966a";
+        let value = format!(r#"[{{"name":"app","sha256":"{hash}","models":["gpt2"]}}]"#);
+        let c = read(&[
+            ("HF_TOKEN", "hf_secretvalue"),
+            ("ALLOWED_MODELS", "gpt2"),
+            ("CLIENT_KEYS", &value),
+        ])
+        .unwrap();
+        let keys = c.client_keys.unwrap();
+        let mut digest = [0u8; 32];
+        for (byte, i) in digest.iter_mut().zip((0..64).step_by(2)) {
+            *byte = u8::from_str_radix(&hash[i..i + 2], 16).unwrap();
+        }
+        let app = keys.find("key-one", &digest).unwrap();
+        assert_eq!((app.name(), app.allows("gpt2")), ("app", true));
+        let shown = format!("{keys:?}");
+        assert_eq!(shown, "ClientKeys([1 redacted])");
     }
 
     #[test]

@@ -17,14 +17,15 @@ use worker::{event, Cache, Context, Env, RateLimiter as Limiter, Response};
 use super::config::{ProxyConfig, Setting};
 use super::forward::{Forward, Upstreams};
 use super::hub::HubCache;
+use super::keys::{ClientKey, ClientKeys, Digest};
 use super::log::LogLine;
 use super::lookup::{map_back, mapping};
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
 use super::rules::{
-    cache_key, gateway_model, model_from_path, provider_model, rate_limit_key, refusal_body,
-    refusal_status, route, Call, Cors, Gateway, ModelRoute, Route, FORWARDED_RESPONSE_HEADERS,
-    PREFLIGHT_HEADERS,
+    cache_key, gateway_model, missing_client_key, model_from_path, outside_key_scope,
+    provider_model, rate_limit_key, refusal_body, refusal_status, route, Call, Cors, Gateway,
+    ModelRoute, Route, FORWARDED_RESPONSE_HEADERS, PREFLIGHT_HEADERS,
 };
 use crate::client::transport::now_ms;
 use crate::policy::random::SplitMix64;
@@ -33,7 +34,8 @@ use crate::protocol::error::{Error, ErrorCode};
 
 #[wasm_bindgen]
 extern "C" {
-    /// The runtime's Web Crypto, for the cache key's SHA-256.
+    /// The runtime's Web Crypto, for the SHA-256 of the cache key's body
+    /// and of a presented client key.
     #[wasm_bindgen(thread_local_v2, js_name = crypto)]
     static CRYPTO: web_sys::Crypto;
 
@@ -262,22 +264,24 @@ async fn serve(
         Route::Call(call) => call,
     };
 
-    // The client key, once verified, names the client for the rate limit; an
-    // unverified x-api-key names nothing (else every made-up key would get a
-    // fresh budget).
-    let mut verified_key = None;
-    if let Some(keys) = &config.client_keys {
-        verified_key = header(request, "x-api-key").and_then(|k| keys.position(&k));
-        if verified_key.is_none() {
-            return Err(refuse(
-                Error::new(
-                    ErrorCode::Unauthorized,
-                    "a valid client key is required in the x-api-key header",
-                )
-                .with_status(401),
-            ));
-        }
-    }
+    // The client key, once verified, names the client (for the rate limit
+    // and the log line) and bounds its models; an unverified x-api-key names
+    // nothing (else every made-up key would get a fresh budget).
+    let client = match &config.client_keys {
+        None => None,
+        Some(keys) => Some(
+            verify(keys, header(request, "x-api-key"))
+                .await
+                .map_err(refuse)?,
+        ),
+    };
+    line.client = client.map(|key| key.name().to_owned());
+    // A key's `models`, checked after ALLOWED_MODELS: `model` is the
+    // Hugging Face id, `shown` the model as the refusal names it.
+    let in_scope = |model: &str, shown: &str| match client {
+        Some(key) if !key.allows(model) => Err(refuse(outside_key_scope(shown))),
+        _ => Ok(()),
+    };
     let not_allowed = |model: &str| {
         refuse(
             Error::new(
@@ -292,11 +296,11 @@ async fn serve(
         let model = model_from_path(raw).map_err(refuse)?;
         let allowed = any_matches(&config.allowed_models, &model);
         line.model = Some(model.clone());
-        if allowed {
-            Ok(model)
-        } else {
-            Err(not_allowed(raw))
+        if !allowed {
+            return Err(not_allowed(raw));
         }
+        in_scope(&model, raw)?;
+        Ok(model)
     };
     let judged = match call {
         Call::Hub(raw) => Judged::Hub(path_model(&raw, line)?),
@@ -327,10 +331,13 @@ async fn serve(
     if declared.is_some_and(|n| n > config.max_body_bytes) {
         return Err(too_large());
     }
-    let client = rate_limit_key(verified_key, header(request, "cf-connecting-ip").as_deref());
+    let limited = rate_limit_key(
+        client.map(ClientKey::name),
+        header(request, "cf-connecting-ip").as_deref(),
+    );
     if let Err(wait_ms) = rate_limit(
         settings.limiter.as_ref(),
-        &client,
+        &limited,
         config.rate_limit_per_minute,
     )
     .await
@@ -371,6 +378,7 @@ async fn serve(
             if !any_matches(&config.allowed_models, &id) {
                 return Err(not_allowed(&model));
             }
+            in_scope(&id, &model)?;
             let provider = config.allowed_providers.check_model(&model);
             line.provider = Some(provider.map_err(refuse)?);
             (&settings.chat, gateway.path().to_owned(), None)
@@ -380,7 +388,9 @@ async fn serve(
             let model = map_back(&settings, &provider, &id, line)
                 .await
                 .map_err(refuse)?;
-            line.model = Some(model);
+            line.model = Some(model.clone());
+            // The scope applies to the Hugging Face model the id maps back to.
+            in_scope(&model, &model)?;
             (&settings.router, format!("/{provider}/{route}"), None)
         }
     };
@@ -503,7 +513,27 @@ fn parse_body(body: &Uint8Array) -> Option<JsValue> {
     parse_json(&text).ok()
 }
 
-/// The SHA-256 of a body, computed by the runtime's Web Crypto.
+/// The client whose key is `presented` (the `x-api-key` header): the key's
+/// SHA-256, taken by the runtime's Web Crypto, is compared with the hashes
+/// of `CLIENT_KEYS`. 401 without a valid key.
+async fn verify(keys: &ClientKeys, presented: Option<String>) -> Result<&ClientKey, Error> {
+    let presented = presented
+        .filter(|key| !key.is_empty())
+        .ok_or_else(missing_client_key)?;
+    let digest: Digest = sha256(&Uint8Array::from(presented.as_bytes()))
+        .await
+        .and_then(|digest| digest.try_into().ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::UpstreamError,
+                "the proxy could not hash the client key",
+            )
+        })?;
+    keys.find(&presented, &digest)
+        .ok_or_else(missing_client_key)
+}
+
+/// The SHA-256 of some bytes, computed by the runtime's Web Crypto.
 async fn sha256(body: &Uint8Array) -> Option<Vec<u8>> {
     let promise = CRYPTO
         .with(web_sys::Crypto::subtle)

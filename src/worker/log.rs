@@ -1,5 +1,6 @@
-//! The one structured log line per request. It names the model, status,
-//! timing, cache and upstream; never the token and never the request body.
+//! The one structured log line per request. It names the client (its key's
+//! name), the model, status, timing, cache and upstream; never the token,
+//! a client key or its hash, and never the request body.
 
 use serde::Serialize;
 
@@ -11,6 +12,10 @@ pub struct LogLine {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// The client, once its key is verified: the key's name (`mobile-app`,
+    /// `key#0`), never the key or its hash. Unset without `CLIENT_KEYS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// The model, once known: the Hugging Face id (a provider request's id
     /// mapped back).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +67,7 @@ mod tests {
         let line = LogLine {
             method: "POST".into(),
             path: "/models/gpt2".into(),
+            client: Some("mobile-app".into()),
             model: Some("gpt2".into()),
             provider: None,
             status: 200,
@@ -75,7 +81,7 @@ mod tests {
         };
         assert_eq!(
             line.to_json(),
-            r#"{"method":"POST","path":"/models/gpt2","model":"gpt2","status":200,"duration_ms":42,"cache":"MISS","upstream":"router","attempts":2,"compute_time_ms":16}"#
+            r#"{"method":"POST","path":"/models/gpt2","client":"mobile-app","model":"gpt2","status":200,"duration_ms":42,"cache":"MISS","upstream":"router","attempts":2,"compute_time_ms":16}"#
         );
         let refused = LogLine {
             method: "POST".into(),

@@ -1,13 +1,15 @@
 //! The Cloudflare Workers proxy (feature `worker`): keeps the access token
 //! server-side and forwards the Hugging Face protocol (task routes, chat and
 //! images, provider routes, the Hub's provider mapping) under an allow-list
-//! of models and providers, origin rules, client keys, a rate limit, a body
-//! limit and a cache. Everything but `handler`, `forward` and `lookup` is
-//! pure and tested natively; those three run on workers-rs and forward
-//! through the client's attempt loop and transport.
+//! of models and providers, origin rules, client keys (each with its name
+//! and its models), a rate limit, a body limit and a cache. Everything but
+//! `handler`, `forward` and `lookup` is pure and tested natively; those
+//! three run on workers-rs and forward through the client's attempt loop
+//! and transport.
 
 pub mod config;
 pub mod hub;
+pub mod keys;
 pub mod log;
 pub mod patterns;
 pub mod providers;

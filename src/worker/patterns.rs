@@ -19,12 +19,18 @@ impl ModelPattern {
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(|p| match p {
-                "*" => ModelPattern::Any,
-                _ => ModelPattern::Segments(p.split('/').map(Box::from).collect()),
-            })
+            .map(ModelPattern::parse)
             .collect();
         (!patterns.is_empty()).then_some(patterns)
+    }
+
+    /// One pattern (already trimmed, not empty, without a comma), as a
+    /// client key's `models` lists them.
+    pub fn parse(pattern: &str) -> ModelPattern {
+        match pattern {
+            "*" => ModelPattern::Any,
+            _ => ModelPattern::Segments(pattern.split('/').map(Box::from).collect()),
+        }
     }
 
     /// The one model id it matches, when it has no `*`.

@@ -341,14 +341,34 @@ impl Cors {
     }
 }
 
-/// The client a rate limit counts: the index of its verified client key (never
-/// the key itself), else its address.
-pub fn rate_limit_key(client_key: Option<usize>, client_ip: Option<&str>) -> String {
+/// The client a rate limit counts: the name of its verified client key
+/// (never the key or its hash), else its address. The two cannot meet: a
+/// key's name is `key#N` or letters, digits, `.`, `_` and `-`, never `ip:`.
+pub fn rate_limit_key(client_key: Option<&str>, client_ip: Option<&str>) -> String {
     match (client_key, client_ip) {
-        (Some(index), _) => format!("key#{index}"),
+        (Some(name), _) => name.to_owned(),
         (_, Some(ip)) => format!("ip:{ip}"),
         _ => "ip:unknown".to_owned(),
     }
+}
+
+/// The refusal of a request without a valid client key.
+pub fn missing_client_key() -> Error {
+    Error::new(
+        ErrorCode::Unauthorized,
+        "a valid client key is required in the x-api-key header",
+    )
+    .with_status(401)
+}
+
+/// The refusal of a model outside the client key's `models`: it names the
+/// model, never the key.
+pub fn outside_key_scope(model: &str) -> Error {
+    Error::new(
+        ErrorCode::Forbidden,
+        format!("model {model} is not among this client key's models (CLIENT_KEYS)"),
+    )
+    .with_status(403)
 }
 
 /// The Cache API key of an answer: a GET URL naming the model and the route
@@ -857,9 +877,30 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(rate_limit_key(Some(1), Some("1.2.3.4")), "key#1");
+        assert_eq!(rate_limit_key(Some("key#1"), Some("1.2.3.4")), "key#1");
+        assert_eq!(
+            rate_limit_key(Some("mobile-app"), Some("1.2.3.4")),
+            "mobile-app"
+        );
         assert_eq!(rate_limit_key(None, Some("1.2.3.4")), "ip:1.2.3.4");
         assert_eq!(rate_limit_key(None, None), "ip:unknown");
+        let shown = |err: Error| (err.code(), refusal_status(&err), err.message().to_owned());
+        assert_eq!(
+            shown(missing_client_key()),
+            (
+                ErrorCode::Unauthorized,
+                401,
+                "a valid client key is required in the x-api-key header".to_owned()
+            )
+        );
+        assert_eq!(
+            shown(outside_key_scope("gpt2")),
+            (
+                ErrorCode::Forbidden,
+                403,
+                "model gpt2 is not among this client key's models (CLIENT_KEYS)".to_owned()
+            )
+        );
         assert_eq!(
             cache_key(
                 "facebook/bart-large-mnli",

@@ -27,6 +27,17 @@ const QWEN = "Qwen/Qwen2.5-7B-Instruct";
 const BGE = "BAAI/bge-large-en-v1.5";
 const HUB_QUERY = "?expand[]=inferenceProviderMapping";
 
+/** A client key's SHA-256 in hex, as `printf %s "$KEY" | sha256sum` prints it. */
+const sha256hex = (key) => createHash("sha256").update(key).digest("hex");
+/** The suite's client keys: none of them, nor their hashes, may appear in an answer or a log line. */
+const CLIENT_KEY = {
+  app: "ck_app_9d1f7c3a2b5e",
+  scoped: "ck_scoped_4e8a0b6c1d7f",
+  old: "ck_rotated_old_7b2e9f",
+  new: "ck_rotated_new_3c5d1a",
+};
+const LEGACY_KEYS = ["key-one", "key-two"];
+
 let up;
 let hf;
 let cleanupPackage;
@@ -126,6 +137,11 @@ after(async () => {
   assert.ok(transcript.length > 50, `the leak check saw only ${transcript.length} answers`);
   assert.ok(!everything.includes(TOKEN), "the token appeared in an answer or a log line");
   assert.ok(!everything.includes("proxyTokenNeverLeaks"), "part of the token appeared");
+  for (const key of [...Object.values(CLIENT_KEY), ...LEGACY_KEYS]) {
+    assert.ok(!everything.includes(key), `the client key ${key.slice(0, 6)}... appeared in an answer or a log line`);
+    const hash = sha256hex(key);
+    assert.ok(!everything.toLowerCase().includes(hash), `the hash of ${key.slice(0, 6)}... appeared in an answer or a log line`);
+  }
 });
 
 beforeEach(() => up.reset());
@@ -219,6 +235,13 @@ describe("refusals: nothing reaches upstream", () => {
     ["a malformed ROUTER_UPSTREAMS", { ROUTER_UPSTREAMS: "router.huggingface.co" }, "ROUTER_UPSTREAMS must be a URL or a JSON array (ROUTER_UPSTREAMS: must start with https:// or http://)"],
     ["a malformed HUB_URL", { HUB_URL: "https://huggingface.co/?x" }, "HUB_URL: must not contain a query, a fragment or spaces"],
     ["a malformed HUB_CACHE_TTL_SECONDS", { HUB_CACHE_TTL_SECONDS: "1h" }, 'HUB_CACHE_TTL_SECONDS must be a whole number from 1 to 86400 (it is "1h")'],
+    // The plain key where its hash belongs: refused, and never echoed.
+    ["a client key where its hash belongs", { CLIENT_KEYS: JSON.stringify([{ name: "app", sha256: CLIENT_KEY.app }]) }, `CLIENT_KEYS[0].sha256 must be the key's SHA-256 as 64 hex digits (printf %s "$KEY" | sha256sum)`],
+    ["a misspelt CLIENT_KEYS member", { CLIENT_KEYS: JSON.stringify([{ name: "app", sha256: sha256hex(CLIENT_KEY.app), model: ["gpt2"] }]) }, "CLIENT_KEYS[0] has a member other than name, sha256 and models"],
+    ["CLIENT_KEYS that is no JSON array", { CLIENT_KEYS: `[{"name": "app", "sha256": "${sha256hex(CLIENT_KEY.app)}"` }, "CLIENT_KEYS is not a valid JSON array (EOF while parsing an object at line 1 column 93)"],
+    ["an empty CLIENT_KEYS array", { CLIENT_KEYS: "[]" }, "CLIENT_KEYS must be a non-empty JSON array of {name, sha256, models?}"],
+    ["a CLIENT_KEYS name given twice", { CLIENT_KEYS: JSON.stringify([{ name: "app", sha256: sha256hex(CLIENT_KEY.old) }, { name: "app", sha256: sha256hex(CLIENT_KEY.new) }]) }, `CLIENT_KEYS[1].name is also CLIENT_KEYS[0]'s: a name is one client (while its key is rotated, give both hashes as "sha256": [old, new])`],
+    ["a client key's model outside ALLOWED_MODELS", { CLIENT_KEYS: JSON.stringify([{ name: "app", sha256: sha256hex(CLIENT_KEY.app), models: ["mistralai/Mistral-7B-Instruct-v0.2"] }]) }, "CLIENT_KEYS[0].models[0] names mistralai/Mistral-7B-Instruct-v0.2, which ALLOWED_MODELS does not allow"],
   ]) {
     test(`${name} is 500 CONFIG naming the variable`, async () => {
       const broken = await proxyWith({ ...BASE, ...vars });
@@ -247,6 +270,7 @@ describe("settings wrangler binds as JSON values", () => {
     ["a list for a string setting", { ALLOWED_MODELS: ["gpt2"] }, "ALLOWED_MODELS must be a string (it is an array)"],
     ["a table for UPSTREAMS", { UPSTREAMS: { url: "https://a.example" } }, "UPSTREAMS must be a string (it is an object)"],
     ["a number for a string setting", { BILL_TO: 42 }, "BILL_TO must be a string (it is a number)"],
+    ["a list for CLIENT_KEYS (its JSON belongs in a string)", { CLIENT_KEYS: [{ name: "app", sha256: sha256hex(CLIENT_KEY.app) }] }, "CLIENT_KEYS must be a string (it is an array)"],
   ]) {
     test(`${name} is 500 CONFIG naming the variable`, async () => {
       const broken = await proxyWith({ ...BASE, ...vars });
@@ -960,6 +984,123 @@ describe("the Hub route", () => {
     const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: "key-one" });
     assertRefused(await get(keyed, `/api/models/${LLAMA}${HUB_QUERY}`), 401, "UNAUTHORIZED");
     assert.equal((await get(keyed, `/api/models/${LLAMA}${HUB_QUERY}`, { "x-api-key": "key-one" })).status, 200);
+  });
+});
+
+describe("client keys", () => {
+  // The JSON form: names, hashes (one rotated key with two), a scoped key.
+  const KEYS = JSON.stringify([
+    { name: "mobile-app", sha256: sha256hex(CLIENT_KEY.app) },
+    { name: "google-only", sha256: sha256hex(CLIENT_KEY.scoped).toUpperCase(), models: ["google/*"] },
+    { name: "web", sha256: [sha256hex(CLIENT_KEY.old), sha256hex(CLIENT_KEY.new)] },
+  ]);
+  const MISSING = "a valid client key is required in the x-api-key header";
+  const outside = (model) => `model ${model} is not among this client key's models (CLIENT_KEYS)`;
+  const send = (proxy, path, key, body = { inputs: "hi" }, headers = {}) =>
+    call(proxy, path, { ...json(body), headers: { "content-type": "application/json", ...(key === undefined ? {} : { "x-api-key": key }), ...headers } });
+
+  test("JSON CLIENT_KEYS: a listed key passes under its name; none, a wrong one or the hash itself is 401", async () => {
+    const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: KEYS });
+    const before = keyed.logs.length;
+    for (const key of [undefined, "", "ck_not_listed", sha256hex(CLIENT_KEY.app), `${CLIENT_KEY.app} `.repeat(2)]) {
+      const refused = await send(keyed, "/models/gpt2", key);
+      assertRefused(refused, 401, "UNAUTHORIZED");
+      assert.equal(refused.json.error, MISSING);
+    }
+    const right = await send(keyed, "/models/gpt2", CLIENT_KEY.app);
+    assert.equal(right.status, 200, right.text);
+    assert.equal(up.requests.length, 1);
+    assert.equal(up.requests[0].headers["x-api-key"], undefined, "the client key is not forwarded");
+    // The scoped key's hash was written in upper case: it is the same hash.
+    assert.equal((await send(keyed, `/models/${VIT}`, CLIENT_KEY.scoped)).status, 200);
+    const lines = await linesSince(keyed, before);
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.code, l.client]),
+      [...Array(5).fill([401, "UNAUTHORIZED", undefined]), [200, undefined, "mobile-app"], [200, undefined, "google-only"]],
+    );
+  });
+
+  test("a scoped key is 403 outside its models, naming the model and not the key; ALLOWED_MODELS applies too", async () => {
+    const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: KEYS });
+    const before = keyed.logs.length;
+    const task = await send(keyed, "/models/gpt2", CLIENT_KEY.scoped);
+    assertRefused(task, 403, "FORBIDDEN");
+    assert.equal(task.json.error, outside("gpt2"));
+    // Within the key's google/* but not within ALLOWED_MODELS: the proxy's list refuses it first.
+    const unlisted = await send(keyed, "/models/google/gemma-2b", CLIENT_KEY.scoped);
+    assertRefused(unlisted, 403, "FORBIDDEN");
+    assert.equal(unlisted.json.error, "model google/gemma-2b is not allowed by this proxy (ALLOWED_MODELS)");
+    // A chat model is judged without its suffix, and named as sent.
+    for (const model of [LLAMA, `${LLAMA}:hf-inference`]) {
+      const chat = await send(keyed, "/v1/chat/completions", CLIENT_KEY.scoped, { model, messages: [{ role: "user", content: "hi" }] });
+      assertRefused(chat, 403, "FORBIDDEN");
+      assert.equal(chat.json.error, outside(model));
+    }
+    const hub = await call(keyed, `/api/models/${LLAMA}${HUB_QUERY}`, { method: "GET", headers: { "x-api-key": CLIENT_KEY.scoped } });
+    assertRefused(hub, 403, "FORBIDDEN");
+    assert.equal(hub.json.error, outside(LLAMA));
+    // The same requests with an unscoped key pass.
+    assert.equal((await send(keyed, "/models/gpt2", CLIENT_KEY.app)).status, 200);
+    const chat = await send(keyed, "/v1/chat/completions", CLIENT_KEY.app, { model: LLAMA, messages: [{ role: "user", content: "hi" }] });
+    assert.equal(chat.status, 200, chat.text);
+    const lines = await linesSince(keyed, before);
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.code ?? null, l.client, l.model]),
+      [
+        [403, "FORBIDDEN", "google-only", "gpt2"],
+        [403, "FORBIDDEN", "google-only", "google/gemma-2b"],
+        [403, "FORBIDDEN", "google-only", LLAMA],
+        [403, "FORBIDDEN", "google-only", `${LLAMA}:hf-inference`],
+        [403, "FORBIDDEN", "google-only", LLAMA],
+        [200, null, "mobile-app", "gpt2"],
+        [200, null, "mobile-app", LLAMA],
+      ],
+    );
+    for (const answer of [task, hub]) assert.ok(!answer.text.includes("google-only"), answer.text);
+  });
+
+  test("on a provider route the scope applies to the Hugging Face model the provider's id maps back to", async () => {
+    const keyed = await proxyWith({
+      ...BASE,
+      ALLOWED_MODELS: `${LLAMA},${QWEN}`,
+      ALLOWED_PROVIDERS: "together",
+      CLIENT_KEYS: JSON.stringify([
+        { name: "qwen-only", sha256: sha256hex(CLIENT_KEY.scoped), models: [QWEN] },
+        { name: "mobile-app", sha256: sha256hex(CLIENT_KEY.app) },
+      ]),
+    });
+    const body = { model: "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo", messages: [{ role: "user", content: "hi" }] };
+    const refused = await send(keyed, "/together/v1/chat/completions", CLIENT_KEY.scoped, body);
+    assert.deepEqual([refused.status, refused.json], [403, { error: outside(LLAMA), code: "FORBIDDEN" }]);
+    assert.deepEqual(reached().other, [], "refused before it was forwarded");
+    up.reset();
+    const served = await send(keyed, "/together/v1/chat/completions", CLIENT_KEY.app, body);
+    assert.equal(served.status, 200, served.text);
+    assert.deepEqual(reached(), { hub: [], other: ["/together/v1/chat/completions"] });
+  });
+
+  test("while a key is rotated its old and new keys are one client: one name, one rate budget", async () => {
+    const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: KEYS, RATE_LIMIT_PER_MINUTE: "2" });
+    const before = keyed.logs.length;
+    const statuses = [];
+    for (const [key, ip] of [[CLIENT_KEY.old, "198.51.100.1"], [CLIENT_KEY.new, "198.51.100.2"], [CLIENT_KEY.old, "198.51.100.3"], [CLIENT_KEY.app, "198.51.100.1"]]) {
+      statuses.push((await send(keyed, "/models/gpt2", key, { inputs: "x" }, { "cf-connecting-ip": ip })).status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429, 200]);
+    const lines = await linesSince(keyed, before);
+    assert.deepEqual(lines.map((l) => [l.status, l.client]), [[200, "web"], [200, "web"], [429, "web"], [200, "mobile-app"]]);
+  });
+
+  test("the old comma list still works: its keys are key#0, key#1, ... and open every allowed model", async () => {
+    const keyed = await proxyWith({ ...BASE, CLIENT_KEYS: LEGACY_KEYS.join(", ") });
+    const before = keyed.logs.length;
+    assert.equal((await send(keyed, "/models/gpt2", LEGACY_KEYS[1])).status, 200);
+    assert.equal((await send(keyed, `/models/${VIT}`, LEGACY_KEYS[0])).status, 200);
+    const wrong = await send(keyed, "/models/gpt2", "key-three");
+    assert.deepEqual([wrong.status, wrong.json], [401, { error: MISSING, code: "UNAUTHORIZED" }]);
+    assert.equal(up.requests.length, 2);
+    const lines = await linesSince(keyed, before);
+    assert.deepEqual(lines.map((l) => [l.status, l.client]), [[200, "key#1"], [200, "key#0"], [401, undefined]]);
   });
 });
 
