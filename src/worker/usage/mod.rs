@@ -8,6 +8,7 @@
 //! Money is integer micro-USD ([`money`]), shown as USD numbers only in
 //! answers and messages.
 
+pub mod budgets;
 pub mod calendar;
 pub mod cost;
 pub mod money;

@@ -243,6 +243,7 @@ impl RouterPrices {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::worker::usage::read::tests::assert_refused;
     use serde_json::json;
 
     /// The example setting.
@@ -295,7 +296,7 @@ pub(crate) mod tests {
 
     #[test]
     fn malformed_members_are_named() {
-        for (value, message) in [
+        let cases = [
             (json!([]), "PRICES must be a JSON object (it is an array)"),
             (
                 json!({"compute": {"cpu": "0.1"}}),
@@ -341,15 +342,8 @@ pub(crate) mod tests {
                 json!({"models": {"gpt2": {"request_usd": 2e6}}}),
                 "PRICES.models.gpt2.request_usd must be a number of USD from 0 to 1000000",
             ),
-        ] {
-            let error = Prices::from_json(&value).unwrap_err();
-            assert_eq!(error.code(), crate::ErrorCode::Config);
-            assert_eq!(error.message(), message, "{value}");
-        }
-        assert!(Prices::parse("{\"compute\": ")
-            .unwrap_err()
-            .message()
-            .starts_with("PRICES is not valid JSON"));
+        ];
+        assert_refused("PRICES", Prices::from_json, Prices::parse, &cases);
     }
 
     #[test]

@@ -94,8 +94,27 @@ pub(super) fn micro_usd(value: &Value, path: &str) -> Result<MicroUsd, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Checks that `read` refuses each value with a CONFIG error saying its
+    /// message, and refuses text that is no JSON, naming `name`.
+    pub(crate) fn assert_refused<T: std::fmt::Debug>(
+        name: &str,
+        read: impl Fn(&Value) -> Result<T, Error>,
+        parse: impl Fn(&str) -> Result<T, Error>,
+        cases: &[(Value, &str)],
+    ) {
+        for (value, message) in cases {
+            let error = read(value).unwrap_err();
+            assert_eq!(error.code(), ErrorCode::Config);
+            assert_eq!(error.message(), *message, "{value}");
+        }
+        let not_json = parse("{\"a\": ").unwrap_err();
+        assert!(not_json
+            .message()
+            .starts_with(&format!("{name} is not valid JSON")));
+    }
 
     #[test]
     fn members_are_named_by_their_path() {
