@@ -11,6 +11,7 @@
 pub mod budgets;
 pub mod calendar;
 pub mod cost;
+pub mod ledger;
 pub mod money;
 pub mod prices;
 mod read;
