@@ -15,6 +15,7 @@ pub mod patterns;
 pub mod providers;
 pub mod ratelimit;
 pub mod rules;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod forward;
