@@ -11,6 +11,8 @@ use crate::protocol::token::Token;
 use super::keys::ClientKeys;
 use super::patterns::ModelPattern;
 use super::providers::{ProviderRule, DEFAULT_ALLOWED_PROVIDERS};
+use super::usage::budgets::Budgets;
+use super::usage::prices::Prices;
 
 /// Where task calls go when `UPSTREAMS` is not set.
 pub const DEFAULT_UPSTREAM: &str = ROUTER_TASKS;
@@ -264,6 +266,23 @@ pub struct ProxyConfig {
     pub client_keys: Option<ClientKeys>,
     /// `BILL_TO`.
     pub bill_to: Option<String>,
+    /// `PRICES` (the defaults when unset).
+    pub prices: Prices,
+    /// `BUDGETS`, when set: requests reserve their cost in the `USAGE`
+    /// Durable Objects before they are forwarded.
+    pub budgets: Option<Budgets>,
+    /// `ADMIN_KEY` (a secret), when set: it opens `GET /usage`.
+    pub admin_key: Option<AdminKey>,
+}
+
+/// The `ADMIN_KEY` secret. Deliberately without a `Debug` that shows it.
+#[derive(Clone)]
+pub struct AdminKey(pub String);
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminKey(..)")
+    }
 }
 
 fn config_error(message: String) -> Error {
@@ -350,6 +369,16 @@ impl ProxyConfig {
             cache_ttl_seconds: vars.number("CACHE_TTL_SECONDS", 300, 1..=31_536_000)? as u32,
             client_keys,
             bill_to,
+            prices: vars
+                .text("PRICES")?
+                .map(|text| Prices::parse(&text))
+                .transpose()?
+                .unwrap_or_default(),
+            budgets: vars
+                .text("BUDGETS")?
+                .map(|text| Budgets::parse(&text))
+                .transpose()?,
+            admin_key: vars.text("ADMIN_KEY")?.map(AdminKey),
         })
     }
 }

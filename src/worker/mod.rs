@@ -14,6 +14,7 @@ pub mod log;
 pub mod patterns;
 pub mod providers;
 pub mod ratelimit;
+pub mod report;
 pub mod rules;
 pub mod usage;
 
@@ -23,3 +24,5 @@ mod forward;
 mod handler;
 #[cfg(target_arch = "wasm32")]
 mod lookup;
+#[cfg(target_arch = "wasm32")]
+mod meter;

@@ -18,6 +18,15 @@ pub enum Route {
     Health,
     /// `OPTIONS` on a served path.
     Preflight,
+    /// `GET /usage/me`: the caller's own usage.
+    UsageMe,
+    /// `GET /usage?cursor=&limit=`: every client's usage (the admin key's).
+    UsageAll {
+        /// The last client of the previous page.
+        cursor: Option<String>,
+        /// Clients per page.
+        limit: usize,
+    },
     /// A call, judged further before it is forwarded or answered.
     Call(Call),
 }
@@ -128,7 +137,38 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
             _ => Err(wrong_method("GET")),
         };
     }
+    let get = |route: Route| match method {
+        "GET" => Ok(route),
+        "OPTIONS" => Ok(Route::Preflight),
+        _ => Err(wrong_method("GET")),
+    };
     match path {
+        "/usage/me" => return get(Route::UsageMe),
+        "/usage" => {
+            let mut cursor = None;
+            let mut limit = USAGE_PAGE;
+            for (key, value) in query {
+                match key.as_str() {
+                    "cursor" if !value.is_empty() => cursor = Some(value.clone()),
+                    "cursor" => {}
+                    "limit" => {
+                        limit = value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=USAGE_PAGE_MAX).contains(n))
+                            .ok_or_else(|| {
+                                Error::invalid_input(
+                                    "limit",
+                                    "must be a whole number from 1 to 100",
+                                )
+                                .with_status(400)
+                            })?;
+                    }
+                    _ => {}
+                }
+            }
+            return get(Route::UsageAll { cursor, limit });
+        }
         "/v1/chat/completions" => return post(Call::Gateway(Gateway::Chat)),
         "/v1/images/generations" => return post(Call::Gateway(Gateway::Images)),
         _ => {}
@@ -177,6 +217,11 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
         "no route for {path}; task calls are POST /models/{{model}}"
     )))
 }
+
+/// Clients per page of `GET /usage`.
+pub const USAGE_PAGE: usize = 50;
+/// The most clients a page of `GET /usage` may ask for (`?limit=`).
+pub const USAGE_PAGE_MAX: usize = 100;
 
 fn not_found(message: String) -> Error {
     Error::new(ErrorCode::NotFound, message).with_status(404)
@@ -286,7 +331,7 @@ pub fn refusal_status(err: &Error) -> u16 {
 
 /// Response headers a browser may read.
 pub const EXPOSED_HEADERS: &str =
-    "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, retry-after";
+    "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, x-usage-cost, retry-after";
 
 /// Upstream response headers passed back to the client; nothing else is
 /// (no cookies, no upstream CORS headers of its own).

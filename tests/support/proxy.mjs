@@ -19,9 +19,10 @@ export const COMPATIBILITY_DATE = "2025-11-01";
 
 /**
  * Starts the proxy with these env vars (strings) and, when `limiter` is given,
- * a `LIMITER` rate-limit binding of `{ limit, period }`.
+ * a `LIMITER` rate-limit binding of `{ limit, period }`; `usage: true` binds
+ * the `USAGE` Durable Object namespace (kept in memory).
  */
-export async function startProxy({ vars, limiter, extraWorkers = [] } = {}) {
+export async function startProxy({ vars, limiter, usage = false, durableObjects, extraWorkers = [] } = {}) {
   if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run make build-worker first`);
   const logs = [];
   const collect = (stream) => {
@@ -44,6 +45,9 @@ export async function startProxy({ vars, limiter, extraWorkers = [] } = {}) {
     compatibilityDate: COMPATIBILITY_DATE,
     bindings: vars,
     ...(limiter ? { ratelimits: { LIMITER: { simple: limiter } } } : {}),
+    // The USAGE Durable Object namespace, as wrangler.toml binds it (or
+    // another binding for it, e.g. to a class that fails).
+    ...(durableObjects ? { durableObjects } : usage ? { durableObjects: { USAGE: "Usage" } } : {}),
   };
   const mf = new Miniflare({
     host: "127.0.0.1",
