@@ -11,7 +11,9 @@
 pub mod budgets;
 pub mod calendar;
 pub mod cost;
+pub mod index;
 pub mod ledger;
 pub mod money;
 pub mod prices;
 mod read;
+pub mod report;
