@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 
+use futures_util::future::join;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -298,8 +299,9 @@ pub(super) enum NotHeld {
 }
 
 /// Reserves a request of `client` (its key's name `key`, when it has one)
-/// for `model` under `budgets`: first in the client's object, then in the
-/// total's (which releases the first when it refuses).
+/// for `model` under `budgets`, in the client's object and in the total's
+/// at once (one round trip of waiting, not two); when either refuses or
+/// cannot be reached, the other's reservation is released.
 pub(super) async fn reserve(
     env: &Env,
     budgets: Option<&Budgets>,
@@ -308,34 +310,47 @@ pub(super) async fn reserve(
     model: &str,
 ) -> Result<Held, NotHeld> {
     let object = client_object(client);
-    let caps = budgets.map(|b| b.client_caps(key)).unwrap_or_default();
-    let ask = ReserveAsk {
+    let mine = ReserveAsk {
         model: model.to_owned(),
-        caps,
+        caps: budgets.map(|b| b.client_caps(key)).unwrap_or_default(),
         estimate: None,
         client: None,
     };
-    let (client_id, estimate) = match call(env, &object, "reserve", &ask).await {
-        Some(Reserved::Held { id, estimate }) => (id, estimate),
-        Some(Reserved::Refused(refusal)) => return Err(NotHeld::Refused(refusal)),
-        None => return Err(NotHeld::Unreachable),
-    };
-    let ask = ReserveAsk {
+    let total = ReserveAsk {
         model: model.to_owned(),
         caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
-        estimate: Some(estimate),
+        estimate: None,
         client: Some(client.to_owned()),
     };
-    let total = call(env, TOTAL, "reserve", &ask).await;
-    let total_id = match total {
-        Some(Reserved::Held { id, .. }) => id,
-        other => {
-            let _: Option<bool> =
-                call(env, &object, "release", &ReleaseAsk { id: client_id }).await;
-            return Err(match other {
-                Some(Reserved::Refused(refusal)) => NotHeld::Refused(refusal),
-                _ => NotHeld::Unreachable,
-            });
+    let (mine, total) = join(
+        call::<Reserved>(env, &object, "reserve", &mine),
+        call::<Reserved>(env, TOTAL, "reserve", &total),
+    )
+    .await;
+    let (client_id, estimate, total_id) = match (&mine, &total) {
+        (Some(Reserved::Held { id, estimate }), Some(Reserved::Held { id: total_id, .. })) => {
+            (*id, *estimate, *total_id)
+        }
+        _ => {
+            for (held, object) in [(&mine, object.as_str()), (&total, TOTAL)] {
+                if let Some(Reserved::Held { id, .. }) = held {
+                    let _: Option<bool> =
+                        call(env, object, "release", &ReleaseAsk { id: *id }).await;
+                }
+            }
+            let refusal = [mine, total]
+                .into_iter()
+                .map(|answer| match answer {
+                    Some(Reserved::Refused(refusal)) => Ok(Some(refusal)),
+                    Some(Reserved::Held { .. }) => Ok(None),
+                    None => Err(NotHeld::Unreachable),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                // Of two refusals, the cap that resets last: what Retry-After waits for.
+                .max_by_key(|refusal| refusal.retry_after_seconds);
+            return Err(refusal.map_or(NotHeld::Unreachable, NotHeld::Refused));
         }
     };
     Ok(Held {
