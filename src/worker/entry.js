@@ -6,6 +6,9 @@
 import { initSync, fetch as handleRequest, __wbg_reset_state } from "./hf_inference_worker.js";
 import wasmModule from "./hf_inference_worker_bg.wasm";
 
+// The USAGE Durable Object class (src/worker/meter.rs, #[durable_object]).
+export { Usage } from "./hf_inference_worker.js";
+
 initSync({ module: wasmModule });
 
 const CRASHED = JSON.stringify({ error: "the proxy failed while handling this request", code: "UPSTREAM_ERROR" });

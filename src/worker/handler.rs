@@ -20,6 +20,7 @@ use super::hub::HubCache;
 use super::keys::{ClientKey, ClientKeys, Digest};
 use super::log::LogLine;
 use super::lookup::{map_back, mapping};
+use super::meter::{self, ClientAsk, ClientsAsk, ClientsPage, LeftAnswer, NotHeld, ReportAsk};
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
 use super::rules::{
@@ -27,6 +28,12 @@ use super::rules::{
     provider_model, rate_limit_key, refusal_body, refusal_status, route, Call, Cors, Gateway,
     ModelRoute, Route, FORWARDED_RESPONSE_HEADERS, PREFLIGHT_HEADERS,
 };
+use super::usage::budgets::Budgets;
+use super::usage::budgets::Refusal as BudgetRefusal;
+use super::usage::cost::{cost, Answer, Cost, Tokens};
+use super::usage::ledger::{Ledger, Usage};
+use super::usage::money::usd_text;
+use super::usage::prices::RouterPrices;
 use crate::client::transport::now_ms;
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
@@ -96,6 +103,8 @@ pub(super) struct Settings {
     cache_control: String,
     /// The Hub answers looked up (`HUB_CACHE_TTL_SECONDS`).
     pub hub_cache: RefCell<HubCache>,
+    /// Whether the `USAGE` Durable Object namespace is bound.
+    usage_bound: bool,
 }
 
 /// State an isolate keeps between requests: its settings (or why they are
@@ -261,7 +270,14 @@ async fn serve(
         Route::Preflight => {
             return respond(204, &PREFLIGHT_HEADERS, &cors, None).map_err(|_| internal());
         }
-        Route::Call(call) => call,
+        Route::UsageAll { cursor, limit } => {
+            return usage_all(request, env, &settings, cursor, limit, &cors)
+                .await
+                .map_err(refuse);
+        }
+        // Answered once the client is known.
+        Route::UsageMe => None,
+        Route::Call(call) => Some(call),
     };
 
     // The client key, once verified, names the client (for the rate limit
@@ -276,6 +292,15 @@ async fn serve(
         ),
     };
     line.client = client.map(|key| key.name().to_owned());
+    let Some(call) = call else {
+        let me = rate_limit_key(
+            client.map(ClientKey::name),
+            header(request, "cf-connecting-ip").as_deref(),
+        );
+        return usage_me(env, &settings, &me, client.map(ClientKey::name), &cors)
+            .await
+            .map_err(refuse);
+    };
     // A key's `models`, checked after ALLOWED_MODELS: `model` is the
     // Hugging Face id, `shown` the model as the refusal names it.
     let in_scope = |model: &str, shown: &str| match client {
@@ -366,31 +391,37 @@ async fn serve(
         return Err(too_large());
     }
     // What the body names: a chat or images model, or a provider's model id.
+    let hf_route = matches!(post, Post::Model(..));
+    // The Hugging Face id, that usage is counted and priced by.
+    let model: String;
     let (upstreams, path, cacheable) = match post {
-        Post::Model(model, served) => {
-            let path = format!("/models/{model}{}", served.suffix());
-            let cacheable = served.cacheable() && any_matches(&config.cache_models, &model);
-            (&settings.tasks, path, cacheable.then_some((model, served)))
+        Post::Model(hf_id, served) => {
+            model = hf_id.clone();
+            let path = format!("/models/{hf_id}{}", served.suffix());
+            let cacheable = served.cacheable() && any_matches(&config.cache_models, &hf_id);
+            (&settings.tasks, path, cacheable.then_some((hf_id, served)))
         }
         Post::Gateway(gateway) => {
-            let (model, id) = gateway_model(parse_body(&body).as_ref(), gateway).map_err(refuse)?;
-            line.model = Some(model.clone());
+            let (shown, id) = gateway_model(parse_body(&body).as_ref(), gateway).map_err(refuse)?;
+            line.model = Some(shown.clone());
             if !any_matches(&config.allowed_models, &id) {
-                return Err(not_allowed(&model));
+                return Err(not_allowed(&shown));
             }
-            in_scope(&id, &model)?;
-            let provider = config.allowed_providers.check_model(&model);
+            in_scope(&id, &shown)?;
+            let provider = config.allowed_providers.check_model(&shown);
+            model = id;
             line.provider = Some(provider.map_err(refuse)?);
             (&settings.chat, gateway.path().to_owned(), None)
         }
         Post::Provider(provider, route) => {
             let id = provider_model(parse_body(&body).as_ref()).map_err(refuse)?;
-            let model = map_back(&settings, &provider, &id, line)
+            let hf_id = map_back(&settings, &provider, &id, line)
                 .await
                 .map_err(refuse)?;
-            line.model = Some(model.clone());
+            line.model = Some(hf_id.clone());
             // The scope applies to the Hugging Face model the id maps back to.
-            in_scope(&model, &model)?;
+            in_scope(&hf_id, &hf_id)?;
+            model = hf_id;
             (&settings.router, format!("/{provider}/{route}"), None)
         }
     };
@@ -413,6 +444,10 @@ async fn serve(
                 line.cache = Some("HIT");
                 let response = passed_on(&hit.into()).map_err(|_| internal())?;
                 add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
+                response
+                    .headers()
+                    .set("x-usage-cost", "0")
+                    .map_err(|_| internal())?;
                 return Ok(response);
             }
             line.cache = Some("MISS");
@@ -441,7 +476,83 @@ async fn serve(
         body: body.into(),
         whole: false,
     };
-    let upstream = forward.run(line).await.map_err(refuse)?;
+    // The budget check: the only wait accounting adds before forwarding.
+    let held = if settings.usage_bound {
+        match meter::reserve(
+            env,
+            config.budgets.as_ref(),
+            &limited,
+            client.map(ClientKey::name),
+            &model,
+        )
+        .await
+        {
+            Ok(held) => Some(held),
+            Err(NotHeld::Refused(refusal)) => return Err(refuse(over_budget(&refusal))),
+            Err(NotHeld::Unreachable) if config.budgets.is_some() => {
+                return Err(refuse(usage_unreachable()))
+            }
+            // Without budgets, accounting that fails does not stop a request.
+            Err(NotHeld::Unreachable) => None,
+        }
+    } else {
+        None
+    };
+    let forwarded = forward.run(line).await;
+    let (status, priced) = match &forwarded {
+        Ok(upstream) => {
+            let from = upstream.headers();
+            let provider = if hf_route {
+                None
+            } else {
+                from.get("x-inference-provider")
+                    .ok()
+                    .flatten()
+                    .or_else(|| line.provider.clone())
+            };
+            let compute_type = from.get("x-compute-type").ok().flatten();
+            let answer = Answer {
+                provider: provider.as_deref(),
+                compute_type: compute_type.as_deref(),
+                compute_ms: line.compute_time_ms,
+                tokens: None,
+                aborted: false,
+            };
+            let status = upstream.status();
+            let priced = cost(&config.prices, &RouterPrices::default(), &model, &answer);
+            // An error answer without compute time is not billed.
+            let unbilled = Cost {
+                micro_usd: 0,
+                estimated: true,
+            };
+            (status, priced.or((status >= 400).then_some(unbilled)))
+        }
+        Err(_) => (
+            0,
+            Some(Cost {
+                micro_usd: 0,
+                estimated: true,
+            }),
+        ),
+    };
+    let shown = match (&priced, &held) {
+        (Some(priced), _) => priced.micro_usd,
+        (None, Some(held)) => held.estimate,
+        (None, None) => Ledger::default().estimate(&model, &config.prices),
+    };
+    if let Some(held) = held {
+        let usage = Usage {
+            model,
+            attempts: line.attempts,
+            error: !(200..400).contains(&status),
+            cache_hit: false,
+            compute_ms: line.compute_time_ms.unwrap_or(0),
+            tokens: Tokens::default(),
+            cost: priced,
+        };
+        ctx.wait_until(meter::settle(env.clone(), held, usage));
+    }
+    let upstream = forwarded.map_err(refuse)?;
     let response = passed_on(&upstream).map_err(|_| internal())?;
     if let (Some(key), 200) = (cache, response.status()) {
         // The stored copy is taken before this request's own headers (CORS,
@@ -457,7 +568,154 @@ async fn serve(
         });
     }
     add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
+    // The cost known now: compute time for hf-inference, else the estimate.
+    response
+        .headers()
+        .set("x-usage-cost", &usd_text(shown))
+        .map_err(|_| internal())?;
     Ok(response)
+}
+
+/// The answer of `/usage` routes while usage is not accounted.
+fn usage_off() -> Error {
+    Error::new(
+        ErrorCode::NotFound,
+        "usage is not accounted by this proxy (no USAGE Durable Object binding)",
+    )
+    .with_status(404)
+}
+
+fn json_answer(body: &str, cors: &Cors) -> Result<web_sys::Response, Error> {
+    let headers = [
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+    ];
+    respond(200, &headers, cors, Some(body)).map_err(|_| {
+        Error::new(
+            ErrorCode::UpstreamError,
+            "the proxy could not build its answer",
+        )
+    })
+}
+
+/// `GET /usage/me`: the caller's own totals and what its budgets leave.
+async fn usage_me(
+    env: &Env,
+    settings: &Settings,
+    client: &str,
+    key: Option<&str>,
+    cors: &Cors,
+) -> Result<web_sys::Response, Error> {
+    if !settings.usage_bound {
+        return Err(usage_off());
+    }
+    let budgets = settings.config.budgets.as_ref();
+    let ask = ReportAsk {
+        caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
+    };
+    let others: LeftAnswer = meter::call(env, meter::TOTAL, "left", &ask)
+        .await
+        .ok_or_else(usage_unreachable)?;
+    let own = client_usage(env, budgets, client, key, others).await?;
+    json_answer(&own.to_string(), cors)
+}
+
+/// The `/usage/me` object of `client` (its key's name `key`), from its
+/// object; `others` is what the total's caps leave.
+async fn client_usage(
+    env: &Env,
+    budgets: Option<&Budgets>,
+    client: &str,
+    key: Option<&str>,
+    others: LeftAnswer,
+) -> Result<serde_json::Value, Error> {
+    let ask = ClientAsk {
+        client: client.to_owned(),
+        caps: budgets.map(|b| b.client_caps(key)).unwrap_or_default(),
+        others,
+    };
+    meter::call(env, &meter::client_object(client), "client", &ask)
+        .await
+        .ok_or_else(usage_unreachable)
+}
+
+/// `GET /usage` with `authorization: Bearer <ADMIN_KEY>`: every client's
+/// totals, a page at a time, and the proxy's. Without ADMIN_KEY the route
+/// does not exist (404); a wrong or missing key is 401.
+async fn usage_all(
+    request: &Request,
+    env: &Env,
+    settings: &Settings,
+    cursor: Option<String>,
+    limit: usize,
+    cors: &Cors,
+) -> Result<web_sys::Response, Error> {
+    let Some(admin) = &settings.config.admin_key else {
+        return Err(Error::new(ErrorCode::NotFound, "no route for /usage").with_status(404));
+    };
+    let presented = header(request, "authorization")
+        .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned))
+        .unwrap_or_default();
+    // Compared by their SHA-256 digests, byte by byte in constant time.
+    let presented = sha256(&Uint8Array::from(presented.as_bytes())).await;
+    let expected = sha256(&Uint8Array::from(admin.0.as_bytes())).await;
+    let same = match (presented, expected) {
+        (Some(a), Some(b)) if a.len() == b.len() => {
+            a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        }
+        _ => false,
+    };
+    if !same {
+        return Err(Error::new(
+            ErrorCode::Unauthorized,
+            "GET /usage needs authorization: Bearer <ADMIN_KEY>",
+        )
+        .with_status(401));
+    }
+    if !settings.usage_bound {
+        return Err(usage_off());
+    }
+    let budgets = settings.config.budgets.as_ref();
+    let page: ClientsPage =
+        meter::call(env, meter::TOTAL, "clients", &ClientsAsk { cursor, limit })
+            .await
+            .ok_or_else(usage_unreachable)?;
+    let ask = ReportAsk {
+        caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
+    };
+    let total: serde_json::Value = meter::call(env, meter::TOTAL, "total", &ask)
+        .await
+        .ok_or_else(usage_unreachable)?;
+    let others: LeftAnswer = meter::call(env, meter::TOTAL, "left", &ask)
+        .await
+        .ok_or_else(usage_unreachable)?;
+    let mut clients = Vec::with_capacity(page.clients.len());
+    for name in &page.clients {
+        clients.push(client_usage(env, budgets, name, Some(name), others).await?);
+    }
+    let body = serde_json::json!({
+        "clients": clients,
+        "total": total,
+        "next_cursor": page.next_cursor,
+    });
+    json_answer(&body.to_string(), cors)
+}
+
+/// The refusal of a request that would pass a budget cap (402, with
+/// `Retry-After` until the cap's period resets).
+fn over_budget(refusal: &BudgetRefusal) -> Error {
+    Error::new(ErrorCode::BudgetExceeded, refusal.message())
+        .with_retry_after_ms(Some(refusal.retry_after_seconds.saturating_mul(1000)))
+}
+
+/// The refusal of a request whose budget could not be checked: with
+/// budgets set, the proxy fails closed.
+fn usage_unreachable() -> Error {
+    Error::new(
+        ErrorCode::UpstreamError,
+        "the proxy could not reach its usage accounting (the USAGE Durable Object), so it cannot check the budgets (BUDGETS); try again later",
+    )
+    .with_status(503)
 }
 
 /// The answer of `GET /api/models/{model}?expand[]=inferenceProviderMapping`
@@ -544,13 +802,21 @@ async fn sha256(body: &Uint8Array) -> Option<Vec<u8>> {
 }
 
 /// The isolate's settings, read and checked on its first request.
-fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
+pub(super) fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
     let state = state();
     if let Some(settings) = state.settings.borrow().as_ref() {
         return settings.clone();
     }
-    let read = ProxyConfig::from_env(&|name| setting(env, name)).map(|config| {
-        Rc::new(Settings {
+    let usage_bound = env.durable_object(meter::BINDING).is_ok();
+    let read = ProxyConfig::from_env(&|name| setting(env, name)).and_then(|config| {
+        if config.budgets.is_some() && !usage_bound {
+            return Err(Error::new(
+                ErrorCode::Config,
+                "BUDGETS is set but the USAGE Durable Object binding is missing: add it to wrangler.toml (docs/proxy.md)",
+            ));
+        }
+        Ok(Rc::new(Settings {
+            usage_bound,
             limiter: env.rate_limiter("LIMITER").ok(),
             tasks: Upstreams::new(&config.upstreams),
             chat: Upstreams::new(&config.chat_upstreams),
@@ -565,7 +831,7 @@ fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
             },
             cache_control: format!("public, max-age={}", config.cache_ttl_seconds),
             config,
-        })
+        }))
     });
     *state.settings.borrow_mut() = Some(read.clone());
     read

@@ -23,3 +23,5 @@ mod forward;
 mod handler;
 #[cfg(target_arch = "wasm32")]
 mod lookup;
+#[cfg(target_arch = "wasm32")]
+mod meter;

@@ -18,6 +18,15 @@ pub enum Route {
     Health,
     /// `OPTIONS` on a served path.
     Preflight,
+    /// `GET /usage/me`: the caller's own usage.
+    UsageMe,
+    /// `GET /usage?cursor=&limit=`: every client's usage (the admin key's).
+    UsageAll {
+        /// The last client of the previous page.
+        cursor: Option<String>,
+        /// Clients per page.
+        limit: usize,
+    },
     /// A call, judged further before it is forwarded or answered.
     Call(Call),
 }
@@ -128,7 +137,38 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
             _ => Err(wrong_method("GET")),
         };
     }
+    let get = |route: Route| match method {
+        "GET" => Ok(route),
+        "OPTIONS" => Ok(Route::Preflight),
+        _ => Err(wrong_method("GET")),
+    };
     match path {
+        "/usage/me" => return get(Route::UsageMe),
+        "/usage" => {
+            let mut cursor = None;
+            let mut limit = USAGE_PAGE;
+            for (key, value) in query {
+                match key.as_str() {
+                    "cursor" if !value.is_empty() => cursor = Some(value.clone()),
+                    "cursor" => {}
+                    "limit" => {
+                        limit = value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=USAGE_PAGE_MAX).contains(n))
+                            .ok_or_else(|| {
+                                Error::invalid_input(
+                                    "limit",
+                                    "must be a whole number from 1 to 100",
+                                )
+                                .with_status(400)
+                            })?;
+                    }
+                    _ => {}
+                }
+            }
+            return get(Route::UsageAll { cursor, limit });
+        }
         "/v1/chat/completions" => return post(Call::Gateway(Gateway::Chat)),
         "/v1/images/generations" => return post(Call::Gateway(Gateway::Images)),
         _ => {}
@@ -177,6 +217,11 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
         "no route for {path}; task calls are POST /models/{{model}}"
     )))
 }
+
+/// Clients per page of `GET /usage`.
+pub const USAGE_PAGE: usize = 50;
+/// The most clients a page of `GET /usage` may ask for (`?limit=`).
+pub const USAGE_PAGE_MAX: usize = 100;
 
 fn not_found(message: String) -> Error {
     Error::new(ErrorCode::NotFound, message).with_status(404)
@@ -286,7 +331,7 @@ pub fn refusal_status(err: &Error) -> u16 {
 
 /// Response headers a browser may read.
 pub const EXPOSED_HEADERS: &str =
-    "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, retry-after";
+    "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, x-usage-cost, retry-after";
 
 /// Upstream response headers passed back to the client; nothing else is
 /// (no cookies, no upstream CORS headers of its own).
@@ -341,13 +386,26 @@ impl Cors {
     }
 }
 
-/// The client a rate limit counts: the name of its verified client key
-/// (never the key or its hash), else its address. The two cannot meet: a
-/// key's name is `key#N` or letters, digits, `.`, `_` and `-`, never `ip:`.
+/// The client a rate limit and usage count: the name of its verified
+/// client key (never the key or its hash), else its address, an IPv6
+/// address by its /64 (one subscriber's block: counting each address apart
+/// would hand every client 2^64 budgets). The two cannot meet: a key's name
+/// is `key#N` or letters, digits, `.`, `_` and `-`, never `ip:`.
 pub fn rate_limit_key(client_key: Option<&str>, client_ip: Option<&str>) -> String {
     match (client_key, client_ip) {
         (Some(name), _) => name.to_owned(),
-        (_, Some(ip)) => format!("ip:{ip}"),
+        (_, Some(ip)) => match ip.trim().parse::<std::net::Ipv6Addr>() {
+            Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("ip:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            Ok(v6) => format!(
+                "ip:{}",
+                v6.to_ipv4_mapped()
+                    .map_or_else(String::new, |v4| v4.to_string())
+            ),
+            Err(_) => format!("ip:{ip}"),
+        },
         _ => "ip:unknown".to_owned(),
     }
 }
@@ -884,6 +942,18 @@ mod tests {
         );
         assert_eq!(rate_limit_key(None, Some("1.2.3.4")), "ip:1.2.3.4");
         assert_eq!(rate_limit_key(None, None), "ip:unknown");
+        // IPv6 by its /64, however it is written; an IPv4-mapped one as IPv4.
+        for ip in [
+            "2001:db8:1:2:aaaa::1",
+            "2001:0db8:0001:0002:ffff:ffff:ffff:ffff",
+        ] {
+            assert_eq!(rate_limit_key(None, Some(ip)), "ip:2001:db8:1:2::/64");
+        }
+        assert_eq!(
+            rate_limit_key(None, Some("2001:db8:1:3::1")),
+            "ip:2001:db8:1:3::/64"
+        );
+        assert_eq!(rate_limit_key(None, Some("::ffff:1.2.3.4")), "ip:1.2.3.4");
         let shown = |err: Error| (err.code(), refusal_status(&err), err.message().to_owned());
         assert_eq!(
             shown(missing_client_key()),

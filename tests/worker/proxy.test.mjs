@@ -477,6 +477,8 @@ describe("cache", () => {
         "x-compute-type": "cpu",
         "x-inference-provider": "hf-inference",
         "x-request-id": first.headers["x-request-id"],
+        // This answer's own cost: a cache hit costs nothing.
+        "x-usage-cost": "0",
       },
     );
     // What the Cache API holds, under the key docs/proxy.md gives: the model,
@@ -501,7 +503,7 @@ describe("cache", () => {
     const own = await call(main, `/models/${MNLI}`, { body, headers: { "content-type": "application/json", origin: main.url } });
     assert.deepEqual(
       cors.map((name) => own.headers[name]),
-      [main.url, "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, retry-after", "Origin"],
+      [main.url, "x-compute-time, x-compute-type, x-request-id, x-inference-provider, x-cache, x-usage-cost, retry-after", "Origin"],
     );
     assert.equal(own.headers["x-cache"], "HIT");
     assert.equal(up.requests.length, 1);
