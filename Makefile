@@ -6,7 +6,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 TARBALL := build/hf-inference-wasm.tgz
 NODE_TEST := node --test --test-concurrency=1
 
-.PHONY: setup build build-worker pack lint unit test-rust test-upstream test-js test-conformance test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy bench-failover clean
+.PHONY: setup build build-worker pack lint unit test-rust test-upstream test-js test-conformance test-browser test-vite test-worker test-demo size test test-layers demo demo-node bench bench-soak bench-proxy bench-usage bench-failover clean
 
 setup:
 	@bash scripts/setup.sh
@@ -114,6 +114,9 @@ bench-failover: build
 
 bench-proxy: build-worker
 	@node scripts/bench-proxy.mjs
+
+bench-usage: build-worker
+	@node scripts/bench-usage.mjs
 
 demo: build build-worker
 	@node scripts/demo.mjs

@@ -6,7 +6,7 @@
 
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { COMPATIBILITY_DATE, startProxy } from "../tests/support/proxy.mjs";
-import { machine, percentile, report } from "./bench-report.mjs";
+import { load as load_, machine, report } from "./bench-report.mjs";
 
 const REQUESTS = 2000;
 const WARM_UP = 200;
@@ -36,31 +36,11 @@ const workers = {
   passthrough: await proxy.mf.getWorker("passthrough"),
 };
 
-async function load(name, count) {
-  const worker = workers[name];
-  const latencies = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t0 = performance.now();
-        const response = await worker.fetch(`http://proxy.local/models/${MODEL}`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ inputs: `benchmark request ${i % 50}` }),
-        });
-        await response.text();
-        if (response.status !== 200) throw new Error(`${name}: status ${response.status}`);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const wall = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (count / wall) * 1000 };
-}
+const load = (name, count) =>
+  load_(workers[name], count, IN_FLIGHT, (i) => [
+    `http://proxy.local/models/${MODEL}`,
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: `benchmark request ${i % 50}` }) },
+  ]);
 
 // Warm both, then measure in alternating halves so drift hits both alike.
 await load("proxy", WARM_UP);

@@ -19,3 +19,29 @@ export function report(name, lines) {
   writeFileSync(new URL(`../build/${name}`, import.meta.url), `${table}\n`);
   console.log(table);
 }
+
+/**
+ * Sends `count` requests to `worker` (a Miniflare worker), `inFlight` at a
+ * time, each `request(i)` = [url, init], every answer read whole and
+ * expected 200; answers p50 and p99 latency (ms) and throughput (req/s).
+ */
+export async function load(worker, count, inFlight, request) {
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        const response = await worker.fetch(...request(i));
+        await response.text();
+        if (response.status !== 200) throw new Error(`status ${response.status}`);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const wall = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (count / wall) * 1000 };
+}

@@ -341,6 +341,19 @@ impl ProxyConfig {
                 "BILL_TO must be an organisation name (printable ASCII)".to_owned(),
             ));
         }
+        let budgets = vars
+            .text("BUDGETS")?
+            .map(|text| Budgets::parse(&text))
+            .transpose()?;
+        // A budget for a name no client key has is a typo: it would cap nobody.
+        if let Some(budgets) = &budgets {
+            let names: Vec<&str> = client_keys.iter().flat_map(ClientKeys::names).collect();
+            if let Some(name) = budgets.key_names().find(|name| !names.contains(name)) {
+                return Err(config_error(format!(
+                    "BUDGETS.keys names {name:?}, which is no client key's name (CLIENT_KEYS)"
+                )));
+            }
+        }
         Ok(ProxyConfig {
             allowed_models,
             allowed_origins: origins(vars.text("ALLOWED_ORIGINS")?)?,
@@ -374,10 +387,7 @@ impl ProxyConfig {
                 .map(|text| Prices::parse(&text))
                 .transpose()?
                 .unwrap_or_default(),
-            budgets: vars
-                .text("BUDGETS")?
-                .map(|text| Budgets::parse(&text))
-                .transpose()?,
+            budgets,
             admin_key: vars.text("ADMIN_KEY")?.map(AdminKey),
         })
     }
@@ -898,12 +908,45 @@ mod tests {
                 r#"[{"url":"https://b.example","tokenVar":"B_TOKEN"}]"#,
             ),
             ("B_TOKEN", "hf_othersecret"),
+            ("ADMIN_KEY", "adm_secret"),
         ])
         .unwrap();
         let shown = format!("{c:?}");
-        for secret in ["hf_secretvalue", "supersecretkey", "hf_othersecret"] {
+        for secret in [
+            "hf_secretvalue",
+            "supersecretkey",
+            "hf_othersecret",
+            "adm_secret",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("Token([redacted])"), "{shown}");
+    }
+
+    #[test]
+    fn usage_settings() {
+        let c = with(&[
+            ("CLIENT_KEYS", "k1,k2"),
+            ("PRICES", r#"{"default_request_usd": 0.5}"#),
+            ("BUDGETS", r#"{"keys": {"key#1": {"daily_usd": 2}}}"#),
+            ("ADMIN_KEY", "adm"),
+        ])
+        .unwrap();
+        assert_eq!(c.prices.default_request, 500_000);
+        assert_eq!(c.budgets.unwrap().client_caps(Some("key#1")).len(), 1);
+        assert_eq!(c.admin_key.map(|k| k.0), Some("adm".to_owned()));
+        let unset = with(&[]).unwrap();
+        assert!(unset.budgets.is_none() && unset.admin_key.is_none());
+        // A budget for a name no key has is refused, naming the name.
+        let err =
+            with(&[("BUDGETS", r#"{"keys": {"mobile-app": {"daily_usd": 5}}}"#)]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Config);
+        assert!(
+            err.message().contains("\"mobile-app\""),
+            "{}",
+            err.message()
+        );
+        let err = with(&[("BUDGETS", "{")]).unwrap_err();
+        assert!(err.message().contains("BUDGETS"), "{}", err.message());
     }
 }

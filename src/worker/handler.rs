@@ -20,10 +20,9 @@ use super::hub::HubCache;
 use super::keys::{ClientKey, ClientKeys, Digest};
 use super::log::LogLine;
 use super::lookup::{map_back, mapping};
-use super::meter::{self, ClientsAsk, ClientsPage, NotHeld, ReportAsk};
+use super::meter::{self, ClientAsk, ClientsAsk, ClientsPage, LeftAnswer, NotHeld, ReportAsk};
 use super::patterns::any_matches;
 use super::ratelimit::RateLimiter;
-use super::report::{client_json, total_json, Report};
 use super::rules::{
     cache_key, gateway_model, missing_client_key, model_from_path, outside_key_scope,
     provider_model, rate_limit_key, refusal_body, refusal_status, route, Call, Cors, Gateway,
@@ -611,20 +610,33 @@ async fn usage_me(
         return Err(usage_off());
     }
     let budgets = settings.config.budgets.as_ref();
-    let caps = budgets.map(|b| b.client_caps(key)).unwrap_or_default();
-    let total_caps = budgets.map(Budgets::total_caps).unwrap_or_default();
-    let ask = ReportAsk { caps: caps.clone() };
-    let own: Report = meter::call(env, &meter::client_object(client), "report", &ask)
+    let ask = ReportAsk {
+        caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
+    };
+    let others: LeftAnswer = meter::call(env, meter::TOTAL, "left", &ask)
         .await
         .ok_or_else(usage_unreachable)?;
-    let ask = ReportAsk { caps: total_caps };
-    let total: Report = meter::call(env, meter::TOTAL, "report", &ask)
+    let own = client_usage(env, budgets, client, key, others).await?;
+    json_answer(&own.to_string(), cors)
+}
+
+/// The `/usage/me` object of `client` (its key's name `key`), from its
+/// object; `others` is what the total's caps leave.
+async fn client_usage(
+    env: &Env,
+    budgets: Option<&Budgets>,
+    client: &str,
+    key: Option<&str>,
+    others: LeftAnswer,
+) -> Result<serde_json::Value, Error> {
+    let ask = ClientAsk {
+        client: client.to_owned(),
+        caps: budgets.map(|b| b.client_caps(key)).unwrap_or_default(),
+        others,
+    };
+    meter::call(env, &meter::client_object(client), "client", &ask)
         .await
-        .ok_or_else(usage_unreachable)?;
-    json_answer(
-        &client_json(client, &own, &caps, total.left()).to_string(),
-        cors,
-    )
+        .ok_or_else(usage_unreachable)
 }
 
 /// `GET /usage` with `authorization: Bearer <ADMIN_KEY>`: every client's
@@ -668,27 +680,22 @@ async fn usage_all(
         meter::call(env, meter::TOTAL, "clients", &ClientsAsk { cursor, limit })
             .await
             .ok_or_else(usage_unreachable)?;
-    let total_caps = budgets.map(Budgets::total_caps).unwrap_or_default();
     let ask = ReportAsk {
-        caps: total_caps.clone(),
+        caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
     };
-    let total: Report = meter::call(env, meter::TOTAL, "report", &ask)
+    let total: serde_json::Value = meter::call(env, meter::TOTAL, "total", &ask)
+        .await
+        .ok_or_else(usage_unreachable)?;
+    let others: LeftAnswer = meter::call(env, meter::TOTAL, "left", &ask)
         .await
         .ok_or_else(usage_unreachable)?;
     let mut clients = Vec::with_capacity(page.clients.len());
     for name in &page.clients {
-        let caps = budgets
-            .map(|b| b.client_caps(Some(name)))
-            .unwrap_or_default();
-        let ask = ReportAsk { caps: caps.clone() };
-        let own: Report = meter::call(env, &meter::client_object(name), "report", &ask)
-            .await
-            .ok_or_else(usage_unreachable)?;
-        clients.push(client_json(name, &own, &caps, total.left()));
+        clients.push(client_usage(env, budgets, name, Some(name), others).await?);
     }
     let body = serde_json::json!({
         "clients": clients,
-        "total": total_json(&total, &total_caps),
+        "total": total,
         "next_cursor": page.next_cursor,
     });
     json_answer(&body.to_string(), cors)

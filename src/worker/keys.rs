@@ -120,6 +120,11 @@ impl ClientKeys {
         Ok(ClientKeys(keys))
     }
 
+    /// The keys' names (a rotated key's twice).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(ClientKey::name)
+    }
+
     /// The client whose key was `presented`, given the presented key's
     /// SHA-256 as `digest`. Every key and every hash is compared, whichever
     /// matches: the time taken tells nothing of which one did.

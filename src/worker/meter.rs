@@ -11,19 +11,20 @@
 //! `super::usage`.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 
+use futures_util::future::join;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use super::handler::settings;
-use super::report::Report;
 use super::usage::budgets::{Budgets, Cap, Refusal};
-use super::usage::ledger::{Ledger, ReservationId, Usage as Used};
+use super::usage::index::ClientIndex;
+use super::usage::ledger::{Ledger, Left, ReservationId, Usage as Used};
 use super::usage::money::MicroUsd;
 use super::usage::prices::Prices;
+use super::usage::report::{client_report, total_report};
 use crate::client::transport::now_ms;
 
 /// The binding's name.
@@ -76,6 +77,31 @@ pub(super) struct ReportAsk {
     pub caps: Vec<Cap>,
 }
 
+/// What caps leave in an object (`None`: no cap of that period).
+#[derive(Serialize, Deserialize, Clone, Copy, Default)]
+pub(super) struct LeftAnswer {
+    pub day: Option<MicroUsd>,
+    pub month: Option<MicroUsd>,
+}
+
+impl From<LeftAnswer> for Left {
+    fn from(left: LeftAnswer) -> Left {
+        Left {
+            day: left.day,
+            month: left.month,
+        }
+    }
+}
+
+/// A client's `/usage/me` object, from its own object.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ClientAsk {
+    pub client: String,
+    pub caps: Vec<Cap>,
+    /// What the total's caps leave.
+    pub others: LeftAnswer,
+}
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct ClientsAsk {
     pub cursor: Option<String>,
@@ -95,7 +121,7 @@ pub struct Usage {
     state: State,
     env: Env,
     ledger: RefCell<Option<Ledger>>,
-    clients: RefCell<Option<BTreeSet<String>>>,
+    clients: RefCell<Option<ClientIndex>>,
 }
 
 fn failed(what: impl std::fmt::Display) -> worker::Error {
@@ -114,11 +140,14 @@ impl Usage {
                 Some(text) => Ledger::from_json(&text).map_err(failed)?,
                 None => Ledger::default(),
             };
-            let clients: Option<Vec<String>> = self.state.storage().get(CLIENTS_KEY).await?;
+            let clients: Option<String> = self.state.storage().get(CLIENTS_KEY).await?;
+            let clients = match clients {
+                Some(text) => read(&text)?,
+                None => ClientIndex::default(),
+            };
             if self.ledger.borrow().is_none() {
                 *self.ledger.borrow_mut() = Some(ledger);
-                *self.clients.borrow_mut() =
-                    Some(clients.unwrap_or_default().into_iter().collect());
+                *self.clients.borrow_mut() = Some(clients);
             }
         }
         Ok(())
@@ -128,8 +157,9 @@ impl Usage {
         let text = self.with(|ledger| ledger.to_json());
         self.state.storage().put(LEDGER_KEY, text).await?;
         if clients {
-            let list: Vec<String> = self.clients.borrow().iter().flatten().cloned().collect();
-            self.state.storage().put(CLIENTS_KEY, list).await?;
+            let index = self.clients.borrow().clone().unwrap_or_default();
+            let index = serde_json::to_string(&index).map_err(failed)?;
+            self.state.storage().put(CLIENTS_KEY, index).await?;
         }
         Ok(())
     }
@@ -174,11 +204,13 @@ impl DurableObject for Usage {
                     }
                 });
                 let added = match (&answer, ask.client) {
-                    (Reserved::Held { .. }, Some(client)) => self
-                        .clients
-                        .borrow_mut()
-                        .get_or_insert_with(BTreeSet::new)
-                        .insert(client),
+                    (Reserved::Held { .. }, Some(client)) => {
+                        self.clients
+                            .borrow_mut()
+                            .get_or_insert_with(ClientIndex::default)
+                            .touch(&client, now);
+                        true
+                    }
                     _ => false,
                 };
                 if matches!(answer, Reserved::Held { .. }) {
@@ -198,34 +230,32 @@ impl DurableObject for Usage {
                 self.save(false).await?;
                 Response::from_json(&released)
             }
-            "/report" => {
+            "/left" => {
                 let ask: ReportAsk = read(&body)?;
+                let left = self.with(|ledger| ledger.left(&ask.caps, now));
+                Response::from_json(&LeftAnswer {
+                    day: left.day,
+                    month: left.month,
+                })
+            }
+            "/client" => {
+                let ask: ClientAsk = read(&body)?;
                 let report = self.with(|ledger| {
-                    let left = ledger.left(&ask.caps, now);
-                    let month = ledger.month(now);
-                    Report {
-                        day: ledger.day(now).map(|t| t.all.clone()).unwrap_or_default(),
-                        month: month.map(|t| t.all.clone()).unwrap_or_default(),
-                        models: month.map(|t| t.models.clone()).unwrap_or_default(),
-                        left_day: left.day,
-                        left_month: left.month,
-                    }
+                    client_report(&ask.client, ledger, &ask.caps, ask.others.into(), now)
                 });
                 Response::from_json(&report)
             }
+            "/total" => {
+                let ask: ReportAsk = read(&body)?;
+                Response::from_json(&self.with(|ledger| total_report(ledger, &ask.caps, now)))
+            }
             "/clients" => {
                 let ask: ClientsAsk = read(&body)?;
-                let clients = self.clients.borrow();
-                let mut names = clients.iter().flatten().filter(|name| {
-                    ask.cursor
-                        .as_deref()
-                        .is_none_or(|cursor| name.as_str() > cursor)
-                });
-                let page: Vec<String> = names.by_ref().take(ask.limit).cloned().collect();
-                let more = names.next().is_some();
+                let index = self.clients.borrow().clone().unwrap_or_default();
+                let page = index.page(ask.cursor.as_deref(), ask.limit);
                 Response::from_json(&ClientsPage {
-                    next_cursor: page.last().filter(|_| more).cloned(),
-                    clients: page,
+                    clients: page.clients,
+                    next_cursor: page.next_cursor,
                 })
             }
             _ => Response::error("no such USAGE operation", 404),
@@ -269,8 +299,9 @@ pub(super) enum NotHeld {
 }
 
 /// Reserves a request of `client` (its key's name `key`, when it has one)
-/// for `model` under `budgets`: first in the client's object, then in the
-/// total's (which releases the first when it refuses).
+/// for `model` under `budgets`, in the client's object and in the total's
+/// at once (one round trip of waiting, not two); when either refuses or
+/// cannot be reached, the other's reservation is released.
 pub(super) async fn reserve(
     env: &Env,
     budgets: Option<&Budgets>,
@@ -279,34 +310,47 @@ pub(super) async fn reserve(
     model: &str,
 ) -> Result<Held, NotHeld> {
     let object = client_object(client);
-    let caps = budgets.map(|b| b.client_caps(key)).unwrap_or_default();
-    let ask = ReserveAsk {
+    let mine = ReserveAsk {
         model: model.to_owned(),
-        caps,
+        caps: budgets.map(|b| b.client_caps(key)).unwrap_or_default(),
         estimate: None,
         client: None,
     };
-    let (client_id, estimate) = match call(env, &object, "reserve", &ask).await {
-        Some(Reserved::Held { id, estimate }) => (id, estimate),
-        Some(Reserved::Refused(refusal)) => return Err(NotHeld::Refused(refusal)),
-        None => return Err(NotHeld::Unreachable),
-    };
-    let ask = ReserveAsk {
+    let total = ReserveAsk {
         model: model.to_owned(),
         caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
-        estimate: Some(estimate),
+        estimate: None,
         client: Some(client.to_owned()),
     };
-    let total = call(env, TOTAL, "reserve", &ask).await;
-    let total_id = match total {
-        Some(Reserved::Held { id, .. }) => id,
-        other => {
-            let _: Option<bool> =
-                call(env, &object, "release", &ReleaseAsk { id: client_id }).await;
-            return Err(match other {
-                Some(Reserved::Refused(refusal)) => NotHeld::Refused(refusal),
-                _ => NotHeld::Unreachable,
-            });
+    let (mine, total) = join(
+        call::<Reserved>(env, &object, "reserve", &mine),
+        call::<Reserved>(env, TOTAL, "reserve", &total),
+    )
+    .await;
+    let (client_id, estimate, total_id) = match (&mine, &total) {
+        (Some(Reserved::Held { id, estimate }), Some(Reserved::Held { id: total_id, .. })) => {
+            (*id, *estimate, *total_id)
+        }
+        _ => {
+            for (held, object) in [(&mine, object.as_str()), (&total, TOTAL)] {
+                if let Some(Reserved::Held { id, .. }) = held {
+                    let _: Option<bool> =
+                        call(env, object, "release", &ReleaseAsk { id: *id }).await;
+                }
+            }
+            let refusal = [mine, total]
+                .into_iter()
+                .map(|answer| match answer {
+                    Some(Reserved::Refused(refusal)) => Ok(Some(refusal)),
+                    Some(Reserved::Held { .. }) => Ok(None),
+                    None => Err(NotHeld::Unreachable),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                // Of two refusals, the cap that resets last: what Retry-After waits for.
+                .max_by_key(|refusal| refusal.retry_after_seconds);
+            return Err(refusal.map_or(NotHeld::Unreachable, NotHeld::Refused));
         }
     };
     Ok(Held {

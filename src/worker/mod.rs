@@ -14,7 +14,6 @@ pub mod log;
 pub mod patterns;
 pub mod providers;
 pub mod ratelimit;
-pub mod report;
 pub mod rules;
 pub mod usage;
 

@@ -386,13 +386,26 @@ impl Cors {
     }
 }
 
-/// The client a rate limit counts: the name of its verified client key
-/// (never the key or its hash), else its address. The two cannot meet: a
-/// key's name is `key#N` or letters, digits, `.`, `_` and `-`, never `ip:`.
+/// The client a rate limit and usage count: the name of its verified
+/// client key (never the key or its hash), else its address, an IPv6
+/// address by its /64 (one subscriber's block: counting each address apart
+/// would hand every client 2^64 budgets). The two cannot meet: a key's name
+/// is `key#N` or letters, digits, `.`, `_` and `-`, never `ip:`.
 pub fn rate_limit_key(client_key: Option<&str>, client_ip: Option<&str>) -> String {
     match (client_key, client_ip) {
         (Some(name), _) => name.to_owned(),
-        (_, Some(ip)) => format!("ip:{ip}"),
+        (_, Some(ip)) => match ip.trim().parse::<std::net::Ipv6Addr>() {
+            Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("ip:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            Ok(v6) => format!(
+                "ip:{}",
+                v6.to_ipv4_mapped()
+                    .map_or_else(String::new, |v4| v4.to_string())
+            ),
+            Err(_) => format!("ip:{ip}"),
+        },
         _ => "ip:unknown".to_owned(),
     }
 }
@@ -929,6 +942,18 @@ mod tests {
         );
         assert_eq!(rate_limit_key(None, Some("1.2.3.4")), "ip:1.2.3.4");
         assert_eq!(rate_limit_key(None, None), "ip:unknown");
+        // IPv6 by its /64, however it is written; an IPv4-mapped one as IPv4.
+        for ip in [
+            "2001:db8:1:2:aaaa::1",
+            "2001:0db8:0001:0002:ffff:ffff:ffff:ffff",
+        ] {
+            assert_eq!(rate_limit_key(None, Some(ip)), "ip:2001:db8:1:2::/64");
+        }
+        assert_eq!(
+            rate_limit_key(None, Some("2001:db8:1:3::1")),
+            "ip:2001:db8:1:3::/64"
+        );
+        assert_eq!(rate_limit_key(None, Some("::ffff:1.2.3.4")), "ip:1.2.3.4");
         let shown = |err: Error| (err.code(), refusal_status(&err), err.message().to_owned());
         assert_eq!(
             shown(missing_client_key()),

@@ -17,6 +17,21 @@ export const WORKER_ENTRY = path.join(repoRoot, "build/worker/entry.js");
 /** The wrangler.toml compatibility date, so tests run what deploys. */
 export const COMPATIBILITY_DATE = "2025-11-01";
 
+/** Miniflare's options for a worker named `name` running the proxy's build with these vars. */
+export function proxyWorkerOptions(name, vars) {
+  return {
+    name,
+    modules: true,
+    scriptPath: WORKER_ENTRY,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: vars,
+  };
+}
+
 /**
  * Starts the proxy with these env vars (strings) and, when `limiter` is given,
  * a `LIMITER` rate-limit binding of `{ limit, period }`; `usage: true` binds
@@ -35,15 +50,7 @@ export async function startProxy({ vars, limiter, usage = false, durableObjects,
     });
   };
   const proxyWorker = {
-    name: "proxy",
-    modules: true,
-    scriptPath: WORKER_ENTRY,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: COMPATIBILITY_DATE,
-    bindings: vars,
+    ...proxyWorkerOptions("proxy", vars),
     ...(limiter ? { ratelimits: { LIMITER: { simple: limiter } } } : {}),
     // The USAGE Durable Object namespace, as wrangler.toml binds it (or
     // another binding for it, e.g. to a class that fails).

@@ -212,6 +212,50 @@ describe("reading usage", () => {
   });
 });
 
+describe("counts against the upstream's log", () => {
+  test("300 requests with 30 % injected upstream faults and client aborts: attempts counted equal what the upstream saw", async () => {
+    const proxy = await proxyWith({ PRICES, ADMIN_KEY, RATE_LIMIT_PER_MINUTE: "1000000", BUDGETS: JSON.stringify({ total: { daily_usd: 1000 } }) });
+    up.fault({ status: 500, body: '{"error":"injected"}', probability: 0.3, times: -1 });
+    // Slow answers, and every tenth client gives up after 30 ms.
+    up.fault({ delayMs: 80, probability: 0.2, times: -1 });
+    const N = 300;
+    let next = 0;
+    const statuses = [];
+    let aborted = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) {
+          const i = next++;
+          const ip = `198.51.100.${i % 5}`;
+          const abort = new AbortController();
+          if (i % 10 === 0) setTimeout(() => abort.abort(), 30);
+          try {
+            const response = await fetch(`${proxy.url}/models/gpt2`, { method: "POST", signal: abort.signal, headers: { "content-type": "application/json", "cf-connecting-ip": ip }, body: JSON.stringify({ inputs: `soak ${i}` }) });
+            await response.text();
+            statuses.push(response.status);
+          } catch {
+            aborted++;
+          }
+        }
+      }),
+    );
+    await settle();
+    await settle();
+    const all = await get(proxy, "/usage", { authorization: `Bearer ${ADMIN_KEY}` });
+    assert.equal(all.status, 200, all.text);
+    const day = all.json.total.day;
+    const failed = statuses.filter((s) => s !== 200).length;
+    console.log(`# usage soak: ${N} requests (${aborted} aborted by the client), ${up.requests.length} upstream attempts seen, ${day.attempts} counted; ${failed} answered with an error, ${day.errors} errors counted`);
+    assert.ok(aborted > 0, "some clients aborted");
+    assert.equal(day.requests, N, "an aborted request is counted too");
+    assert.equal(day.attempts, up.requests.length, "attempts counted = the upstream's log");
+    // An aborted request's own answer is not known to the client.
+    assert.ok(day.errors >= failed && day.errors <= failed + aborted, `${day.errors} errors counted`);
+    assert.equal(all.json.clients.length, 5);
+    assert.equal(all.json.clients.reduce((sum, c) => sum + c.day.attempts, 0), up.requests.length);
+  });
+});
+
 describe("USAGE failures", () => {
   test("BUDGETS without a USAGE binding is 500 CONFIG naming it", async () => {
     const proxy = await proxyWith({ BUDGETS: JSON.stringify({ client: { daily_usd: 1 } }) }, {});
