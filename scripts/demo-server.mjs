@@ -34,6 +34,20 @@ export const DEMO_MODELS = Object.freeze([
 ]);
 
 /**
+ * What the demo's proxy counts an answer as costing (its PRICES, the issue's
+ * table): hf-inference's compute seconds by hardware (the local upstream
+ * answers with `x-compute-type: cpu` and an `x-compute-time`), the chat model
+ * per token, and a request's estimate otherwise. The Usage panel shows the
+ * estimates; no BUDGETS are set, so nothing is refused for cost.
+ */
+export const DEMO_PRICES = Object.freeze({
+  compute: { cpu: 0.00012, "2-a10-g": 0.0011, cache: 0 },
+  default_compute_per_second: 0.00012,
+  default_request_usd: 0.001,
+  models: { "meta-llama/Llama-3.1-8B-Instruct": { input_per_million: 0.1, output_per_million: 0.2 } },
+});
+
+/**
  * The providers the generation panel's `provider: "auto"` may reach through the
  * worker (ALLOWED_PROVIDERS): hf-inference, the router's choice, and together,
  * which serves the offered model.
@@ -44,7 +58,9 @@ export const DEMO_PROVIDERS = Object.freeze(["hf-inference", "auto", "together"]
  * `token`: an HF token (router mode) or undefined (offline, local upstream);
  * `offline: true` uses the local upstream even with a token (tests).
  * `vars`: extra worker settings (ALLOWED_MODELS defaults to DEMO_MODELS,
- * ALLOWED_PROVIDERS to DEMO_PROVIDERS). Resolves to { url, upstream?, offline, output, close() }.
+ * ALLOWED_PROVIDERS to DEMO_PROVIDERS, PRICES to DEMO_PRICES). The USAGE
+ * Durable Object of wrangler.toml keeps its counts under a fresh scratch
+ * directory, so the Usage panel counts from the demo's start. Resolves to { url, upstream?, offline, output, close() }.
  */
 export async function startDemo({ token, offline = !token, port = 8787, vars = {} } = {}) {
   const upstream = offline ? await startUpstream({ port: 0 }) : undefined;
@@ -62,11 +78,15 @@ export async function startDemo({ token, offline = !token, port = 8787, vars = {
     HF_TOKEN: token ?? "hf_local_demo_token_not_a_real_one",
     ALLOWED_MODELS: DEMO_MODELS.join(","),
     ALLOWED_PROVIDERS: DEMO_PROVIDERS.join(","),
+    PRICES: JSON.stringify(DEMO_PRICES),
     ...local,
     ...vars,
   };
   const envFile = path.join(scratch, "worker.env");
-  await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n", { mode: 0o600 });
+  // A JSON value (PRICES) goes in single quotes, which the env file keeps as
+  // written; in double quotes its own quotes would keep their backslashes.
+  const quoted = (v) => (v.includes('"') && !/['\n]/.test(v) ? `'${v}'` : JSON.stringify(v));
+  await writeFile(envFile, Object.entries(env).map(([k, v]) => `${k}=${quoted(String(v))}`).join("\n") + "\n", { mode: 0o600 });
 
   const output = [];
   const child = spawn(

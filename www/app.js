@@ -22,6 +22,8 @@ const el = (tag, props = {}, ...children) => {
   return node;
 };
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** Scores as labelled bars. */
 function bars(list) {
   return el(
@@ -40,6 +42,102 @@ function bars(list) {
     }),
   );
 }
+
+// Usage: what the proxy counted for this page's client (`GET /usage/me`),
+// per model, since the demo started (`make demo` starts the proxy with no
+// counts, so this month's figures are the demo's). The proxy settles a call's
+// counts just after its answer starts, so each call is followed by a few
+// reads; only a change of the totals is announced (a polite live region).
+const usageSection = document.getElementById("usage");
+const usageResult = usageSection.querySelector(".result");
+const usageSummary = usageSection.querySelector(".usage-summary");
+const USAGE_FIGURES = [
+  { key: "requests", name: "Calls", text: (n) => String(n) },
+  { key: "compute_seconds", name: "Compute seconds", text: (n) => `${n.toFixed(3)} s` },
+  { key: "cost_usd", name: "Estimated cost", text: (n) => `$${n.toFixed(6)}` },
+];
+let usageShown = "";
+
+/** One model's three figures, each a labelled value and a bar scaled to the largest of that figure. */
+function usageModel(model, counts, largest) {
+  const figures = USAGE_FIGURES.map(({ key, name, text }) => {
+    const value = Number(counts[key] ?? 0);
+    const fill = el("div", { className: "fill" });
+    fill.style.width = `${largest[key] > 0 ? (value / largest[key]) * 100 : 0}%`;
+    const shown = el("span", { className: "value" }, text(value));
+    shown.dataset.value = String(value);
+    // The bar repeats the value for the eye; screen readers read the value.
+    const track = el("div", { className: "track" }, fill);
+    track.setAttribute("aria-hidden", "true");
+    const row = el("li", { className: "usage-figure" }, el("span", { className: "name" }, `${name}: `), shown, track);
+    row.dataset.figure = key;
+    return row;
+  });
+  const errors = Number(counts.errors ?? 0);
+  const title = el("h3", { className: "model" }, model);
+  const item = el(
+    "li",
+    { className: "usage-model" },
+    title,
+    ...(errors > 0 ? [el("p", { className: "meta errors" }, `${plural(errors, "call")} answered with an error`)] : []),
+    el("ul", { className: "usage-bars" }, ...figures),
+  );
+  item.dataset.model = model;
+  return item;
+}
+
+function showUsage(me) {
+  const models = Object.entries(me.models ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const largest = Object.fromEntries(USAGE_FIGURES.map(({ key }) => [key, Math.max(0, ...models.map(([, c]) => Number(c[key] ?? 0)))]));
+  const all = me.month ?? {};
+  const summary = models.length
+    ? `${plural(all.requests ?? 0, "call")} to ${plural(models.length, "model")} · ${USAGE_FIGURES[1].text(all.compute_seconds ?? 0)} compute · ${USAGE_FIGURES[2].text(all.cost_usd ?? 0)} estimated`
+    : "No calls counted yet: run a panel above.";
+  const key = JSON.stringify([me.models, all]);
+  if (key === usageShown) return;
+  usageShown = key;
+  usageResult.replaceChildren(...(models.length ? [el("ul", { className: "usage-models" }, ...models.map(([m, c]) => usageModel(m, c, largest)))] : []));
+  // Set only when it changes: the live region speaks once per change.
+  if (usageSummary.textContent !== summary) usageSummary.textContent = summary;
+}
+
+// Reads may overlap: an answer older than the one shown is dropped.
+let usageAsked = 0;
+let usageApplied = 0;
+async function refreshUsage() {
+  const asked = ++usageAsked;
+  try {
+    const answer = await fetch(`${origin}/usage/me`, { cache: "no-store" });
+    const body = await answer.json().catch(() => null);
+    if (asked < usageApplied) return;
+    usageApplied = asked;
+    if (!answer.ok) {
+      const err = Object.assign(new Error(body?.error ?? `HTTP ${answer.status}`), { code: body?.code ?? "ERROR", status: answer.status });
+      throw err;
+    }
+    showUsage(body);
+    usageResult.dataset.state = "done";
+  } catch (err) {
+    usageShown = "";
+    const message = err?.status === 404 ? "This proxy does not count usage (no USAGE binding)." : `The usage could not be read: ${err?.message ?? err}`;
+    if (usageSummary.textContent !== message) usageSummary.textContent = message;
+    usageResult.replaceChildren();
+    usageResult.dataset.state = "error";
+  } finally {
+    usageResult.dataset.reads = String(Number(usageResult.dataset.reads ?? 0) + 1);
+  }
+}
+
+// After a call: read now and a little later (the counts settle just after
+// the answer starts); a newer call restarts the schedule.
+const USAGE_READS_MS = [0, 300, 1000, 3000];
+let usageTimers = [];
+function usageAfterCall() {
+  usageTimers.forEach(clearTimeout);
+  usageTimers = USAGE_READS_MS.map((ms) => setTimeout(refreshUsage, ms));
+}
+usageSection.querySelector("button.refresh").addEventListener("click", refreshUsage);
+const usageKnown = refreshUsage();
 
 const PLAIN_WORDS = {
   INVALID_INPUT: "The input was refused before anything was sent.",
@@ -125,12 +223,12 @@ function panel(id, run, render, { failed = () => [], showProvider = false } = {}
       result.dataset.state = "error";
     } finally {
       button.disabled = false;
+      usageAfterCall();
     }
   });
 }
 
 const value = (form, name) => form.elements[name].value;
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 panel(
   "sentiment",
@@ -310,8 +408,9 @@ panel(
       send.disabled = false;
       stop.disabled = true;
       controller = null;
+      usageAfterCall();
     }
   });
 }
 
-modeKnown.finally(() => (document.body.dataset.ready = "true"));
+Promise.allSettled([modeKnown, usageKnown]).then(() => (document.body.dataset.ready = "true"));

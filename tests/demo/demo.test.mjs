@@ -35,6 +35,8 @@ let browser;
 const traffic = [];
 // Reads of response bodies, awaited before the traffic is searched for the token.
 const bodyReads = [];
+/** Every call the pages made through the proxy (a POST): its path, body, status and x-cache. */
+const calls = [];
 const pageErrors = [];
 
 async function freePort() {
@@ -71,6 +73,10 @@ async function openDemo(viewport) {
   page.on("response", (response) => {
     const entry = { url: response.url(), headers: response.headers(), body: "" };
     traffic.push(entry);
+    const request = response.request();
+    if (request.method() === "POST" && response.url().startsWith(`${demo.url}/`)) {
+      calls.push({ path: new URL(response.url()).pathname, body: request.postData() ?? "", status: response.status(), cache: entry.headers["x-cache"] });
+    }
     if (/json|text|javascript|wasm/.test(entry.headers["content-type"] ?? "")) {
       const read = response.body().then(
         (body) => (entry.body = body.toString("latin1")),
@@ -120,6 +126,114 @@ async function checkBars(page, viewportName, id, list, raw) {
 }
 
 const asBars = (list) => list.map(({ label, score }) => [label, score.toFixed(4)]);
+
+/** The Hugging Face model a call of the page named (the model the proxy counts it under). */
+function calledModel({ path: route, body }) {
+  const task = route.match(/^\/(?:hf-inference\/)?models\/(.+?)(?:\/pipeline\/[^/]+)?$/);
+  if (task) return decodeURIComponent(task[1]);
+  const named = JSON.parse(body).model;
+  if (route === "/v1/chat/completions") return named.split(":")[0];
+  if (route === "/together/v1/completions") return named === OFFERED_AT_TOGETHER ? OFFERED_MODEL : named;
+  throw new Error(`a call the test does not know: ${route}`);
+}
+
+/**
+ * Per model, the calls the pages made through the proxy so far: `forwarded`
+ * (the proxy counts each of them) and `hits` (answered from the proxy's cache,
+ * which the proxy does not count yet, docs/proxy.md). A 403 is the proxy's
+ * refusal (ALLOWED_MODELS) before anything is forwarded or counted.
+ */
+function callsByModel() {
+  const byModel = new Map();
+  for (const call of calls) {
+    if (call.status === 403) continue;
+    const model = calledModel(call);
+    const counts = byModel.get(model) ?? { forwarded: 0, hits: 0 };
+    if (call.cache === "HIT") counts.hits += 1;
+    else counts.forwarded += 1;
+    byModel.set(model, counts);
+  }
+  return byModel;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const USAGE_FIGURES = { requests: (n) => String(n), compute_seconds: (n) => `${n.toFixed(3)} s`, cost_usd: (n) => `$${n.toFixed(6)}` };
+
+/** What the Usage panel shows: per model, each figure's value and text, and the error line. */
+const usageShown = (page) =>
+  page.$$eval("#usage .usage-model", (items) =>
+    items.map((item) => ({
+      model: item.querySelector(".model").textContent,
+      errors: item.querySelector(".errors")?.textContent ?? null,
+      figures: Object.fromEntries(
+        [...item.querySelectorAll(".usage-figure")].map((f) => [
+          f.dataset.figure,
+          { name: f.querySelector(".name").textContent, value: Number(f.querySelector(".value").dataset.value), text: f.querySelector(".value").textContent },
+        ]),
+      ),
+    })),
+  );
+
+/**
+ * The Usage panel against `GET /usage/me`, read by the test from the demo's
+ * proxy: for each model called, exactly its counts, and as many calls as the
+ * requests the pages made through that model. Returns /usage/me's answer.
+ */
+async function checkUsage(page, name) {
+  const called = callsByModel();
+  assert.ok(called.size > 0, "no calls through the proxy");
+  // The proxy settles a call's counts just after its answer starts.
+  const counted = (me, [model, { forwarded, hits }]) => {
+    const m = me.models?.[model];
+    return m && m.requests === forwarded + m.cache_hits && (m.cache_hits === 0 || m.cache_hits === hits);
+  };
+  let me;
+  for (let i = 0; ; i++) {
+    me = await (await fetch(`${demo.url}/usage/me`, { cache: "no-store" })).json();
+    if ([...called].every((entry) => counted(me, entry))) break;
+    if (i >= 100) assert.fail(`the proxy's counts ${JSON.stringify(me.models)} never matched the calls ${JSON.stringify([...called])}`);
+    await sleep(100);
+  }
+  assert.equal(me.client, "ip:127.0.0.1");
+  assert.deepEqual(Object.keys(me.models).sort(), [...called.keys()].sort(), "a model counted that the pages did not call, or the reverse");
+  const want = Object.entries(me.models)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([model, counts]) => ({
+      model,
+      errors: counts.errors > 0 ? `${counts.errors} call${counts.errors === 1 ? "" : "s"} answered with an error` : null,
+      figures: {
+        requests: { name: "Calls: ", value: counts.requests, text: USAGE_FIGURES.requests(counts.requests) },
+        compute_seconds: { name: "Compute seconds: ", value: counts.compute_seconds, text: USAGE_FIGURES.compute_seconds(counts.compute_seconds) },
+        cost_usd: { name: "Estimated cost: ", value: counts.cost_usd, text: USAGE_FIGURES.cost_usd(counts.cost_usd) },
+      },
+    }));
+  // The panel reads /usage/me after each call, and again shortly after.
+  await page
+    .waitForFunction(
+      (want) => {
+        const items = [...document.querySelectorAll("#usage .usage-model")];
+        return (
+          items.length === want.length &&
+          want.every(({ model, figures }, i) => items[i].dataset.model === model && Number(items[i].querySelector("[data-figure=requests] .value").dataset.value) === figures.requests.value)
+        );
+      },
+      want,
+      { timeout: 10_000 },
+    )
+    .catch(() => {});
+  assert.deepEqual(await usageShown(page), want);
+  for (const { model, figures } of want) assert.equal(figures.requests.value, called.get(model).forwarded + me.models[model].cache_hits, model);
+  const { requests, compute_seconds, cost_usd } = me.month;
+  const models = want.length;
+  assert.equal(
+    await page.textContent("#usage .usage-summary"),
+    `${requests} call${requests === 1 ? "" : "s"} to ${models} model${models === 1 ? "" : "s"} · ${USAGE_FIGURES.compute_seconds(compute_seconds)} compute · ${USAGE_FIGURES.cost_usd(cost_usd)} estimated`,
+  );
+  assert.equal(await page.getAttribute("#usage .usage-summary", "aria-live"), "polite");
+  assert.match(await page.textContent("#usage .note"), /since the demo started/);
+  await page.locator("#usage").screenshot({ path: path.join(shots, `${name}-usage.png`) });
+  return me;
+}
 
 async function runPanels(page, viewportName) {
   // Sentiment.
@@ -221,6 +335,9 @@ async function runPanels(page, viewportName) {
   assert.deepEqual(await rawShown(page, "summarization"), summary);
   assert.match(await page.textContent("#summarization .latency"), LATENCY);
   await page.locator("#summarization").screenshot({ path: path.join(shots, `${viewportName}-summarization.png`) });
+
+  // Usage: every model the panels called, as /usage/me counts it.
+  await checkUsage(page, viewportName);
   await page.screenshot({ path: path.join(shots, `${viewportName}-page.png`), fullPage: true });
 }
 
@@ -251,6 +368,11 @@ describe("the demo page through the worker", () => {
     await submit(page, "zero-shot");
     assert.equal(await page.textContent("#zero-shot .error .code"), "FORBIDDEN");
     await page.locator("#sentiment").screenshot({ path: path.join(shots, "desktop-error.png") });
+    // The missing model was forwarded and counted, as an error; the refused one was not.
+    const me = await checkUsage(page, "desktop-error");
+    assert.equal(me.models[MISSING].errors, 1);
+    assert.equal(me.models["mistralai/Mistral-7B-Instruct-v0.2"], undefined);
+    assert.equal(await page.textContent(`#usage .usage-model[data-model="${MISSING}"] .errors`), "1 call answered with an error");
     await page.close();
   });
 
