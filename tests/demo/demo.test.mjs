@@ -479,9 +479,11 @@ describe("the demo page through the worker", () => {
 
   test("the worker's token is in no page resource and no request the page made", async () => {
     await Promise.all(bodyReads);
-    // Only a stream stopped mid-way may end without a readable body.
+    // Only a stream stopped mid-way, or a Usage panel's late refresh that
+    // the page's closing cut short, may end without a readable body.
     const unread = traffic.filter((t) => t.unread).map((t) => new URL(t.url).pathname);
-    assert.ok(unread.every((p) => p === "/v1/chat/completions"), `unread bodies: ${unread.join(", ")}`);
+    const cutShort = ["/v1/chat/completions", "/usage/me"];
+    assert.ok(unread.every((p) => cutShort.includes(p)), `unread bodies: ${unread.join(", ")}`);
     assert.ok(traffic.length > 20, `only ${traffic.length} requests and responses seen`);
     const seen = JSON.stringify(traffic);
     assert.ok(!seen.includes(TOKEN), "the token reached the page");
