@@ -105,6 +105,7 @@ bench: build build-worker
 	@node scripts/bench-proxy.mjs
 	@node scripts/bench-soak.mjs
 	@node scripts/bench-failover.mjs
+	@node scripts/bench-usage.mjs
 
 bench-soak: build
 	@node scripts/bench-soak.mjs
