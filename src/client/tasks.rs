@@ -276,6 +276,8 @@ impl AtProvider {
             }
         };
         match self {
+            // Never asked: no provider has a route of their own for these
+            // (`provider_route`), and chat goes by the model's suffix.
             AtProvider::Same | AtProvider::Chat(_) => {}
             AtProvider::Generation {
                 prompt,

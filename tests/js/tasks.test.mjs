@@ -76,9 +76,13 @@ describe("text and JSON tasks", () => {
   }
 
   test("the free functions take the client options last", async () => {
-    const result = await hf.summarization("facebook/bart-large-cnn", "A short text to summarise here.", undefined, { endpoint: up.url });
-    assert.equal(typeof result.summary_text, "string");
-    assert.equal(sent().path, "/models/facebook/bart-large-cnn");
+    const text = "A short text to summarise here.";
+    const result = await hf.summarization("facebook/bart-large-cnn", text, { max_length: 20 }, { endpoint: up.url });
+    const request = sent();
+    assert.equal(request.path, "/models/facebook/bart-large-cnn");
+    assert.deepEqual(request.json, { inputs: text, parameters: { max_length: 20 } });
+    const expected = await raw("/models/facebook/bart-large-cnn", JSON.stringify(request.json));
+    assert.deepEqual(result, expected[0]);
   });
 });
 
