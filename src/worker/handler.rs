@@ -14,6 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, ResponseInit, Url};
 use worker::{event, Cache, Context, Env, RateLimiter as Limiter, Response};
 
+use super::account::{self, Charge};
 use super::config::{ProxyConfig, Setting};
 use super::forward::{Forward, Upstreams};
 use super::hub::HubCache;
@@ -22,7 +23,9 @@ use super::log::LogLine;
 use super::lookup::{map_back, mapping};
 use super::meter::{self, ClientAsk, ClientsAsk, ClientsPage, LeftAnswer, NotHeld, ReportAsk};
 use super::patterns::any_matches;
+use super::pricing::RouterPricing;
 use super::ratelimit::RateLimiter;
+use super::relay::{relay, tee, Reading};
 use super::rules::{
     cache_key, gateway_model, missing_client_key, model_from_path, outside_key_scope,
     provider_model, rate_limit_key, refusal_body, refusal_status, route, Call, Cors, Gateway,
@@ -30,10 +33,11 @@ use super::rules::{
 };
 use super::usage::budgets::Budgets;
 use super::usage::budgets::Refusal as BudgetRefusal;
-use super::usage::cost::{cost, Answer, Cost, Tokens};
-use super::usage::ledger::{Ledger, Usage};
+use super::usage::cost::{cost, Answer, Cost};
+use super::usage::ledger::Ledger;
 use super::usage::money::usd_text;
 use super::usage::prices::RouterPrices;
+use super::usage::tokens::{ask_for_usage, prompt_estimate, stream_usage, StreamUsage};
 use crate::client::transport::now_ms;
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
@@ -95,7 +99,7 @@ pub(super) struct Settings {
     /// `UPSTREAMS`, `CHAT_UPSTREAMS`, `ROUTER_UPSTREAMS` and `HUB_URL`.
     tasks: Upstreams,
     chat: Upstreams,
-    router: Upstreams,
+    pub router: Upstreams,
     pub hub: Upstreams,
     /// `PROXY_RETRY`, its deadline stretched to fit one attempt's timeout.
     pub retry: RetryConfig,
@@ -105,6 +109,9 @@ pub(super) struct Settings {
     pub hub_cache: RefCell<HubCache>,
     /// Whether the `USAGE` Durable Object namespace is bound.
     usage_bound: bool,
+    /// The router's per-token prices (`GET /v1/models`), fetched when a
+    /// settlement needs them.
+    pub router_pricing: RouterPricing,
 }
 
 /// State an isolate keeps between requests: its settings (or why they are
@@ -442,12 +449,15 @@ async fn serve(
             );
             if let Ok(Some(hit)) = Cache::default().get(key.as_str(), false).await {
                 line.cache = Some("HIT");
-                let response = passed_on(&hit.into()).map_err(|_| internal())?;
+                let response = passed_on(&hit.into(), None).map_err(|_| internal())?;
                 add_headers(&response, &cors, line.cache).map_err(|_| internal())?;
                 response
                     .headers()
                     .set("x-usage-cost", "0")
                     .map_err(|_| internal())?;
+                if settings.usage_bound {
+                    ctx.wait_until(account::cache_hit(env.clone(), limited, model));
+                }
                 return Ok(response);
             }
             line.cache = Some("MISS");
@@ -456,26 +466,6 @@ async fn serve(
         None => None,
     };
 
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for (name, value) in [("content-type", content_type), ("accept", accept)] {
-        if let Some(value) = value {
-            headers.push((name.to_owned(), value));
-        }
-    }
-    if let Some(bill_to) = &config.bill_to {
-        headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
-    }
-    let isolate = state();
-    let forward = Forward {
-        upstreams,
-        random: &isolate.random,
-        retry: settings.retry,
-        timeout_ms: config.upstream_timeout_ms,
-        path,
-        headers,
-        body: body.into(),
-        whole: false,
-    };
     // The budget check: the only wait accounting adds before forwarding.
     let held = if settings.usage_bound {
         match meter::reserve(
@@ -498,8 +488,46 @@ async fn serve(
     } else {
         None
     };
+    // An answer of the OpenAI protocol counts its tokens; a stream is asked
+    // to count them too, and its prompt is estimated should it be cut short.
+    let counts_tokens = held.is_some() && openai_route(&path);
+    let mut keep_usage = false;
+    let mut prompt_tokens = 0;
+    let mut sent = body;
+    if let Some(parsed) = counts_tokens.then(|| parse_body(&sent)).flatten() {
+        prompt_tokens = prompt_estimate(&parsed);
+        if stream_usage(&parsed) == StreamUsage::NotAsked {
+            if let Some(asked) = ask_for_usage(&sent.to_vec()) {
+                sent = Uint8Array::from(asked.as_slice());
+                keep_usage = true;
+            }
+        }
+    }
+
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in [("content-type", content_type), ("accept", accept)] {
+        if let Some(value) = value {
+            headers.push((name.to_owned(), value));
+        }
+    }
+    if let Some(bill_to) = &config.bill_to {
+        headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+    }
+    let isolate = state();
+    let forward = Forward {
+        upstreams,
+        random: &isolate.random,
+        retry: settings.retry,
+        timeout_ms: config.upstream_timeout_ms,
+        path,
+        headers,
+        body: sent.into(),
+        whole: false,
+    };
     let forwarded = forward.run(line).await;
-    let (status, priced) = match &forwarded {
+    let mut reading = Reading::Nothing;
+    let mut answer_body = None;
+    let (status, priced, provider, compute_type) = match &forwarded {
         Ok(upstream) => {
             let from = upstream.headers();
             let provider = if hf_route {
@@ -516,16 +544,33 @@ async fn serve(
                 compute_type: compute_type.as_deref(),
                 compute_ms: line.compute_time_ms,
                 tokens: None,
-                aborted: false,
+                tokens_estimated: false,
             };
             let status = upstream.status();
             let priced = cost(&config.prices, &RouterPrices::default(), &model, &answer);
+            if counts_tokens && (200..300).contains(&status) {
+                if let Some(body) = upstream.body() {
+                    let content_type = from.get("content-type").ok().flatten();
+                    let streams = content_type
+                        .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"));
+                    let split = if streams {
+                        relay(&body, keep_usage).map(|(b, r)| (b, Reading::Stream(r)))
+                    } else {
+                        tee(&body).map(|(b, read)| (b, Reading::Json(read)))
+                    };
+                    if let Some((passed, read)) = split {
+                        answer_body = Some(passed);
+                        reading = read;
+                    }
+                }
+            }
             // An error answer without compute time is not billed.
             let unbilled = Cost {
                 micro_usd: 0,
                 estimated: true,
             };
-            (status, priced.or((status >= 400).then_some(unbilled)))
+            let priced = priced.or((status >= 400).then_some(unbilled));
+            (status, priced, provider, compute_type)
         }
         Err(_) => (
             0,
@@ -533,6 +578,8 @@ async fn serve(
                 micro_usd: 0,
                 estimated: true,
             }),
+            None,
+            None,
         ),
     };
     let shown = match (&priced, &held) {
@@ -541,19 +588,26 @@ async fn serve(
         (None, None) => Ledger::default().estimate(&model, &config.prices),
     };
     if let Some(held) = held {
-        let usage = Usage {
+        let charge = Charge {
+            held,
             model,
+            provider,
+            compute_type,
+            compute_ms: line.compute_time_ms,
             attempts: line.attempts,
             error: !(200..400).contains(&status),
-            cache_hit: false,
-            compute_ms: line.compute_time_ms.unwrap_or(0),
-            tokens: Tokens::default(),
             cost: priced,
+            prompt_estimate: prompt_tokens,
         };
-        ctx.wait_until(meter::settle(env.clone(), held, usage));
+        ctx.wait_until(account::settle(
+            env.clone(),
+            settings.clone(),
+            charge,
+            reading,
+        ));
     }
     let upstream = forwarded.map_err(refuse)?;
-    let response = passed_on(&upstream).map_err(|_| internal())?;
+    let response = passed_on(&upstream, answer_body.as_ref()).map_err(|_| internal())?;
     if let (Some(key), 200) = (cache, response.status()) {
         // The stored copy is taken before this request's own headers (CORS,
         // x-cache) are added, so none of them can be cached. (`clone` here
@@ -574,6 +628,14 @@ async fn serve(
         .set("x-usage-cost", &usd_text(shown))
         .map_err(|_| internal())?;
     Ok(response)
+}
+
+/// Whether a forwarded path speaks the OpenAI protocol, whose answers
+/// report their tokens (`usage`): chat, completions, embeddings.
+fn openai_route(path: &str) -> bool {
+    ["/chat/completions", "/completions", "/embeddings"]
+        .iter()
+        .any(|end| path.ends_with(end))
 }
 
 /// The answer of `/usage` routes while usage is not accounted.
@@ -830,6 +892,7 @@ pub(super) fn settings(env: &Env) -> Result<Rc<Settings>, Error> {
                 ..PROXY_RETRY
             },
             cache_control: format!("public, max-age={}", config.cache_ttl_seconds),
+            router_pricing: RouterPricing::default(),
             config,
         }))
     });
@@ -854,7 +917,10 @@ async fn rate_limit(limiter: Option<&Limiter>, client: &str, per_minute: u32) ->
 
 /// An answer with only the headers of upstream's worth passing on; the body
 /// streams through untouched.
-fn passed_on(upstream: &web_sys::Response) -> Result<web_sys::Response, JsValue> {
+fn passed_on(
+    upstream: &web_sys::Response,
+    body: Option<&web_sys::ReadableStream>,
+) -> Result<web_sys::Response, JsValue> {
     let headers = web_sys::Headers::new()?;
     let from = upstream.headers();
     for name in FORWARDED_RESPONSE_HEADERS {
@@ -865,7 +931,8 @@ fn passed_on(upstream: &web_sys::Response) -> Result<web_sys::Response, JsValue>
     let init = ResponseInit::new();
     init.set_status(upstream.status());
     init.set_headers(&headers);
-    web_sys::Response::new_with_opt_readable_stream_and_init(upstream.body().as_ref(), &init)
+    let own = upstream.body();
+    web_sys::Response::new_with_opt_readable_stream_and_init(body.or(own.as_ref()), &init)
 }
 
 /// Adds this request's own headers (CORS, `x-cache`) to its answer.

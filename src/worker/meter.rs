@@ -7,7 +7,8 @@
 //! isolates and locations.
 //!
 //! The protocol is JSON over the object's `fetch`: `POST /reserve`,
-//! `/settle`, `/release`, `/report` and `/clients`. The pure accounting is
+//! `/settle`, `/record`, `/release`, `/left`, `/client`, `/total` and
+//! `/clients`. The pure accounting is
 //! `super::usage`.
 
 use std::cell::RefCell;
@@ -65,6 +66,14 @@ pub(super) enum Reserved {
 pub(super) struct SettleAsk {
     pub id: ReservationId,
     pub usage: Used,
+}
+
+/// Usage that held no reservation (a cache hit), and for the total's
+/// object, the client to index.
+#[derive(Serialize, Deserialize)]
+pub(super) struct RecordAsk {
+    pub usage: Used,
+    pub client: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -224,6 +233,19 @@ impl DurableObject for Usage {
                 self.save(false).await?;
                 Response::from_json(&cost.micro_usd)
             }
+            "/record" => {
+                let ask: RecordAsk = read(&body)?;
+                let cost = self.with(|ledger| ledger.record(&ask.usage, now));
+                let indexed = ask.client.is_some();
+                if let Some(client) = ask.client {
+                    self.clients
+                        .borrow_mut()
+                        .get_or_insert_with(ClientIndex::default)
+                        .touch(&client, now);
+                }
+                self.save(indexed).await?;
+                Response::from_json(&cost.micro_usd)
+            }
             "/release" => {
                 let ask: ReleaseAsk = read(&body)?;
                 let released = self.with(|ledger| ledger.release(ask.id, now));
@@ -361,16 +383,38 @@ pub(super) async fn reserve(
     })
 }
 
-/// Settles both reservations of `held` with what the request used.
-pub(super) async fn settle(env: Env, held: Held, usage: Used) {
-    let ask = SettleAsk {
+/// Settles both reservations of `held` with what the request used, in
+/// both objects at once.
+pub(super) async fn settle(env: &Env, held: Held, usage: Used) {
+    let total = SettleAsk {
+        id: held.total_id,
+        usage: usage.clone(),
+    };
+    let mine = SettleAsk {
         id: held.client_id,
         usage,
     };
-    let _: Option<MicroUsd> = call(&env, &held.client, "settle", &ask).await;
-    let ask = SettleAsk {
-        id: held.total_id,
-        ..ask
+    let _: (Option<MicroUsd>, Option<MicroUsd>) = join(
+        call(env, &held.client, "settle", &mine),
+        call(env, TOTAL, "settle", &total),
+    )
+    .await;
+}
+
+/// Records what `client` used without a reservation (a cache hit), in its
+/// object and the total's at once.
+pub(super) async fn record(env: &Env, client: &str, usage: Used) {
+    let total = RecordAsk {
+        usage: usage.clone(),
+        client: Some(client.to_owned()),
     };
-    let _: Option<MicroUsd> = call(&env, TOTAL, "settle", &ask).await;
+    let mine = RecordAsk {
+        usage,
+        client: None,
+    };
+    let _: (Option<MicroUsd>, Option<MicroUsd>) = join(
+        call(env, &client_object(client), "record", &mine),
+        call(env, TOTAL, "record", &total),
+    )
+    .await;
 }

@@ -18,6 +18,8 @@ pub mod rules;
 pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
+mod account;
+#[cfg(target_arch = "wasm32")]
 mod forward;
 #[cfg(target_arch = "wasm32")]
 mod handler;
@@ -25,3 +27,7 @@ mod handler;
 mod lookup;
 #[cfg(target_arch = "wasm32")]
 mod meter;
+#[cfg(target_arch = "wasm32")]
+mod pricing;
+#[cfg(target_arch = "wasm32")]
+mod relay;

@@ -1,6 +1,8 @@
 // The Hub's model API as the local upstream answers it:
 //   GET /api/models/{model}?expand[]=inferenceProviderMapping
-// from HUB_MAPPINGS (or a server's overrides, up.hub(model, mapping)).
+// from HUB_MAPPINGS (or a server's overrides, up.hub(model, mapping)); and the
+// router's model list with its per-token prices, GET /v1/models, from the same
+// mappings and ROUTER_PRICING (or up.routerModels(answer)).
 
 import { createHash } from "node:crypto";
 
@@ -100,4 +102,37 @@ export function hubAnswer(model, mapping, expand) {
   const value = { _id: createHash("sha256").update(`hub:${model}`).digest("hex").slice(0, 24), id: model };
   if (expand.includes("inferenceProviderMapping")) value.inferenceProviderMapping = mapping;
   return { status: 200, value };
+}
+
+/**
+ * The router's per-token prices (USD per million tokens) that GET /v1/models
+ * lists, by model and provider; a provider missing here is listed unpriced, as
+ * the router lists some. meta-llama/Llama-3.1-8B-Instruct at together stays
+ * unpriced, so that the proxy's tests of reservations charge their estimate.
+ */
+export const ROUTER_PRICING = deepFreeze({
+  "meta-llama/Llama-3.1-8B-Instruct": { groq: { input: 0.05, output: 0.08 } },
+  "Qwen/Qwen2.5-7B-Instruct": { together: { input: 0.3, output: 0.3 } },
+});
+
+const CHAT_TASKS = new Set(["conversational", "text-generation"]);
+
+/**
+ * The router's answer to GET /v1/models: every model of `mappings` that a
+ * provider other than hf-inference serves for chat or text generation, with
+ * its providers (and their prices, from ROUTER_PRICING).
+ */
+export function routerModels(mappings = HUB_MAPPINGS) {
+  const data = [];
+  for (const [id, mapping] of Object.entries(mappings)) {
+    const entries = Array.isArray(mapping) ? mapping : Object.entries(mapping).map(([provider, m]) => ({ provider, ...m }));
+    const providers = entries
+      .filter((m) => m.provider !== "hf-inference" && CHAT_TASKS.has(m.task))
+      .map((m) => {
+        const pricing = ROUTER_PRICING[id]?.[m.provider];
+        return { provider: m.provider, status: m.status, ...(pricing ? { pricing: { ...pricing } } : {}) };
+      });
+    if (providers.length > 0) data.push({ id, object: "model", created: 1700000000, owned_by: id.split("/")[0], providers });
+  }
+  return { object: "list", data };
 }

@@ -274,7 +274,7 @@ export function completion(model, json) {
   if (p.max_tokens !== undefined && p.max_tokens !== null && !positiveInt(p.max_tokens)) {
     return validation(422, "Input validation error: `max_tokens` must be a positive integer");
   }
-  const { stream: _stream, ...rest } = p;
+  const { stream: _stream, stream_options: streamOptions, ...rest } = p;
   const { max_tokens: _max, ...content } = rest;
   const stream = p.stream === true;
   const wanted = positiveInt(p.max_tokens) ?? DEFAULT_COMPLETION_TOKENS;
@@ -288,6 +288,11 @@ export function completion(model, json) {
       ...head,
       choices: [{ index: 0, text: ` ${w}`, logprobs: null, finish_reason: i === picked.length - 1 ? "length" : null }],
     }));
+    if (streamOptions?.include_usage === true) {
+      const promptTokens = words(p.prompt).length;
+      for (const event of events) event.usage = null;
+      events.push({ ...head, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: n, total_tokens: promptTokens + n } });
+    }
     events.push("[DONE]");
     return sse(events, rand);
   }

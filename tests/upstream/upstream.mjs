@@ -41,6 +41,9 @@
 //   GET  /api/models/{model}?expand[]=inferenceProviderMapping   the Hub (hub.mjs):
 //                                              {_id, id, inferenceProviderMapping} from
 //                                              HUB_MAPPINGS or up.hub(); unknown: 404
+//   GET  /v1/models                            the router's model list with per-token
+//                                              prices (hub.mjs routerModels), or
+//                                              what up.routerModels(answer) set
 //   /__control/faults | requests | reset | hub | health   the control API
 //
 // `"stream": true` text-generation, completions and chat requests that match no
@@ -103,7 +106,7 @@ import {
   seeded,
   sse,
 } from "./common.mjs";
-import { HUB_MAPPINGS, hubAnswer, hubModel, validateHubMapping } from "./hub.mjs";
+import { HUB_MAPPINGS, hubAnswer, hubModel, routerModels as routerModelList, validateHubMapping } from "./hub.mjs";
 import {
   MODEL_TASKS,
   completion,
@@ -409,7 +412,9 @@ function synthesiseChat(pathModel, body, json) {
     };
   }
   const model = typeof payload.model === "string" ? payload.model : (pathModel ?? "tgi");
-  const rand = seeded("chat-completion", model, canonical(payload));
+  // Asking for the usage does not change the words.
+  const { stream_options: streamOptions, ...seedPayload } = payload;
+  const rand = seeded("chat-completion", model, canonical(seedPayload));
   const stream = payload.stream === true;
   const wanted = positiveInt(payload.max_tokens) ?? 16;
   const words = pickWords(rand, Math.min(stream ? Math.max(wanted, STREAM_MIN_TOKENS) : wanted, 64));
@@ -418,7 +423,7 @@ function synthesiseChat(pathModel, body, json) {
     .join(" ")
     .split(/\s+/)
     .filter(Boolean).length;
-  const id = `local-chat-${createHash("sha256").update(canonical(payload)).digest("hex").slice(0, 12)}`;
+  const id = `local-chat-${createHash("sha256").update(canonical(seedPayload)).digest("hex").slice(0, 12)}`;
   const created = 1700000000;
   const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
   if (stream) {
@@ -433,6 +438,12 @@ function synthesiseChat(pathModel, body, json) {
     const events = words.map((w, i) =>
       chunk({ role: "assistant", content: i === 0 ? w : ` ${w}` }, i === words.length - 1 ? "stop" : null),
     );
+    if (streamOptions?.include_usage === true) {
+      // As OpenAI's API answers it: `usage: null` on every chunk, then one
+      // chunk with no choices and the usage.
+      for (const event of events) event.usage = null;
+      events.push({ ...chunk(null, null), choices: [], usage });
+    }
     events.push("[DONE]");
     return sse(events, rand);
   }
@@ -622,6 +633,7 @@ export async function startUpstream({
   const requests = [];
   const faults = []; // { spec, remaining }
   const hubOverrides = new Map(); // model -> mapping (null: unknown)
+  let routerModelsOverride = null; // GET /v1/models's answer, when a test sets one
   // Decides `probability` faults; restarted by reset() so that a run repeats.
   let faultRandom = seeded("fault-probability", String(seed));
   const sockets = new Set();
@@ -687,10 +699,19 @@ export async function startUpstream({
     return Object.hasOwn(HUB_MAPPINGS, model) ? HUB_MAPPINGS[model] : undefined;
   }
 
+  /** Sets the answer of GET /v1/models (null: the default, from the mappings). */
+  function routerModels(answer) {
+    if (answer !== null && (typeof answer !== "object" || Array.isArray(answer))) {
+      throw new TypeError("routerModels: the answer must be an object or null");
+    }
+    routerModelsOverride = answer === null ? null : structuredClone(answer);
+  }
+
   function reset() {
     requests.length = 0;
     faults.length = 0;
     hubOverrides.clear();
+    routerModelsOverride = null;
     faultRandom = seeded("fault-probability", String(seed));
     chaosMode = null;
     preflights = 0;
@@ -1016,7 +1037,9 @@ export async function startUpstream({
 
     const normal = isHub
       ? hubRequestAnswer(req, path, url.searchParams, requestId)
-      : normalAnswer(req, r, provider, path, body, json, requestId);
+      : path === "/v1/models" && req.method === "GET"
+        ? { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId }, body: asJson(routerModelsOverride ?? routerModelList()) }
+        : normalAnswer(req, r, provider, path, body, json, requestId);
     const headers = { ...normal.headers, ...(normal.extra ?? {}), ...CORS_HEADERS, ...(f?.headers ?? {}) };
     answer(res, normal.status, headers, normal.body, f);
   }
@@ -1072,6 +1095,7 @@ export async function startUpstream({
     fault,
     chaos,
     hub,
+    routerModels,
     get faults() {
       return faults.map((f) => ({ ...f.spec, remaining: f.remaining }));
     },

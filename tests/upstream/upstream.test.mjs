@@ -543,6 +543,46 @@ test("chat at /v1/chat/completions and /chat/completions streams chunks ending w
   assert.equal(await (await post("/v1/chat/completions", body)).text(), texts[0], "deterministic");
 });
 
+test("stream_options.include_usage: usage null on each chunk, then a chunk with no choices and the usage; the words unchanged", async () => {
+  const body = { model: "acme/chat", messages: [{ role: "user", content: "Say something nice" }], stream: true, max_tokens: 4 };
+  const plain = sseEvents(await (await post("/v1/chat/completions", body)).text());
+  const asked = sseEvents(await (await post("/v1/chat/completions", { ...body, stream_options: { include_usage: true } })).text());
+  assert.equal(asked.length, plain.length + 1);
+  const chunks = asked.slice(0, -1).map((e) => JSON.parse(dataOf(e)));
+  const last = chunks.pop();
+  assert.deepEqual(last.choices, []);
+  assert.deepEqual(last.usage, { prompt_tokens: 3, completion_tokens: 12, total_tokens: 15 });
+  assert.deepEqual(
+    chunks.map(({ usage, ...c }) => (assert.equal(usage, null), c)),
+    plain.slice(0, -1).map((e) => JSON.parse(dataOf(e))),
+  );
+  const completion = { model: "acme/tiny", prompt: "one two three four", stream: true, max_tokens: 2 };
+  const events = sseEvents(await (await post("/together/v1/completions", { ...completion, stream_options: { include_usage: true } })).text());
+  const usage = JSON.parse(dataOf(events.at(-2)));
+  assert.deepEqual([usage.choices, usage.usage], [[], { prompt_tokens: 4, completion_tokens: 12, total_tokens: 16 }]);
+});
+
+test("GET /v1/models lists the router's models with their providers' prices; up.routerModels() overrides it until reset()", async () => {
+  const res = await fetch(`${up.url}/v1/models`);
+  assert.equal(res.status, 200);
+  const list = await res.json();
+  assert.equal(list.object, "list");
+  const llama = list.data.find((m) => m.id === "meta-llama/Llama-3.1-8B-Instruct");
+  assert.deepEqual(llama.providers, [
+    { provider: "together", status: "live" },
+    { provider: "groq", status: "live", pricing: { input: 0.05, output: 0.08 } },
+  ]);
+  assert.deepEqual(list.data.find((m) => m.id === "Qwen/Qwen2.5-7B-Instruct").providers, [
+    { provider: "together", status: "live", pricing: { input: 0.3, output: 0.3 } },
+  ]);
+  assert.equal(list.data.find((m) => m.id === "gpt2"), undefined, "hf-inference only: not listed");
+  up.routerModels({ object: "list", data: [] });
+  assert.deepEqual(await (await fetch(`${up.url}/v1/models`)).json(), { object: "list", data: [] });
+  assert.throws(() => up.routerModels([]), /must be an object or null/);
+  up.reset();
+  assert.deepEqual(await (await fetch(`${up.url}/v1/models`)).json(), list);
+});
+
 test("chat at /v1/chat/completions and /chat/completions replays the model's recorded stream", async () => {
   const recordings = JSON.parse(await readFile(new URL("../fixtures/recordings.json", import.meta.url), "utf8"));
   const rec = recordings.find((r) => r.id.includes("test_chat_completion_with_stream"));

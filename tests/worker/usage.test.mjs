@@ -117,7 +117,7 @@ describe("budgets", () => {
     const ok = answers.filter((a) => a.status === 200).length;
     const refused = answers.filter((a) => a.status === 402).length;
     assert.equal(ok + refused, 32, JSON.stringify(answers.map((a) => a.status)));
-    const forwarded = up.requests.length;
+    const forwarded = forwardedTo(up).length;
     const overspendUsd = Math.max(0, forwarded * 0.25 - 1);
     console.log(`# usage: 32 concurrent against a budget for 4: ${ok} forwarded (upstream saw ${forwarded}), ${refused} refused, overspend ${overspendUsd} USD`);
     assert.ok(forwarded <= 5 && ok <= 5, `${forwarded} forwarded`);
@@ -146,6 +146,11 @@ describe("x-usage-cost", () => {
 });
 
 const ADMIN_KEY = "adm_usage_7c1e9b3f5a";
+const computed = (answers) => answers.reduce((sum, a) => sum + Math.round(Number(a.headers["x-compute-time"] ?? 0) * 1000), 0) / 1000;
+/** The tokens of chat answers, as their `usage` reports them. */
+const tokens = (answers, kind) => answers.reduce((sum, a) => sum + a.json.usage[kind], 0);
+/** What the upstream saw, but the router's price list. */
+const forwardedTo = (upstream) => upstream.requests.filter((r) => r.path !== "/v1/models");
 const settle = () => new Promise((r) => setTimeout(r, 300));
 const get = async (proxy, path, headers = {}) => kept(await fetch(`${proxy.url}${path}`, { headers }));
 
@@ -155,11 +160,12 @@ describe("reading usage", () => {
     keys: { app: { daily_usd: 5 } },
     total: { daily_usd: 50, monthly_usd: 500 },
   });
-  const counters = (n, computeSeconds, cost) => ({
-    requests: n, attempts: n, errors: 0, cache_hits: 0, compute_seconds: computeSeconds,
-    prompt_tokens: 0, completion_tokens: 0, cost_usd: cost,
+  // together's price of the chat model is nowhere: each is charged its estimate.
+  const counters = (answers, cost) => ({
+    requests: answers.length, attempts: answers.length, errors: 0, cache_hits: 0, compute_seconds: computed(answers),
+    prompt_tokens: tokens(answers, "prompt_tokens"), completion_tokens: tokens(answers, "completion_tokens"),
+    cost_usd: cost, cost_estimated: true,
   });
-  const computed = (answers) => answers.reduce((sum, a) => sum + Math.round(Number(a.headers["x-compute-time"] ?? 0) * 1000), 0) / 1000;
 
   test("/usage/me is the caller's own totals and what its budgets leave; /usage every client's, paged, behind ADMIN_KEY", async () => {
     const proxy = await proxyWith({ CLIENT_KEYS, PRICES, BUDGETS, ADMIN_KEY });
@@ -169,7 +175,7 @@ describe("reading usage", () => {
     await settle();
     const me = await call(proxy, "/usage/me", { key: KEYS.app, method: "GET" });
     assert.equal(me.status, 200, me.text);
-    const c = counters(2, computed(mine), 0.5);
+    const c = counters(mine, 0.5);
     assert.deepEqual(me.json, {
       client: "app",
       day: { ...c, budget_usd: 5, remaining_usd: 4.5 },
@@ -186,14 +192,14 @@ describe("reading usage", () => {
     assert.equal(all.status, 200, all.text);
     assert.deepEqual(all.json.clients.map((x) => x.client), ["app", "other"]);
     assert.deepEqual(all.json.clients[0], me.json);
-    const o = counters(1, computed(theirs), 0.25);
+    const o = counters(theirs, 0.25);
     assert.deepEqual(all.json.clients[1], {
       client: "other",
       day: { ...o, budget_usd: 1, remaining_usd: 0.75 },
       month: { ...o, budget_usd: 10, remaining_usd: 9.75 },
       models: { [LLAMA]: o },
     });
-    const t = counters(3, computed([...mine, ...theirs]), 0.75);
+    const t = counters([...mine, ...theirs], 0.75);
     assert.deepEqual(all.json.total, {
       day: { ...t, budget_usd: 50, remaining_usd: 49.25 },
       month: { ...t, budget_usd: 500, remaining_usd: 499.25 },
@@ -203,7 +209,7 @@ describe("reading usage", () => {
     assert.deepEqual([first.json.clients.map((x) => x.client), first.json.next_cursor], [["app"], "app"]);
     const second = await get(proxy, `/usage?limit=1&cursor=${first.json.next_cursor}`, { authorization: `Bearer ${ADMIN_KEY}` });
     assert.deepEqual([second.json.clients.map((x) => x.client), second.json.next_cursor], [["other"], null]);
-    assert.equal(up.requests.length, 3, "reading usage forwards nothing");
+    assert.equal(forwardedTo(up).length, 3, "reading usage forwards nothing");
   });
 
   test("without ADMIN_KEY, GET /usage is 404", async () => {
@@ -212,13 +218,130 @@ describe("reading usage", () => {
   });
 });
 
+describe("tokens", () => {
+  const QWEN = "Qwen/Qwen2.5-7B-Instruct";
+  // PRICES names its own per-token price of the chat model: 1,000 and 2,000 USD
+  // per million, so a token in is 1,000 micro-USD and a token out 2,000.
+  const TOKEN_PRICES = JSON.stringify({ models: { [LLAMA]: { input_per_million: 1000, output_per_million: 2000, request_usd: 0.01 } } });
+  const usageMe = async (proxy) => (await call(proxy, "/usage/me", { method: "GET" })).json;
+  const messages = [{ role: "user", content: "Tell me about the sea" }];
+
+  test("a provider's chat answer counts its usage's tokens, priced per token by PRICES.models", async () => {
+    const proxy = await proxyWith({ PRICES: TOKEN_PRICES });
+    const answer = await call(proxy, "/v1/chat/completions", { body: { model: `${LLAMA}:together`, messages, max_tokens: 5 } });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.headers["x-usage-cost"], "0.01", "the estimate, as the tokens were not known yet");
+    const { prompt_tokens, completion_tokens } = answer.json.usage;
+    assert.deepEqual([prompt_tokens, completion_tokens], [5, 5]);
+    await settle();
+    const me = await usageMe(proxy);
+    assert.deepEqual(
+      [me.day.prompt_tokens, me.day.completion_tokens, me.day.cost_usd, me.day.cost_estimated],
+      [5, 5, 0.015, false],
+    );
+    assert.equal(up.requests.filter((r) => r.path === "/v1/models").length, 0, "PRICES priced it: the router's list is not asked");
+  });
+
+  test("otherwise by the router's GET /v1/models, fetched once per isolate off the request path", async () => {
+    const proxy = await proxyWith({ ALLOWED_MODELS: QWEN });
+    const ask = () => call(proxy, "/together/v1/chat/completions", { body: { model: "Qwen/Qwen2.5-7B-Instruct-Turbo", messages } });
+    const answers = [await ask(), await ask()];
+    for (const a of answers) assert.equal(a.status, 200, a.text);
+    await settle();
+    const me = await usageMe(proxy);
+    // 0.3 USD per million both ways: 0.3 micro-USD a token, rounded up per answer.
+    const expected = answers.reduce((sum, a) => sum + Math.ceil(0.3 * a.json.usage.total_tokens), 0) / 1e6;
+    assert.deepEqual([me.day.requests, me.day.cost_usd, me.day.cost_estimated], [2, expected, false]);
+    assert.equal(me.day.prompt_tokens, tokens(answers, "prompt_tokens"));
+    const lists = up.requests.filter((r) => r.path === "/v1/models");
+    assert.equal(lists.length, 1, "the list is kept, not asked per request");
+    assert.equal(lists[0].method, "GET");
+    assert.equal(lists[0].headers.authorization, `Bearer ${TOKEN}`);
+  });
+
+  test("a stream is asked for its usage, and the usage chunk is kept from the client that did not ask", async () => {
+    const proxy = await proxyWith({ PRICES: TOKEN_PRICES });
+    const body = { model: `${LLAMA}:together`, messages, stream: true };
+    const answer = await call(proxy, "/v1/chat/completions", { body });
+    assert.equal(answer.status, 200, answer.text);
+    const sent = up.requests.at(-1);
+    assert.deepEqual(sent.json, { ...body, stream_options: { include_usage: true } });
+    assert.ok(sent.bodyText.startsWith('{"stream_options":{"include_usage":true},'), "the client's bytes are kept after it");
+    // What the client sees: the upstream's stream less its last chunk (no choices, the usage).
+    const direct = await (await fetch(`${up.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sent.json) })).text();
+    const events = direct.split("\n\n");
+    const usageEvent = events.findIndex((e) => e.includes('"choices":[]'));
+    const usage = JSON.parse(events[usageEvent].slice("data: ".length)).usage;
+    events.splice(usageEvent, 1);
+    assert.equal(answer.text, events.join("\n\n"));
+    assert.ok(!answer.text.includes('"choices":[]'));
+    await settle();
+    const me = await usageMe(proxy);
+    assert.deepEqual(
+      [me.day.prompt_tokens, me.day.completion_tokens, me.day.cost_usd, me.day.cost_estimated],
+      [usage.prompt_tokens, usage.completion_tokens, (usage.prompt_tokens * 1000 + usage.completion_tokens * 2000) / 1e6, false],
+    );
+  });
+
+  test("a client that asked for the usage chunk gets it, as upstream sent it", async () => {
+    const proxy = await proxyWith({ PRICES: TOKEN_PRICES });
+    const body = { model: `${LLAMA}:together`, messages, stream: true, stream_options: { include_usage: true } };
+    const answer = await call(proxy, "/v1/chat/completions", { body });
+    const direct = await (await fetch(`${up.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).text();
+    assert.equal(answer.text, direct);
+    assert.deepEqual(up.requests.at(-2).json, body, "sent as the client wrote it");
+    await settle();
+    assert.equal((await usageMe(proxy)).day.cost_estimated, false);
+  });
+
+  test("a stream the client aborts counts the tokens relayed until then, marked estimated", async () => {
+    const proxy = await proxyWith({ PRICES: TOKEN_PRICES });
+    up.fault({ streamIntervalMs: 40, times: 1 });
+    const abort = new AbortController();
+    const response = await fetch(`${proxy.url}/v1/chat/completions`, {
+      method: "POST", signal: abort.signal, headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: `${LLAMA}:together`, messages, stream: true }),
+    });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while ((text.match(/"content"/g) ?? []).length < 3) text += decoder.decode((await reader.read()).value, { stream: true });
+    abort.abort();
+    await reader.read().catch(() => {});
+    // The relay sees the client gone at its next write.
+    await new Promise((r) => setTimeout(r, 600));
+    const me = await usageMe(proxy);
+    const relayed = me.day.completion_tokens;
+    // "Tell me about the sea" is 21 characters: 6 tokens at four characters a token.
+    assert.equal(me.day.prompt_tokens, 6);
+    assert.ok(relayed >= 3 && relayed < 12, `${relayed} tokens relayed of 12`);
+    assert.equal(me.day.cost_usd, (6 * 1000 + relayed * 2000) / 1e6);
+    assert.equal(me.day.cost_estimated, true);
+    assert.ok(up.requests.at(-1).closedEarly, "the upstream's stream was cancelled too");
+  });
+
+  test("a cache hit is counted: a request, no attempt, no cost", async () => {
+    const proxy = await proxyWith({ PRICES, CACHE_MODELS: "gpt2" });
+    const first = await call(proxy, "/models/gpt2", { body: { inputs: "cache me" } });
+    const second = await call(proxy, "/models/gpt2", { body: { inputs: "cache me" } });
+    assert.deepEqual([first.headers["x-cache"], second.headers["x-cache"], second.headers["x-usage-cost"]], ["MISS", "HIT", "0"]);
+    await settle();
+    const me = await usageMe(proxy);
+    assert.deepEqual(
+      [me.day.requests, me.day.attempts, me.day.cache_hits, me.models.gpt2.cache_hits],
+      [2, 1, 1, 1],
+    );
+    assert.equal(me.day.cost_usd, Number(first.headers["x-usage-cost"]));
+  });
+});
+
 describe("counts against the upstream's log", () => {
-  test("300 requests with 30 % injected upstream faults and client aborts: attempts counted equal what the upstream saw", async () => {
+  test("1,000 requests with 30 % injected upstream faults and client aborts: attempts counted equal what the upstream saw", async () => {
     const proxy = await proxyWith({ PRICES, ADMIN_KEY, RATE_LIMIT_PER_MINUTE: "1000000", BUDGETS: JSON.stringify({ total: { daily_usd: 1000 } }) });
     up.fault({ status: 500, body: '{"error":"injected"}', probability: 0.3, times: -1 });
     // Slow answers, and every tenth client gives up after 30 ms.
     up.fault({ delayMs: 80, probability: 0.2, times: -1 });
-    const N = 300;
+    const N = 1000;
     let next = 0;
     const statuses = [];
     let aborted = 0;
@@ -229,8 +352,13 @@ describe("counts against the upstream's log", () => {
           const ip = `198.51.100.${i % 5}`;
           const abort = new AbortController();
           if (i % 10 === 0) setTimeout(() => abort.abort(), 30);
+          // Every fifth is a provider's chat stream, relayed and counted by its tokens.
+          const [path, body] =
+            i % 5 === 4
+              ? ["/v1/chat/completions", { model: `${LLAMA}:together`, messages: [{ role: "user", content: `soak ${i}` }], stream: true }]
+              : ["/models/gpt2", { inputs: `soak ${i}` }];
           try {
-            const response = await fetch(`${proxy.url}/models/gpt2`, { method: "POST", signal: abort.signal, headers: { "content-type": "application/json", "cf-connecting-ip": ip }, body: JSON.stringify({ inputs: `soak ${i}` }) });
+            const response = await fetch(`${proxy.url}${path}`, { method: "POST", signal: abort.signal, headers: { "content-type": "application/json", "cf-connecting-ip": ip }, body: JSON.stringify(body) });
             await response.text();
             statuses.push(response.status);
           } catch {
@@ -245,14 +373,16 @@ describe("counts against the upstream's log", () => {
     assert.equal(all.status, 200, all.text);
     const day = all.json.total.day;
     const failed = statuses.filter((s) => s !== 200).length;
-    console.log(`# usage soak: ${N} requests (${aborted} aborted by the client), ${up.requests.length} upstream attempts seen, ${day.attempts} counted; ${failed} answered with an error, ${day.errors} errors counted`);
+    const seen = forwardedTo(up).length;
+    console.log(`# usage soak: ${N} requests (${aborted} aborted by the client), ${seen} upstream attempts seen, ${day.attempts} counted; ${failed} answered with an error, ${day.errors} errors counted; ${day.completion_tokens} completion tokens`);
     assert.ok(aborted > 0, "some clients aborted");
     assert.equal(day.requests, N, "an aborted request is counted too");
-    assert.equal(day.attempts, up.requests.length, "attempts counted = the upstream's log");
+    assert.equal(day.attempts, seen, "attempts counted = the upstream's log");
     // An aborted request's own answer is not known to the client.
     assert.ok(day.errors >= failed && day.errors <= failed + aborted, `${day.errors} errors counted`);
     assert.equal(all.json.clients.length, 5);
-    assert.equal(all.json.clients.reduce((sum, c) => sum + c.day.attempts, 0), up.requests.length);
+    assert.equal(all.json.clients.reduce((sum, c) => sum + c.day.attempts, 0), seen);
+    assert.equal(all.json.total.day.requests, all.json.clients.reduce((sum, c) => sum + c.day.requests, 0));
   });
 });
 

@@ -34,8 +34,9 @@ pub struct Answer<'a> {
     pub compute_ms: Option<u64>,
     /// The tokens, when the answer counted them.
     pub tokens: Option<Tokens>,
-    /// The stream was aborted: its tokens are those relayed so far.
-    pub aborted: bool,
+    /// The tokens are the proxy's count, not upstream's (a stream cut
+    /// short: those relayed so far; a stream that reported none).
+    pub tokens_estimated: bool,
 }
 
 /// A cost in micro-USD.
@@ -43,29 +44,32 @@ pub struct Answer<'a> {
 pub struct Cost {
     /// The amount.
     pub micro_usd: MicroUsd,
-    /// Not what the provider will bill: an aborted stream's tokens so far,
-    /// or a reservation's estimate.
+    /// Not what the provider will bill: tokens the proxy counted (an
+    /// aborted stream's so far), or a reservation's estimate.
     pub estimated: bool,
 }
 
 /// The cost of `model`'s `answer`, or `None` when no rule prices it (no
 /// compute time from hf-inference, no tokens or no price elsewhere).
 pub fn cost(prices: &Prices, router: &RouterPrices, model: &str, answer: &Answer) -> Option<Cost> {
-    let micro_usd = match answer.provider {
-        None | Some(HF_INFERENCE) => compute(prices, answer)?,
+    match answer.provider {
+        // Compute time is billed whatever the tokens were.
+        None | Some(HF_INFERENCE) => Some(Cost {
+            micro_usd: compute(prices, answer)?,
+            estimated: false,
+        }),
         Some(provider) => {
             let tokens = answer.tokens?;
             let price = prices
                 .model(model)
                 .and_then(|m| m.tokens)
                 .or_else(|| router.get(model, provider))?;
-            per_token(price, tokens)
+            Some(Cost {
+                micro_usd: per_token(price, tokens),
+                estimated: answer.tokens_estimated,
+            })
         }
-    };
-    Some(Cost {
-        micro_usd,
-        estimated: answer.aborted,
-    })
+    }
 }
 
 /// hf-inference's compute cost: its time on its hardware (a cached answer
@@ -159,6 +163,12 @@ mod tests {
             ..hf(Some("cpu"), Some(500))
         };
         assert_eq!(cost(named), known(60));
+        // Tokens the proxy counted do not make compute time an estimate.
+        let counted = Answer {
+            tokens_estimated: true,
+            ..named
+        };
+        assert_eq!(cost(counted), known(60));
     }
 
     #[test]
@@ -212,7 +222,7 @@ mod tests {
                 prompt: 2_000,
                 completion: 300,
             }),
-            aborted: true,
+            tokens_estimated: true,
             ..Answer::default()
         };
         assert_eq!(

@@ -231,10 +231,25 @@ impl Ledger {
         if usage.cost.is_some_and(|c| !c.estimated) {
             self.learn(&usage.model, cost.micro_usd);
         }
+        self.count(usage, cost, now_ms);
+        cost
+    }
+
+    /// Records `usage` at `now_ms` that held no reservation (an answer from
+    /// the proxy's cache, which cost nothing upstream): counted, charged its
+    /// own cost or nothing, and kept out of the model's average (a free
+    /// answer would pull the next reservation under the real cost).
+    pub fn record(&mut self, usage: &Usage, now_ms: u64) -> Cost {
+        self.tidy(now_ms);
+        let cost = usage.cost.unwrap_or_default();
+        self.count(usage, cost, now_ms);
+        cost
+    }
+
+    fn count(&mut self, usage: &Usage, cost: Cost, now_ms: u64) {
         let (day, month) = (Day::of(now_ms), Month::of(now_ms));
         self.days.entry(day).or_default().add(usage, cost);
         self.months.entry(month).or_default().add(usage, cost);
-        cost
     }
 
     /// Closes reservation `id` without recording anything (the request was
@@ -761,6 +776,41 @@ mod tests {
         );
         let day = ledger.day(later).unwrap();
         assert_eq!((day.all.requests, day.all.cost_micro_usd), (1, 400_000));
+    }
+
+    #[test]
+    fn a_cache_hit_is_counted_without_a_reservation_or_a_charge() {
+        let prices = Prices::parse(r#"{"default_request_usd": 0.002}"#).unwrap();
+        let mut ledger = Ledger::default();
+        let id = ledger.reserve(0, &[], noon()).unwrap();
+        ledger.settle(id, &usage("gpt2", 300), noon());
+        let hit = Usage {
+            attempts: 0,
+            cache_hit: true,
+            compute_ms: 0,
+            cost: Some(Cost::default()),
+            ..usage("gpt2", 0)
+        };
+        assert_eq!(ledger.record(&hit, noon()), Cost::default());
+        // Unpriced, it is still free (nothing was reserved to stand in).
+        let unpriced = Usage {
+            cost: None,
+            ..hit.clone()
+        };
+        assert_eq!(ledger.record(&unpriced, noon()), Cost::default());
+        let day = ledger.day(noon()).unwrap();
+        let counted = (
+            day.all.requests,
+            day.all.attempts,
+            day.all.cache_hits,
+            day.all.cost_micro_usd,
+            day.all.estimated,
+        );
+        assert_eq!(counted, (3, 1, 2, 300, false));
+        assert_eq!(day.models["gpt2"].cache_hits, 2);
+        assert_eq!(ledger.reserved(noon()), 0);
+        // The average is the forwarded answer's, not pulled down by free hits.
+        assert_eq!(ledger.estimate("gpt2", &prices), 300);
     }
 
     #[test]

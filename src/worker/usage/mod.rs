@@ -17,3 +17,4 @@ pub mod money;
 pub mod prices;
 mod read;
 pub mod report;
+pub mod tokens;

@@ -40,6 +40,9 @@ pub struct CountersReport {
     pub completion_tokens: u64,
     /// Cost, in USD.
     pub cost_usd: Value,
+    /// Some of the cost is the proxy's estimate, not what upstream will
+    /// bill (a reservation's estimate, tokens of a stream cut short).
+    pub cost_estimated: bool,
 }
 
 impl From<&Counters> for CountersReport {
@@ -53,6 +56,7 @@ impl From<&Counters> for CountersReport {
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
             cost_usd: usd_json(c.cost_micro_usd),
+            cost_estimated: c.estimated,
         }
     }
 }
@@ -225,7 +229,8 @@ mod tests {
             &ledger,
             &budgets.client_caps(Some("mobile-app")),
         );
-        let counters = r#""requests":4,"attempts":4,"errors":0,"cache_hits":0,"compute_seconds":2.0,"prompt_tokens":0,"completion_tokens":0,"cost_usd":0.02"#;
+        // The issue's fields in its order, and one more: `cost_estimated`.
+        let counters = r#""requests":4,"attempts":4,"errors":0,"cache_hits":0,"compute_seconds":2.0,"prompt_tokens":0,"completion_tokens":0,"cost_usd":0.02,"cost_estimated":false"#;
         assert_eq!(
             serde_json::to_string(&report).unwrap(),
             format!(
