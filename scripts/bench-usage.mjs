@@ -1,7 +1,8 @@
 // Accounting overhead benchmark (`make bench-usage`): the proxy worker with
 // usage accounting and budgets on (the USAGE Durable Objects: a reservation in
-// the client's and the total's object before forwarding, settlement after)
-// against the same worker with it off, in the same workerd (Miniflare), to the
+// the client's and the total's object before forwarding, settlement after),
+// with accounting but no budgets (nothing reserved: the counts are recorded
+// after the answer), and with it off, in the same workerd (Miniflare), to the
 // same local upstream: 2,000 requests each after a warm-up, 16 in flight.
 // Prints p50 / p99 latency and throughput of each and writes build/bench-usage.md.
 
@@ -21,9 +22,17 @@ const BUDGETS = JSON.stringify({ client: { daily_usd: 100000 }, total: { daily_u
 const proxy = await startProxy({
   vars: { ...vars, BUDGETS },
   usage: true,
-  extraWorkers: [proxyWorkerOptions("off", vars)],
+  extraWorkers: [
+    proxyWorkerOptions("off", vars),
+    // The same Durable Object class, bound from the first worker.
+    { ...proxyWorkerOptions("counting", vars), durableObjects: { USAGE: { className: "Usage", scriptName: "proxy" } } },
+  ],
 });
-const workers = { on: await proxy.mf.getWorker("proxy"), off: await proxy.mf.getWorker("off") };
+const workers = {
+  on: await proxy.mf.getWorker("proxy"),
+  counting: await proxy.mf.getWorker("counting"),
+  off: await proxy.mf.getWorker("off"),
+};
 
 const load = (name, count) =>
   load_(workers[name], count, IN_FLIGHT, (i) => [
@@ -35,18 +44,19 @@ const load = (name, count) =>
     },
   ]);
 
-// Warm both, then measure in alternating halves so drift hits both alike.
-await load("on", WARM_UP);
-await load("off", WARM_UP);
-const halves = { on: [], off: [] };
+// Warm each, then measure in alternating halves so drift hits all alike.
+const NAMES = ["on", "counting", "off"];
+for (const name of NAMES) await load(name, WARM_UP);
+const halves = { on: [], counting: [], off: [] };
 for (const round of [0, 1]) {
-  for (const name of round ? ["off", "on"] : ["on", "off"]) halves[name].push(await load(name, REQUESTS / 2));
+  for (const name of round ? [...NAMES].reverse() : NAMES) halves[name].push(await load(name, REQUESTS / 2));
 }
 await proxy.close();
 await up.close();
 
 const merge = ([a, b]) => ({ p50: (a.p50 + b.p50) / 2, p99: Math.max(a.p99, b.p99), throughput: (a.throughput + b.throughput) / 2 });
 const on = merge(halves.on);
+const counting = merge(halves.counting);
 const off = merge(halves.off);
 report("bench-usage.md", [
   `Accounting overhead: ${REQUESTS} requests each (after ${WARM_UP} warm-up), ${IN_FLIGHT} in flight from 8 client addresses, same workerd, same local upstream`,
@@ -55,6 +65,8 @@ report("bench-usage.md", [
   "| proxy | p50 | p99 | throughput |",
   "|---|---|---|---|",
   `| accounting on (BUDGETS, USAGE) | ${on.p50.toFixed(2)} ms | ${on.p99.toFixed(2)} ms | ${on.throughput.toFixed(0)} req/s |`,
+  `| accounting without budgets (USAGE) | ${counting.p50.toFixed(2)} ms | ${counting.p99.toFixed(2)} ms | ${counting.throughput.toFixed(0)} req/s |`,
   `| accounting off | ${off.p50.toFixed(2)} ms | ${off.p99.toFixed(2)} ms | ${off.throughput.toFixed(0)} req/s |`,
   `| ratio (on / off) | ${(on.p50 / off.p50).toFixed(2)}x | ${(on.p99 / off.p99).toFixed(2)}x | ${(on.throughput / off.throughput).toFixed(2)}x |`,
+  `| ratio (without budgets / off) | ${(counting.p50 / off.p50).toFixed(2)}x | ${(counting.p99 / off.p99).toFixed(2)}x | ${(counting.throughput / off.throughput).toFixed(2)}x |`,
 ]);

@@ -582,11 +582,10 @@ async fn serve(
             None,
         ),
     };
-    let shown = match (&priced, &held) {
-        (Some(priced), _) => priced.micro_usd,
-        (None, Some(held)) => held.estimate,
-        (None, None) => Ledger::default().estimate(&model, &config.prices),
-    };
+    let shown = priced
+        .map(|p| p.micro_usd)
+        .or(held.as_ref().and_then(|h| h.estimate))
+        .unwrap_or_else(|| Ledger::default().estimate(&model, &config.prices));
     if let Some(held) = held {
         let charge = Charge {
             held,

@@ -7,8 +7,8 @@
 //! isolates and locations.
 //!
 //! The protocol is JSON over the object's `fetch`: `POST /reserve`,
-//! `/settle`, `/record`, `/release`, `/left`, `/client`, `/total` and
-//! `/clients`. The pure accounting is
+//! `/settle` (a list of settlements), `/release`, `/left`, `/client`,
+//! `/total` and `/clients`. The pure accounting is
 //! `super::usage`.
 
 use std::cell::RefCell;
@@ -17,9 +17,11 @@ use futures_util::future::join;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
 
 use super::handler::settings;
+use super::settlements;
 use super::usage::budgets::{Budgets, Cap, Refusal};
 use super::usage::index::ClientIndex;
 use super::usage::ledger::{Ledger, Left, ReservationId, Usage as Used};
@@ -62,16 +64,13 @@ pub(super) enum Reserved {
     Refused(Refusal),
 }
 
-#[derive(Serialize, Deserialize)]
-pub(super) struct SettleAsk {
-    pub id: ReservationId,
-    pub usage: Used,
-}
-
-/// Usage that held no reservation (a cache hit), and for the total's
-/// object, the client to index.
-#[derive(Serialize, Deserialize)]
-pub(super) struct RecordAsk {
+/// What one request used, as it is settled in an object: its reservation
+/// there if it holds one (else it is recorded without: a request no cap of
+/// that object applies to, or a cache hit), and for the total's object the
+/// client to index.
+#[derive(Clone, Serialize, Deserialize)]
+pub(super) struct Settlement {
+    pub id: Option<ReservationId>,
     pub usage: Used,
     pub client: Option<String>,
 }
@@ -145,10 +144,13 @@ impl Usage {
     async fn load(&self) -> worker::Result<()> {
         if self.ledger.borrow().is_none() {
             let stored: Option<String> = self.state.storage().get(LEDGER_KEY).await?;
-            let ledger = match stored {
+            let mut ledger = match stored {
                 Some(text) => Ledger::from_json(&text).map_err(failed)?,
                 None => Ledger::default(),
             };
+            // Reservations are not stored: a new instance's ids must not
+            // meet those of the instance before it.
+            ledger.number_from(((js_sys::Math::random() * 4_294_967_296.0) as u64) << 32);
             let clients: Option<String> = self.state.storage().get(CLIENTS_KEY).await?;
             let clients = match clients {
                 Some(text) => read(&text)?,
@@ -162,15 +164,44 @@ impl Usage {
         Ok(())
     }
 
-    async fn save(&self, clients: bool) -> worker::Result<()> {
+    /// Stores the ledger's counts (reservations stay in memory: see
+    /// [`Ledger`]) and, when it changed, the index of clients.
+    fn save(&self, clients: bool) -> worker::Result<()> {
         let text = self.with(|ledger| ledger.to_json());
-        self.state.storage().put(LEDGER_KEY, text).await?;
+        self.store(LEDGER_KEY, &text)?;
         if clients {
-            let index = self.clients.borrow().clone().unwrap_or_default();
-            let index = serde_json::to_string(&index).map_err(failed)?;
-            self.state.storage().put(CLIENTS_KEY, index).await?;
+            self.save_index()?;
         }
         Ok(())
+    }
+
+    fn save_index(&self) -> worker::Result<()> {
+        let index = self.clients.borrow().clone().unwrap_or_default();
+        let index = serde_json::to_string(&index).map_err(failed)?;
+        self.store(CLIENTS_KEY, &index)
+    }
+
+    /// Writes `key` without waiting for the write: the runtime's output gate
+    /// holds this call's answer until the write is confirmed (so what an
+    /// answer reports is stored), while the object goes on with the next
+    /// call and the runtime folds the writes made meanwhile into one. A
+    /// write that fails breaks the object, which restarts from what was
+    /// stored.
+    fn store(&self, key: &str, text: &str) -> worker::Result<()> {
+        let storage = self.state.as_raw().storage()?;
+        let written = storage.put(key, JsValue::from_str(text))?;
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(written).await;
+        });
+        Ok(())
+    }
+
+    /// Notes `client` in the index; whether the index changed.
+    fn index(&self, client: &str, now: u64) -> bool {
+        self.clients
+            .borrow_mut()
+            .get_or_insert_with(ClientIndex::default)
+            .touch(client, now)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
@@ -213,43 +244,36 @@ impl DurableObject for Usage {
                     }
                 });
                 let added = match (&answer, ask.client) {
-                    (Reserved::Held { .. }, Some(client)) => {
-                        self.clients
-                            .borrow_mut()
-                            .get_or_insert_with(ClientIndex::default)
-                            .touch(&client, now);
-                        true
-                    }
+                    (Reserved::Held { .. }, Some(client)) => self.index(&client, now),
                     _ => false,
                 };
-                if matches!(answer, Reserved::Held { .. }) {
-                    self.save(added).await?;
+                // A reservation itself is not stored: only a new entry of
+                // the index is.
+                if added {
+                    self.save_index()?;
                 }
                 Response::from_json(&answer)
             }
             "/settle" => {
-                let ask: SettleAsk = read(&body)?;
-                let cost = self.with(|ledger| ledger.settle(ask.id, &ask.usage, now));
-                self.save(false).await?;
-                Response::from_json(&cost.micro_usd)
-            }
-            "/record" => {
-                let ask: RecordAsk = read(&body)?;
-                let cost = self.with(|ledger| ledger.record(&ask.usage, now));
-                let indexed = ask.client.is_some();
-                if let Some(client) = ask.client {
-                    self.clients
-                        .borrow_mut()
-                        .get_or_insert_with(ClientIndex::default)
-                        .touch(&client, now);
+                // Several requests' settlements at once, stored once.
+                let ask: Vec<Settlement> = read(&body)?;
+                let prices = self.prices();
+                let mut indexed = false;
+                for settlement in &ask {
+                    self.with(|ledger| match settlement.id {
+                        Some(id) => ledger.settle(id, &settlement.usage, now),
+                        None => ledger.record(&settlement.usage, &prices, now),
+                    });
+                    if let Some(client) = &settlement.client {
+                        indexed |= self.index(client, now);
+                    }
                 }
-                self.save(indexed).await?;
-                Response::from_json(&cost.micro_usd)
+                self.save(indexed)?;
+                Response::from_json(&ask.len())
             }
             "/release" => {
                 let ask: ReleaseAsk = read(&body)?;
                 let released = self.with(|ledger| ledger.release(ask.id, now));
-                self.save(false).await?;
                 Response::from_json(&released)
             }
             "/left" => {
@@ -305,13 +329,16 @@ pub(super) async fn call<T: DeserializeOwned>(
     serde_json::from_str(&answer.text().await.ok()?).ok()
 }
 
-/// A request's reservations: in its client's object and in the total's.
+/// A request's reservations: in its client's object and in the total's,
+/// each only where a cap applies (an object no cap applies to is told
+/// afterwards, with no wait on the request's path).
 pub(super) struct Held {
+    /// The client's name (its object is [`client_object`]).
     client: String,
-    client_id: ReservationId,
-    total_id: ReservationId,
-    /// What was reserved.
-    pub estimate: MicroUsd,
+    client_id: Option<ReservationId>,
+    total_id: Option<ReservationId>,
+    /// What was reserved (`None`: nothing, no cap applies).
+    pub estimate: Option<MicroUsd>,
 }
 
 /// Why a request was not reserved.
@@ -320,10 +347,24 @@ pub(super) enum NotHeld {
     Unreachable,
 }
 
+/// Reserves `ask` in `object`: `Ok(None)` when there is nothing to ask
+/// (no cap applies there), `Err` when the object could not be reached.
+async fn reserve_in(
+    env: &Env,
+    object: &str,
+    ask: Option<ReserveAsk>,
+) -> Result<Option<Reserved>, ()> {
+    match ask {
+        None => Ok(None),
+        Some(ask) => call(env, object, "reserve", &ask).await.map(Some).ok_or(()),
+    }
+}
+
 /// Reserves a request of `client` (its key's name `key`, when it has one)
 /// for `model` under `budgets`, in the client's object and in the total's
-/// at once (one round trip of waiting, not two); when either refuses or
-/// cannot be reached, the other's reservation is released.
+/// at once (one round trip of waiting, not two), each only if a cap applies
+/// there; when either refuses or cannot be reached, the other's reservation
+/// is released.
 pub(super) async fn reserve(
     env: &Env,
     budgets: Option<&Budgets>,
@@ -332,71 +373,81 @@ pub(super) async fn reserve(
     model: &str,
 ) -> Result<Held, NotHeld> {
     let object = client_object(client);
-    let mine = ReserveAsk {
-        model: model.to_owned(),
-        caps: budgets.map(|b| b.client_caps(key)).unwrap_or_default(),
-        estimate: None,
-        client: None,
+    let ask = |caps: Vec<Cap>, client: Option<String>| {
+        (!caps.is_empty()).then(|| ReserveAsk {
+            model: model.to_owned(),
+            caps,
+            estimate: None,
+            client,
+        })
     };
-    let total = ReserveAsk {
-        model: model.to_owned(),
-        caps: budgets.map(Budgets::total_caps).unwrap_or_default(),
-        estimate: None,
-        client: Some(client.to_owned()),
-    };
+    let mine = ask(
+        budgets.map(|b| b.client_caps(key)).unwrap_or_default(),
+        None,
+    );
+    let total = ask(
+        budgets.map(Budgets::total_caps).unwrap_or_default(),
+        Some(client.to_owned()),
+    );
     let (mine, total) = join(
-        call::<Reserved>(env, &object, "reserve", &mine),
-        call::<Reserved>(env, TOTAL, "reserve", &total),
+        reserve_in(env, &object, mine),
+        reserve_in(env, TOTAL, total),
     )
     .await;
-    let (client_id, estimate, total_id) = match (&mine, &total) {
-        (Some(Reserved::Held { id, estimate }), Some(Reserved::Held { id: total_id, .. })) => {
-            (*id, *estimate, *total_id)
-        }
-        _ => {
-            for (held, object) in [(&mine, object.as_str()), (&total, TOTAL)] {
-                if let Some(Reserved::Held { id, .. }) = held {
-                    let _: Option<bool> =
-                        call(env, object, "release", &ReleaseAsk { id: *id }).await;
-                }
-            }
-            let refusal = [mine, total]
-                .into_iter()
-                .map(|answer| match answer {
-                    Some(Reserved::Refused(refusal)) => Ok(Some(refusal)),
-                    Some(Reserved::Held { .. }) => Ok(None),
-                    None => Err(NotHeld::Unreachable),
-                })
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .flatten()
-                // Of two refusals, the cap that resets last: what Retry-After waits for.
-                .max_by_key(|refusal| refusal.retry_after_seconds);
-            return Err(refusal.map_or(NotHeld::Unreachable, NotHeld::Refused));
-        }
+    let held = |answer: &Result<Option<Reserved>, ()>| match answer {
+        Ok(Some(Reserved::Held { id, estimate })) => Some((*id, *estimate)),
+        _ => None,
     };
-    Ok(Held {
-        client: object,
-        client_id,
-        total_id,
-        estimate,
-    })
+    let settled = |answer: &Result<Option<Reserved>, ()>| {
+        matches!(answer, Ok(None) | Ok(Some(Reserved::Held { .. })))
+    };
+    if settled(&mine) && settled(&total) {
+        let (mine, total) = (held(&mine), held(&total));
+        return Ok(Held {
+            client: client.to_owned(),
+            client_id: mine.map(|(id, _)| id),
+            total_id: total.map(|(id, _)| id),
+            estimate: mine.or(total).map(|(_, estimate)| estimate),
+        });
+    }
+    for (answer, object) in [(&mine, object.as_str()), (&total, TOTAL)] {
+        if let Some((id, _)) = held(answer) {
+            let _: Option<bool> = call(env, object, "release", &ReleaseAsk { id }).await;
+        }
+    }
+    if mine.is_err() || total.is_err() {
+        return Err(NotHeld::Unreachable);
+    }
+    [mine, total]
+        .into_iter()
+        .filter_map(|answer| match answer {
+            Ok(Some(Reserved::Refused(refusal))) => Some(refusal),
+            _ => None,
+        })
+        // Of two refusals, the cap that resets last: what Retry-After waits for.
+        .max_by_key(|refusal| refusal.retry_after_seconds)
+        .map_or(Err(NotHeld::Unreachable), |refusal| {
+            Err(NotHeld::Refused(refusal))
+        })
 }
 
-/// Settles both reservations of `held` with what the request used, in
-/// both objects at once.
+/// Settles what the request used in both objects at once: its reservation
+/// where it holds one, else recorded there without one. The settlements of
+/// one isolate go to an object in batches ([`super::settlements`]).
 pub(super) async fn settle(env: &Env, held: Held, usage: Used) {
-    let total = SettleAsk {
-        id: held.total_id,
-        usage: usage.clone(),
-    };
-    let mine = SettleAsk {
+    let mine = Settlement {
         id: held.client_id,
-        usage,
+        usage: usage.clone(),
+        client: None,
     };
-    let _: (Option<MicroUsd>, Option<MicroUsd>) = join(
-        call(env, &held.client, "settle", &mine),
-        call(env, TOTAL, "settle", &total),
+    let total = Settlement {
+        id: held.total_id,
+        usage,
+        client: Some(held.client.clone()),
+    };
+    join(
+        settlements::send(env, &client_object(&held.client), mine),
+        settlements::send(env, TOTAL, total),
     )
     .await;
 }
@@ -404,17 +455,11 @@ pub(super) async fn settle(env: &Env, held: Held, usage: Used) {
 /// Records what `client` used without a reservation (a cache hit), in its
 /// object and the total's at once.
 pub(super) async fn record(env: &Env, client: &str, usage: Used) {
-    let total = RecordAsk {
-        usage: usage.clone(),
-        client: Some(client.to_owned()),
+    let held = Held {
+        client: client.to_owned(),
+        client_id: None,
+        total_id: None,
+        estimate: None,
     };
-    let mine = RecordAsk {
-        usage,
-        client: None,
-    };
-    let _: (Option<MicroUsd>, Option<MicroUsd>) = join(
-        call(env, &client_object(client), "record", &mine),
-        call(env, TOTAL, "record", &total),
-    )
-    .await;
+    settle(env, held, usage).await;
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod hub;
 pub mod keys;
 pub mod log;
+pub mod outbox;
 pub mod patterns;
 pub mod providers;
 pub mod ratelimit;
@@ -31,3 +32,5 @@ mod meter;
 mod pricing;
 #[cfg(target_arch = "wasm32")]
 mod relay;
+#[cfg(target_arch = "wasm32")]
+mod settlements;

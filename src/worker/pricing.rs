@@ -2,13 +2,17 @@
 //! on `ROUTER_UPSTREAMS` (through the attempt loop, with `HF_TOKEN`), read
 //! into [`RouterPrices`] and kept an hour. Only ever asked while a request
 //! is settled, after its answer has started, so the fetch is off the request
-//! path; requests settled while it is under way wait for that one fetch
-//! rather than each making their own.
+//! path.
+//!
+//! One settlement fetches; others that need the table meanwhile wait for it
+//! on timers of their own rather than on that fetch's promise: workerd ties
+//! I/O to the request that started it, and a request that went on inside
+//! another's I/O would lose its own when that one ended.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
@@ -29,50 +33,53 @@ const FAILED_MS: u64 = 60_000;
 /// Attempts of one fetch of the table.
 const ATTEMPTS: u32 = 2;
 
-type Fetching = Shared<LocalBoxFuture<'static, Rc<RouterPrices>>>;
+/// How often a settlement waiting for another's fetch looks again.
+const POLL_MS: u32 = 20;
 
-/// The isolate's table and the fetch under way, if any.
+/// The isolate's table (and until when it is used), and until when a fetch
+/// under way is waited for.
 #[derive(Default)]
 pub(super) struct RouterPricing {
     table: RefCell<Option<(Rc<RouterPrices>, u64)>>,
-    fetching: RefCell<Option<Fetching>>,
+    fetching_until: Cell<Option<u64>>,
+}
+
+impl RouterPricing {
+    fn fresh(&self, now: u64) -> Option<Rc<RouterPrices>> {
+        match self.table.borrow().as_ref() {
+            Some((table, until)) if now < *until => Some(table.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// The router's prices: the isolate's table while fresh, else fetched now
-/// (a table that cannot be fetched is empty, and kept a minute).
+/// (a table that cannot be fetched is the stale one, else empty, and is
+/// kept a minute).
 pub(super) async fn router_prices(settings: Rc<Settings>) -> Rc<RouterPrices> {
     let pricing = &settings.router_pricing;
-    if let Some((table, until)) = pricing.table.borrow().as_ref() {
-        if now_ms() < *until {
-            return table.clone();
+    loop {
+        let now = now_ms();
+        if let Some(table) = pricing.fresh(now) {
+            return table;
+        }
+        match pricing.fetching_until.get() {
+            Some(until) if now < until => TimeoutFuture::new(POLL_MS).await,
+            _ => break,
         }
     }
-    let shared = pricing.fetching.borrow().clone();
-    let fetching = match shared {
-        Some(fetching) => fetching,
-        None => {
-            let fetching = fetch(settings.clone()).boxed_local().shared();
-            *pricing.fetching.borrow_mut() = Some(fetching.clone());
-            fetching
-        }
-    };
-    fetching.await
-}
-
-async fn fetch(settings: Rc<Settings>) -> Rc<RouterPrices> {
+    let limit =
+        settings.config.upstream_timeout_ms * u64::from(ATTEMPTS) + settings.retry.deadline_ms;
+    pricing.fetching_until.set(Some(now_ms() + limit));
     let read = read_table(&settings).await;
+    let stale = pricing.table.borrow().as_ref().map(|(t, _)| t.clone());
     let (table, fresh_ms) = match read {
         Some(table) => (Rc::new(table), FRESH_MS),
-        None => {
-            // Keep a stale table rather than none: its prices are closer
-            // to the truth than an estimate.
-            let stale = settings.router_pricing.table.borrow().clone();
-            (stale.map(|(t, _)| t).unwrap_or_default(), FAILED_MS)
-        }
+        // A stale table's prices are closer to the truth than an estimate.
+        None => (stale.unwrap_or_default(), FAILED_MS),
     };
-    let pricing = &settings.router_pricing;
     *pricing.table.borrow_mut() = Some((table.clone(), now_ms() + fresh_ms));
-    *pricing.fetching.borrow_mut() = None;
+    pricing.fetching_until.set(None);
     table
 }
 

@@ -244,14 +244,16 @@ describe("tokens", () => {
 
   test("otherwise by the router's GET /v1/models, fetched once per isolate off the request path", async () => {
     const proxy = await proxyWith({ ALLOWED_MODELS: QWEN });
-    const ask = () => call(proxy, "/together/v1/chat/completions", { body: { model: "Qwen/Qwen2.5-7B-Instruct-Turbo", messages } });
-    const answers = [await ask(), await ask()];
+    const ask = (i) => call(proxy, "/together/v1/chat/completions", { body: { model: "Qwen/Qwen2.5-7B-Instruct-Turbo", messages, max_tokens: 4 + i } });
+    // Four at once need the list together: one fetches it, the others wait for it.
+    const answers = await Promise.all([0, 1, 2, 3].map(ask));
+    answers.push(await ask(4));
     for (const a of answers) assert.equal(a.status, 200, a.text);
     await settle();
     const me = await usageMe(proxy);
     // 0.3 USD per million both ways: 0.3 micro-USD a token, rounded up per answer.
     const expected = answers.reduce((sum, a) => sum + Math.ceil(0.3 * a.json.usage.total_tokens), 0) / 1e6;
-    assert.deepEqual([me.day.requests, me.day.cost_usd, me.day.cost_estimated], [2, expected, false]);
+    assert.deepEqual([me.day.requests, me.day.cost_usd, me.day.cost_estimated], [5, expected, false]);
     assert.equal(me.day.prompt_tokens, tokens(answers, "prompt_tokens"));
     const lists = up.requests.filter((r) => r.path === "/v1/models");
     assert.equal(lists.length, 1, "the list is kept, not asked per request");

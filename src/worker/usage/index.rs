@@ -26,17 +26,28 @@ pub struct Page {
 
 impl ClientIndex {
     /// Notes that `client` was heard from at `now_ms`, and forgets clients
-    /// whose counts are all pruned.
-    pub fn touch(&mut self, client: &str, now_ms: u64) {
+    /// whose counts are all pruned; answers whether the index changed (a
+    /// client heard from again the same day changes nothing, so the object
+    /// stores the index once per client and day, not once per request).
+    pub fn touch(&mut self, client: &str, now_ms: u64) -> bool {
         let today = Day::of(now_ms);
-        match self.seen.get_mut(client) {
-            Some(day) => *day = today,
+        let changed = match self.seen.get_mut(client) {
+            Some(day) if *day == today => false,
+            Some(day) => {
+                *day = today;
+                true
+            }
             None => {
                 self.seen.insert(client.to_owned(), today);
+                true
             }
+        };
+        if changed {
+            // Only a change can come with a new day: pruning waits for one.
+            let first = Day(today.0.saturating_sub(KEEP_DAYS - 1));
+            self.seen.retain(|_, day| *day >= first);
         }
-        let first = Day(today.0.saturating_sub(KEEP_DAYS - 1));
-        self.seen.retain(|_, day| *day >= first);
+        changed
     }
 
     /// Up to `limit` (at least 1) names after `cursor` (a name; the first
@@ -115,9 +126,10 @@ mod tests {
         index.touch("old", start);
         index.touch("kept", start);
         index.touch("kept", start + 30 * 86_400_000);
-        index.touch("new", start + 61 * 86_400_000);
+        assert!(index.touch("new", start + 61 * 86_400_000));
+        assert!(!index.touch("new", start + 61 * 86_400_000 + 1_000));
         assert_eq!(index.len(), 3);
-        index.touch("new", start + 62 * 86_400_000);
+        assert!(index.touch("new", start + 62 * 86_400_000));
         assert_eq!(index.page(None, 10).clients, ["kept", "new"]);
     }
 }

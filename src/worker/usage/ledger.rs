@@ -156,11 +156,23 @@ impl Left {
 }
 
 /// One client's (or the proxy's) counts and open reservations.
+///
+/// Only the counts are stored ([`Ledger::to_json`]): reservations live in
+/// the object's memory, so that the budget check, the one wait on a
+/// request's path, is not also a storage write. An object restarted while
+/// requests are under way (a deploy; an object is not evicted while busy)
+/// forgets their reservations: their settlements still count in full, at
+/// their own cost or none, and until then the cap does not hold back their
+/// estimates. Reservation ids are numbered from a start given per object
+/// instance ([`Ledger::number_from`]), so an id from before a restart never
+/// closes one made after.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     days: BTreeMap<Day, Totals>,
     months: BTreeMap<Month, Totals>,
+    #[serde(skip)]
     open: BTreeMap<ReservationId, Open>,
+    #[serde(skip)]
     next_id: u64,
     averages: BTreeMap<String, Average>,
 }
@@ -235,13 +247,21 @@ impl Ledger {
         cost
     }
 
-    /// Records `usage` at `now_ms` that held no reservation (an answer from
-    /// the proxy's cache, which cost nothing upstream): counted, charged its
-    /// own cost or nothing, and kept out of the model's average (a free
-    /// answer would pull the next reservation under the real cost).
-    pub fn record(&mut self, usage: &Usage, now_ms: u64) -> Cost {
+    /// Records `usage` at `now_ms` that held no reservation (a request no
+    /// cap applied to, or an answer from the proxy's cache); answers the
+    /// cost recorded. Without a cost of its own, it is charged what it
+    /// would have reserved ([`Ledger::estimate`]), marked estimated. A cache
+    /// hit is kept out of the model's average: a free answer would pull the
+    /// next reservation under the real cost.
+    pub fn record(&mut self, usage: &Usage, prices: &Prices, now_ms: u64) -> Cost {
         self.tidy(now_ms);
-        let cost = usage.cost.unwrap_or_default();
+        let cost = usage.cost.unwrap_or_else(|| Cost {
+            micro_usd: self.estimate(&usage.model, prices),
+            estimated: true,
+        });
+        if !usage.cache_hit && usage.cost.is_some_and(|c| !c.estimated) {
+            self.learn(&usage.model, cost.micro_usd);
+        }
         self.count(usage, cost, now_ms);
         cost
     }
@@ -302,7 +322,14 @@ impl Ledger {
         }
     }
 
-    /// The ledger as JSON, for the object's storage.
+    /// Numbers this instance's reservations from `first` (an object takes a
+    /// random start each time it loads its ledger).
+    pub fn number_from(&mut self, first: u64) {
+        self.next_id = first;
+    }
+
+    /// The ledger's counts as JSON, for the object's storage (open
+    /// reservations are not stored).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -791,13 +818,8 @@ mod tests {
             cost: Some(Cost::default()),
             ..usage("gpt2", 0)
         };
-        assert_eq!(ledger.record(&hit, noon()), Cost::default());
-        // Unpriced, it is still free (nothing was reserved to stand in).
-        let unpriced = Usage {
-            cost: None,
-            ..hit.clone()
-        };
-        assert_eq!(ledger.record(&unpriced, noon()), Cost::default());
+        assert_eq!(ledger.record(&hit, &prices, noon()), Cost::default());
+        assert_eq!(ledger.record(&hit, &prices, noon()), Cost::default());
         let day = ledger.day(noon()).unwrap();
         let counted = (
             day.all.requests,
@@ -814,6 +836,40 @@ mod tests {
     }
 
     #[test]
+    fn a_request_without_a_reservation_is_charged_its_cost_else_its_estimate() {
+        let prices = Prices::parse(r#"{"default_request_usd": 0.002}"#).unwrap();
+        let mut ledger = Ledger::default();
+        let charged = |micro_usd, estimated| Cost {
+            micro_usd,
+            estimated,
+        };
+        // Unpriced before any known cost: the default estimate, estimated.
+        let unpriced = Usage {
+            cost: None,
+            ..usage("gpt2", 0)
+        };
+        assert_eq!(
+            ledger.record(&unpriced, &prices, noon()),
+            charged(2_000, true)
+        );
+        // A known cost is charged and learnt, as a settlement's is.
+        assert_eq!(
+            ledger.record(&usage("gpt2", 500), &prices, noon()),
+            charged(500, false)
+        );
+        assert_eq!(
+            ledger.record(&unpriced, &prices, noon()),
+            charged(500, true)
+        );
+        let day = ledger.day(noon()).unwrap();
+        assert_eq!(
+            (day.all.requests, day.all.cost_micro_usd, day.all.estimated),
+            (3, 3_000, true)
+        );
+        assert_eq!(ledger.reserved(noon()), 0);
+    }
+
+    #[test]
     fn the_ledger_round_trips_through_its_stored_json() {
         let mut ledger = Ledger::default();
         let prices = Prices::parse(EXAMPLE).unwrap();
@@ -821,9 +877,25 @@ mod tests {
             .reserve(ledger.estimate("gpt2", &prices), &[], noon())
             .unwrap();
         ledger.settle(id, &usage("gpt2", 240), noon());
+        let counted = ledger.clone();
         ledger.reserve(1_000, &[], noon()).unwrap();
         let stored = ledger.to_json();
-        assert_eq!(Ledger::from_json(&stored).unwrap(), ledger);
+        // The counts come back; the open reservation is not stored.
+        let restored = Ledger::from_json(&stored).unwrap();
+        assert_eq!(restored.day(noon()), counted.day(noon()));
+        assert_eq!(restored.to_json(), counted.to_json());
+        assert_eq!(
+            (ledger.reserved(noon()), restored.reserved(noon())),
+            (1_000, 0)
+        );
+        assert_eq!(restored.estimate("gpt2", &prices), 240);
         assert!(Ledger::from_json("{").is_err());
+        // Ids of a new instance start where it is told to.
+        let mut restarted = Ledger::from_json(&stored).unwrap();
+        restarted.number_from(7 << 32);
+        assert_eq!(
+            restarted.reserve(1_000, &[], noon()),
+            Ok(ReservationId(7 << 32))
+        );
     }
 }
