@@ -401,12 +401,20 @@ async fn serve(
     let hf_route = matches!(post, Post::Model(..));
     // The Hugging Face id, that usage is counted and priced by.
     let model: String;
-    let (upstreams, path, cacheable) = match post {
+    // Whether the route speaks the OpenAI protocol, whose answers report
+    // their tokens (`usage`): chat, completions, embeddings.
+    let (upstreams, path, cacheable, openai) = match post {
         Post::Model(hf_id, served) => {
             model = hf_id.clone();
             let path = format!("/models/{hf_id}{}", served.suffix());
             let cacheable = served.cacheable() && any_matches(&config.cache_models, &hf_id);
-            (&settings.tasks, path, cacheable.then_some((hf_id, served)))
+            let openai = served == ModelRoute::Completions;
+            (
+                &settings.tasks,
+                path,
+                cacheable.then_some((hf_id, served)),
+                openai,
+            )
         }
         Post::Gateway(gateway) => {
             let (shown, id) = gateway_model(parse_body(&body).as_ref(), gateway).map_err(refuse)?;
@@ -418,7 +426,8 @@ async fn serve(
             let provider = config.allowed_providers.check_model(&shown);
             model = id;
             line.provider = Some(provider.map_err(refuse)?);
-            (&settings.chat, gateway.path().to_owned(), None)
+            let openai = gateway == Gateway::Chat;
+            (&settings.chat, gateway.path().to_owned(), None, openai)
         }
         Post::Provider(provider, route) => {
             let id = provider_model(parse_body(&body).as_ref()).map_err(refuse)?;
@@ -429,7 +438,13 @@ async fn serve(
             // The scope applies to the Hugging Face model the id maps back to.
             in_scope(&hf_id, &hf_id)?;
             model = hf_id;
-            (&settings.router, format!("/{provider}/{route}"), None)
+            let openai = !route.ends_with("/images/generations");
+            (
+                &settings.router,
+                format!("/{provider}/{route}"),
+                None,
+                openai,
+            )
         }
     };
     let content_type = header(request, "content-type");
@@ -490,7 +505,7 @@ async fn serve(
     };
     // An answer of the OpenAI protocol counts its tokens; a stream is asked
     // to count them too, and its prompt is estimated should it be cut short.
-    let counts_tokens = held.is_some() && openai_route(&path);
+    let counts_tokens = held.is_some() && openai;
     let mut keep_usage = false;
     let mut prompt_tokens = 0;
     let mut sent = body;
@@ -627,14 +642,6 @@ async fn serve(
         .set("x-usage-cost", &usd_text(shown))
         .map_err(|_| internal())?;
     Ok(response)
-}
-
-/// Whether a forwarded path speaks the OpenAI protocol, whose answers
-/// report their tokens (`usage`): chat, completions, embeddings.
-fn openai_route(path: &str) -> bool {
-    ["/chat/completions", "/completions", "/embeddings"]
-        .iter()
-        .any(|end| path.ends_with(end))
 }
 
 /// The answer of `/usage` routes while usage is not accounted.
