@@ -166,8 +166,8 @@ fn setting(env: &Env, name: &str) -> Option<Setting> {
     }))
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request.headers().get(name).ok().flatten()
+fn header(headers: &web_sys::Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
 }
 
 /// A response built here, with a text body (or none), these headers and
@@ -257,16 +257,16 @@ async fn serve(
     };
     // The runtime's own URL parser (it already parsed this URL once).
     let url = Url::new(&request.url()).map_err(|_| bare(could_not("read the request URL")))?;
+    // Taken once: each `request.headers` is a call into the runtime.
+    let headers = request.headers();
     line.path = url.pathname();
     let route = route(&line.method, &line.path, &query(&url)).map_err(bare)?;
     let settings = settings(env).map_err(bare)?;
     let config = &settings.config;
-    let cors = Cors::of(
-        header(request, "origin"),
-        &url.origin(),
-        &config.allowed_origins,
-    )
-    .map_err(bare)?;
+    let origin = header(&headers, "origin");
+    // The worker's own origin matters only to a request from a browser.
+    let own_origin = origin.as_ref().map(|_| url.origin()).unwrap_or_default();
+    let cors = Cors::of(origin, &own_origin, &config.allowed_origins).map_err(bare)?;
     let refuse = |err: Error| (err, cors.clone());
     let internal = || refuse(could_not("build its answer"));
     let call = match route {
@@ -293,7 +293,7 @@ async fn serve(
     let client = match &config.client_keys {
         None => None,
         Some(keys) => Some(
-            verify(keys, header(request, "x-api-key"))
+            verify(keys, header(&headers, "x-api-key"))
                 .await
                 .map_err(refuse)?,
         ),
@@ -302,7 +302,7 @@ async fn serve(
     let Some(call) = call else {
         let me = rate_limit_key(
             client.map(ClientKey::name),
-            header(request, "cf-connecting-ip").as_deref(),
+            header(&headers, "cf-connecting-ip").as_deref(),
         );
         return usage_me(env, &settings, &me, client.map(ClientKey::name), &cors)
             .await
@@ -359,13 +359,13 @@ async fn serve(
             .with_status(413),
         )
     };
-    let declared = header(request, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > config.max_body_bytes) {
         return Err(too_large());
     }
     let limited = rate_limit_key(
         client.map(ClientKey::name),
-        header(request, "cf-connecting-ip").as_deref(),
+        header(&headers, "cf-connecting-ip").as_deref(),
     );
     if let Err(wait_ms) = rate_limit(
         settings.limiter.as_ref(),
@@ -432,8 +432,8 @@ async fn serve(
             (&settings.router, format!("/{provider}/{route}"), None)
         }
     };
-    let content_type = header(request, "content-type");
-    let accept = header(request, "accept");
+    let content_type = header(&headers, "content-type");
+    let accept = header(&headers, "accept");
 
     let cache = match cacheable {
         Some((model, served)) => {
@@ -504,14 +504,14 @@ async fn serve(
         }
     }
 
-    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut sent_headers: Vec<(String, String)> = Vec::new();
     for (name, value) in [("content-type", content_type), ("accept", accept)] {
         if let Some(value) = value {
-            headers.push((name.to_owned(), value));
+            sent_headers.push((name.to_owned(), value));
         }
     }
     if let Some(bill_to) = &config.bill_to {
-        headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+        sent_headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
     let isolate = state();
     let forward = Forward {
@@ -520,7 +520,7 @@ async fn serve(
         retry: settings.retry,
         timeout_ms: config.upstream_timeout_ms,
         path,
-        headers,
+        headers: sent_headers,
         body: sent.into(),
         whole: false,
     };
@@ -714,7 +714,7 @@ async fn usage_all(
     let Some(admin) = &settings.config.admin_key else {
         return Err(Error::new(ErrorCode::NotFound, "no route for /usage").with_status(404));
     };
-    let presented = header(request, "authorization")
+    let presented = header(&request.headers(), "authorization")
         .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned))
         .unwrap_or_default();
     // Compared by their SHA-256 digests, byte by byte in constant time.
@@ -807,7 +807,12 @@ async fn hub_answer(
 
 /// The query's pairs, decoded by the runtime's `URLSearchParams`.
 fn query(url: &Url) -> Vec<(String, String)> {
-    let Ok(params) = SearchParams::new(&url.search()) else {
+    let search = url.search();
+    // Most requests have no query: no `URLSearchParams` to build for them.
+    if search.is_empty() {
+        return Vec::new();
+    }
+    let Ok(params) = SearchParams::new(&search) else {
         return Vec::new();
     };
     Array::from(&params)
