@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, ResponseInit, Url};
-use worker::{event, Cache, Context, Env, RateLimiter as Limiter, Response};
+use worker::{event, Cache, Context, Env, RateLimiter as Limiter};
 
 use super::account::{self, Charge};
 use super::config::{ProxyConfig, Setting};
@@ -203,9 +203,11 @@ fn refusal(err: &Error, cors: &Cors) -> Result<web_sys::Response, JsValue> {
 }
 
 /// Handles one request; the entry module calls this (as `fetch`) and turns
-/// a trap into a clean 500.
+/// a trap into a clean 500. The answer goes back as the `web_sys::Response`
+/// it is: a `worker::Response` would be taken apart and built anew on the
+/// way out (a second `Response` and its headers, every request).
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let started = now_ms();
     let mut line = LogLine {
         method: request.method(),
@@ -221,7 +223,7 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
     line.status = response.status();
     line.duration_ms = now_ms().saturating_sub(started);
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
-    Ok(response.into())
+    Ok(response)
 }
 
 type Refusal = (Error, Cors);
