@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, ResponseInit, Url};
-use worker::{event, Cache, Context, Env, RateLimiter as Limiter, Response};
+use worker::{event, Cache, Context, Env, RateLimiter as Limiter};
 
 use super::account::{self, Charge};
 use super::config::{ProxyConfig, Setting};
@@ -166,8 +166,8 @@ fn setting(env: &Env, name: &str) -> Option<Setting> {
     }))
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request.headers().get(name).ok().flatten()
+fn header(headers: &web_sys::Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
 }
 
 /// A response built here, with a text body (or none), these headers and
@@ -203,9 +203,11 @@ fn refusal(err: &Error, cors: &Cors) -> Result<web_sys::Response, JsValue> {
 }
 
 /// Handles one request; the entry module calls this (as `fetch`) and turns
-/// a trap into a clean 500.
+/// a trap into a clean 500. The answer goes back as the `web_sys::Response`
+/// it is: a `worker::Response` would be taken apart and built anew on the
+/// way out (a second `Response` and its headers, every request).
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let started = now_ms();
     let mut line = LogLine {
         method: request.method(),
@@ -221,7 +223,7 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
     line.status = response.status();
     line.duration_ms = now_ms().saturating_sub(started);
     web_sys::console::log_1(&JsValue::from_str(&line.to_json()));
-    Ok(response.into())
+    Ok(response)
 }
 
 type Refusal = (Error, Cors);
@@ -257,16 +259,16 @@ async fn serve(
     };
     // The runtime's own URL parser (it already parsed this URL once).
     let url = Url::new(&request.url()).map_err(|_| bare(could_not("read the request URL")))?;
+    // Taken once: each `request.headers` is a call into the runtime.
+    let headers = request.headers();
     line.path = url.pathname();
     let route = route(&line.method, &line.path, &query(&url)).map_err(bare)?;
     let settings = settings(env).map_err(bare)?;
     let config = &settings.config;
-    let cors = Cors::of(
-        header(request, "origin"),
-        &url.origin(),
-        &config.allowed_origins,
-    )
-    .map_err(bare)?;
+    let origin = header(&headers, "origin");
+    // The worker's own origin matters only to a request from a browser.
+    let own_origin = origin.as_ref().map(|_| url.origin()).unwrap_or_default();
+    let cors = Cors::of(origin, &own_origin, &config.allowed_origins).map_err(bare)?;
     let refuse = |err: Error| (err, cors.clone());
     let internal = || refuse(could_not("build its answer"));
     let call = match route {
@@ -293,7 +295,7 @@ async fn serve(
     let client = match &config.client_keys {
         None => None,
         Some(keys) => Some(
-            verify(keys, header(request, "x-api-key"))
+            verify(keys, header(&headers, "x-api-key"))
                 .await
                 .map_err(refuse)?,
         ),
@@ -302,7 +304,7 @@ async fn serve(
     let Some(call) = call else {
         let me = rate_limit_key(
             client.map(ClientKey::name),
-            header(request, "cf-connecting-ip").as_deref(),
+            header(&headers, "cf-connecting-ip").as_deref(),
         );
         return usage_me(env, &settings, &me, client.map(ClientKey::name), &cors)
             .await
@@ -359,13 +361,13 @@ async fn serve(
             .with_status(413),
         )
     };
-    let declared = header(request, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > config.max_body_bytes) {
         return Err(too_large());
     }
     let limited = rate_limit_key(
         client.map(ClientKey::name),
-        header(request, "cf-connecting-ip").as_deref(),
+        header(&headers, "cf-connecting-ip").as_deref(),
     );
     if let Err(wait_ms) = rate_limit(
         settings.limiter.as_ref(),
@@ -447,8 +449,8 @@ async fn serve(
             )
         }
     };
-    let content_type = header(request, "content-type");
-    let accept = header(request, "accept");
+    let content_type = header(&headers, "content-type");
+    let accept = header(&headers, "accept");
 
     let cache = match cacheable {
         Some((model, served)) => {
@@ -519,14 +521,14 @@ async fn serve(
         }
     }
 
-    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut sent_headers: Vec<(String, String)> = Vec::new();
     for (name, value) in [("content-type", content_type), ("accept", accept)] {
         if let Some(value) = value {
-            headers.push((name.to_owned(), value));
+            sent_headers.push((name.to_owned(), value));
         }
     }
     if let Some(bill_to) = &config.bill_to {
-        headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+        sent_headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
     }
     let isolate = state();
     let forward = Forward {
@@ -535,7 +537,7 @@ async fn serve(
         retry: settings.retry,
         timeout_ms: config.upstream_timeout_ms,
         path,
-        headers,
+        headers: sent_headers,
         body: sent.into(),
         whole: false,
     };
@@ -721,7 +723,7 @@ async fn usage_all(
     let Some(admin) = &settings.config.admin_key else {
         return Err(Error::new(ErrorCode::NotFound, "no route for /usage").with_status(404));
     };
-    let presented = header(request, "authorization")
+    let presented = header(&request.headers(), "authorization")
         .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned))
         .unwrap_or_default();
     // Compared by their SHA-256 digests, byte by byte in constant time.
@@ -814,7 +816,12 @@ async fn hub_answer(
 
 /// The query's pairs, decoded by the runtime's `URLSearchParams`.
 fn query(url: &Url) -> Vec<(String, String)> {
-    let Ok(params) = SearchParams::new(&url.search()) else {
+    let search = url.search();
+    // Most requests have no query: no `URLSearchParams` to build for them.
+    if search.is_empty() {
+        return Vec::new();
+    }
+    let Ok(params) = SearchParams::new(&search) else {
         return Vec::new();
     };
     Array::from(&params)
