@@ -37,7 +37,9 @@ use super::usage::cost::{cost, Answer, Cost};
 use super::usage::ledger::Ledger;
 use super::usage::money::usd_text;
 use super::usage::prices::RouterPrices;
-use super::usage::tokens::{ask_for_usage, prompt_estimate, stream_usage, StreamUsage};
+use super::usage::tokens::{
+    prompt_estimate, stream_usage, usage_insertion, StreamUsage, USAGE_MEMBER,
+};
 use crate::client::transport::now_ms;
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
@@ -59,6 +61,16 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn decode(this: &TextDecoder, input: &Uint8Array) -> Result<JsString, JsValue>;
+
+    /// The runtime's `TextEncoder`, bound here because web-sys' `encode`
+    /// returns a Rust `Vec`: it would copy a rewritten body into the wasm.
+    type TextEncoder;
+
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, input: &JsString) -> Uint8Array;
 
     /// `JSON.parse` of a JS string (js-sys' takes a Rust `&str`).
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
@@ -514,8 +526,8 @@ async fn serve(
     if let Some(parsed) = counts_tokens.then(|| parse_body(&sent)).flatten() {
         prompt_tokens = prompt_estimate(&parsed);
         if stream_usage(&parsed) == StreamUsage::NotAsked {
-            if let Some(asked) = ask_for_usage(&sent.to_vec()) {
-                sent = Uint8Array::from(asked.as_slice());
+            if let Some(asked) = ask_for_usage(&sent, &parsed) {
+                sent = asked;
                 keep_usage = true;
             }
         }
@@ -644,6 +656,41 @@ async fn serve(
         .set("x-usage-cost", &usd_text(shown))
         .map_err(|_| internal())?;
     Ok(response)
+}
+
+/// A stream request's body (`parsed`, its own parse) asking for the usage
+/// too, built in JavaScript memory (a chat body may carry images, and wasm
+/// memory never shrinks): [`USAGE_MEMBER`] put after the opening brace of
+/// the client's bytes, or, when the body has `stream_options` of its own,
+/// `include_usage` set in them and the body written again.
+fn ask_for_usage(body: &Uint8Array, parsed: &JsValue) -> Option<Uint8Array> {
+    let key = JsValue::from_str("stream_options");
+    let options = Reflect::get(parsed, &key).ok()?;
+    if options.is_undefined() {
+        let head = body.subarray(0, body.length().min(1024)).to_vec();
+        let at = u32::try_from(usage_insertion(&head)?).ok()?;
+        let member = Uint8Array::from(USAGE_MEMBER);
+        let asked = Uint8Array::new_with_length(body.length() + member.length());
+        asked.set(&body.subarray(0, at), 0);
+        asked.set(&member, at);
+        asked.set(&body.subarray(at, body.length()), at + member.length());
+        return Some(asked);
+    }
+    let options = if options.is_object() && !Array::is_array(&options) {
+        options
+    } else {
+        let own = JsValue::from(Object::new());
+        Reflect::set(parsed, &key, &own).ok()?;
+        own
+    };
+    Reflect::set(
+        &options,
+        &JsValue::from_str("include_usage"),
+        &JsValue::TRUE,
+    )
+    .ok()?;
+    let text = js_sys::JSON::stringify(parsed).ok()?;
+    Some(TextEncoder::new().encode(&text))
 }
 
 /// The answer of `/usage` routes while usage is not accounted.

@@ -64,13 +64,12 @@ pub(super) fn tee(body: &ReadableStream) -> Option<(ReadableStream, ReadableStre
     Some((passed, read))
 }
 
+/// The `usage` of a JSON answer, parsed by the runtime: the answer stays
+/// in JavaScript memory (an embeddings answer can be megabytes, and wasm
+/// memory never shrinks), and only `usage` is read into Rust.
 async fn json_usage(body: ReadableStream) -> Option<Tokens> {
     let response = web_sys::Response::new_with_opt_readable_stream(Some(&body)).ok()?;
-    let text = JsFuture::from(response.text().ok()?)
-        .await
-        .ok()?
-        .as_string()?;
-    let answer: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let answer = JsFuture::from(response.json().ok()?).await.ok()?;
     reported(&answer)
 }
 

@@ -285,6 +285,19 @@ describe("tokens", () => {
     );
   });
 
+  test("a stream with stream_options of its own gets include_usage set among them, and the chunk is kept from it", async () => {
+    const proxy = await proxyWith({ PRICES: TOKEN_PRICES });
+    const body = { model: `${LLAMA}:together`, messages, stream: true, stream_options: { include_usage: false, continuous_usage_stats: true } };
+    const answer = await call(proxy, "/v1/chat/completions", { body });
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(up.requests.at(-1).json, { ...body, stream_options: { include_usage: true, continuous_usage_stats: true } });
+    assert.ok(!answer.text.includes('"choices":[]'), "the usage chunk is kept from the client");
+    assert.ok(answer.text.endsWith("data: [DONE]\n\n"));
+    await settle();
+    const me = await usageMe(proxy);
+    assert.deepEqual([me.day.completion_tokens > 0, me.day.cost_estimated], [true, false]);
+  });
+
   test("a client that asked for the usage chunk gets it, as upstream sent it", async () => {
     const proxy = await proxyWith({ PRICES: TOKEN_PRICES });
     const body = { model: `${LLAMA}:together`, messages, stream: true, stream_options: { include_usage: true } };

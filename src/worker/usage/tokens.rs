@@ -57,45 +57,30 @@ pub fn stream_usage<D: Document>(body: &D) -> StreamUsage {
     }
 }
 
-/// The bytes of a streaming request body (a JSON object) that also asks
-/// for the usage: `"stream_options":{"include_usage":true}` put right after
-/// its opening brace, the client's own bytes kept around it. A body that
-/// already has `stream_options` (asking for something else, or `false`) is
-/// rewritten whole with `include_usage` set in it: two members of one name
-/// would leave it to the upstream's parser which one counts. `None` when
-/// the body is not a JSON object.
-pub fn ask_for_usage(body: &[u8]) -> Option<Vec<u8>> {
-    let value: Value = serde_json::from_slice(strip_bom(body)).ok()?;
-    let object = value.as_object()?;
-    if object.contains_key("stream_options") {
-        let mut object = object.clone();
-        let options = object
-            .entry("stream_options")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if !options.is_object() {
-            *options = Value::Object(Default::default());
-        }
-        options
-            .as_object_mut()?
-            .insert("include_usage".to_owned(), Value::Bool(true));
-        return serde_json::to_vec(&object).ok();
-    }
-    let text = strip_bom(body);
-    let brace = text.iter().position(|&b| b == b'{')?;
-    let member: &[u8] = if object.is_empty() {
-        br#""stream_options":{"include_usage":true}"#
-    } else {
-        br#""stream_options":{"include_usage":true},"#
-    };
-    let mut asked = Vec::with_capacity(body.len() + member.len());
-    asked.extend_from_slice(&text[..=brace]);
-    asked.extend_from_slice(member);
-    asked.extend_from_slice(&text[brace + 1..]);
-    Some(asked)
-}
+/// The member a streaming request that did not ask for its usage gets, put
+/// right after its opening brace ([`usage_insertion`]); the comma holds,
+/// as such a request has at least its `stream` member.
+pub const USAGE_MEMBER: &[u8] = br#""stream_options":{"include_usage":true},"#;
 
-fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+/// Where [`USAGE_MEMBER`] goes in a request body that is a JSON object
+/// without `stream_options`: right after its opening brace, which `head`
+/// (the body's first bytes) holds after an optional byte-order mark and
+/// whitespace. The client's bytes are kept around it, so nothing of the
+/// body is parsed again or rewritten. `None` when `head` does not open an
+/// object. (A body that has `stream_options` already gets `include_usage`
+/// set in them instead: two members of one name would leave it to the
+/// upstream's parser which one counts.)
+pub fn usage_insertion(head: &[u8]) -> Option<usize> {
+    let start = if head.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let brace = start
+        + head[start..]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    (head[brace] == b'{').then_some(brace + 1)
 }
 
 /// A prompt's tokens, estimated from its text when upstream did not count
@@ -369,33 +354,27 @@ mod tests {
     }
 
     #[test]
-    fn asking_for_the_usage_keeps_the_clients_bytes() {
+    fn the_usage_member_goes_right_after_the_opening_brace() {
+        let insert = |body: &[u8]| {
+            let at = usage_insertion(body)?;
+            let mut asked = body[..at].to_vec();
+            asked.extend_from_slice(USAGE_MEMBER);
+            asked.extend_from_slice(&body[at..]);
+            Some(String::from_utf8(asked).unwrap())
+        };
         let body = br#"  {"model":"m", "seed": 12345678901234567890, "stream":true}"#;
         assert_eq!(
-            String::from_utf8(ask_for_usage(body).unwrap()).unwrap(),
+            insert(body).unwrap(),
             r#"  {"stream_options":{"include_usage":true},"model":"m", "seed": 12345678901234567890, "stream":true}"#
         );
-        let bom = b"\xEF\xBB\xBF{\"stream\":true}";
+        let asked: Value = serde_json::from_str(&insert(body).unwrap()).unwrap();
+        assert_eq!(asked["stream_options"], json!({"include_usage": true}));
         assert_eq!(
-            ask_for_usage(bom).unwrap(),
-            br#"{"stream_options":{"include_usage":true},"stream":true}"#.to_vec()
+            usage_insertion(b"\xEF\xBB\xBF\r\n\t{\"stream\":true}"),
+            Some(7)
         );
-        assert_eq!(
-            ask_for_usage(b"{}").unwrap(),
-            br#"{"stream_options":{"include_usage":true}}"#.to_vec()
-        );
-        // Its own stream_options are kept, include_usage set among them.
-        let own = br#"{"stream":true,"stream_options":{"include_usage":false,"continuous_usage_stats":true}}"#;
-        let asked: Value = serde_json::from_slice(&ask_for_usage(own).unwrap()).unwrap();
-        assert_eq!(
-            asked,
-            json!({"stream": true, "stream_options": {"include_usage": true, "continuous_usage_stats": true}})
-        );
-        let odd: Value =
-            serde_json::from_slice(&ask_for_usage(br#"{"stream_options":7}"#).unwrap()).unwrap();
-        assert_eq!(odd, json!({"stream_options": {"include_usage": true}}));
-        for not_object in [&b"[1]"[..], b"nope", b"\"{\""] {
-            assert_eq!(ask_for_usage(not_object), None);
+        for not_object in [&b"[1]"[..], b"nope", b"\"{\"", b"", b"   "] {
+            assert_eq!(usage_insertion(not_object), None);
         }
     }
 
