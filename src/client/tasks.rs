@@ -22,7 +22,7 @@ use crate::protocol::answer::{self, GeneratedText, Label};
 use crate::protocol::completion::{self, completion_text, CompletionStream};
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
-use crate::protocol::image::{base64, sniff_audio_type, sniff_image_type, SNIFF_BYTES};
+use crate::protocol::image::{sniff_audio_type, sniff_image_type, SNIFF_BYTES};
 use crate::protocol::model::{model_url, validate_model_id};
 use crate::protocol::pipeline::{self as table, read_answer, Pipeline, Shape, Wire};
 use crate::protocol::provider::provider_route;
@@ -120,9 +120,9 @@ impl Bytes {
         Ok(())
     }
 
-    /// The first `upto` bytes (all with `None`); a `Blob` that cannot be
-    /// read is refused, naming `argument`.
-    async fn read(&self, upto: Option<u32>, argument: &str) -> Result<Vec<u8>, Error> {
+    /// The first `upto` bytes (all with `None`) as a view in JavaScript
+    /// memory; a `Blob` that cannot be read is refused, naming `argument`.
+    async fn view(&self, upto: Option<u32>, argument: &str) -> Result<Uint8Array, Error> {
         let unreadable = || Error::invalid_input(argument, "could not be read");
         if let Some(blob) = self.value.dyn_ref::<Blob>() {
             let part = match upto {
@@ -134,7 +134,7 @@ impl Bytes {
             let buffer = wasm_bindgen_futures::JsFuture::from(part.array_buffer())
                 .await
                 .map_err(|_| unreadable())?;
-            return Ok(Uint8Array::new(&buffer).to_vec());
+            return Ok(Uint8Array::new(&buffer));
         }
         let view = if self.value.is_instance_of::<Uint8Array>() {
             self.value.clone().unchecked_into::<Uint8Array>()
@@ -142,9 +142,20 @@ impl Bytes {
             Uint8Array::new(&self.value)
         };
         Ok(match upto {
-            Some(n) => view.subarray(0, n.min(view.length())).to_vec(),
-            None => view.to_vec(),
+            Some(n) => view.subarray(0, n.min(view.length())),
+            None => view,
         })
+    }
+
+    /// The first `upto` bytes (all with `None`), copied into Rust.
+    async fn read(&self, upto: Option<u32>, argument: &str) -> Result<Vec<u8>, Error> {
+        Ok(self.view(upto, argument).await?.to_vec())
+    }
+
+    /// The bytes as standard base64 with padding (the JSON form that
+    /// parameters need), encoded by the platform.
+    async fn base64(&self, argument: &str) -> Result<js_sys::JsString, Error> {
+        Ok(base64_of_bytes(&self.view(None, argument).await?))
     }
 
     /// The bytes as a raw body, with the content type to send: the
@@ -173,17 +184,30 @@ pub(crate) enum TaskInput {
     Media(Bytes),
 }
 
-// The platform's `atob` decodes base64 (every runtime the client runs in
-// has it): the base64 crate's decoder would add 2.3 KB gzipped to the wasm.
+// The platform's `atob` and `btoa` do base64 (every runtime the client runs
+// in has them): the base64 crate would add about 2.3 KB gzipped to the wasm
+// for decoding and as much for encoding, and encoding in JavaScript keeps
+// the caller's bytes out of wasm memory. `btoa` takes a binary string, built
+// in slices so that no call gets more arguments than an engine allows.
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = "export function bytesOfBase64(text) {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+export function base64OfBytes(bytes) {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
 }")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = bytesOfBase64)]
     fn bytes_of_base64(text: &str) -> Result<Uint8Array, JsValue>;
+
+    #[wasm_bindgen(js_name = base64OfBytes)]
+    fn base64_of_bytes(bytes: &Uint8Array) -> js_sys::JsString;
 }
 
 /// Whether text generation's parameters ask for `return_full_text`.
@@ -644,7 +668,7 @@ impl Inner {
             None => image.into_body("image").await?,
             Some(params) => {
                 image.check_len("image")?;
-                let encoded = base64(&image.read(None, "image").await?);
+                let encoded = String::from(image.base64("image").await?);
                 json_body(
                     &TaskBody {
                         inputs: &encoded,
@@ -751,7 +775,7 @@ impl Inner {
             }
             (TaskInput::Media(bytes), wire) => {
                 bytes.check_len(pipeline.argument())?;
-                let encoded = JsValue::from(base64(&bytes.read(None, pipeline.argument()).await?));
+                let encoded = JsValue::from(bytes.base64(pipeline.argument()).await?);
                 match (wire, &params) {
                     (Wire::Base64Image, params) => {
                         let inputs = Object::new();

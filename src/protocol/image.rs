@@ -1,8 +1,6 @@
 //! Image bytes on the wire: their content type, sniffed from the first bytes
-//! when the caller gave none, and base64 for the JSON form that parameters
-//! need.
-
-use base64::Engine;
+//! when the caller gave none. (Their base64, for the JSON form that
+//! parameters need, is the platform's: `client::tasks`.)
 
 /// How many leading bytes [`sniff_image_type`] looks at.
 pub const SNIFF_BYTES: usize = 12;
@@ -47,11 +45,6 @@ pub fn sniff_audio_type(head: &[u8]) -> Option<&'static str> {
     sniff(head, &KINDS)
 }
 
-/// Standard base64 with padding (an image inside a JSON body).
-pub fn base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,19 +76,5 @@ mod tests {
         assert_eq!(sniff_audio_type(b"ID3\x04\0"), Some("audio/mpeg"));
         assert_eq!(sniff_audio_type(b"OggS\0\x02"), Some("audio/ogg"));
         assert_eq!(sniff_audio_type(b"RIFF\0\0\0\0WEBPVP8 "), None);
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
-        assert_eq!(base64(b"\xff\x00"), "/wA=");
     }
 }

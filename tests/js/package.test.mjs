@@ -155,6 +155,23 @@ describe("classifyImage", () => {
     assert.deepEqual(up.requests[0].json, { inputs: Buffer.from(bytes).toString("base64"), parameters: { top_k: 2 } });
   });
 
+  test("base64 is exact for every length and for images larger than one encoding slice", async () => {
+    // 0, 1 and 2 bytes past a multiple of 3 (padding "", "==", "="), and
+    // 100,001 bytes: more than the 32,768 a slice of the encoder takes.
+    for (const length of [1, 2, 3, 4, 5, 100_001]) {
+      const bytes = new Uint8Array(length).map((_, i) => (i * 7919 + length) % 256);
+      bytes.set([0xff, 0xd8].slice(0, length));
+      up.reset();
+      await client().classifyImage("acme/vision", bytes, { top_k: 1 });
+      assert.equal(up.requests[0].json.inputs, Buffer.from(bytes).toString("base64"), `${length} bytes`);
+    }
+    // A Blob is read and encoded alike.
+    const blob = new Blob([new Uint8Array([0xff, 0xd8, 0xff, 0, 255, 128])], { type: "image/jpeg" });
+    up.reset();
+    await client().classifyImage("acme/vision", blob, { top_k: 1 });
+    assert.equal(up.requests[0].json.inputs, "/9j/AP+A");
+  });
+
   test("unknown bytes go without a content type", async () => {
     await client().classifyImage("acme/vision", new Uint8Array([1, 2, 3, 4]));
     assert.equal(up.requests[0].headers["content-type"], undefined);
