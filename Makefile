@@ -85,9 +85,10 @@ test-demo: build build-worker
 # which they took 300 bytes (serde's deserializer left the wasm meanwhile);
 # issue 13's `costUsd` (the proxy's x-usage-cost in onAttempt) took 202 more.
 # Encoding base64 with the platform's btoa instead of the base64 crate took
-# 2,951 out (111,305). Issue 11's cap is 81920 and its target 65536;
+# 2,951 out (111,305), and the client's open batches kept in a list rather
+# than a HashMap 1,859 more (109,446). Issue 11's cap is 81920 and its target 65536;
 # docs/architecture.md says where the bytes go.
-SIZE_BUDGET := 111400
+SIZE_BUDGET := 109500
 
 size: build
 	@node scripts/size.mjs --max $(SIZE_BUDGET)

@@ -3,7 +3,6 @@
 //! several texts; each caller gets its own list, or the batch's error.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -24,10 +23,18 @@ struct Batch {
     answer: BatchAnswer,
 }
 
-/// The open batches of one client, by model and parameters.
+/// The open batches of one client, by model and parameters. A list
+/// searched in order rather than a `HashMap`: a client has a batch open per
+/// model it batches at once, a handful, and std's map (hashing and its
+/// table) would add kilobytes to the wasm.
 #[derive(Default)]
 pub(crate) struct Batches {
-    open: RefCell<HashMap<String, Batch>>,
+    open: RefCell<Vec<(String, Batch)>>,
+}
+
+/// Where `key`'s batch is among the open ones.
+fn position(open: &[(String, Batch)], key: &str) -> Option<usize> {
+    open.iter().position(|(k, _)| k == key)
 }
 
 impl Batches {
@@ -43,7 +50,7 @@ impl Batches {
         send: impl FnOnce(Vec<String>) -> LocalBoxFuture<'static, Result<Rc<Answered>, Error>> + 'static,
     ) -> (usize, BatchAnswer) {
         let mut open = self.open.borrow_mut();
-        if !open.contains_key(&key) {
+        if position(&open, &key).is_none() {
             let texts = Rc::new(RefCell::new(Vec::new()));
             let (go, ready) = oneshot::channel::<()>();
             let gathered = texts.clone();
@@ -54,11 +61,10 @@ impl Batches {
                 select(TimeoutFuture::new(window_ms), ready).await;
                 if let Some(batches) = batches.upgrade() {
                     let mut open = batches.open.borrow_mut();
-                    if open
-                        .get(&closing_key)
-                        .is_some_and(|b| Rc::ptr_eq(&b.texts, &gathered))
+                    if let Some(at) = position(&open, &closing_key)
+                        .filter(|&at| Rc::ptr_eq(&open[at].1.texts, &gathered))
                     {
-                        open.remove(&closing_key);
+                        open.swap_remove(at);
                     }
                 }
                 let texts = gathered.take();
@@ -67,9 +73,10 @@ impl Batches {
             }
             .boxed_local()
             .shared();
-            open.insert(key.clone(), Batch { texts, go, answer });
+            open.push((key.clone(), Batch { texts, go, answer }));
         }
-        let batch = open.get_mut(&key).expect("just inserted");
+        let at = position(&open, &key).expect("just inserted");
+        let batch = &open[at].1;
         let index = {
             let mut texts = batch.texts.borrow_mut();
             texts.push(text);
@@ -78,9 +85,8 @@ impl Batches {
         let answer = batch.answer.clone();
         if index + 1 >= max_size {
             // Full: it goes now, and the next text opens another batch.
-            if let Some(batch) = open.remove(&key) {
-                let _ = batch.go.send(());
-            }
+            let (_, batch) = open.swap_remove(at);
+            let _ = batch.go.send(());
         }
         (index, answer)
     }
