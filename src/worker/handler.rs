@@ -634,6 +634,9 @@ async fn serve(
             reading,
         ));
     }
+    // Should the answer not go out after all, the stream a relay fills is
+    // cancelled, which ends the relay (and upstream's stream with it).
+    let mut unsent = Unsent(answer_body.clone());
     let upstream = forwarded.map_err(refuse)?;
     let response = passed_on(&upstream, answer_body.as_ref()).map_err(|_| internal())?;
     if let (Some(key), 200) = (cache, response.status()) {
@@ -655,7 +658,22 @@ async fn serve(
         .headers()
         .set("x-usage-cost", &usd_text(shown))
         .map_err(|_| internal())?;
+    unsent.0 = None;
     Ok(response)
+}
+
+/// A stream meant for an answer, cancelled when dropped unless taken out.
+struct Unsent(Option<web_sys::ReadableStream>);
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        if let Some(body) = self.0.take() {
+            let cancelled = JsFuture::from(body.cancel());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = cancelled.await;
+            });
+        }
+    }
 }
 
 /// A stream request's body (`parsed`, its own parse) asking for the usage

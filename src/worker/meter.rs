@@ -12,6 +12,9 @@
 //! `super::usage`.
 
 use std::cell::RefCell;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
 
 use futures_util::future::join;
 use serde::de::DeserializeOwned;
@@ -70,10 +73,17 @@ pub(super) enum Reserved {
 /// client to index.
 #[derive(Clone, Serialize, Deserialize)]
 pub(super) struct Settlement {
-    pub id: Option<ReservationId>,
+    /// The reservation and what it held.
+    pub held: Option<(ReservationId, MicroUsd)>,
     pub usage: Used,
     pub client: Option<String>,
+    /// Unique to the settlement: an object applies it once, should a
+    /// batch be sent again after its call looked lost.
+    pub key: u64,
 }
+
+/// Settlement keys an object remembers having applied.
+const SEEN_SETTLEMENTS: NonZeroUsize = NonZeroUsize::new(65_536).expect("not zero");
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct ReleaseAsk {
@@ -130,6 +140,8 @@ pub struct Usage {
     env: Env,
     ledger: RefCell<Option<Ledger>>,
     clients: RefCell<Option<ClientIndex>>,
+    /// Settlements applied lately, by key.
+    seen: RefCell<LruCache<u64, ()>>,
 }
 
 fn failed(what: impl std::fmt::Display) -> worker::Error {
@@ -222,6 +234,7 @@ impl DurableObject for Usage {
             env,
             ledger: RefCell::new(None),
             clients: RefCell::new(None),
+            seen: RefCell::new(LruCache::new(SEEN_SETTLEMENTS)),
         }
     }
 
@@ -260,8 +273,14 @@ impl DurableObject for Usage {
                 let prices = self.prices();
                 let mut indexed = false;
                 for settlement in &ask {
-                    self.with(|ledger| match settlement.id {
-                        Some(id) => ledger.settle(id, &settlement.usage, now),
+                    let fresh = self.seen.borrow_mut().put(settlement.key, ()).is_none();
+                    if !fresh {
+                        continue;
+                    }
+                    self.with(|ledger| match settlement.held {
+                        Some((id, estimate)) => {
+                            ledger.settle_held(id, &settlement.usage, estimate, now)
+                        }
                         None => ledger.record(&settlement.usage, &prices, now),
                     });
                     if let Some(client) = &settlement.client {
@@ -335,8 +354,8 @@ pub(super) async fn call<T: DeserializeOwned>(
 pub(super) struct Held {
     /// The client's name (its object is [`client_object`]).
     client: String,
-    client_id: Option<ReservationId>,
-    total_id: Option<ReservationId>,
+    client_held: Option<(ReservationId, MicroUsd)>,
+    total_held: Option<(ReservationId, MicroUsd)>,
     /// What was reserved (`None`: nothing, no cap applies).
     pub estimate: Option<MicroUsd>,
 }
@@ -405,8 +424,8 @@ pub(super) async fn reserve(
         let (mine, total) = (held(&mine), held(&total));
         return Ok(Held {
             client: client.to_owned(),
-            client_id: mine.map(|(id, _)| id),
-            total_id: total.map(|(id, _)| id),
+            client_held: mine,
+            total_held: total,
             estimate: mine.or(total).map(|(_, estimate)| estimate),
         });
     }
@@ -436,14 +455,16 @@ pub(super) async fn reserve(
 /// one isolate go to an object in batches ([`super::settlements`]).
 pub(super) async fn settle(env: &Env, held: Held, usage: Used) {
     let mine = Settlement {
-        id: held.client_id,
+        held: held.client_held,
         usage: usage.clone(),
         client: None,
+        key: settlements::key(),
     };
     let total = Settlement {
-        id: held.total_id,
+        held: held.total_held,
         usage,
         client: Some(held.client.clone()),
+        key: settlements::key(),
     };
     join(
         settlements::send(env, &client_object(&held.client), mine),
@@ -457,8 +478,8 @@ pub(super) async fn settle(env: &Env, held: Held, usage: Used) {
 pub(super) async fn record(env: &Env, client: &str, usage: Used) {
     let held = Held {
         client: client.to_owned(),
-        client_id: None,
-        total_id: None,
+        client_held: None,
+        total_held: None,
         estimate: None,
     };
     settle(env, held, usage).await;

@@ -30,8 +30,11 @@ const FRESH_MS: u64 = 3_600_000;
 /// their estimates meanwhile, marked estimated).
 const FAILED_MS: u64 = 60_000;
 
-/// Attempts of one fetch of the table.
-const ATTEMPTS: u32 = 2;
+/// One attempt, this long at most: settlements wait for the table within
+/// their `waitUntil`, which the runtime cuts short about 30 s after the
+/// answer; past [`WAIT_MS`] they are priced at their estimates instead.
+const FETCH_TIMEOUT_MS: u64 = 5_000;
+const WAIT_MS: u64 = 6_000;
 
 /// How often a settlement waiting for another's fetch looks again.
 const POLL_MS: u32 = 20;
@@ -68,9 +71,7 @@ pub(super) async fn router_prices(settings: Rc<Settings>) -> Rc<RouterPrices> {
             _ => break,
         }
     }
-    let limit =
-        settings.config.upstream_timeout_ms * u64::from(ATTEMPTS) + settings.retry.deadline_ms;
-    pricing.fetching_until.set(Some(now_ms() + limit));
+    pricing.fetching_until.set(Some(now_ms() + WAIT_MS));
     let read = read_table(&settings).await;
     let stale = pricing.table.borrow().as_ref().map(|(t, _)| t.clone());
     let (table, fresh_ms) = match read {
@@ -89,10 +90,10 @@ async fn read_table(settings: &Settings) -> Option<RouterPrices> {
         upstreams: &settings.router,
         random: &state.random,
         retry: RetryConfig {
-            max_attempts: ATTEMPTS,
+            max_attempts: 1,
             ..settings.retry
         },
-        timeout_ms: settings.config.upstream_timeout_ms,
+        timeout_ms: FETCH_TIMEOUT_MS.min(settings.config.upstream_timeout_ms),
         path: "/v1/models".to_owned(),
         headers: vec![("accept".to_owned(), "application/json".to_owned())],
         body: JsValue::UNDEFINED,

@@ -43,8 +43,8 @@ impl Reading {
                 estimated: false,
             },
             Reading::Stream(relay) => {
-                let (tally, aborted) = relay.run().await;
-                let (tokens, estimated) = tally.tokens(prompt_estimate, aborted);
+                let tally = relay.run().await;
+                let (tokens, estimated) = tally.tokens(prompt_estimate);
                 Counted {
                     tokens: Some(tokens),
                     estimated,
@@ -99,9 +99,10 @@ pub(super) fn relay(body: &ReadableStream, keep_usage: bool) -> Option<(Readable
 
 impl Relay {
     /// Relays to the end of the stream, or until the client goes away or
-    /// upstream fails (`true`: cut short, and upstream's body cancelled).
-    async fn run(mut self) -> (StreamTally, bool) {
-        let mut aborted = loop {
+    /// upstream fails (then upstream's body is cancelled, and the client's
+    /// stream errored).
+    async fn run(mut self) -> StreamTally {
+        let aborted = loop {
             let Ok(read) = JsFuture::from(self.upstream.read()).await else {
                 break true;
             };
@@ -134,11 +135,11 @@ impl Relay {
             let _ = JsFuture::from(self.writer.abort()).await;
         } else {
             if let Some(rest) = self.tally.finish().filter(|rest| !rest.is_empty()) {
-                aborted = !self.write(&Uint8Array::from(rest.as_slice())).await;
+                self.write(&Uint8Array::from(rest.as_slice())).await;
             }
             let _ = JsFuture::from(self.writer.close()).await;
         }
-        (self.tally, aborted)
+        self.tally
     }
 
     /// Writes to the client; `false` once it has gone away.

@@ -8,7 +8,7 @@
 //! per request, which the one total object, told of every request, can
 //! keep up with.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use gloo_timers::future::TimeoutFuture;
 use worker::Env;
@@ -29,6 +29,18 @@ const TRIES: u32 = 3;
 
 thread_local! {
     static OUTBOX: RefCell<Outbox<Settlement>> = RefCell::new(Outbox::default());
+    /// The next settlement key: a random start per isolate, then counted.
+    static NEXT_KEY: Cell<u64> = Cell::new(((js_sys::Math::random() * 4_294_967_296.0) as u64) << 32);
+}
+
+/// A key no other settlement of any isolate is likely to have (the object
+/// applies a key once: see [`Settlement::key`]).
+pub(super) fn key() -> u64 {
+    NEXT_KEY.with(|next| {
+        let key = next.get();
+        next.set(key.wrapping_add(1));
+        key
+    })
 }
 
 /// Settles `settlement` in `object`, in the next batch to it; resolves once

@@ -160,10 +160,11 @@ impl Left {
 /// Only the counts are stored ([`Ledger::to_json`]): reservations live in
 /// the object's memory, so that the budget check, the one wait on a
 /// request's path, is not also a storage write. An object restarted while
-/// requests are under way (a deploy; an object is not evicted while busy)
-/// forgets their reservations: their settlements still count in full, at
-/// their own cost or none, and until then the cap does not hold back their
-/// estimates. Reservation ids are numbered from a start given per object
+/// requests are under way (a deploy, or an eviction after it went a while
+/// without a call) forgets their reservations: until they settle the cap
+/// does not hold back their estimates, and their settlements still count
+/// in full, at their own cost or else what they reserved
+/// ([`Ledger::settle_held`]). Reservation ids are numbered from a start given per object
 /// instance ([`Ledger::number_from`]), so an id from before a restart never
 /// closes one made after.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +175,10 @@ pub struct Ledger {
     open: BTreeMap<ReservationId, Open>,
     #[serde(skip)]
     next_id: u64,
+    /// Reservations charged when they expired, and when: a late settlement
+    /// is then not charged again.
+    #[serde(skip)]
+    charged: BTreeMap<ReservationId, u64>,
     averages: BTreeMap<String, Average>,
 }
 
@@ -234,10 +239,29 @@ impl Ledger {
     /// expired (and charged) has its usage recorded all the same, with its
     /// own cost or none: counts stay exact, and a spend is never forgotten.
     pub fn settle(&mut self, id: ReservationId, usage: &Usage, now_ms: u64) -> Cost {
+        self.settle_held(id, usage, 0, now_ms)
+    }
+
+    /// [`Ledger::settle`], for a reservation of `estimate`: one this
+    /// instance does not know (the object was restarted, or evicted while
+    /// idle, since it was made) is charged `estimate` when the usage has no
+    /// cost of its own, rather than nothing.
+    pub fn settle_held(
+        &mut self,
+        id: ReservationId,
+        usage: &Usage,
+        estimate: MicroUsd,
+        now_ms: u64,
+    ) -> Cost {
         self.tidy(now_ms);
-        let open = self.open.remove(&id);
+        let reserved = match self.open.remove(&id) {
+            Some(open) => open.micro_usd,
+            // Expired, and charged then.
+            None if self.charged.remove(&id).is_some() => 0,
+            None => estimate,
+        };
         let cost = usage.cost.unwrap_or(Cost {
-            micro_usd: open.map_or(0, |o| o.micro_usd),
+            micro_usd: reserved,
             estimated: true,
         });
         if usage.cost.is_some_and(|c| !c.estimated) {
@@ -347,8 +371,11 @@ impl Ledger {
             .filter(|(_, open)| expired(open, now_ms))
             .map(|(id, _)| *id)
             .collect();
+        self.charged
+            .retain(|_, at| now_ms.saturating_sub(*at) < RESERVATION_TTL_MS);
         for id in lost {
             if let Some(open) = self.open.remove(&id) {
+                self.charged.insert(id, now_ms);
                 let cost = Cost {
                     micro_usd: open.micro_usd,
                     estimated: true,
@@ -803,6 +830,46 @@ mod tests {
         );
         let day = ledger.day(later).unwrap();
         assert_eq!((day.all.requests, day.all.cost_micro_usd), (1, 400_000));
+    }
+
+    #[test]
+    fn a_reservation_this_instance_does_not_know_is_charged_its_estimate() {
+        let mut ledger = Ledger::default();
+        let unpriced = Usage {
+            cost: None,
+            ..usage("gpt2", 0)
+        };
+        // Made by an instance before a restart: unknown here.
+        assert_eq!(
+            ledger.settle_held(ReservationId(7), &unpriced, 2_500, noon()),
+            Cost {
+                micro_usd: 2_500,
+                estimated: true
+            }
+        );
+        // An open one is charged what it holds; its own cost wins.
+        let id = ledger.reserve(900, &[], noon()).unwrap();
+        assert_eq!(
+            ledger.settle_held(id, &unpriced, 2_500, noon()).micro_usd,
+            900
+        );
+        let id = ledger.reserve(900, &[], noon()).unwrap();
+        assert_eq!(
+            ledger
+                .settle_held(id, &usage("gpt2", 40), 2_500, noon())
+                .micro_usd,
+            40
+        );
+        // One that expired was charged then, and is not charged again.
+        let lost = ledger.reserve(1_000, &[], noon()).unwrap();
+        let later = noon() + RESERVATION_TTL_MS;
+        assert_eq!(ledger.reserved(later), 0);
+        assert_eq!(
+            ledger.settle_held(lost, &unpriced, 2_500, later).micro_usd,
+            0
+        );
+        let charged = ledger.day(later).unwrap().all.cost_micro_usd;
+        assert_eq!(charged, 2_500 + 900 + 40 + 1_000);
     }
 
     #[test]

@@ -186,12 +186,14 @@ impl StreamTally {
     }
 
     /// The tokens to count, and whether they are estimated: upstream's own
-    /// usage, else (a stream cut short, `aborted`, or one that reported
-    /// none) the tokens relayed so far after a prompt of `prompt_estimate`.
-    pub fn tokens(&self, prompt_estimate: u64, aborted: bool) -> (Tokens, bool) {
+    /// usage when it came (also when the client went away after it: the
+    /// generation was done), else (a stream cut short, or one that
+    /// reported none) the tokens relayed so far after a prompt of
+    /// `prompt_estimate`.
+    pub fn tokens(&self, prompt_estimate: u64) -> (Tokens, bool) {
         match self.reported {
-            Some(tokens) if !aborted => (tokens, false),
-            _ => (
+            Some(tokens) => (tokens, false),
+            None => (
                 Tokens {
                     prompt: prompt_estimate,
                     completion: self.relayed,
@@ -227,7 +229,7 @@ impl StreamTally {
     }
 
     /// Counts one event; answers whether it is a usage chunk (usage, and no
-    /// choices left to deliver).
+    /// choices to deliver: an empty list, or none).
     fn count(&mut self, event: &SseEvent) -> bool {
         let EventKind::Data(data) = event_kind(event) else {
             return false;
@@ -247,7 +249,7 @@ impl StreamTally {
         }
         self.reported.is_some()
             && chunk.get("usage").is_some_and(Value::is_object)
-            && choices.is_some_and(Vec::is_empty)
+            && choices.is_none_or(Vec::is_empty)
     }
 }
 
@@ -406,7 +408,7 @@ mod tests {
                     "{separator:?} {step}"
                 );
                 assert_eq!(
-                    tally.tokens(99, false),
+                    tally.tokens(99),
                     (
                         Tokens {
                             prompt: 21,
@@ -421,11 +423,26 @@ mod tests {
     }
 
     #[test]
+    fn a_usage_chunk_without_choices_is_kept_too() {
+        let text = concat!(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n",
+            "data: {\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let mut tally = StreamTally::new(true);
+        assert_eq!(
+            String::from_utf8(relay(&mut tally, text, 8)).unwrap(),
+            "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n"
+        );
+        assert_eq!(tally.tokens(0).0.prompt, 4);
+    }
+
+    #[test]
     fn a_usage_chunk_the_client_asked_for_is_passed_on() {
         let text = stream("\n");
         let mut tally = StreamTally::new(false);
         assert_eq!(relay(&mut tally, &text, 5), text.as_bytes());
-        assert_eq!(tally.tokens(99, false).0.prompt, 21);
+        assert_eq!(tally.tokens(99).0.prompt, 21);
         // A usage carried by a chunk that still delivers content stays.
         let mut tally = StreamTally::new(true);
         let both = r#"data: {"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":2,"completion_tokens":1}}
@@ -435,7 +452,7 @@ data: [DONE]
 "#;
         assert_eq!(relay(&mut tally, both, 3), both.as_bytes());
         assert_eq!(
-            tally.tokens(0, false),
+            tally.tokens(0),
             (
                 Tokens {
                     prompt: 2,
@@ -458,7 +475,7 @@ data: [DONE]
             "what came is passed on, the cut event too"
         );
         assert_eq!(
-            tally.tokens(13, true),
+            tally.tokens(13),
             (
                 Tokens {
                     prompt: 13,
@@ -467,17 +484,17 @@ data: [DONE]
                 true
             )
         );
-        // Aborted after the usage came: still estimated, from what was relayed.
+        // Cut short after the usage came: upstream's usage, exact.
         let mut tally = StreamTally::new(true);
         relay(&mut tally, &text, 11);
         assert_eq!(
-            tally.tokens(13, true),
+            tally.tokens(13),
             (
                 Tokens {
-                    prompt: 13,
-                    completion: 2
+                    prompt: 21,
+                    completion: 3
                 },
-                true
+                false
             )
         );
         // A stream that reported no usage: estimated too.
@@ -488,7 +505,7 @@ data: [DONE]
             4,
         );
         assert_eq!(
-            tally.tokens(5, false),
+            tally.tokens(5),
             (
                 Tokens {
                     prompt: 5,
