@@ -415,6 +415,8 @@ async fn serve(
     let hf_route = matches!(post, Post::Model(..));
     // The Hugging Face id, that usage is counted and priced by.
     let model: String;
+    // The body's JSON, for the routes that read it.
+    let mut parsed: Option<JsValue> = None;
     // Whether the route speaks the OpenAI protocol, whose answers report
     // their tokens (`usage`): chat, completions, embeddings.
     let (upstreams, path, cacheable, openai) = match post {
@@ -431,7 +433,8 @@ async fn serve(
             )
         }
         Post::Gateway(gateway) => {
-            let (shown, id) = gateway_model(parse_body(&body).as_ref(), gateway).map_err(refuse)?;
+            parsed = parse_body(&body);
+            let (shown, id) = gateway_model(parsed.as_ref(), gateway).map_err(refuse)?;
             line.model = Some(shown.clone());
             if !any_matches(&config.allowed_models, &id) {
                 return Err(not_allowed(&shown));
@@ -444,7 +447,8 @@ async fn serve(
             (&settings.chat, gateway.path().to_owned(), None, openai)
         }
         Post::Provider(provider, route) => {
-            let id = provider_model(parse_body(&body).as_ref()).map_err(refuse)?;
+            parsed = parse_body(&body);
+            let id = provider_model(parsed.as_ref()).map_err(refuse)?;
             let hf_id = map_back(&settings, &provider, &id, line)
                 .await
                 .map_err(refuse)?;
@@ -523,7 +527,11 @@ async fn serve(
     let mut keep_usage = false;
     let mut prompt_tokens = 0;
     let mut sent = body;
-    if let Some(parsed) = counts_tokens.then(|| parse_body(&sent)).flatten() {
+    // The body as parsed for its model, or now (a completion's).
+    let parsed = counts_tokens
+        .then(|| parsed.or_else(|| parse_body(&sent)))
+        .flatten();
+    if let Some(parsed) = parsed {
         prompt_tokens = prompt_estimate(&parsed);
         if stream_usage(&parsed) == StreamUsage::NotAsked {
             if let Some(asked) = ask_for_usage(&sent, &parsed) {
