@@ -41,16 +41,6 @@ pub(super) async fn settle(env: Env, settings: Rc<Settings>, charge: Charge, rea
     let mut priced = charge.cost;
     if let Some(tokens) = counted.tokens {
         let prices = &settings.config.prices;
-        let by_tokens = charge
-            .provider
-            .as_deref()
-            .is_some_and(|p| p != HF_INFERENCE);
-        let priced_here = prices.model(&charge.model).and_then(|m| m.tokens).is_some();
-        let router = if by_tokens && !priced_here {
-            router_prices(settings.clone()).await
-        } else {
-            Rc::new(RouterPrices::default())
-        };
         let answer = Answer {
             provider: charge.provider.as_deref(),
             compute_type: charge.compute_type.as_deref(),
@@ -58,7 +48,14 @@ pub(super) async fn settle(env: Env, settings: Rc<Settings>, charge: Charge, rea
             tokens: Some(tokens),
             tokens_estimated: counted.estimated,
         };
-        priced = cost(prices, &router, &charge.model, &answer).or(priced);
+        let mut known = cost(prices, &RouterPrices::default(), &charge.model, &answer);
+        // Not priced by PRICES: a provider's tokens may be by the router's.
+        let by_tokens = answer.provider.is_some_and(|p| p != HF_INFERENCE);
+        if known.is_none() && by_tokens {
+            let router = router_prices(settings.clone()).await;
+            known = cost(prices, &router, &charge.model, &answer);
+        }
+        priced = known.or(priced);
     }
     let usage = Usage {
         model: charge.model,

@@ -21,7 +21,9 @@ use super::hub::HubCache;
 use super::keys::{ClientKey, ClientKeys, Digest};
 use super::log::LogLine;
 use super::lookup::{map_back, mapping};
-use super::meter::{self, ClientAsk, ClientsAsk, ClientsPage, LeftAnswer, NotHeld, ReportAsk};
+use super::meter::{
+    self, ClientAsk, ClientsAsk, ClientsPage, Held, LeftAnswer, NotHeld, ReportAsk,
+};
 use super::patterns::any_matches;
 use super::pricing::RouterPricing;
 use super::ratelimit::RateLimiter;
@@ -621,7 +623,7 @@ async fn serve(
     };
     let shown = priced
         .map(|p| p.micro_usd)
-        .or(held.as_ref().and_then(|h| h.estimate))
+        .or(held.as_ref().and_then(Held::estimate))
         .unwrap_or_else(|| Ledger::default().estimate(&model, &config.prices));
     if let Some(held) = held {
         let charge = Charge {

@@ -52,8 +52,6 @@ pub(super) fn client_object(name: &str) -> String {
 pub(super) struct ReserveAsk {
     pub model: String,
     pub caps: Vec<Cap>,
-    /// The estimate to reserve; `None`: the object's own (its running average).
-    pub estimate: Option<MicroUsd>,
     /// The client, for the total's index.
     pub client: Option<String>,
 }
@@ -248,9 +246,7 @@ impl DurableObject for Usage {
                 let ask: ReserveAsk = read(&body)?;
                 let prices = self.prices();
                 let answer = self.with(|ledger| {
-                    let estimate = ask
-                        .estimate
-                        .unwrap_or_else(|| ledger.estimate(&ask.model, &prices));
+                    let estimate = ledger.estimate(&ask.model, &prices);
                     match ledger.reserve(estimate, &ask.caps, now) {
                         Ok(id) => Reserved::Held { id, estimate },
                         Err(refusal) => Reserved::Refused(refusal),
@@ -356,8 +352,16 @@ pub(super) struct Held {
     client: String,
     client_held: Option<(ReservationId, MicroUsd)>,
     total_held: Option<(ReservationId, MicroUsd)>,
-    /// What was reserved (`None`: nothing, no cap applies).
-    pub estimate: Option<MicroUsd>,
+}
+
+impl Held {
+    /// What was reserved (`None`: nothing, no cap applies): the client's
+    /// object's estimate, else the total's.
+    pub fn estimate(&self) -> Option<MicroUsd> {
+        self.client_held
+            .or(self.total_held)
+            .map(|(_, estimate)| estimate)
+    }
 }
 
 /// Why a request was not reserved.
@@ -396,7 +400,6 @@ pub(super) async fn reserve(
         (!caps.is_empty()).then(|| ReserveAsk {
             model: model.to_owned(),
             caps,
-            estimate: None,
             client,
         })
     };
@@ -426,7 +429,6 @@ pub(super) async fn reserve(
             client: client.to_owned(),
             client_held: mine,
             total_held: total,
-            estimate: mine.or(total).map(|(_, estimate)| estimate),
         });
     }
     for (answer, object) in [(&mine, object.as_str()), (&total, TOTAL)] {
@@ -480,7 +482,6 @@ pub(super) async fn record(env: &Env, client: &str, usage: Used) {
         client: client.to_owned(),
         client_held: None,
         total_held: None,
-        estimate: None,
     };
     settle(env, held, usage).await;
 }

@@ -61,13 +61,20 @@ impl RouterPricing {
 /// kept a minute).
 pub(super) async fn router_prices(settings: Rc<Settings>) -> Rc<RouterPrices> {
     let pricing = &settings.router_pricing;
+    let mut waited = false;
     loop {
         let now = now_ms();
         if let Some(table) = pricing.fresh(now) {
             return table;
         }
         match pricing.fetching_until.get() {
-            Some(until) if now < until => TimeoutFuture::new(POLL_MS).await,
+            Some(until) if now < until => {
+                waited = true;
+                TimeoutFuture::new(POLL_MS).await;
+            }
+            // Another's fetch outlasted the wait: priced at the estimate
+            // (an empty table), not made to wait for a fetch of its own.
+            Some(_) if waited => return Rc::default(),
             _ => break,
         }
     }
