@@ -23,7 +23,8 @@ export function report(name, lines) {
 /**
  * Sends `count` requests to `worker` (a Miniflare worker), `inFlight` at a
  * time, each `request(i)` = [url, init], every answer read whole and
- * expected 200; answers p50 and p99 latency (ms) and throughput (req/s).
+ * expected 200; answers p50 and p99 latency (ms), throughput (req/s), and
+ * the sorted latencies and wall time that `pooled` combines.
  */
 export async function load(worker, count, inFlight, request) {
   const latencies = [];
@@ -43,5 +44,17 @@ export async function load(worker, count, inFlight, request) {
   );
   const wall = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (count / wall) * 1000 };
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (count / wall) * 1000, latencies, wall };
+}
+
+/**
+ * Several `load` runs of one worker as one: the percentiles of all their
+ * latencies together (a pause that stalls one run's requests counts for
+ * its share of them, not for the whole), and their requests over their
+ * summed wall time.
+ */
+export function pooled(runs) {
+  const latencies = runs.flatMap((run) => run.latencies).sort((a, b) => a - b);
+  const wall = runs.reduce((sum, run) => sum + run.wall, 0);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (latencies.length / wall) * 1000 };
 }

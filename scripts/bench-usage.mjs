@@ -8,10 +8,11 @@
 
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { proxyWorkerOptions, startProxy } from "../tests/support/proxy.mjs";
-import { load as load_, machine, report } from "./bench-report.mjs";
+import { load as load_, machine, pooled, report } from "./bench-report.mjs";
 
 const REQUESTS = 2000;
-const WARM_UP = 200;
+// Steady speed takes about 1,500 requests (bench-proxy.mjs).
+const WARM_UP = 2000;
 const IN_FLIGHT = 16;
 const MODEL = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 
@@ -22,6 +23,7 @@ const BUDGETS = JSON.stringify({ client: { daily_usd: 100000 }, total: { daily_u
 const proxy = await startProxy({
   vars: { ...vars, BUDGETS },
   usage: true,
+  collectLogs: false,
   extraWorkers: [
     proxyWorkerOptions("off", vars),
     // The same Durable Object class, bound from the first worker.
@@ -54,10 +56,9 @@ for (const round of [0, 1]) {
 await proxy.close();
 await up.close();
 
-const merge = ([a, b]) => ({ p50: (a.p50 + b.p50) / 2, p99: Math.max(a.p99, b.p99), throughput: (a.throughput + b.throughput) / 2 });
-const on = merge(halves.on);
-const counting = merge(halves.counting);
-const off = merge(halves.off);
+const on = pooled(halves.on);
+const counting = pooled(halves.counting);
+const off = pooled(halves.off);
 report("bench-usage.md", [
   `Accounting overhead: ${REQUESTS} requests each (after ${WARM_UP} warm-up), ${IN_FLIGHT} in flight from 8 client addresses, same workerd, same local upstream`,
   `Machine: ${machine()}`,

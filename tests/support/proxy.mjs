@@ -3,7 +3,8 @@
 //
 //   const proxy = await startProxy({ vars: { HF_TOKEN, ALLOWED_MODELS, UPSTREAMS } });
 //   await fetch(`${proxy.url}/models/gpt2`, { method: "POST", body });
-//   proxy.logs          // every line the worker printed (console.log)
+//   proxy.logs          // every line the worker printed (console.log); with
+//                       // `collectLogs: false` (the benchmarks) they are drained, not kept
 //   await proxy.close();
 
 import { existsSync } from "node:fs";
@@ -37,10 +38,11 @@ export function proxyWorkerOptions(name, vars) {
  * a `LIMITER` rate-limit binding of `{ limit, period }`; `usage: true` binds
  * the `USAGE` Durable Object namespace (kept in memory).
  */
-export async function startProxy({ vars, limiter, usage = false, durableObjects, extraWorkers = [] } = {}) {
+export async function startProxy({ vars, limiter, usage = false, durableObjects, extraWorkers = [], collectLogs = true } = {}) {
   if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run make build-worker first`);
   const logs = [];
   const collect = (stream) => {
+    if (!collectLogs) return void stream.resume();
     let pending = "";
     stream.on("data", (chunk) => {
       pending += chunk.toString("utf8");
