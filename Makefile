@@ -103,6 +103,7 @@ test-layers: lint unit test-rust test-upstream test-js test-conformance test-bro
 
 # Benchmarks print figures and write them under build/; they are not tests.
 bench: build build-worker
+	@bash scripts/build-floor.sh
 	@node scripts/bench.mjs
 	@node scripts/bench-proxy.mjs
 	@node scripts/bench-soak.mjs

@@ -19,12 +19,15 @@ import { build } from "esbuild";
 import { InferenceClient as PeerClient } from "@huggingface/inference";
 
 import * as ours from "../pkg/index.node.js";
+import * as floor from "../build/floor/hf_inference_floor.js";
 import { machine, percentile, report } from "./bench-report.mjs";
 import { gzipSize, measure as measureBundle } from "./size.mjs";
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { startProxy } from "../tests/support/proxy.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+// The stack's floor (bench/floor/, built by scripts/build-floor.sh).
+floor.initSync({ module: readFileSync(path.join(repoRoot, "build/floor/hf_inference_floor_bg.wasm")) });
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english";
 const rows = [];
@@ -130,6 +133,8 @@ const run = {
   ours: (i) => oursClient.textClassification(SST2, `overhead call ${i % 20}`),
   oursNoRetry: (i) => oursNoRetry.textClassification(SST2, `overhead call ${i % 20}`),
   peer: (i) => peer.textClassification({ inputs: `overhead call ${i % 20}` }),
+  floor: (i) => floor.textClassification(`${up.url}/models/${SST2}`, `overhead call ${i % 20}`),
+  floorChain: (i) => floor.textClassificationChain(`${up.url}/models/${SST2}`, `overhead call ${i % 20}`),
 };
 const names = Object.keys(run);
 for (const name of names) await timed(200, run[name]); // warm-up
@@ -151,6 +156,11 @@ row(
   `per call, ${CALLS} sequential textClassification (Node), default options`,
   `ours ${ms(calls.ours.p50)} / p99 ${ms(calls.ours.p99)}; raw fetch ${ms(calls.raw.p50)} / ${ms(calls.raw.p99)}; peer ${ms(calls.peer.p50)} / ${ms(calls.peer.p99)}; ours with retry: false ${ms(calls.oursNoRetry.p50)}`,
   `median vs raw ${(calls.ours.p50 / calls.raw.p50).toFixed(2)}x (target 1.05x), peer vs raw ${(calls.peer.p50 / calls.raw.p50).toFixed(2)}x, retry: false vs raw ${(calls.oursNoRetry.p50 / calls.raw.p50).toFixed(2)}x`,
+);
+row(
+  "per call, the stack's floor (bench/floor: one fetch, one json(), the labels read and written back; nothing else), same run",
+  `async fn ${ms(calls.floor.p50)}; as a promise chain without Rust futures ${ms(calls.floorChain.p50)}`,
+  `async fn vs raw ${(calls.floor.p50 / calls.raw.p50).toFixed(2)}x, chain vs raw ${(calls.floorChain.p50 / calls.raw.p50).toFixed(2)}x`,
 );
 
 // 3. Start-up in Node: a fresh process importing the package and calling once.
