@@ -27,7 +27,7 @@ use crate::protocol::model::{model_url, validate_model_id};
 use crate::protocol::pipeline::{self as table, read_answer, Pipeline, Shape, Wire};
 use crate::protocol::provider::provider_route;
 use crate::protocol::task::{
-    check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task, TaskBody,
+    check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task,
 };
 
 /// Task parameters as a JS object, passed through as given: its own
@@ -389,6 +389,36 @@ fn json_body<T: Serialize>(body: &T, argument: &str) -> Result<Body, Error> {
     json_text(body, argument).map(Body::Json)
 }
 
+/// The JSON body of a task, `{inputs, parameters?, stream?}` as
+/// [`TaskBody`](crate::protocol::task::TaskBody) writes it, built as one JS
+/// object: the wasm then holds no serializer per type of input (four
+/// `TaskBody` serializers were 1.2 KB of it before wasm-opt).
+fn task_body(inputs: &JsValue, params: Option<&Params>, stream: bool) -> Result<Body, Error> {
+    let body = Object::new();
+    let _ = Reflect::set(&body, &JsValue::from_str("inputs"), inputs);
+    if let Some(params) = params {
+        let params = to_js(params).ok_or_else(unserialisable)?;
+        let _ = Reflect::set(&body, &JsValue::from_str("parameters"), &params);
+    }
+    if stream {
+        let _ = Reflect::set(&body, &JsValue::from_str("stream"), &JsValue::TRUE);
+    }
+    json_body(&Preserved(&body.into()), "params")
+}
+
+/// A text or texts as a JS string or array.
+fn inputs_of(inputs: &Inputs) -> JsValue {
+    to_js(inputs).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The refusal of parameters JSON cannot hold.
+fn unserialisable() -> Error {
+    Error::invalid_input(
+        "params",
+        "cannot be serialised to JSON (a cycle or a BigInt?)",
+    )
+}
+
 /// `body` as JSON text (see [`json_body`]).
 fn json_text<T: Serialize>(body: &T, argument: &str) -> Result<JsString, Error> {
     to_js(body).as_ref().and_then(stringify).ok_or_else(|| {
@@ -559,14 +589,7 @@ impl Inner {
             return self.batched(model, text.clone(), params, batch).await;
         }
         let count = inputs.count();
-        let body = json_body(
-            &TaskBody {
-                inputs: &inputs,
-                parameters: params.as_ref(),
-                stream: false,
-            },
-            "params",
-        )?;
+        let body = task_body(&inputs_of(&inputs), params.as_ref(), false)?;
         let answered = self
             .deterministic(
                 Task::TextClassification,
@@ -599,14 +622,8 @@ impl Inner {
             batch.max_size,
             move |texts| {
                 async move {
-                    let body = json_body(
-                        &TaskBody {
-                            inputs: &Inputs::Many(texts),
-                            parameters: params.as_ref(),
-                            stream: false,
-                        },
-                        "params",
-                    )?;
+                    let inputs = inputs_of(&Inputs::Many(texts));
+                    let body = task_body(&inputs, params.as_ref(), false)?;
                     me.send(
                         Task::TextClassification,
                         &owned_model,
@@ -640,14 +657,7 @@ impl Inner {
         inputs.check("text")?;
         check_labels(&labels)?;
         let parameters = Params::extended(params.as_ref(), "candidate_labels", &to_js(&labels));
-        let body = json_body(
-            &TaskBody {
-                inputs: &inputs,
-                parameters: Some(&parameters),
-                stream: false,
-            },
-            "params",
-        )?;
+        let body = task_body(&inputs_of(&inputs), Some(&parameters), false)?;
         let answered = self
             .deterministic(Task::ZeroShot, model, body, options, AtProvider::Same)
             .await?;
@@ -668,15 +678,8 @@ impl Inner {
             None => image.into_body("image").await?,
             Some(params) => {
                 image.check_len("image")?;
-                let encoded = String::from(image.base64("image").await?);
-                json_body(
-                    &TaskBody {
-                        inputs: &encoded,
-                        parameters: Some(params),
-                        stream: false,
-                    },
-                    "params",
-                )?
+                let encoded = JsValue::from(image.base64("image").await?);
+                task_body(&encoded, Some(params), false)?
             }
         };
         // Raw bytes are shared by the identity of the caller's object: a
@@ -758,16 +761,7 @@ impl Inner {
             }
             None => params,
         };
-        let json = |inputs: &JsValue, params: Option<&Params>| {
-            json_body(
-                &TaskBody {
-                    inputs: &Preserved(inputs),
-                    parameters: params,
-                    stream: false,
-                },
-                "params",
-            )
-        };
+        let json = |inputs: &JsValue, params: Option<&Params>| task_body(inputs, params, false);
         let body = match (&input, pipeline.wire) {
             (TaskInput::Value(value), _) => json(value, params.as_ref())?,
             (TaskInput::Media(bytes), Wire::Raw) if params.is_none() => {
@@ -957,14 +951,7 @@ impl Inner {
     ) -> Result<(Body, Body), Error> {
         validate_model_id(model)?;
         check_prompt(prompt)?;
-        let legacy = json_body(
-            &TaskBody {
-                inputs: &prompt,
-                parameters: params,
-                stream,
-            },
-            "params",
-        )?;
+        let legacy = task_body(&JsValue::from_str(prompt), params, stream)?;
         let completion = Object::new();
         let set = |key: &str, value: &JsValue| {
             let _ = Reflect::set(&completion, &JsValue::from_str(key), value);
