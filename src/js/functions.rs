@@ -6,8 +6,7 @@
 use std::rc::Rc;
 
 use futures_util::future::FutureExt;
-use js_sys::Promise;
-use serde::Serialize;
+use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -15,8 +14,8 @@ use super::client::JsInferenceClient;
 use super::error::to_js_error;
 use super::read;
 use super::stream::stream_of;
-use crate::client::json::to_js;
-use crate::client::tasks::{AtProvider, Params, Payload, Preserved, QueryAnswer, TaskInput};
+use crate::client::json::Members;
+use crate::client::tasks::{AtProvider, Params, Payload, QueryAnswer, TaskInput};
 use crate::client::Inner;
 use crate::protocol::document::Document;
 use crate::protocol::error::Error;
@@ -84,16 +83,18 @@ impl Via {
     }
 }
 
-/// `value` as a JS value (lists of `{label, score}`, `{generated_text}`).
-fn out<T: Serialize>(value: &T) -> JsValue {
-    to_js(value).unwrap_or(JsValue::UNDEFINED)
-}
-
-#[derive(Serialize)]
-struct GeneratedTextOut<'a> {
-    generated_text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<Preserved<'a>>,
+/// `[{label, score}]`.
+fn labels(labels: &[crate::Label]) -> JsValue {
+    let list: Array = labels
+        .iter()
+        .map(|label| {
+            let out = Members::new();
+            out.text("label", &label.label);
+            out.number("score", label.score);
+            out.into_value()
+        })
+        .collect();
+    list.into()
 }
 
 /// The model of a chat request, for tagging its errors (when it has one).
@@ -102,11 +103,12 @@ fn chat_model(request: &JsValue) -> Option<String> {
 }
 
 /// One list for one text, one list per text for several.
-fn lists(mut lists: Vec<Vec<crate::Label>>, many: bool) -> JsValue {
+fn lists(lists: Vec<Vec<crate::Label>>, many: bool) -> JsValue {
     if many {
-        out(&lists)
+        let all: Array = lists.iter().map(|list| labels(list)).collect();
+        all.into()
     } else {
-        out(&lists.pop().unwrap_or_default())
+        labels(lists.last().map_or(&[], Vec::as_slice))
     }
 }
 
@@ -171,9 +173,11 @@ async fn perform(
             let image = read::image(&image)?;
             let params = read::params(&params)?;
             let options = read::call_options(&call_options)?;
-            out(&inner
-                .classify_image(model, image, params, options.as_ref())
-                .await?)
+            labels(
+                &inner
+                    .classify_image(model, image, params, options.as_ref())
+                    .await?,
+            )
         }
         Job::TextGeneration { prompt, params, .. } => {
             let prompt = read::prompt(&prompt)?;
@@ -182,10 +186,13 @@ async fn perform(
             let generated = inner
                 .text_generation(model, &prompt, params, options.as_ref())
                 .await?;
-            out(&GeneratedTextOut {
-                generated_text: &generated.generated_text,
-                details: generated.details.as_ref().map(Preserved),
-            })
+            // `{generated_text, details?}`.
+            let out = Members::new();
+            out.text("generated_text", &generated.generated_text);
+            if let Some(details) = &generated.details {
+                out.set("details", details);
+            }
+            out.into_value()
         }
         Job::Query { payload, .. } => {
             let options = read::call_options(&call_options)?;

@@ -8,7 +8,7 @@ use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Blob};
 
-use crate::client::json::to_js;
+use crate::client::json::{safe_number, safe_some, Members};
 use crate::client::tasks::{Bytes, Params};
 use crate::client::{
     AttemptInfo, BatchOptions, CallOptions, ClientBuilder, Endpoint, InferenceClient, RetryOptions,
@@ -196,45 +196,30 @@ fn retry(value: &JsValue, argument: &str) -> Result<RetryOptions, Error> {
     Ok(retry)
 }
 
-/// The JSON object `onAttempt` gets.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsAttemptInfo<'a> {
-    endpoint: &'a str,
-    attempt: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delay_ms: Option<u64>,
-    duration_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    compute_time_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provider: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cost_usd: Option<f64>,
+/// The object `onAttempt` gets: `{endpoint, attempt, status?, code?,
+/// delayMs?, durationMs, computeTimeMs?, requestId?, provider?, costUsd?}`;
+/// `undefined` when a duration is past `Number.MAX_SAFE_INTEGER`, as
+/// serde-wasm-bindgen's serializer left it.
+fn attempt_info(info: &AttemptInfo) -> Result<JsValue, ()> {
+    let out = Members::new();
+    out.text("endpoint", &info.endpoint);
+    out.number("attempt", f64::from(info.attempt));
+    out.some_number("status", info.status.map(f64::from));
+    out.some_text("code", info.code.map(|c| c.as_str()));
+    out.some_number("delayMs", safe_some(info.delay_ms)?);
+    out.number("durationMs", safe_number(info.duration_ms)?);
+    out.some_number("computeTimeMs", safe_some(info.compute_time_ms)?);
+    out.some_text("requestId", info.request_id.as_deref());
+    out.some_text("provider", info.provider.as_deref());
+    out.some_number("costUsd", info.cost_usd);
+    Ok(out.into_value())
 }
 
 fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
     move |info: &AttemptInfo| {
-        let info = to_js(&JsAttemptInfo {
-            endpoint: &info.endpoint,
-            attempt: info.attempt,
-            status: info.status,
-            code: info.code.map(|c| c.as_str()),
-            delay_ms: info.delay_ms,
-            duration_ms: info.duration_ms,
-            compute_time_ms: info.compute_time_ms,
-            request_id: info.request_id.as_deref(),
-            provider: info.provider.as_deref(),
-            cost_usd: info.cost_usd,
-        });
+        let info = attempt_info(info).unwrap_or(JsValue::UNDEFINED);
         // An observer that throws changes nothing.
-        let _ = function.call1(&JsValue::UNDEFINED, &info.unwrap_or(JsValue::UNDEFINED));
+        let _ = function.call1(&JsValue::UNDEFINED, &info);
     }
 }
 
