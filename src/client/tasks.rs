@@ -73,6 +73,19 @@ impl Params {
         Params(object.into())
     }
 
+    /// A copy of its own enumerable members, in order, as its `Serialize`
+    /// writes it: what goes into a body (written without serde, which
+    /// leaves serde-wasm-bindgen's serializer out of the JS API's wasm).
+    pub fn copy(&self) -> JsValue {
+        let copy = Object::new();
+        for entry in Object::entries(self.0.unchecked_ref()).iter() {
+            let key = Reflect::get_u32(&entry, 0).unwrap_or(JsValue::UNDEFINED);
+            let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+            let _ = Reflect::set(&copy, &key, &value);
+        }
+        copy.into()
+    }
+
     /// Its members, in order.
     pub fn entries(&self) -> Vec<(String, JsValue)> {
         self.0.entries()
@@ -352,7 +365,7 @@ impl AtProvider {
             }
         }
         set("model", &JsValue::from_str(model_id));
-        json_body(&Preserved(&object.into()), "params")
+        json_body(&object.into(), "params")
     }
 }
 
@@ -385,7 +398,7 @@ impl QueryAnswer {
 
 /// The JSON body of a task, written by `JSON.stringify`; refused by the
 /// argument's name when it cannot be written.
-fn json_body<T: Serialize>(body: &T, argument: &str) -> Result<Body, Error> {
+fn json_body(body: &JsValue, argument: &str) -> Result<Body, Error> {
     json_text(body, argument).map(Body::Json)
 }
 
@@ -397,31 +410,31 @@ fn task_body(inputs: &JsValue, params: Option<&Params>, stream: bool) -> Result<
     let body = Object::new();
     let _ = Reflect::set(&body, &JsValue::from_str("inputs"), inputs);
     if let Some(params) = params {
-        let params = to_js(params).ok_or_else(unserialisable)?;
-        let _ = Reflect::set(&body, &JsValue::from_str("parameters"), &params);
+        let _ = Reflect::set(&body, &JsValue::from_str("parameters"), &params.copy());
     }
     if stream {
         let _ = Reflect::set(&body, &JsValue::from_str("stream"), &JsValue::TRUE);
     }
-    json_body(&Preserved(&body.into()), "params")
+    json_body(&body.into(), "params")
 }
 
 /// A text or texts as a JS string or array.
 fn inputs_of(inputs: &Inputs) -> JsValue {
-    to_js(inputs).unwrap_or(JsValue::UNDEFINED)
+    match inputs {
+        Inputs::One(text) => JsValue::from_str(text),
+        Inputs::Many(texts) => strings(texts),
+    }
 }
 
-/// The refusal of parameters JSON cannot hold.
-fn unserialisable() -> Error {
-    Error::invalid_input(
-        "params",
-        "cannot be serialised to JSON (a cycle or a BigInt?)",
-    )
+/// Strings as a JS array.
+fn strings(texts: &[String]) -> JsValue {
+    let list: js_sys::Array = texts.iter().map(|t| JsValue::from_str(t)).collect();
+    list.into()
 }
 
 /// `body` as JSON text (see [`json_body`]).
-fn json_text<T: Serialize>(body: &T, argument: &str) -> Result<JsString, Error> {
-    to_js(body).as_ref().and_then(stringify).ok_or_else(|| {
+fn json_text(body: &JsValue, argument: &str) -> Result<JsString, Error> {
+    stringify(body).ok_or_else(|| {
         Error::invalid_input(
             argument,
             "cannot be serialised to JSON (a cycle or a BigInt?)",
@@ -478,7 +491,7 @@ impl Inner {
         let routed = match (task, at_provider) {
             (Task::Chat, AtProvider::Chat(request)) => self.chat_route(model, &resolved, |m| {
                 let suffixed = Params::extended(Some(request), "model", &Some(m.into()));
-                json_body(&suffixed, "request")
+                json_body(&suffixed.copy(), "request")
             })?,
             (Task::Chat | Task::ImageGeneration | Task::Query, _) => None,
             _ => match self.providers_of(task, model, &resolved).await? {
@@ -610,7 +623,7 @@ impl Inner {
         batch: super::options::BatchOptions,
     ) -> Result<Vec<Vec<Label>>, Error> {
         let params_key = match &params {
-            Some(p) => String::from(json_text(p, "params")?),
+            Some(p) => String::from(json_text(&p.copy(), "params")?),
             None => String::new(),
         };
         let me = self.clone();
@@ -656,7 +669,8 @@ impl Inner {
         validate_model_id(model)?;
         inputs.check("text")?;
         check_labels(&labels)?;
-        let parameters = Params::extended(params.as_ref(), "candidate_labels", &to_js(&labels));
+        let labels = Some(strings(&labels));
+        let parameters = Params::extended(params.as_ref(), "candidate_labels", &labels);
         let body = task_body(&inputs_of(&inputs), Some(&parameters), false)?;
         let answered = self
             .deterministic(Task::ZeroShot, model, body, options, AtProvider::Same)
@@ -752,7 +766,7 @@ impl Inner {
         let params = match labels {
             Some(labels) => {
                 check_labels(&labels)?;
-                let labels = to_js(&labels);
+                let labels = Some(strings(&labels));
                 Some(Params::extended(
                     params.as_ref(),
                     "candidate_labels",
@@ -828,7 +842,7 @@ impl Inner {
         options: Option<&CallOptions>,
     ) -> Result<JsValue, Error> {
         check_images_request(request)?;
-        let body = json_body(&Params(request.clone()), "request")?;
+        let body = json_body(&Params(request.clone()).copy(), "request")?;
         let answered = self
             .send(Task::ImageGeneration, "", &body, Reading::Json, options)
             .await?;
@@ -853,7 +867,7 @@ impl Inner {
     ) -> Result<JsValue, Error> {
         let model = check_chat_request(request, false)?;
         let request = Params(request.clone());
-        let body = json_body(&request, "request")?;
+        let body = json_body(&request.copy(), "request")?;
         let chat = AtProvider::Chat(request);
         let answered = self
             .send_to(
@@ -879,7 +893,7 @@ impl Inner {
     ) -> Result<QueryAnswer, Error> {
         validate_model_id(model)?;
         let body = match payload {
-            Payload::Json(value) => json_body(&Preserved(&value), "payload")?,
+            Payload::Json(value) => json_body(&value, "payload")?,
             Payload::Bytes(bytes) => bytes.into_body("payload").await?,
         };
         let answered = self
@@ -965,7 +979,7 @@ impl Inner {
         if stream {
             set("stream", &JsValue::TRUE);
         }
-        let body = json_body(&Preserved(&completion.into()), "params")?;
+        let body = json_body(&completion.into(), "params")?;
         Ok((body, legacy))
     }
 
@@ -978,7 +992,7 @@ impl Inner {
             "stream",
             &Some(JsValue::TRUE),
         );
-        let body = json_body(&streamed, "request")?;
+        let body = json_body(&streamed.copy(), "request")?;
         Ok((model, body))
     }
 }
