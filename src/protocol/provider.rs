@@ -207,11 +207,12 @@ pub fn choose(
     } else {
         served.join(", ")
     };
+    let asked: Vec<&str> = wanted.iter().map(String::as_str).collect();
     Err(Error::new(
         ErrorCode::NoProvider,
         format!(
             "no provider serves {model} for {hub_name} (asked: {}); the Hub maps it for {served}",
-            wanted.join(", ")
+            asked.join(", ")
         ),
     ))
 }
