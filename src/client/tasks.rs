@@ -628,7 +628,7 @@ impl Inner {
         };
         let me = self.clone();
         let owned_model = model.to_owned();
-        let (index, answer) = self.batches.join(
+        let (index, answer, count) = self.batches.join(
             format!("{model}\n{params_key}"),
             text,
             batch.window_ms,
@@ -650,9 +650,9 @@ impl Inner {
                 .boxed_local()
             },
         );
-        let (answered, count) = answer.await?;
+        let answered = answer.await?;
         // As many lists as texts (checked), and `index` is one of the texts.
-        let mut lists = answer::text_classification(document(&answered), count)
+        let mut lists = answer::text_classification(document(&answered), count.get())
             .map_err(|e| answered.error(e))?;
         Ok(vec![lists.swap_remove(index)])
     }
