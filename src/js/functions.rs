@@ -136,6 +136,9 @@ async fn run(via: Via, job: Job, call_options: JsValue) -> Result<JsValue, Error
     })
 }
 
+/// Reads `job`'s arguments and runs its task. Each task's future is boxed
+/// (`boxed_local`): held inline, all eight made this one state machine, with
+/// their drop glue, 281 bytes of the gzipped client larger.
 async fn perform(
     inner: &Rc<Inner>,
     model: &str,
@@ -150,6 +153,7 @@ async fn perform(
             let many = inputs.is_many();
             let found = inner
                 .text_classification(model, inputs, params, options.as_ref())
+                .boxed_local()
                 .await?;
             lists(found, many)
         }
@@ -166,6 +170,7 @@ async fn perform(
             let many = inputs.is_many();
             let found = inner
                 .zero_shot(model, inputs, labels, params, options.as_ref())
+                .boxed_local()
                 .await?;
             lists(found, many)
         }
@@ -176,6 +181,7 @@ async fn perform(
             labels(
                 &inner
                     .classify_image(model, image, params, options.as_ref())
+                    .boxed_local()
                     .await?,
             )
         }
@@ -185,6 +191,7 @@ async fn perform(
             let options = read::call_options(&call_options)?;
             let generated = inner
                 .text_generation(model, &prompt, params, options.as_ref())
+                .boxed_local()
                 .await?;
             // `{generated_text, details?}`.
             let out = Members::new();
@@ -203,7 +210,11 @@ async fn perform(
                 Some(bytes) => Payload::Bytes(bytes),
                 None => Payload::Json(payload),
             };
-            match inner.query(model, payload, options.as_ref()).await? {
+            match inner
+                .query(model, payload, options.as_ref())
+                .boxed_local()
+                .await?
+            {
                 QueryAnswer::Json(doc) => doc,
                 QueryAnswer::Text(text) => JsValue::from_str(&text),
                 QueryAnswer::Blob(blob) => blob.into(),
@@ -211,11 +222,17 @@ async fn perform(
         }
         Job::Chat { request } => {
             let options = read::call_options(&call_options)?;
-            inner.chat_completion(&request, options.as_ref()).await?
+            inner
+                .chat_completion(&request, options.as_ref())
+                .boxed_local()
+                .await?
         }
         Job::Images { request } => {
             let options = read::call_options(&call_options)?;
-            inner.image_generation(&request, options.as_ref()).await?
+            inner
+                .image_generation(&request, options.as_ref())
+                .boxed_local()
+                .await?
         }
         Job::Pipeline {
             pipeline,
@@ -238,6 +255,7 @@ async fn perform(
             let options = read::call_options(&call_options)?;
             inner
                 .pipeline(pipeline, model, input, labels, params, options.as_ref())
+                .boxed_local()
                 .await?
         }
     })
