@@ -522,8 +522,14 @@ fn status_line(status: u16) -> String {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
-        _ => return format!("HTTP {status}"),
+        _ => "",
     };
+    // Written as a `u32`: `u16`'s own `Display` would be one more integer
+    // formatter in the wasm.
+    let status = u32::from(status);
+    if reason.is_empty() {
+        return format!("HTTP {status}");
+    }
     format!("HTTP {status} {reason}")
 }
 
