@@ -30,10 +30,14 @@ CARGO_TARGET_DIR=target/pkg wasm-pack build --release --target web --no-typescri
 
 rm -rf pkg
 mkdir -p pkg
+# The imports from the glue and the exports under short names (in the glue,
+# in place, and in a copy of the wasm: the wasm-pack one keeps its names for
+# twiggy).
+node scripts/short-names.mjs "$out/hf_inference_wasm_bg.wasm" "$out/hf_inference_wasm.js" "$out/short-names.wasm"
 . scripts/wasm-features.sh
 # shellcheck disable=SC2086 # WASM_FEATURES is a list of flags
 node_modules/.bin/wasm-opt -Oz --converge --low-memory-unused --strip-producers --strip-target-features \
-  $WASM_FEATURES "$out/hf_inference_wasm_bg.wasm" -o pkg/hf_inference_wasm_bg.wasm
+  $WASM_FEATURES "$out/short-names.wasm" -o pkg/hf_inference_wasm_bg.wasm
 
 # The glue imports the classes as wasm-bindgen snippets; the public API
 # re-exports those very modules, so `instanceof InferenceError` holds.

@@ -2,7 +2,7 @@
 //! (with the same parameters) made within a window go as one request of
 //! several texts; each caller gets its own list, or the batch's error.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use futures_channel::oneshot;
@@ -12,8 +12,13 @@ use gloo_timers::future::TimeoutFuture;
 use super::call::Answered;
 use crate::protocol::error::Error;
 
-/// The batch's answer, and how many texts it carried.
-pub(crate) type BatchAnswer = Shared<LocalBoxFuture<'static, Result<(Rc<Answered>, usize), Error>>>;
+/// The batch's answer: the type of a shared call's (`dedupe.rs`), so that
+/// the wasm holds one `Shared` for both (its poll and output cloning were
+/// about 1 KB per type).
+pub(crate) type BatchAnswer = Shared<LocalBoxFuture<'static, Result<Rc<Answered>, Error>>>;
+
+/// How many texts a batch carried, set when it is sent.
+pub(crate) type BatchCount = Rc<Cell<usize>>;
 
 /// An open batch: the texts gathered so far, the trigger that sends it
 /// before its window ends (when full), and its answer.
@@ -21,6 +26,7 @@ struct Batch {
     texts: Rc<RefCell<Vec<String>>>,
     go: oneshot::Sender<()>,
     answer: BatchAnswer,
+    count: BatchCount,
 }
 
 /// The open batches of one client, by model and parameters. A list
@@ -40,7 +46,8 @@ fn position(open: &[(String, Batch)], key: &str) -> Option<usize> {
 impl Batches {
     /// Adds `text` to the open batch of `key` (or opens one that `send`
     /// sends, with the texts gathered, when `window_ms` ends or `max_size`
-    /// texts are in). Returns the text's index in the batch and its answer.
+    /// texts are in). Returns the text's index in the batch, its answer,
+    /// and how many texts it carried (once sent).
     pub fn join(
         self: &Rc<Self>,
         key: String,
@@ -48,7 +55,7 @@ impl Batches {
         window_ms: u32,
         max_size: usize,
         send: impl FnOnce(Vec<String>) -> LocalBoxFuture<'static, Result<Rc<Answered>, Error>> + 'static,
-    ) -> (usize, BatchAnswer) {
+    ) -> (usize, BatchAnswer, BatchCount) {
         let mut open = self.open.borrow_mut();
         if position(&open, &key).is_none() {
             let texts = Rc::new(RefCell::new(Vec::new()));
@@ -56,6 +63,8 @@ impl Batches {
             let gathered = texts.clone();
             let batches = Rc::downgrade(self);
             let closing_key = key.clone();
+            let count = BatchCount::default();
+            let sent = count.clone();
             let answer = async move {
                 // The window ends, or the batch fills (or is dropped).
                 select(TimeoutFuture::new(window_ms), ready).await;
@@ -68,12 +77,18 @@ impl Batches {
                     }
                 }
                 let texts = gathered.take();
-                let count = texts.len();
-                send(texts).await.map(|answered| (answered, count))
+                sent.set(texts.len());
+                send(texts).await
             }
             .boxed_local()
             .shared();
-            open.push((key.clone(), Batch { texts, go, answer }));
+            let batch = Batch {
+                texts,
+                go,
+                answer,
+                count,
+            };
+            open.push((key.clone(), batch));
         }
         let at = position(&open, &key).expect("just inserted");
         let batch = &open[at].1;
@@ -82,12 +97,12 @@ impl Batches {
             texts.push(text);
             texts.len() - 1
         };
-        let answer = batch.answer.clone();
+        let (answer, count) = (batch.answer.clone(), batch.count.clone());
         if index + 1 >= max_size {
             // Full: it goes now, and the next text opens another batch.
             let (_, batch) = open.swap_remove(at);
             let _ = batch.go.send(());
         }
-        (index, answer)
+        (index, answer, count)
     }
 }

@@ -82,3 +82,68 @@ pub(crate) fn stringify(value: &JsValue) -> Option<js_sys::JsString> {
 pub(crate) fn parse(text: &str) -> Option<JsValue> {
     JSON::parse(text).ok()
 }
+
+/// A plain JS object written member by member, in order, as serde's derive
+/// wrote it for the JS API's answers, errors, chunks and attempt reports:
+/// without a serializer per struct and serde-wasm-bindgen's cache of member
+/// names (a `HashMap`), which were about 1.5 KB of the gzipped client.
+pub(crate) struct Members(js_sys::Object);
+
+impl Members {
+    pub fn new() -> Members {
+        Members(js_sys::Object::new())
+    }
+
+    /// Sets member `key`.
+    pub fn set(&self, key: &str, value: &JsValue) {
+        let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
+    }
+
+    /// Sets member `key` to a string.
+    pub fn text(&self, key: &str, value: &str) {
+        self.set(key, &JsValue::from_str(value));
+    }
+
+    /// Sets member `key` to a number.
+    pub fn number(&self, key: &str, value: f64) {
+        self.set(key, &JsValue::from_f64(value));
+    }
+
+    /// Sets member `key` to a string when there is one (a skipped `None`).
+    #[cfg(feature = "js")]
+    pub fn some_text(&self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.text(key, value);
+        }
+    }
+
+    /// Sets member `key` to a number when there is one (a skipped `None`).
+    #[cfg(feature = "js")]
+    pub fn some_number(&self, key: &str, value: Option<f64>) {
+        if let Some(value) = value {
+            self.number(key, value);
+        }
+    }
+
+    pub fn into_value(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+/// `n` as serde-wasm-bindgen's JSON-compatible serializer writes a `u64`: a
+/// number, or `Err` past `Number.MAX_SAFE_INTEGER` (which fails the value
+/// that holds it).
+#[cfg(feature = "js")]
+pub(crate) fn safe_number(n: u64) -> Result<f64, ()> {
+    if n <= js_sys::Number::MAX_SAFE_INTEGER as u64 {
+        Ok(n as f64)
+    } else {
+        Err(())
+    }
+}
+
+/// An optional `u64` as [`safe_number`] writes it.
+#[cfg(feature = "js")]
+pub(crate) fn safe_some(n: Option<u64>) -> Result<Option<f64>, ()> {
+    n.map(safe_number).transpose()
+}

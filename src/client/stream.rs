@@ -19,7 +19,7 @@ use web_sys::ReadableStreamDefaultReader;
 use super::call::Secrets;
 use super::json;
 use super::transport::{BodyGuard, ABORTED_MESSAGE};
-use crate::protocol::completion::CompletionStream;
+use crate::protocol::completion::{CompletionStream, TgiChunk};
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
 use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
@@ -124,7 +124,7 @@ impl EventSource {
                             return parsed.map(Ok);
                         }
                         match tgi.chunk(doc) {
-                            Ok(Some(chunk)) => return json::to_js(&chunk).map(Ok),
+                            Ok(Some(chunk)) => return Some(Ok(tgi_chunk(&chunk))),
                             Ok(None) => continue,
                             Err(error) => {
                                 self.close();
@@ -291,4 +291,30 @@ impl<T: DeserializeOwned> Stream for ChunkStream<T> {
             })
         })
     }
+}
+
+/// A chunk as `TgiChunk`'s serde derive writes it: `{index, token: {text,
+/// special}, generated_text, details: {finish_reason, generated_tokens}}`,
+/// the last two `null` until the chunk that finishes (`json::Members`).
+fn tgi_chunk(chunk: &TgiChunk) -> JsValue {
+    let out = json::Members::new();
+    out.number("index", f64::from(chunk.index));
+    let token = json::Members::new();
+    token.text("text", &chunk.token.text);
+    token.set("special", &JsValue::from_bool(chunk.token.special));
+    out.set("token", &token.into_value());
+    match &chunk.generated_text {
+        Some(text) => out.text("generated_text", text),
+        None => out.set("generated_text", &JsValue::NULL),
+    }
+    match &chunk.details {
+        Some(details) => {
+            let d = json::Members::new();
+            d.text("finish_reason", &details.finish_reason);
+            d.number("generated_tokens", f64::from(details.generated_tokens));
+            out.set("details", &d.into_value());
+        }
+        None => out.set("details", &JsValue::NULL),
+    }
+    out.into_value()
 }

@@ -27,7 +27,7 @@ use crate::protocol::model::{model_url, validate_model_id};
 use crate::protocol::pipeline::{self as table, read_answer, Pipeline, Shape, Wire};
 use crate::protocol::provider::provider_route;
 use crate::protocol::task::{
-    check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task, TaskBody,
+    check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task,
 };
 
 /// Task parameters as a JS object, passed through as given: its own
@@ -71,6 +71,19 @@ impl Params {
         let value = value.clone().unwrap_or(JsValue::UNDEFINED);
         let _ = Reflect::set(&object, &JsValue::from_str(key), &value);
         Params(object.into())
+    }
+
+    /// A copy of its own enumerable members, in order, as its `Serialize`
+    /// writes it: what goes into a body (written without serde, which
+    /// leaves serde-wasm-bindgen's serializer out of the JS API's wasm).
+    pub fn copy(&self) -> JsValue {
+        let copy = Object::new();
+        for entry in Object::entries(self.0.unchecked_ref()).iter() {
+            let key = Reflect::get_u32(&entry, 0).unwrap_or(JsValue::UNDEFINED);
+            let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+            let _ = Reflect::set(&copy, &key, &value);
+        }
+        copy.into()
     }
 
     /// Its members, in order.
@@ -352,7 +365,7 @@ impl AtProvider {
             }
         }
         set("model", &JsValue::from_str(model_id));
-        json_body(&Preserved(&object.into()), "params")
+        json_body(&object.into(), "params")
     }
 }
 
@@ -385,13 +398,43 @@ impl QueryAnswer {
 
 /// The JSON body of a task, written by `JSON.stringify`; refused by the
 /// argument's name when it cannot be written.
-fn json_body<T: Serialize>(body: &T, argument: &str) -> Result<Body, Error> {
+fn json_body(body: &JsValue, argument: &str) -> Result<Body, Error> {
     json_text(body, argument).map(Body::Json)
 }
 
+/// The JSON body of a task, `{inputs, parameters?, stream?}` as
+/// [`TaskBody`](crate::protocol::task::TaskBody) writes it, built as one JS
+/// object: the wasm then holds no serializer per type of input (four
+/// `TaskBody` serializers were 1.2 KB of it before wasm-opt).
+fn task_body(inputs: &JsValue, params: Option<&Params>, stream: bool) -> Result<Body, Error> {
+    let body = Object::new();
+    let _ = Reflect::set(&body, &JsValue::from_str("inputs"), inputs);
+    if let Some(params) = params {
+        let _ = Reflect::set(&body, &JsValue::from_str("parameters"), &params.copy());
+    }
+    if stream {
+        let _ = Reflect::set(&body, &JsValue::from_str("stream"), &JsValue::TRUE);
+    }
+    json_body(&body.into(), "params")
+}
+
+/// A text or texts as a JS string or array.
+fn inputs_of(inputs: &Inputs) -> JsValue {
+    match inputs {
+        Inputs::One(text) => JsValue::from_str(text),
+        Inputs::Many(texts) => strings(texts),
+    }
+}
+
+/// Strings as a JS array.
+fn strings(texts: &[String]) -> JsValue {
+    let list: js_sys::Array = texts.iter().map(|t| JsValue::from_str(t)).collect();
+    list.into()
+}
+
 /// `body` as JSON text (see [`json_body`]).
-fn json_text<T: Serialize>(body: &T, argument: &str) -> Result<JsString, Error> {
-    to_js(body).as_ref().and_then(stringify).ok_or_else(|| {
+fn json_text(body: &JsValue, argument: &str) -> Result<JsString, Error> {
+    stringify(body).ok_or_else(|| {
         Error::invalid_input(
             argument,
             "cannot be serialised to JSON (a cycle or a BigInt?)",
@@ -448,7 +491,7 @@ impl Inner {
         let routed = match (task, at_provider) {
             (Task::Chat, AtProvider::Chat(request)) => self.chat_route(model, &resolved, |m| {
                 let suffixed = Params::extended(Some(request), "model", &Some(m.into()));
-                json_body(&suffixed, "request")
+                json_body(&suffixed.copy(), "request")
             })?,
             (Task::Chat | Task::ImageGeneration | Task::Query, _) => None,
             _ => match self.providers_of(task, model, &resolved).await? {
@@ -479,7 +522,9 @@ impl Inner {
             reading,
             routed: routed.as_ref(),
         };
-        self.perform(&request, &resolved).await
+        // Boxed: the attempt loop's state machine apart from this one's
+        // (39 bytes of the gzipped client smaller).
+        self.perform(&request, &resolved).boxed_local().await
     }
 
     /// What makes two calls the same: task, model, content type, and the
@@ -559,14 +604,7 @@ impl Inner {
             return self.batched(model, text.clone(), params, batch).await;
         }
         let count = inputs.count();
-        let body = json_body(
-            &TaskBody {
-                inputs: &inputs,
-                parameters: params.as_ref(),
-                stream: false,
-            },
-            "params",
-        )?;
+        let body = task_body(&inputs_of(&inputs), params.as_ref(), false)?;
         let answered = self
             .deterministic(
                 Task::TextClassification,
@@ -587,26 +625,20 @@ impl Inner {
         batch: super::options::BatchOptions,
     ) -> Result<Vec<Vec<Label>>, Error> {
         let params_key = match &params {
-            Some(p) => String::from(json_text(p, "params")?),
+            Some(p) => String::from(json_text(&p.copy(), "params")?),
             None => String::new(),
         };
         let me = self.clone();
         let owned_model = model.to_owned();
-        let (index, answer) = self.batches.join(
+        let (index, answer, count) = self.batches.join(
             format!("{model}\n{params_key}"),
             text,
             batch.window_ms,
             batch.max_size,
             move |texts| {
                 async move {
-                    let body = json_body(
-                        &TaskBody {
-                            inputs: &Inputs::Many(texts),
-                            parameters: params.as_ref(),
-                            stream: false,
-                        },
-                        "params",
-                    )?;
+                    let inputs = inputs_of(&Inputs::Many(texts));
+                    let body = task_body(&inputs, params.as_ref(), false)?;
                     me.send(
                         Task::TextClassification,
                         &owned_model,
@@ -620,9 +652,9 @@ impl Inner {
                 .boxed_local()
             },
         );
-        let (answered, count) = answer.await?;
+        let answered = answer.await?;
         // As many lists as texts (checked), and `index` is one of the texts.
-        let mut lists = answer::text_classification(document(&answered), count)
+        let mut lists = answer::text_classification(document(&answered), count.get())
             .map_err(|e| answered.error(e))?;
         Ok(vec![lists.swap_remove(index)])
     }
@@ -639,15 +671,9 @@ impl Inner {
         validate_model_id(model)?;
         inputs.check("text")?;
         check_labels(&labels)?;
-        let parameters = Params::extended(params.as_ref(), "candidate_labels", &to_js(&labels));
-        let body = json_body(
-            &TaskBody {
-                inputs: &inputs,
-                parameters: Some(&parameters),
-                stream: false,
-            },
-            "params",
-        )?;
+        let labels = Some(strings(&labels));
+        let parameters = Params::extended(params.as_ref(), "candidate_labels", &labels);
+        let body = task_body(&inputs_of(&inputs), Some(&parameters), false)?;
         let answered = self
             .deterministic(Task::ZeroShot, model, body, options, AtProvider::Same)
             .await?;
@@ -668,15 +694,8 @@ impl Inner {
             None => image.into_body("image").await?,
             Some(params) => {
                 image.check_len("image")?;
-                let encoded = String::from(image.base64("image").await?);
-                json_body(
-                    &TaskBody {
-                        inputs: &encoded,
-                        parameters: Some(params),
-                        stream: false,
-                    },
-                    "params",
-                )?
+                let encoded = JsValue::from(image.base64("image").await?);
+                task_body(&encoded, Some(params), false)?
             }
         };
         // Raw bytes are shared by the identity of the caller's object: a
@@ -749,7 +768,7 @@ impl Inner {
         let params = match labels {
             Some(labels) => {
                 check_labels(&labels)?;
-                let labels = to_js(&labels);
+                let labels = Some(strings(&labels));
                 Some(Params::extended(
                     params.as_ref(),
                     "candidate_labels",
@@ -758,16 +777,7 @@ impl Inner {
             }
             None => params,
         };
-        let json = |inputs: &JsValue, params: Option<&Params>| {
-            json_body(
-                &TaskBody {
-                    inputs: &Preserved(inputs),
-                    parameters: params,
-                    stream: false,
-                },
-                "params",
-            )
-        };
+        let json = |inputs: &JsValue, params: Option<&Params>| task_body(inputs, params, false);
         let body = match (&input, pipeline.wire) {
             (TaskInput::Value(value), _) => json(value, params.as_ref())?,
             (TaskInput::Media(bytes), Wire::Raw) if params.is_none() => {
@@ -834,7 +844,7 @@ impl Inner {
         options: Option<&CallOptions>,
     ) -> Result<JsValue, Error> {
         check_images_request(request)?;
-        let body = json_body(&Params(request.clone()), "request")?;
+        let body = json_body(&Params(request.clone()).copy(), "request")?;
         let answered = self
             .send(Task::ImageGeneration, "", &body, Reading::Json, options)
             .await?;
@@ -859,7 +869,7 @@ impl Inner {
     ) -> Result<JsValue, Error> {
         let model = check_chat_request(request, false)?;
         let request = Params(request.clone());
-        let body = json_body(&request, "request")?;
+        let body = json_body(&request.copy(), "request")?;
         let chat = AtProvider::Chat(request);
         let answered = self
             .send_to(
@@ -885,7 +895,7 @@ impl Inner {
     ) -> Result<QueryAnswer, Error> {
         validate_model_id(model)?;
         let body = match payload {
-            Payload::Json(value) => json_body(&Preserved(&value), "payload")?,
+            Payload::Json(value) => json_body(&value, "payload")?,
             Payload::Bytes(bytes) => bytes.into_body("payload").await?,
         };
         let answered = self
@@ -957,14 +967,7 @@ impl Inner {
     ) -> Result<(Body, Body), Error> {
         validate_model_id(model)?;
         check_prompt(prompt)?;
-        let legacy = json_body(
-            &TaskBody {
-                inputs: &prompt,
-                parameters: params,
-                stream,
-            },
-            "params",
-        )?;
+        let legacy = task_body(&JsValue::from_str(prompt), params, stream)?;
         let completion = Object::new();
         let set = |key: &str, value: &JsValue| {
             let _ = Reflect::set(&completion, &JsValue::from_str(key), value);
@@ -978,7 +981,7 @@ impl Inner {
         if stream {
             set("stream", &JsValue::TRUE);
         }
-        let body = json_body(&Preserved(&completion.into()), "params")?;
+        let body = json_body(&completion.into(), "params")?;
         Ok((body, legacy))
     }
 
@@ -991,7 +994,7 @@ impl Inner {
             "stream",
             &Some(JsValue::TRUE),
         );
-        let body = json_body(&streamed, "request")?;
+        let body = json_body(&streamed.copy(), "request")?;
         Ok((model, body))
     }
 }

@@ -3,10 +3,10 @@
 //! `instanceof` works), with `code`, `status`, `model`, `requestId`,
 //! `attempts` and `retryAfterMs`.
 
-use serde::Serialize;
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-use crate::client::json::to_js;
+use crate::client::json::{safe_some, Members};
 use crate::protocol::error::Error;
 
 #[wasm_bindgen(module = "/pkg-template/inference_error.js")]
@@ -18,51 +18,37 @@ extern "C" {
     fn new(message: &str, code: &str, details: &JsValue) -> JsInferenceError;
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Details<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retry_after_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    failures: Vec<Failure<'a>>,
-}
-
-/// One failed attempt of a call over providers, as `failures` lists it.
-#[derive(Serialize)]
-struct Failure<'a> {
-    provider: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    code: &'a str,
-    message: &'a str,
-}
-
 /// `error` as a JS `InferenceError`.
 pub(crate) fn to_js_error(error: &Error) -> JsValue {
-    let details = to_js(&Details {
-        status: error.status(),
-        model: error.model(),
-        request_id: error.request_id(),
-        attempts: error.attempts(),
-        retry_after_ms: error.retry_after_ms(),
-        failures: error
+    let details = details(error).unwrap_or(JsValue::UNDEFINED);
+    JsInferenceError::new(error.message(), error.code().as_str(), &details).into()
+}
+
+/// The details of `error`: `{status?, model?, requestId?, attempts,
+/// retryAfterMs?, failures?}`, each failure `{provider, status?, code,
+/// message}`; `Err` for a wait past `Number.MAX_SAFE_INTEGER`, which leaves
+/// out the details as serde-wasm-bindgen's serializer did.
+fn details(error: &Error) -> Result<JsValue, ()> {
+    let details = Members::new();
+    details.some_number("status", error.status().map(f64::from));
+    details.some_text("model", error.model());
+    details.some_text("requestId", error.request_id());
+    details.number("attempts", f64::from(error.attempts()));
+    details.some_number("retryAfterMs", safe_some(error.retry_after_ms())?);
+    if !error.failures().is_empty() {
+        let failures: Array = error
             .failures()
             .iter()
-            .map(|f| Failure {
-                provider: &f.provider,
-                status: f.status,
-                code: f.code.as_str(),
-                message: &f.message,
+            .map(|f| {
+                let failure = Members::new();
+                failure.text("provider", &f.provider);
+                failure.some_number("status", f.status.map(f64::from));
+                failure.text("code", f.code.as_str());
+                failure.text("message", &f.message);
+                failure.into_value()
             })
-            .collect(),
-    })
-    .unwrap_or(JsValue::UNDEFINED);
-    JsInferenceError::new(error.message(), error.code().as_str(), &details).into()
+            .collect();
+        details.set("failures", &failures);
+    }
+    Ok(details.into_value())
 }

@@ -8,7 +8,7 @@ use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Blob};
 
-use crate::client::json::to_js;
+use crate::client::json::{safe_number, safe_some, Members};
 use crate::client::tasks::{Bytes, Params};
 use crate::client::{
     AttemptInfo, BatchOptions, CallOptions, ClientBuilder, Endpoint, InferenceClient, RetryOptions,
@@ -97,6 +97,23 @@ fn string(value: &JsValue, argument: &str) -> Result<Option<String>, Error> {
         .ok_or_else(|| Error::invalid_input(argument, "must be a string"))
 }
 
+/// An INVALID_INPUT error naming `argument.member` (one `format!` for all).
+fn refuse(argument: &str, member: &str, problem: &str) -> Error {
+    Error::invalid_input(&format!("{argument}.{member}"), problem)
+}
+
+/// Member `key` of `object` as an optional string; errors name `argument.key`.
+fn member_string(object: &JsValue, argument: &str, key: &str) -> Result<Option<String>, Error> {
+    let value = field(object, key);
+    if absent(&value) {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| refuse(argument, key, "must be a string"))
+}
+
 /// `value` when it is an options object, `None` when absent.
 fn options<'v>(value: &'v JsValue, argument: &str) -> Result<Option<&'v JsValue>, Error> {
     if absent(value) {
@@ -140,21 +157,21 @@ fn endpoints(value: &JsValue, argument: &str) -> Result<Option<(Vec<Endpoint>, b
                 "must be an object {url, token?}",
             ));
         }
-        let url = string(&field(&item, "url"), &format!("{name}.url"))?
-            .ok_or_else(|| Error::invalid_input(&format!("{name}.url"), "is required"))?;
+        let url = member_string(&item, &name, "url")?
+            .ok_or_else(|| refuse(&name, "url", "is required"))?;
         let mut endpoint = Endpoint::new(url).dedicated(field(&item, "dedicated").is_truthy());
         let weight = field(&item, "weight");
         if !absent(&weight) {
             // Its range is the builder's to check.
-            let weight = weight.as_f64().ok_or_else(|| {
-                Error::invalid_input(&format!("{name}.weight"), "must be a positive number")
-            })?;
+            let weight = weight
+                .as_f64()
+                .ok_or_else(|| refuse(&name, "weight", "must be a positive number"))?;
             endpoint = endpoint.weight(weight);
         }
-        if let Some(label) = string(&field(&item, "name"), &format!("{name}.name"))? {
+        if let Some(label) = member_string(&item, &name, "name")? {
             endpoint = endpoint.name(label);
         }
-        if let Some(token) = string(&field(&item, "token"), &format!("{name}.token"))? {
+        if let Some(token) = member_string(&item, &name, "token")? {
             endpoint = endpoint.token(token);
         }
         list.push(endpoint);
@@ -169,26 +186,26 @@ fn retry(value: &JsValue, argument: &str) -> Result<RetryOptions, Error> {
     let mut retry = RetryOptions::default();
     for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
-        let name = format!("{argument}.{key}");
         let n = Reflect::get(value, &JsValue::from_str(&key)).unwrap_or(JsValue::UNDEFINED);
         let ms = |low: f64| {
             n.as_f64()
                 .filter(|n| *n >= low && *n <= 9e15)
                 .map(|n| n.trunc() as u64)
-                .ok_or_else(|| Error::invalid_input(&name, "must be a number of milliseconds"))
+                .ok_or_else(|| refuse(argument, &key, "must be a number of milliseconds"))
         };
         match key.as_str() {
             "maxAttempts" => {
                 let n = whole(&n, 1.0, 100.0).ok_or_else(|| {
-                    Error::invalid_input(&name, "must be a whole number from 1 to 100")
+                    refuse(argument, &key, "must be a whole number from 1 to 100")
                 })?;
                 retry.max_attempts = Some(n as u32);
             }
             "baseDelayMs" => retry.base_delay_ms = Some(ms(0.0)?),
             "maxDelayMs" => retry.max_delay_ms = Some(ms(0.0)?),
             "deadlineMs" => retry.deadline_ms = Some(ms(1.0)?),
-            _ => return Err(Error::invalid_input(
-                &name,
+            _ => return Err(refuse(
+                argument,
+                &key,
                 "is not an option (expected maxAttempts, baseDelayMs, maxDelayMs or deadlineMs)",
             )),
         }
@@ -196,45 +213,30 @@ fn retry(value: &JsValue, argument: &str) -> Result<RetryOptions, Error> {
     Ok(retry)
 }
 
-/// The JSON object `onAttempt` gets.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct JsAttemptInfo<'a> {
-    endpoint: &'a str,
-    attempt: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delay_ms: Option<u64>,
-    duration_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    compute_time_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provider: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cost_usd: Option<f64>,
+/// The object `onAttempt` gets: `{endpoint, attempt, status?, code?,
+/// delayMs?, durationMs, computeTimeMs?, requestId?, provider?, costUsd?}`;
+/// `undefined` when a duration is past `Number.MAX_SAFE_INTEGER`, as
+/// serde-wasm-bindgen's serializer left it.
+fn attempt_info(info: &AttemptInfo) -> Result<JsValue, ()> {
+    let out = Members::new();
+    out.text("endpoint", &info.endpoint);
+    out.number("attempt", f64::from(info.attempt));
+    out.some_number("status", info.status.map(f64::from));
+    out.some_text("code", info.code.map(|c| c.as_str()));
+    out.some_number("delayMs", safe_some(info.delay_ms)?);
+    out.number("durationMs", safe_number(info.duration_ms)?);
+    out.some_number("computeTimeMs", safe_some(info.compute_time_ms)?);
+    out.some_text("requestId", info.request_id.as_deref());
+    out.some_text("provider", info.provider.as_deref());
+    out.some_number("costUsd", info.cost_usd);
+    Ok(out.into_value())
 }
 
 fn observer(function: Function) -> impl Fn(&AttemptInfo) + 'static {
     move |info: &AttemptInfo| {
-        let info = to_js(&JsAttemptInfo {
-            endpoint: &info.endpoint,
-            attempt: info.attempt,
-            status: info.status,
-            code: info.code.map(|c| c.as_str()),
-            delay_ms: info.delay_ms,
-            duration_ms: info.duration_ms,
-            compute_time_ms: info.compute_time_ms,
-            request_id: info.request_id.as_deref(),
-            provider: info.provider.as_deref(),
-            cost_usd: info.cost_usd,
-        });
+        let info = attempt_info(info).unwrap_or(JsValue::UNDEFINED);
         // An observer that throws changes nothing.
-        let _ = function.call1(&JsValue::UNDEFINED, &info.unwrap_or(JsValue::UNDEFINED));
+        let _ = function.call1(&JsValue::UNDEFINED, &info);
     }
 }
 
@@ -244,15 +246,17 @@ impl CallFields {
     fn read(&self, argument: &str) -> Result<CallOptions, Error> {
         let mut options = CallOptions::new();
         if !absent(&self.signal) {
-            let signal = self.signal.dyn_ref::<AbortSignal>().ok_or_else(|| {
-                Error::invalid_input(&format!("{argument}.signal"), "must be an AbortSignal")
-            })?;
+            let signal = self
+                .signal
+                .dyn_ref::<AbortSignal>()
+                .ok_or_else(|| refuse(argument, "signal", "must be an AbortSignal"))?;
             options = options.signal(signal.clone());
         }
         if !absent(&self.timeout_ms) {
             let ms = self.timeout_ms.as_f64().ok_or_else(|| {
-                Error::invalid_input(
-                    &format!("{argument}.timeoutMs"),
+                refuse(
+                    argument,
+                    "timeoutMs",
                     "must be a positive number of milliseconds",
                 )
             })?;
@@ -266,9 +270,10 @@ impl CallFields {
             options = options.retry(retry(&self.retry, &format!("{argument}.retry"))?);
         }
         if !absent(&self.on_attempt) {
-            let function = self.on_attempt.dyn_ref::<Function>().ok_or_else(|| {
-                Error::invalid_input(&format!("{argument}.onAttempt"), "must be a function")
-            })?;
+            let function = self
+                .on_attempt
+                .dyn_ref::<Function>()
+                .ok_or_else(|| refuse(argument, "onAttempt", "must be a function"))?;
             options = options.on_attempt(observer(function.clone()));
         }
         if !absent(&self.provider) {
@@ -285,10 +290,7 @@ impl CallFields {
         }
         if !absent(&self.headers) {
             if !is_plain_object(&self.headers) {
-                return Err(Error::invalid_input(
-                    &format!("{argument}.headers"),
-                    "must be an object",
-                ));
+                return Err(refuse(argument, "headers", "must be an object"));
             }
             for entry in Object::entries(self.headers.unchecked_ref()).iter() {
                 let name = Reflect::get_u32(&entry, 0)
@@ -378,10 +380,8 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
             whole(value, f64::from(low), f64::from(high))
                 .map(|n| n as u32)
                 .ok_or_else(|| {
-                    Error::invalid_input(
-                        &format!("batch.{key}"),
-                        &format!("must be a whole number from {low} to {high}"),
-                    )
+                    let problem = format!("must be a whole number from {low} to {high}");
+                    refuse("batch", key, &problem)
                 })
         };
         builder = builder.batch(BatchOptions {

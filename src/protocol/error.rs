@@ -417,12 +417,19 @@ impl ErrorText {
             return ErrorText::Text(text);
         }
         if let Some(items) = value.elements() {
-            let parts: Vec<String> = items.iter().filter_map(Document::as_text).collect();
-            return if parts.is_empty() {
-                ErrorText::Other
-            } else {
-                ErrorText::Text(parts.join("; "))
-            };
+            // The texts joined by "; " (`join` over `String`s would be a
+            // second copy of it in the wasm, beside the one over `&str`s).
+            let mut joined: Option<String> = None;
+            for part in items.iter().filter_map(Document::as_text) {
+                match &mut joined {
+                    Some(text) => {
+                        text.push_str("; ");
+                        text.push_str(&part);
+                    }
+                    None => joined = Some(part),
+                }
+            }
+            return joined.map_or(ErrorText::Other, ErrorText::Text);
         }
         if value.is_object() {
             let text = |key: &str| value.member(key).and_then(|v| v.as_text());
@@ -515,8 +522,14 @@ fn status_line(status: u16) -> String {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
-        _ => return format!("HTTP {status}"),
+        _ => "",
     };
+    // Written as a `u32`: `u16`'s own `Display` would be one more integer
+    // formatter in the wasm.
+    let status = u32::from(status);
+    if reason.is_empty() {
+        return format!("HTTP {status}");
+    }
     format!("HTTP {status} {reason}")
 }
 

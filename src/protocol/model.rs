@@ -51,7 +51,8 @@ pub fn validate_model_id_named(model: &str, argument: &str) -> Result<(), Error>
             let shown = if bad.is_control() {
                 format!("U+{:04X}", u32::from(bad))
             } else {
-                format!("'{bad}'")
+                // By hand: `char`'s `Display` would be one more formatter.
+                ['\'', bad, '\''].iter().collect()
             };
             return refuse(&format!(
                 "contains {shown}; only letters, digits, '-', '_', '.' and one '/' are allowed"

@@ -116,7 +116,7 @@ impl Pipeline {
             Input::Texts => Inputs::read(value, argument)?.check(argument),
             Input::Object(members) => {
                 if !value.is_object() {
-                    let names = members.join(", ");
+                    let names = super::joined(members, ", ");
                     return Err(Error::invalid_input(
                         argument,
                         &format!("must be an object {{{names}}}"),

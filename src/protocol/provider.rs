@@ -205,13 +205,14 @@ pub fn choose(
     let served = if served.is_empty() {
         "no task at all".to_owned()
     } else {
-        served.join(", ")
+        super::joined(&served, ", ")
     };
+    let asked: Vec<&str> = wanted.iter().map(String::as_str).collect();
     Err(Error::new(
         ErrorCode::NoProvider,
         format!(
             "no provider serves {model} for {hub_name} (asked: {}); the Hub maps it for {served}",
-            wanted.join(", ")
+            super::joined(&asked, ", ")
         ),
     ))
 }

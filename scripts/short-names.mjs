@@ -1,0 +1,93 @@
+// Renames the wasm's imports from the wasm-bindgen glue, and its exports but
+// `memory`, to short names, in the wasm and in the glue alike:
+//
+//   node scripts/short-names.mjs IN.wasm GLUE.js OUT.wasm
+//
+// (GLUE.js is rewritten in place.) wasm-bindgen names each import
+// `__wbg_<name>_<16 hex digits>`, and each name is written twice, in the
+// wasm's import section and as a key of the glue's import object: 112
+// imports, whose hashes gzip cannot compress, were 3.5 KB of the gzipped
+// browser client; the exports, which the glue calls as `wasm.<name>`, 0.4
+// KB more. wasm-bindgen has no option to shorten them, and binaryen's
+// `--minify-imports` leaves imports of modules other than `env` alone (its
+// `-and-modules` form renames every module, the snippets' too, and prints a
+// mapping the glue would still need applied), so this script renames them
+// with binaryen's own module API (the npm binaryen the build already runs):
+// each import is re-added under its new name with the
+// same internal name, so every call of it is untouched, and each export
+// under its new name. An import name that is not exactly once a key of the
+// glue's import object, or an export the glue reaches otherwise than as
+// `wasm.<name>`, stops the build. (`memory` keeps its name: callers of
+// `initSync` may read the instance's memory.)
+import { readFileSync, writeFileSync } from "node:fs";
+import binaryen from "binaryen";
+
+const [input, glue, output] = process.argv.slice(2);
+const MODULE = "./hf_inference_wasm_bg.js";
+
+/** `a`..`z`, `A`..`Z`, then two letters: the `n`th short name. */
+function shortName(n) {
+  const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  let name = "";
+  do {
+    name = letters[n % letters.length] + name;
+    n = Math.floor(n / letters.length) - 1;
+  } while (n >= 0);
+  return name;
+}
+
+const module = binaryen.readBinary(readFileSync(input));
+const imports = [];
+for (let i = 0; i < module.getNumFunctions(); i++) {
+  const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i));
+  if (info.module === MODULE) imports.push(info);
+}
+
+let source = readFileSync(glue, "utf8");
+let next = 0;
+for (const info of imports) {
+  let name;
+  do name = shortName(next++);
+  while (["do", "if", "in"].includes(name));
+  // The key of the glue's import object: `    __wbg_..._hash: function(`.
+  const key = new RegExp(`^(\\s+)${info.base}(: function\\()`, "gm");
+  const found = source.match(key)?.length ?? 0;
+  if (found !== 1 || source.split(info.base).length !== 2) {
+    console.error(`short-names: ${info.base} is ${found} times a key of ${glue}, expected once`);
+    process.exit(1);
+  }
+  source = source.replace(key, `$1${name}$2`);
+  module.removeFunction(info.name);
+  module.addFunctionImport(info.name, info.module, name, info.params, info.results);
+}
+
+const exports = [];
+for (let i = 0; i < module.getNumExports(); i++) {
+  const info = binaryen.getExportInfo(module.getExportByIndex(i));
+  if (info.name !== "memory") exports.push(info);
+}
+const add = {
+  [binaryen.ExternalFunction]: "addFunctionExport",
+  [binaryen.ExternalTable]: "addTableExport",
+  [binaryen.ExternalGlobal]: "addGlobalExport",
+};
+for (const info of exports) {
+  let name;
+  do name = shortName(next++);
+  while (["do", "if", "in"].includes(name));
+  // Every member access `.<name>` and string `"<name>"` must be a call.
+  const calls = new RegExp(`\\bwasm\\.${info.name}\\b`, "g");
+  const accesses = new RegExp(`\\.${info.name}\\b|["'\`]${info.name}["'\`]`, "g");
+  const count = (re) => source.match(re)?.length ?? 0;
+  if (!add[info.kind] || count(calls) !== count(accesses)) {
+    console.error(`short-names: the export ${info.name} is reached in ${glue} otherwise than as wasm.${info.name}`);
+    process.exit(1);
+  }
+  source = source.replace(calls, `wasm.${name}`);
+  module.removeExport(info.name);
+  module[add[info.kind]](info.value, name);
+}
+
+binaryen.setDebugInfo(true);
+writeFileSync(output, module.emitBinary());
+writeFileSync(glue, source);
