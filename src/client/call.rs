@@ -15,6 +15,7 @@ use crate::protocol::answer::bad_response;
 use crate::protocol::error::{error_from_answer, Error, ErrorCode};
 use crate::protocol::model::{chat_url, model_url};
 use crate::protocol::task::Task;
+use crate::protocol::text;
 use crate::protocol::token::Token;
 
 /// A request body.
@@ -163,8 +164,8 @@ pub(crate) struct Request<'a> {
 fn is_binary(content_type: &str) -> bool {
     !(content_type.is_empty()
         || content_type.starts_with("text/")
-        || content_type.contains("json")
-        || content_type.contains("xml"))
+        || text::contains(content_type, "json")
+        || text::contains(content_type, "xml"))
 }
 
 impl Inner {
@@ -313,7 +314,7 @@ impl Inner {
                         let content_type = incoming.content_type();
                         if is_binary(&content_type) {
                             incoming.blob().await.map(Read::Blob)
-                        } else if content_type.contains("json") {
+                        } else if text::contains(&content_type, "json") {
                             match incoming.json().await {
                                 Ok(doc) => Ok(Read::Json(doc)),
                                 Err(JsonFailure::NotJson) => Err(Error::new(

@@ -131,7 +131,7 @@ impl Inner {
     /// (hf-inference's is the client's first endpoint; chat's all share the
     /// chat endpoint).
     fn route_over(&self, providers: &[&str], chat: bool) -> Rc<Route> {
-        let key = format!("{chat}:{}", crate::protocol::joined(providers, ","));
+        let key = format!("{chat}:{}", crate::protocol::text::joined(providers, ","));
         if let Some(route) = cached(&self.provider_routes, &key) {
             return route;
         }

@@ -29,6 +29,7 @@ use crate::protocol::provider::provider_route;
 use crate::protocol::task::{
     check_chat_request, check_images_request, check_labels, check_prompt, Inputs, Task,
 };
+use crate::protocol::text;
 
 /// Task parameters as a JS object, passed through as given: its own
 /// enumerable members in their order, each value kept as the JS value it is
@@ -928,7 +929,7 @@ impl Inner {
         let content_type = answered.incoming.content_type();
         let request_id = answered.incoming.request_id();
         let status = answered.incoming.status;
-        if !content_type.contains("event-stream") {
+        if !text::contains(&content_type, "event-stream") {
             let text = answered.incoming.text().await.unwrap_or_default();
             return Err(answered.error(not_a_stream(&content_type, &text)));
         }

@@ -1,6 +1,9 @@
 //! Typed results, read from every answer shape seen on the wire, and the
 //! errors upstream reports inside a 2xx answer.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 use serde::{Deserialize, Serialize};
 
 use super::document::Document;
@@ -145,19 +148,42 @@ fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Label>>> {
 
 /// Sorts by score, highest first; equal scores keep their order.
 ///
-/// An insertion sort, written here because the standard library's stable
-/// sort (driftsort, with its quicksort and merges) was 4.2 KB of the
-/// optimised wasm for lists of a few labels each; for them, moving each
-/// label up past the lower scores before it is as fast.
-pub fn by_score(list: &mut [Label]) {
-    for i in 1..list.len() {
-        let mut j = i;
-        while j > 0 && list[j - 1].score.total_cmp(&list[j].score).is_lt() {
-            list.swap(j - 1, j);
-            j -= 1;
-        }
+/// By the standard library's `BinaryHeap` (a heap sort), with each label's
+/// place as the tie-break: its slice sorts were 2.2 KB (unstable) and 4.2 KB
+/// (stable, driftsort with its merges) more of the optimised wasm, for lists
+/// of a few labels each.
+pub fn by_score(list: &mut Vec<Label>) {
+    let heap: BinaryHeap<Ranked> = list.drain(..).enumerate().map(Ranked).collect();
+    list.extend(
+        heap.into_sorted_vec()
+            .into_iter()
+            .map(|Ranked((_, label))| label),
+    );
+}
+
+/// A label and its place in the answer, ordered as the result lists them.
+struct Ranked((usize, Label));
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let ((i, a), (j, b)) = (&self.0, &other.0);
+        b.score.total_cmp(&a.score).then(i.cmp(j))
     }
 }
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Ranked {}
 
 /// A zero-shot answer: one list per input, each sorted by score, from the
 /// old `{sequence, labels, scores}` shape (or a list of them) or the new

@@ -476,7 +476,9 @@ pub fn error_from_answer(answer: &ErrorAnswer) -> Error {
             .estimated_time
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(|s| (s * 1000.0).round() as u64);
-        let says_loading = message.as_deref().is_some_and(|m| m.contains("loading"));
+        let says_loading = message
+            .as_deref()
+            .is_some_and(|m| super::text::contains(m, "loading"));
         let own = body.code.as_deref().and_then(ErrorCode::from_name);
         if let Some(own) = own.filter(|c| c.answered_with() == Some(status)) {
             code = own;

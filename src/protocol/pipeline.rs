@@ -116,7 +116,7 @@ impl Pipeline {
             Input::Texts => Inputs::read(value, argument)?.check(argument),
             Input::Object(members) => {
                 if !value.is_object() {
-                    let names = super::joined(members, ", ");
+                    let names = super::text::joined(members, ", ");
                     return Err(Error::invalid_input(
                         argument,
                         &format!("must be an object {{{names}}}"),

@@ -205,14 +205,14 @@ pub fn choose(
     let served = if served.is_empty() {
         "no task at all".to_owned()
     } else {
-        super::joined(&served, ", ")
+        super::text::joined(&served, ", ")
     };
     let asked: Vec<&str> = wanted.iter().map(String::as_str).collect();
     Err(Error::new(
         ErrorCode::NoProvider,
         format!(
             "no provider serves {model} for {hub_name} (asked: {}); the Hub maps it for {served}",
-            super::joined(&asked, ", ")
+            super::text::joined(&asked, ", ")
         ),
     ))
 }

@@ -36,7 +36,7 @@ impl Token {
     /// `text` with the token replaced by `[redacted]` wherever it occurs: for
     /// text an upstream sent back, before it is passed on or logged.
     pub fn redact(&self, text: &str) -> String {
-        text.replace(self.0.as_str(), "[redacted]")
+        super::text::replaced(text, &self.0, "[redacted]")
     }
 
     /// The `Authorization` header value.
@@ -49,7 +49,7 @@ impl Token {
 /// when one occurs in it).
 pub fn redact_each(secrets: &[Token], mut text: String) -> String {
     for token in secrets {
-        if text.contains(token.0.as_str()) {
+        if super::text::contains(&text, &token.0) {
             text = token.redact(&text);
         }
     }
