@@ -46,19 +46,22 @@ const load = (name, count) =>
     },
   ]);
 
-// Warm each, then measure in alternating halves so drift hits all alike.
+// Warm each, then measure in three rounds, each worker first, second and
+// third once (a worker always run in the middle measured differently), so
+// that drift and order hit all alike.
 const NAMES = ["on", "counting", "off"];
 for (const name of NAMES) await load(name, WARM_UP);
-const halves = { on: [], counting: [], off: [] };
-for (const round of [0, 1]) {
-  for (const name of round ? [...NAMES].reverse() : NAMES) halves[name].push(await load(name, REQUESTS / 2));
+const rounds = { on: [], counting: [], off: [] };
+for (const round of [0, 1, 2]) {
+  const count = Math.floor(REQUESTS / 3) + (round < REQUESTS % 3 ? 1 : 0);
+  for (const name of [...NAMES.slice(round), ...NAMES.slice(0, round)]) rounds[name].push(await load(name, count));
 }
 await proxy.close();
 await up.close();
 
-const on = pooled(halves.on);
-const counting = pooled(halves.counting);
-const off = pooled(halves.off);
+const on = pooled(rounds.on);
+const counting = pooled(rounds.counting);
+const off = pooled(rounds.off);
 report("bench-usage.md", [
   `Accounting overhead: ${REQUESTS} requests each (after ${WARM_UP} warm-up), ${IN_FLIGHT} in flight from 8 client addresses, same workerd, same local upstream`,
   `Machine: ${machine()}`,
