@@ -1,6 +1,8 @@
 // What the benchmark scripts share: the percentile they report, the line
-// naming the machine, and writing a table to build/ and the terminal.
-import { mkdirSync, writeFileSync } from "node:fs";
+// naming the machine, writing a table to build/ and the terminal, the load
+// they put on a worker, and the workerd processes' CPU time.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 
 /** The `p`-th percentile of ascending `sorted` values (nearest rank). */
@@ -57,4 +59,43 @@ export function pooled(runs) {
   const latencies = runs.flatMap((run) => run.latencies).sort((a, b) => a - b);
   const wall = runs.reduce((sum, run) => sum + run.wall, 0);
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (latencies.length / wall) * 1000 };
+}
+
+/** PIDs of the workerd processes Miniflare started under this one (Linux /proc; [] elsewhere). */
+export function workerdPids() {
+  if (!existsSync("/proc/self/stat")) return [];
+  const parents = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name is in parentheses and may hold spaces: fields follow the last ")".
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(Number(entry), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const descends = (pid) => {
+    for (let p = parents.get(pid)?.ppid; p; p = parents.get(p)?.ppid) if (p === process.pid) return true;
+    return false;
+  };
+  return [...parents].filter(([pid, info]) => info.comm === "workerd" && descends(pid)).map(([pid]) => pid);
+}
+
+/** Milliseconds of CPU (user and system) these processes have used (Linux /proc; 0 elsewhere). */
+export function cpuMs(pids) {
+  if (pids.length === 0) return 0;
+  const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // ended
+    }
+  }
+  return (ticks * 1000) / ticksPerSecond;
 }

@@ -11,7 +11,7 @@
 // 5. concurrency: de-duplication and micro-batching, counted at the upstream
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,7 +20,7 @@ import { InferenceClient as PeerClient } from "@huggingface/inference";
 
 import * as ours from "../pkg/index.node.js";
 import * as floor from "../build/floor/hf_inference_floor.js";
-import { machine, percentile, report } from "./bench-report.mjs";
+import { machine, percentile, report, workerdPids } from "./bench-report.mjs";
 import { gzipSize, measure as measureBundle } from "./size.mjs";
 import { startUpstream } from "../tests/upstream/upstream.mjs";
 import { startProxy } from "../tests/support/proxy.mjs";
@@ -45,28 +45,6 @@ async function timed(count, call) {
 }
 const ms = (x) => `${x.toFixed(3)} ms`;
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
-/** PIDs of the workerd processes Miniflare started under this one (Linux /proc; [] elsewhere). */
-function workerdPids() {
-  if (!existsSync("/proc/self/stat")) return [];
-  const parents = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name is in parentheses and may hold spaces: fields follow the last ")".
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parents.set(Number(entry), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  const descends = (pid) => {
-    for (let p = parents.get(pid)?.ppid; p; p = parents.get(p)?.ppid) if (p === process.pid) return true;
-    return false;
-  };
-  return [...parents].filter(([pid, info]) => info.comm === "workerd" && descends(pid)).map(([pid]) => pid);
-}
 
 /** Resident memory of these processes, in bytes (VmRSS). */
 function residentBytes(pids) {
@@ -139,8 +117,11 @@ const run = {
 const names = Object.keys(run);
 for (const name of names) await timed(200, run[name]); // warm-up
 const samples = Object.fromEntries(names.map((name) => [name, []]));
+// Each call starts one place further along the list: every runner takes every
+// position equally often, and none runs twice in a row (with its caches warm).
 for (let i = 0; i < CALLS; i++) {
-  for (const name of i % 2 ? names : [...names].reverse()) {
+  const start = i % names.length;
+  for (const name of [...names.slice(start), ...names.slice(0, start)]) {
     const t0 = performance.now();
     await run[name](i);
     samples[name].push(performance.now() - t0);

@@ -22,13 +22,31 @@ use hf_inference_wasm::protocol::model::{
     chat_url, task_url, validate_endpoint_url, validate_model_id, ROUTER_TASKS,
 };
 use hf_inference_wasm::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
-use hf_inference_wasm::protocol::task::{
-    check_chat_request, check_prompt, read_labels, Inputs, TaskBody,
-};
+use hf_inference_wasm::protocol::task::{check_chat_request, check_prompt, read_labels, Inputs};
 use serde_json::{json, Map, Value};
 
 mod common;
 use common::{parse, Doc};
+
+/// The JSON body of a task call as the recordings show it: `{"inputs": ...,
+/// "parameters": {...}, "stream": true}`, `parameters` left out when absent
+/// and `stream` unless streamed. (The client builds the same object in
+/// JavaScript memory; the package tests check its bytes on the wire.)
+#[derive(serde::Serialize)]
+struct TaskBody<'a> {
+    inputs: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<&'a Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+}
+
+fn inputs_value(inputs: &Inputs) -> Value {
+    match inputs {
+        Inputs::One(text) => json!(text),
+        Inputs::Many(texts) => json!(texts),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Task {
@@ -776,7 +794,7 @@ fn request_bodies_we_build_match_the_recorded_ones() {
             params.insert("candidate_labels".to_owned(), json!(labels));
             let with_labels = Value::Object(params);
             serde_json::to_string(&TaskBody {
-                inputs: &inputs,
+                inputs: inputs_value(&inputs),
                 parameters: Some(&with_labels),
                 stream,
             })
@@ -785,7 +803,7 @@ fn request_bodies_we_build_match_the_recorded_ones() {
                 assert_eq!(check_prompt(prompt), Ok(()), "{}", ex.id);
             }
             serde_json::to_string(&TaskBody {
-                inputs: &inputs,
+                inputs: inputs_value(&inputs),
                 parameters,
                 stream,
             })

@@ -46,20 +46,6 @@ impl Serialize for Preserved<'_> {
     }
 }
 
-impl Serialize for Params {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let entries = Object::entries(self.0.unchecked_ref());
-        let mut map = serializer.serialize_map(Some(entries.length() as usize))?;
-        for entry in entries.iter() {
-            let key = Reflect::get_u32(&entry, 0).ok().and_then(|k| k.as_string());
-            let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
-            map.serialize_entry(&key.unwrap_or_default(), &Preserved(&value))?;
-        }
-        map.end()
-    }
-}
-
 impl Params {
     /// A copy of `params` (or a new object) with member `key` set to
     /// `value`, after the others, as `{...params, key: value}` writes it: a
@@ -74,9 +60,9 @@ impl Params {
         Params(object.into())
     }
 
-    /// A copy of its own enumerable members, in order, as its `Serialize`
-    /// writes it: what goes into a body (written without serde, which
-    /// leaves serde-wasm-bindgen's serializer out of the JS API's wasm).
+    /// A copy of its own enumerable members, in order: what goes into a body
+    /// (written without serde, which leaves serde-wasm-bindgen's serializer
+    /// out of the JS API's wasm).
     pub fn copy(&self) -> JsValue {
         let copy = Object::new();
         for entry in Object::entries(self.0.unchecked_ref()).iter() {

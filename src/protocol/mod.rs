@@ -11,5 +11,5 @@ pub mod pipeline;
 pub mod provider;
 pub mod sse;
 pub mod task;
-pub mod text;
+pub(crate) mod text;
 pub mod token;

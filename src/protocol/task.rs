@@ -1,8 +1,6 @@
 //! What a task call sends: its inputs, checked before any request, and its
 //! JSON body (`{"inputs": ..., "parameters": {...}}`), written with serde.
 
-use serde::{Serialize, Serializer};
-
 use super::document::Document;
 use super::error::Error;
 use super::model::validate_chat_model;
@@ -162,15 +160,6 @@ fn check_each<S: AsRef<str>>(texts: &[S], argument: &str) -> Result<(), Error> {
     }
 }
 
-impl Serialize for Inputs {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Inputs::One(text) => serializer.serialize_str(text),
-            Inputs::Many(texts) => texts.serialize(serializer),
-        }
-    }
-}
-
 fn check_text(text: &str, argument: &str) -> Result<(), Error> {
     if text.trim().is_empty() {
         return Err(Error::invalid_input(argument, "must be a non-empty string"));
@@ -269,27 +258,11 @@ pub fn check_images_request<D: Document>(request: &D) -> Result<(), Error> {
     }
 }
 
-/// The JSON body of a task call: `{"inputs": ..., "parameters": {...}}`, with
-/// `"stream": true` for a stream. `parameters` is left out when absent.
-/// Zero-shot's `candidate_labels` go into the parameters, after the caller's
-/// own members and in place of any `candidate_labels` among them.
-#[derive(Serialize)]
-pub struct TaskBody<'a, I: Serialize, P: Serialize> {
-    /// The inputs.
-    pub inputs: &'a I,
-    /// The task parameters, passed through as given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<&'a P>,
-    /// `true` for a streamed call.
-    #[serde(skip_serializing_if = "core::ops::Not::not")]
-    pub stream: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::error::ErrorCode;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     fn message<T>(result: Result<T, Error>) -> String {
         let err = result.err().expect("an error");
@@ -399,28 +372,5 @@ mod tests {
         }
         let streamed = json!({"model": "gpt2", "messages": user, "stream": true});
         assert!(check_chat_request(&streamed, true).is_ok());
-    }
-
-    #[test]
-    fn bodies_keep_the_callers_parameters_in_order() {
-        let params: Value = serde_json::from_str(r#"{"max_length":50,"temperature":0.7}"#).unwrap();
-        let body = TaskBody {
-            inputs: &Inputs::One("The future \"AI\"".into()),
-            parameters: Some(&params),
-            stream: false,
-        };
-        assert_eq!(
-            serde_json::to_string(&body).unwrap(),
-            r#"{"inputs":"The future \"AI\"","parameters":{"max_length":50,"temperature":0.7}}"#
-        );
-        let streamed = TaskBody::<_, Value> {
-            inputs: &Inputs::Many(vec!["a".into(), "b".into()]),
-            parameters: None,
-            stream: true,
-        };
-        assert_eq!(
-            serde_json::to_string(&streamed).unwrap(),
-            r#"{"inputs":["a","b"],"stream":true}"#
-        );
     }
 }
