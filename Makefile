@@ -42,6 +42,7 @@ $(TARBALL): $(PKG_STAMP)
 
 lint: setup
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path bench/floor/Cargo.toml -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown --features js -- -D warnings
