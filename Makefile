@@ -113,6 +113,7 @@ test-layers: lint unit test-rust test-upstream test-js test-conformance test-bro
 bench: build build-worker
 	@bash scripts/build-floor.sh
 	@node scripts/bench.mjs
+	@node scripts/bench-phases.mjs
 	@node scripts/bench-proxy.mjs
 	@node scripts/bench-soak.mjs
 	@node scripts/bench-failover.mjs
