@@ -389,10 +389,10 @@ fn json_body(body: &JsValue, argument: &str) -> Result<Body, Error> {
     json_text(body, argument).map(Body::Json)
 }
 
-/// The JSON body of a task, `{inputs, parameters?, stream?}` as
-/// [`TaskBody`](crate::protocol::task::TaskBody) writes it, built as one JS
-/// object: the wasm then holds no serializer per type of input (four
-/// `TaskBody` serializers were 1.2 KB of it before wasm-opt).
+/// The JSON body of a task, `{inputs, parameters?, stream?}` (`parameters`
+/// left out when absent, `stream` unless streamed), built as one JS object:
+/// the wasm then holds no serializer per type of input (four serde
+/// serializers of such a body were 1.2 KB of it before wasm-opt).
 fn task_body(inputs: &JsValue, params: Option<&Params>, stream: bool) -> Result<Body, Error> {
     let body = Object::new();
     let _ = Reflect::set(&body, &JsValue::from_str("inputs"), inputs);
