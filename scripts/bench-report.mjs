@@ -61,20 +61,24 @@ export function pooled(runs) {
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (latencies.length / wall) * 1000 };
 }
 
+/** The fields of `/proc/<pid>/stat` after the command name (which may hold spaces), or null once the process ended. */
+function statFields(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return { comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), fields: stat.slice(stat.lastIndexOf(")") + 2).split(" ") };
+  } catch {
+    return null;
+  }
+}
+
 /** PIDs of the workerd processes Miniflare started under this one (Linux /proc; [] elsewhere). */
 export function workerdPids() {
   if (!existsSync("/proc/self/stat")) return [];
   const parents = new Map();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name is in parentheses and may hold spaces: fields follow the last ")".
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      parents.set(Number(entry), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
-    } catch {
-      // the process ended meanwhile
-    }
+    const stat = statFields(entry);
+    if (stat) parents.set(Number(entry), { ppid: Number(stat.fields[1]), comm: stat.comm });
   }
   const descends = (pid) => {
     for (let p = parents.get(pid)?.ppid; p; p = parents.get(p)?.ppid) if (p === process.pid) return true;
@@ -83,19 +87,16 @@ export function workerdPids() {
   return [...parents].filter(([pid, info]) => info.comm === "workerd" && descends(pid)).map(([pid]) => pid);
 }
 
+let ticksPerSecond;
+
 /** Milliseconds of CPU (user and system) these processes have used (Linux /proc; 0 elsewhere). */
 export function cpuMs(pids) {
   if (pids.length === 0) return 0;
-  const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+  ticksPerSecond ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
   let ticks = 0;
   for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // ended
-    }
+    const stat = statFields(pid);
+    if (stat) ticks += Number(stat.fields[11]) + Number(stat.fields[12]);
   }
   return (ticks * 1000) / ticksPerSecond;
 }
