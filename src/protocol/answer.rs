@@ -11,7 +11,7 @@ use super::error::{embedded, Error, ErrorCode};
 use super::task::Task;
 
 /// One class and its probability, as `@huggingface/inference` returns it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Label {
     /// The class name.
     pub label: String,
@@ -155,15 +155,7 @@ fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Label>>> {
 pub fn by_score(list: &mut [Label]) {
     let heap: BinaryHeap<Ranked> = list
         .iter_mut()
-        .map(|label| {
-            std::mem::replace(
-                label,
-                Label {
-                    label: String::new(),
-                    score: 0.0,
-                },
-            )
-        })
+        .map(std::mem::take)
         .enumerate()
         .map(Ranked)
         .collect();

@@ -417,8 +417,9 @@ impl ErrorText {
             return ErrorText::Text(text);
         }
         if let Some(items) = value.elements() {
-            // The texts joined by "; " (`join` over `String`s would be a
-            // second copy of it in the wasm, beside the one over `&str`s).
+            // The texts joined by "; ", written here: `join` over `String`s
+            // would be a second copy of it in the wasm, and collecting `&str`s
+            // for `text::joined` measured 100 bytes more gzipped.
             let mut joined: Option<String> = None;
             for part in items.iter().filter_map(Document::as_text) {
                 match &mut joined {
