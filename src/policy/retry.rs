@@ -207,13 +207,8 @@ pub fn retry_after_ms(value: &str, now_unix_ms: u64) -> Option<u64> {
                 .map_or(u64::MAX, |s| s.saturating_mul(1000)),
         );
     }
-    let at = httpdate::parse_http_date(value).ok()?;
-    let at_ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
-    Some(
-        u64::try_from(at_ms)
-            .unwrap_or(u64::MAX)
-            .saturating_sub(now_unix_ms),
-    )
+    let at_secs = date_header::parse(value.as_bytes()).ok()?;
+    Some(at_secs.saturating_mul(1000).saturating_sub(now_unix_ms))
 }
 
 /// The compute time an `x-compute-time` header reports, in whole
@@ -453,6 +448,8 @@ mod tests {
         );
         assert_eq!(retry_after_ms("Sun, 06 Foo 1994 08:49:37 GMT", 0), None);
         assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 PST", 0), None);
+        // The weekday must be the date's.
+        assert_eq!(retry_after_ms("Mon, 06 Nov 1994 08:49:37 GMT", 0), None);
     }
 
     #[test]
