@@ -95,10 +95,12 @@ test-demo: build build-worker
 # Display gone (161), option errors through one format! (131) and serde code
 # the JS build no longer used (148). Then 5,820 more (85,747): HTTP dates
 # read by date_header (no SystemTime round trip: 2,490) and wasm-opt's
-# -ocimfs=10 (3,330). Issue 11's
+# -ocimfs=10 (3,330). Then 1,185 more (84,562): the functions ordered for
+# gzip (scripts/order-functions.mjs), date_header at opt-level 2, and
+# classification lists given back as they came. Issue 11's
 # cap is 81920 and its target 65536;
 # docs/architecture.md says where the bytes go.
-SIZE_BUDGET := 85800
+SIZE_BUDGET := 84600
 
 size: build
 	@node scripts/size.mjs --max $(SIZE_BUDGET)

@@ -35,13 +35,21 @@ mkdir -p pkg
 # twiggy).
 node scripts/short-names.mjs "$out/hf_inference_wasm_bg.wasm" "$out/hf_inference_wasm.js" "$out/short-names.wasm"
 . scripts/wasm-features.sh
-# shellcheck disable=SC2086 # WASM_FEATURES is a list of flags
 # -ocimfs=10: a function with one caller is inlined only when it is small.
-# wasm-opt's default inlines every such function, however large, and the
-# large functions that makes gzip less well: 3.3 KB more of the gzipped
-# client than 10 (measured from 0 to 400; docs/architecture.md).
-node_modules/.bin/wasm-opt -Oz -ocimfs=10 --converge --low-memory-unused --strip-producers --strip-target-features \
-  $WASM_FEATURES "$out/short-names.wasm" -o pkg/hf_inference_wasm_bg.wasm
+# wasm-opt's default inlines every such function, however large, and gzip
+# compresses the large functions that makes less well: 3.3 KB more of the
+# gzipped client than 10 (docs/architecture.md, "Where the bytes go").
+wasm_opt() {
+  # shellcheck disable=SC2086 # WASM_FEATURES and the extra flags are lists
+  node_modules/.bin/wasm-opt -Oz -ocimfs=10 --converge --low-memory-unused $WASM_FEATURES "$@"
+}
+# Twice, with the functions ordered for gzip in between (order-functions.mjs):
+# the second run writes the reordered code as the first did. The first keeps
+# the target features section, which tells the second (and the reordering)
+# that the wasm uses multi-value.
+wasm_opt "$out/short-names.wasm" -o "$out/optimised.wasm"
+node scripts/order-functions.mjs "$out/optimised.wasm" "$out/ordered.wasm"
+wasm_opt --strip-producers --strip-target-features "$out/ordered.wasm" -o pkg/hf_inference_wasm_bg.wasm
 
 # The glue imports the classes as wasm-bindgen snippets; the public API
 # re-exports those very modules, so `instanceof InferenceError` holds.

@@ -47,6 +47,10 @@ impl Document for JsValue {
         self.as_string()
     }
 
+    fn is_text(&self) -> bool {
+        self.is_string()
+    }
+
     fn as_number(&self) -> Option<f64> {
         self.as_f64()
     }

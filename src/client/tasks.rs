@@ -18,7 +18,7 @@ use super::options::{CallOptions, Resolved};
 use super::params::{GenerationDetails, TextGeneration};
 use super::stream::{not_a_stream, EventSource};
 use super::{InferenceClient, Inner};
-use crate::protocol::answer::{self, GeneratedText, Label};
+use crate::protocol::answer::{self, GeneratedText, Label, Scored};
 use crate::protocol::completion::{self, completion_text, CompletionStream};
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
@@ -434,6 +434,23 @@ fn document(answered: &Answered) -> &JsValue {
     answered.doc().expect("JSON calls are read as JSON")
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = structuredClone)]
+    fn structured_clone(value: &JsValue) -> JsValue;
+}
+
+/// A part of `answered`'s document for one caller: its own copy
+/// (`structuredClone`) while other callers hold the same answer (a shared
+/// call, a batch), so that no caller sees what another does to its result.
+fn own(answered: &Rc<Answered>, part: &JsValue) -> JsValue {
+    if Rc::strong_count(answered) > 1 {
+        structured_clone(part)
+    } else {
+        part.clone()
+    }
+}
+
 impl Inner {
     /// The options of a call: the client's, or the call's own over them.
     fn resolve(&self, options: Option<&CallOptions>) -> Cow<'_, Resolved> {
@@ -581,7 +598,7 @@ impl Inner {
         inputs: Inputs,
         params: Option<Params>,
         options: Option<&CallOptions>,
-    ) -> Result<Vec<Vec<Label>>, Error> {
+    ) -> Result<Vec<JsValue>, Error> {
         validate_model_id(model)?;
         inputs.check("text")?;
         let batching = self
@@ -601,7 +618,9 @@ impl Inner {
                 AtProvider::Same,
             )
             .await?;
-        answer::text_classification(document(&answered), count).map_err(|e| answered.error(e))
+        let lists = answer::text_classification(document(&answered), count)
+            .map_err(|e| answered.error(e))?;
+        Ok(lists.iter().map(|list| own(&answered, list)).collect())
     }
 
     async fn batched(
@@ -610,7 +629,7 @@ impl Inner {
         text: String,
         params: Option<Params>,
         batch: super::options::BatchOptions,
-    ) -> Result<Vec<Vec<Label>>, Error> {
+    ) -> Result<Vec<JsValue>, Error> {
         let params_key = match &params {
             Some(p) => String::from(json_text(&p.copy(), "params")?),
             None => String::new(),
@@ -641,9 +660,13 @@ impl Inner {
         );
         let answered = answer.await?;
         // As many lists as texts (checked), and `index` is one of the texts.
-        let mut lists = answer::text_classification(document(&answered), count.get())
+        let lists = answer::text_classification(document(&answered), count.get())
             .map_err(|e| answered.error(e))?;
-        Ok(vec![lists.swap_remove(index)])
+        Ok(lists
+            .get(index)
+            .map(|list| own(&answered, list))
+            .into_iter()
+            .collect())
     }
 
     /// Zero-shot classification: one list per text, sorted by score.
@@ -654,7 +677,7 @@ impl Inner {
         labels: Vec<String>,
         params: Option<Params>,
         options: Option<&CallOptions>,
-    ) -> Result<Vec<Vec<Label>>, Error> {
+    ) -> Result<Vec<Vec<Scored<JsValue>>>, Error> {
         validate_model_id(model)?;
         inputs.check("text")?;
         check_labels(&labels)?;
@@ -675,7 +698,7 @@ impl Inner {
         image: Bytes,
         params: Option<Params>,
         options: Option<&CallOptions>,
-    ) -> Result<Vec<Label>, Error> {
+    ) -> Result<JsValue, Error> {
         validate_model_id(model)?;
         let body = match &params {
             None => image.into_body("image").await?,
@@ -696,7 +719,9 @@ impl Inner {
                 AtProvider::Same,
             )
             .await?;
-        answer::image_classification(document(&answered)).map_err(|e| answered.error(e))
+        let list =
+            answer::image_classification(document(&answered)).map_err(|e| answered.error(e))?;
+        Ok(own(&answered, &list))
     }
 
     /// Text generation: `{generated_text}` from a completion, or
@@ -820,7 +845,9 @@ impl Inner {
                 .collect();
             JsValue::from(list)
         });
-        read_answer(pipeline, embeddings.as_ref().unwrap_or(doc)).map_err(|e| answered.error(e))
+        let result = read_answer(pipeline, embeddings.as_ref().unwrap_or(doc))
+            .map_err(|e| answered.error(e))?;
+        Ok(own(&answered, &result))
     }
 
     /// `imageGeneration`: an OpenAI images request posted to the chat base,
@@ -1063,6 +1090,11 @@ impl<P: Serialize, T: 'static> IntoFuture for Call<P, T> {
     }
 }
 
+/// Scored labels as typed ones.
+fn typed(list: &[Scored<JsValue>]) -> Vec<Label> {
+    list.iter().map(Scored::to_label).collect()
+}
+
 fn texts(texts: &[&str]) -> Inputs {
     Inputs::Many(texts.iter().map(|t| (*t).to_owned()).collect())
 }
@@ -1076,10 +1108,10 @@ impl InferenceClient {
     ) -> Call<super::TextClassificationParameters, Vec<Label>> {
         let (id, text) = (model.to_owned(), text.to_owned());
         Call::new(self, model, move |inner, params, options| async move {
-            let mut lists = inner
+            let lists = inner
                 .text_classification(&id, Inputs::One(text), params, options.as_ref())
                 .await?;
-            Ok(lists.pop().unwrap_or_default())
+            Ok(lists.first().map(answer::labels_of).unwrap_or_default())
         })
     }
 
@@ -1091,9 +1123,10 @@ impl InferenceClient {
     ) -> Call<super::TextClassificationParameters, Vec<Vec<Label>>> {
         let (id, inputs) = (model.to_owned(), texts(texts_));
         Call::new(self, model, move |inner, params, options| async move {
-            inner
+            let lists = inner
                 .text_classification(&id, inputs, params, options.as_ref())
-                .await
+                .await?;
+            Ok(lists.iter().map(answer::labels_of).collect())
         })
     }
 
@@ -1107,10 +1140,10 @@ impl InferenceClient {
         let (id, text) = (model.to_owned(), text.to_owned());
         let labels: Vec<String> = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
         Call::new(self, model, move |inner, params, options| async move {
-            let mut lists = inner
+            let lists = inner
                 .zero_shot(&id, Inputs::One(text), labels, params, options.as_ref())
                 .await?;
-            Ok(lists.pop().unwrap_or_default())
+            Ok(lists.first().map(|l| typed(l)).unwrap_or_default())
         })
     }
 
@@ -1125,9 +1158,10 @@ impl InferenceClient {
         let (id, inputs) = (model.to_owned(), texts(texts_));
         let labels: Vec<String> = candidate_labels.iter().map(|l| (*l).to_owned()).collect();
         Call::new(self, model, move |inner, params, options| async move {
-            inner
+            let lists = inner
                 .zero_shot(&id, inputs, labels, params, options.as_ref())
-                .await
+                .await?;
+            Ok(lists.iter().map(|l| typed(l)).collect())
         })
     }
 
@@ -1140,9 +1174,10 @@ impl InferenceClient {
     ) -> Call<super::ImageClassificationParameters, Vec<Label>> {
         let (id, image) = (model.to_owned(), Bytes::from_slice(image));
         Call::new(self, model, move |inner, params, options| async move {
-            inner
+            let list = inner
                 .classify_image(&id, image, params, options.as_ref())
-                .await
+                .await?;
+            Ok(answer::labels_of(&list))
         })
     }
 

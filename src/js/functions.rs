@@ -17,6 +17,7 @@ use super::stream::stream_of;
 use crate::client::json::Members;
 use crate::client::tasks::{AtProvider, Params, Payload, QueryAnswer, TaskInput};
 use crate::client::Inner;
+use crate::protocol::answer::Scored;
 use crate::protocol::document::Document;
 use crate::protocol::error::Error;
 use crate::protocol::model::validate_model_id;
@@ -83,18 +84,18 @@ impl Via {
     }
 }
 
-/// `[{label, score}]`.
-fn labels(labels: &[crate::Label]) -> JsValue {
-    let list: Array = labels
+/// `[{label, score}]`, fresh objects (the labels are the answer's strings).
+fn scored(list: &[Scored<JsValue>]) -> JsValue {
+    let out: Array = list
         .iter()
-        .map(|label| {
+        .map(|item| {
             let out = Members::new();
-            out.text("label", &label.label);
-            out.number("score", label.score);
+            out.set("label", &item.label);
+            out.number("score", item.score);
             out.into_value()
         })
         .collect();
-    list.into()
+    out.into()
 }
 
 /// The model of a chat request, for tagging its errors (when it has one).
@@ -103,12 +104,11 @@ fn chat_model(request: &JsValue) -> Option<String> {
 }
 
 /// One list for one text, one list per text for several.
-fn lists(lists: Vec<Vec<crate::Label>>, many: bool) -> JsValue {
+fn lists(mut lists: Vec<JsValue>, many: bool) -> JsValue {
     if many {
-        let all: Array = lists.iter().map(|list| labels(list)).collect();
-        all.into()
+        lists.into_iter().collect::<Array>().into()
     } else {
-        labels(lists.last().map_or(&[], Vec::as_slice))
+        lists.pop().unwrap_or_else(|| Array::new().into())
     }
 }
 
@@ -173,18 +173,17 @@ async fn perform(
                 .zero_shot(model, inputs, labels, params, options.as_ref())
                 .boxed_local()
                 .await?;
+            let found = found.iter().map(|list| scored(list)).collect();
             lists(found, many)
         }
         Job::ClassifyImage { image, params, .. } => {
             let image = read::image(&image)?;
             let params = read::params(&params)?;
             let options = read::call_options(&call_options)?;
-            labels(
-                &inner
-                    .classify_image(model, image, params, options.as_ref())
-                    .boxed_local()
-                    .await?,
-            )
+            inner
+                .classify_image(model, image, params, options.as_ref())
+                .boxed_local()
+                .await?
         }
         Job::TextGeneration { prompt, params, .. } => {
             let prompt = read::prompt(&prompt)?;

@@ -47,45 +47,57 @@ fn count_mismatch(task: Task, results: usize, inputs: usize) -> Error {
     )
 }
 
-/// A `{label, score}` item (other members ignored).
-fn label<D: Document>(item: &D) -> Option<Label> {
-    Some(Label {
-        label: item.member("label")?.as_text()?,
-        score: item.member("score")?.as_number()?,
-    })
+/// Whether an item is `{label, score}` (other members allowed).
+fn is_label<D: Document>(item: &D) -> bool {
+    item.member("label").is_some_and(|l| l.is_text())
+        && item
+            .member("score")
+            .is_some_and(|s| s.as_number().is_some())
 }
 
-/// A list of `{label, score}`.
-fn label_list<D: Document>(list: &D) -> Option<Vec<Label>> {
-    list.elements()?.iter().map(label).collect()
+/// The `{label, score}` items of a checked list (see [`text_classification`]),
+/// as typed labels.
+pub fn labels_of<D: Document>(list: &D) -> Vec<Label> {
+    let read = |item: &D| {
+        Some(Label {
+            label: item.member("label")?.as_text()?,
+            score: item.member("score")?.as_number()?,
+        })
+    };
+    list.elements()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(read)
+        .collect()
 }
 
 // Answers are read through `Document` rather than serde derives: with no
 // serde deserializer in the JS build, serde's error texts (and the float
-// formatting they bring) stay out of the wasm.
+// formatting they bring) stay out of the wasm. Classification lists are
+// checked where they are and given back as they came, as the reference
+// client does: no label is copied out of the answer and written back.
 
-/// A classification answer as one list per input: the router's nested
-/// `[[{label, score}]]`, or a flat `[{label, score}]` for one input.
-fn lists<D: Document>(doc: &D, task: Task) -> Result<Vec<Vec<Label>>, Error> {
+/// A classification answer as one list per input, each checked and as it
+/// came: the router's nested `[[{label, score}]]`, or a flat
+/// `[{label, score}]` for one input.
+fn lists<D: Document>(doc: &D, task: Task) -> Result<Vec<D>, Error> {
     if let Some(err) = embedded(doc) {
         return Err(err);
     }
     let bad = || bad_response(task, "a list of {label, score}");
     let items = doc.elements().ok_or_else(bad)?;
     let nested = !items.is_empty() && items.iter().all(|i| i.elements().is_some());
-    if nested {
-        items
-            .iter()
-            .map(label_list)
-            .collect::<Option<_>>()
-            .ok_or_else(bad)
-    } else {
-        label_list(doc).map(|flat| vec![flat]).ok_or_else(bad)
+    let lists = if nested { items } else { vec![doc.clone()] };
+    for list in &lists {
+        if !list.elements().is_some_and(|l| l.iter().all(is_label)) {
+            return Err(bad());
+        }
     }
+    Ok(lists)
 }
 
 /// A text-classification answer: one list per input, as sent.
-pub fn text_classification<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Label>>, Error> {
+pub fn text_classification<D: Document>(doc: &D, inputs: usize) -> Result<Vec<D>, Error> {
     let lists = lists(doc, Task::TextClassification)?;
     if lists.len() != inputs {
         return Err(count_mismatch(
@@ -98,39 +110,64 @@ pub fn text_classification<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Ve
 }
 
 /// An image-classification answer: `[{label, score}]`.
-pub fn image_classification<D: Document>(doc: &D) -> Result<Vec<Label>, Error> {
-    let mut lists = lists(doc, Task::ImageClassification)?;
-    match lists.len() {
-        1 => Ok(lists.remove(0)),
-        _ => Err(bad_response(
+pub fn image_classification<D: Document>(doc: &D) -> Result<D, Error> {
+    let lists = lists(doc, Task::ImageClassification)?;
+    match <[D; 1]>::try_from(lists) {
+        Ok([list]) => Ok(list),
+        Err(_) => Err(bad_response(
             Task::ImageClassification,
             "a single list of {label, score}",
         )),
     }
 }
 
+/// A label as the answer holds it (its text not copied out) and its score.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scored<D> {
+    /// The label, a string of the document.
+    pub label: D,
+    /// Its score.
+    pub score: f64,
+}
+
+impl<D: Document> Scored<D> {
+    /// As a typed label.
+    pub fn to_label(&self) -> Label {
+        Label {
+            label: self.label.as_text().unwrap_or_default(),
+            score: self.score,
+        }
+    }
+}
+
+/// A `{label, score}` item.
+fn scored<D: Document>(item: &D) -> Option<Scored<D>> {
+    let label = item.member("label").filter(D::is_text)?;
+    let score = item.member("score")?.as_number()?;
+    Some(Scored { label, score })
+}
+
 /// The old zero-shot shape `{sequence, labels, scores}` as a list.
-fn labels_and_scores<D: Document>(item: &D) -> Option<Vec<Label>> {
+fn labels_and_scores<D: Document>(item: &D) -> Option<Vec<Scored<D>>> {
     let labels = item.member("labels")?.elements()?;
     let scores = item.member("scores")?.elements()?;
     if labels.len() != scores.len() {
         return None;
     }
-    labels
-        .iter()
-        .zip(&scores)
-        .map(|(l, s)| {
-            Some(Label {
-                label: l.as_text()?,
-                score: s.as_number()?,
-            })
-        })
-        .collect()
+    let mut list = Vec::with_capacity(labels.len());
+    for (label, score) in labels.into_iter().zip(&scores) {
+        if !label.is_text() {
+            return None;
+        }
+        let score = score.as_number()?;
+        list.push(Scored { label, score });
+    }
+    Some(list)
 }
 
 /// A zero-shot answer in any of its shapes, as one list per input: the old
 /// `{labels, scores}` (or a list of them), or the new `[{label, score}]`.
-fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Label>>> {
+fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Scored<D>>>> {
     let Some(items) = doc.elements() else {
         return labels_and_scores(doc).map(|list| vec![list]);
     };
@@ -140,58 +177,74 @@ fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Label>>> {
     } else {
         items
             .iter()
-            .map(label)
+            .map(scored)
             .collect::<Option<_>>()
             .map(|flat| vec![flat])
     }
 }
 
 /// Sorts by score, highest first; equal scores keep their order.
-///
-/// By the standard library's `BinaryHeap` (a heap sort), with each label's
-/// place as the tie-break: its slice sorts were 1.4 KB (unstable) and 1.7 KB
-/// (stable: driftsort, with its merges) more of the gzipped browser client,
-/// for lists of a few labels each.
 pub fn by_score(list: &mut [Label]) {
-    let heap: BinaryHeap<Ranked> = list
-        .iter_mut()
-        .map(std::mem::take)
-        .enumerate()
-        .map(Ranked)
-        .collect();
-    for (slot, Ranked((_, label))) in list.iter_mut().zip(heap.into_sorted_vec()) {
+    let owned = list.iter_mut().map(std::mem::take).collect();
+    for (slot, label) in list.iter_mut().zip(sort_by_score(owned, |l| l.score)) {
         *slot = label;
     }
 }
 
-/// A label and its place in the answer, ordered as the result lists them.
-struct Ranked((usize, Label));
+/// `list` sorted by `score`, highest first; equal scores keep their order.
+///
+/// By the standard library's `BinaryHeap` (a heap sort), with each item's
+/// place as the tie-break: its slice sorts were 1.4 KB (unstable) and 1.7 KB
+/// (stable: driftsort, with its merges) more of the gzipped browser client,
+/// for lists of a few labels each.
+fn sort_by_score<T>(list: Vec<T>, score: fn(&T) -> f64) -> Vec<T> {
+    let heap: BinaryHeap<Ranked<T>> = list
+        .into_iter()
+        .enumerate()
+        .map(|(place, item)| Ranked {
+            score: score(&item),
+            place,
+            item,
+        })
+        .collect();
+    heap.into_sorted_vec().into_iter().map(|r| r.item).collect()
+}
 
-impl Ord for Ranked {
+/// An item, its score and its place in the answer, ordered as the result
+/// lists them.
+struct Ranked<T> {
+    score: f64,
+    place: usize,
+    item: T,
+}
+
+impl<T> Ord for Ranked<T> {
     fn cmp(&self, other: &Self) -> Ordering {
-        let ((i, a), (j, b)) = (&self.0, &other.0);
-        b.score.total_cmp(&a.score).then(i.cmp(j))
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.place.cmp(&other.place))
     }
 }
 
-impl PartialOrd for Ranked {
+impl<T> PartialOrd for Ranked<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Ranked {
+impl<T> PartialEq for Ranked<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other).is_eq()
     }
 }
 
-impl Eq for Ranked {}
+impl<T> Eq for Ranked<T> {}
 
 /// A zero-shot answer: one list per input, each sorted by score, from the
 /// old `{sequence, labels, scores}` shape (or a list of them) or the new
 /// `[{label, score}]` one.
-pub fn zero_shot<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Label>>, Error> {
+pub fn zero_shot<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Scored<D>>>, Error> {
     if let Some(err) = embedded(doc) {
         return Err(err);
     }
@@ -201,7 +254,7 @@ pub fn zero_shot<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Label>>,
         return Err(count_mismatch(Task::ZeroShot, lists.len(), inputs));
     }
     for list in &mut lists {
-        by_score(list);
+        *list = sort_by_score(std::mem::take(list), |item| item.score);
     }
     Ok(lists)
 }
@@ -287,9 +340,21 @@ mod tests {
             1,
         )
         .unwrap();
-        assert_eq!(nested, vec![vec![l("A", 0.9), l("B", 0.1)]]);
+        assert_eq!(
+            nested,
+            [json!([{"label": "A", "score": 0.9}, {"label": "B", "score": 0.1}])]
+        );
+        assert_eq!(labels_of(&nested[0]), [l("A", 0.9), l("B", 0.1)]);
         let flat = text_classification(&doc(r#"[{"label":"A","score":1e-3}]"#), 1).unwrap();
-        assert_eq!(flat, vec![vec![l("A", 0.001)]]);
+        assert_eq!(flat, [json!([{"label": "A", "score": 0.001}])]);
+        // The lists are upstream's, members it added included.
+        let more = text_classification(&doc(r#"[[{"label":"A","score":1,"id":7}]]"#), 1).unwrap();
+        assert_eq!(more, [json!([{"label": "A", "score": 1, "id": 7}])]);
+        assert_eq!(labels_of(&more[0]), [l("A", 1.0)]);
+        assert_eq!(
+            image_classification(&doc(r#"[{"label":"cat","score":0.5}]"#)).unwrap(),
+            json!([{"label": "cat", "score": 0.5}])
+        );
         let err = text_classification(&doc(r#"[[{"label":"A","score":1}]]"#), 2).unwrap_err();
         assert_eq!(
             err.message(),
@@ -334,24 +399,34 @@ mod tests {
         );
     }
 
+    fn typed(lists: Vec<Vec<Scored<Value>>>) -> Vec<Vec<Label>> {
+        lists
+            .iter()
+            .map(|list| list.iter().map(Scored::to_label).collect())
+            .collect()
+    }
+
     #[test]
     fn zero_shot_both_shapes_sorted() {
         let old = zero_shot(
             &doc(r#"{"sequence":"s","labels":["a","b"],"scores":[0.2,0.8]}"#),
             1,
         )
+        .map(typed)
         .unwrap();
         assert_eq!(old, vec![vec![l("b", 0.8), l("a", 0.2)]]);
         let new = zero_shot(
             &doc(r#"[{"label":"a","score":0.2},{"label":"b","score":0.8}]"#),
             1,
         )
+        .map(typed)
         .unwrap();
         assert_eq!(new, old);
         let many = zero_shot(
             &doc(r#"[{"sequence":"x","labels":["a"],"scores":[1]},{"sequence":"y","labels":["b"],"scores":[1]}]"#),
             2,
         )
+        .map(typed)
         .unwrap();
         assert_eq!(many, vec![vec![l("a", 1.0)], vec![l("b", 1.0)]]);
         // Equal scores keep upstream's order.
@@ -359,6 +434,7 @@ mod tests {
             &doc(r#"[{"label":"x","score":0.5},{"label":"y","score":0.5},{"label":"z","score":0.9}]"#),
             1,
         )
+        .map(typed)
         .unwrap();
         assert_eq!(ties, vec![vec![l("z", 0.9), l("x", 0.5), l("y", 0.5)]]);
     }

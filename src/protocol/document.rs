@@ -22,6 +22,12 @@ pub trait Document: Sized + Clone {
     /// Its text, when it is a string.
     fn as_text(&self) -> Option<String>;
 
+    /// Whether it is a string; implementations override it to look without
+    /// copying the text.
+    fn is_text(&self) -> bool {
+        self.as_text().is_some()
+    }
+
     /// Its value, when it is a number.
     fn as_number(&self) -> Option<f64>;
 
@@ -58,6 +64,10 @@ impl Document for serde_json::Value {
 
     fn as_text(&self) -> Option<String> {
         self.as_str().map(str::to_owned)
+    }
+
+    fn is_text(&self) -> bool {
+        self.is_string()
     }
 
     fn as_number(&self) -> Option<f64> {

@@ -302,7 +302,7 @@ pub const AUDIO_CLASSIFICATION: Pipeline = row(
 
 fn has_kind<D: Document>(value: &D, kind: Kind) -> bool {
     match kind {
-        Kind::Str => value.as_text().is_some(),
+        Kind::Str => value.is_text(),
         Kind::Num => value.as_number().is_some(),
         Kind::Obj => value.is_object(),
     }

@@ -46,6 +46,51 @@ test("100 concurrent identical calls reach the upstream as one request", async (
   assert.equal(up.requests.length, 2, "equal bytes in another Blob are another request");
 });
 
+test("each caller of a shared call gets its own result: what one does to it no other sees", async () => {
+  const c = client();
+  const image = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2])], { type: "image/png" });
+  const calls = {
+    textClassification: () => c.textClassification(SST2, "shared text"),
+    zeroShot: () => c.zeroShot(MNLI, "shared text", ["a", "b"]),
+    classifyImage: () => c.classifyImage("acme/vision", image),
+    tokenClassification: () => c.tokenClassification("dslim/bert-base-NER", "My name is Clara"),
+  };
+  for (const [task, call] of Object.entries(calls)) {
+    up.reset();
+    const [first, second, third] = await Promise.all([call(), call(), call()]);
+    assert.equal(up.requests.length, 1, `${task}: one request`);
+    const before = structuredClone(second);
+    assert.deepEqual(first, before, task);
+    first[0].label = "changed by the first caller";
+    first.push("pushed by the first caller");
+    assert.deepEqual(second, before, `${task}: the second caller's result is its own`);
+    assert.deepEqual(third, before, `${task}: the third caller's result is its own`);
+    assert.notEqual(second, third, task);
+  }
+
+  up.reset();
+  const batched = client({ batch: { windowMs: 20, maxSize: 16 }, dedupe: false });
+  const lists = await Promise.all([batched.textClassification(SST2, "same"), batched.textClassification(SST2, "same")]);
+  assert.equal(up.requests.length, 1, "one batch");
+  const kept = structuredClone(lists[1]);
+  lists[0][0].score = -1;
+  assert.deepEqual(lists[1], kept, "a batch's callers each get their own list");
+});
+
+test("a classification list is upstream's as it came, members it adds included", async () => {
+  const c = client();
+  const answer = [[{ label: "POSITIVE", score: 0.9, id: 7 }, { label: "NEGATIVE", score: 0.1 }]];
+  up.fault({ status: 200, body: JSON.stringify(answer) });
+  assert.deepEqual(await c.textClassification(SST2, "with extras"), answer[0]);
+  up.fault({ status: 200, body: JSON.stringify(answer[0]) });
+  assert.deepEqual(await c.classifyImage("acme/vision", new Blob([new Uint8Array([1])])), answer[0]);
+  up.fault({ status: 200, body: JSON.stringify([[{ label: "POSITIVE", score: "high" }]]) });
+  const error = await rejection(c.textClassification(SST2, "a score that is not a number"));
+  assert.equal(error.code, "BAD_RESPONSE");
+  assert.equal(error.message, "the text-classification answer is not a list of {label, score}");
+  assert.equal(error.model, SST2);
+});
+
 test("a byte view is never shared: the caller may refill it while the first call is out", async () => {
   // Found in review: calls were keyed by the view's identity, so a frame
   // loop refilling one buffer got the first frame's labels back.
