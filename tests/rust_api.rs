@@ -242,6 +242,11 @@ async fn recorded_answers_come_back_typed_and_sorted() {
     let sent = requests().await;
     assert_eq!(sent.len(), 4, "{sent:?}");
     assert_eq!(sent[0].1, r#"{"inputs":"I like you","parameters":{}}"#);
+    // An answer out of order comes back sorted, equal scores in its order.
+    fault(r#"{"status":200,"body":"[{\"label\":\"x\",\"score\":0.5},{\"label\":\"y\",\"score\":0.5},{\"label\":\"z\",\"score\":0.9}]"}"#).await;
+    let sorted = hf.zero_shot(MNLI, "ties", &["x", "y", "z"]).await.unwrap();
+    let order: Vec<(&str, f64)> = sorted.iter().map(|l| (l.label.as_str(), l.score)).collect();
+    assert_eq!(order, [("z", 0.9), ("x", 0.5), ("y", 0.5)]);
     assert_eq!(
         sent[1].1,
         r#"{"inputs":["I like you","I hate you"],"parameters":{"top_k":1}}"#

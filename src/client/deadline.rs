@@ -35,7 +35,6 @@ extern "C" {
 }
 
 /// The pending deadlines of this thread and the one timer they share.
-#[derive(Default)]
 struct Deadlines {
     waiting: Slab<(u64, Option<Waker>)>,
     /// When the armed timer fires, and its id.
@@ -45,7 +44,14 @@ struct Deadlines {
 }
 
 thread_local! {
-    static DEADLINES: RefCell<Deadlines> = RefCell::new(Deadlines::default());
+    // Built at compile time: no lazy initialisation on each access.
+    static DEADLINES: RefCell<Deadlines> = const {
+        RefCell::new(Deadlines {
+            waiting: Slab::new(),
+            armed: None,
+            callback: None,
+        })
+    };
 }
 
 impl Deadlines {

@@ -136,6 +136,33 @@ impl Members {
     }
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// An array, for its `sort`.
+    type Sortable;
+
+    /// `Array.prototype.sort(compare)`, in place.
+    #[wasm_bindgen(method, js_name = sort)]
+    fn sort_with(this: &Sortable, compare: &js_sys::Function);
+}
+
+/// Sorts `list`, an array of `{score}` objects, highest score first; equal
+/// scores keep their order. The platform's sort (stable since ES2019) with
+/// the comparison in Rust: any of the standard library's sorts is at least
+/// 0.7 KB more of the gzipped browser client (its heap sort 0.9 KB), for
+/// lists of a few labels.
+pub(crate) fn sort_by_score(list: &Array) {
+    let compare = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue, JsValue) -> f64>::new(
+        |a: JsValue, b: JsValue| {
+            let score = |item: &JsValue| item.member("score").and_then(|s| s.as_f64());
+            // NaN (two infinities) counts as equal, as for the sort itself.
+            score(&b).unwrap_or(0.0) - score(&a).unwrap_or(0.0)
+        },
+    );
+    list.unchecked_ref::<Sortable>()
+        .sort_with(compare.as_ref().unchecked_ref());
+}
+
 /// `n` as serde-wasm-bindgen's JSON-compatible serializer writes a `u64`: a
 /// number, or `Err` past `Number.MAX_SAFE_INTEGER` (which fails the value
 /// that holds it).

@@ -13,12 +13,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 
 use super::call::{path_of, Answered, Body, Path, Read, Reading, Request};
-use super::json::{stringify, to_js};
+use super::json::{sort_by_score, stringify, to_js, Members};
 use super::options::{CallOptions, Resolved};
 use super::params::{GenerationDetails, TextGeneration};
 use super::stream::{not_a_stream, EventSource};
 use super::{InferenceClient, Inner};
-use crate::protocol::answer::{self, GeneratedText, Label, Scored};
+use crate::protocol::answer::{self, GeneratedText, Label};
 use crate::protocol::completion::{self, completion_text, CompletionStream};
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
@@ -442,7 +442,7 @@ extern "C" {
 
 /// A part of `answered`'s document for one caller: its own copy
 /// (`structuredClone`) while other callers hold the same answer (a shared
-/// call, a batch), so that no caller sees what another does to its result.
+/// call), so that no caller sees what another does to its result.
 fn own(answered: &Rc<Answered>, part: &JsValue) -> JsValue {
     if Rc::strong_count(answered) > 1 {
         structured_clone(part)
@@ -662,11 +662,8 @@ impl Inner {
         // As many lists as texts (checked), and `index` is one of the texts.
         let lists = answer::text_classification(document(&answered), count.get())
             .map_err(|e| answered.error(e))?;
-        Ok(lists
-            .get(index)
-            .map(|list| own(&answered, list))
-            .into_iter()
-            .collect())
+        // Each caller of a batch reads its own list of the answer: no copy.
+        Ok(lists.get(index).cloned().into_iter().collect())
     }
 
     /// Zero-shot classification: one list per text, sorted by score.
@@ -677,7 +674,7 @@ impl Inner {
         labels: Vec<String>,
         params: Option<Params>,
         options: Option<&CallOptions>,
-    ) -> Result<Vec<Vec<Scored<JsValue>>>, Error> {
+    ) -> Result<Vec<JsValue>, Error> {
         validate_model_id(model)?;
         inputs.check("text")?;
         check_labels(&labels)?;
@@ -687,7 +684,26 @@ impl Inner {
         let answered = self
             .deterministic(Task::ZeroShot, model, body, options, AtProvider::Same)
             .await?;
-        answer::zero_shot(document(&answered), inputs.count()).map_err(|e| answered.error(e))
+        let lists = answer::zero_shot(document(&answered), inputs.count())
+            .map_err(|e| answered.error(e))?;
+        // Fresh `{label, score}` objects (the labels are the answer's
+        // strings), sorted: each caller's own.
+        Ok(lists
+            .iter()
+            .map(|list| {
+                let items: js_sys::Array = list
+                    .iter()
+                    .map(|item| {
+                        let out = Members::new();
+                        out.set("label", &item.label);
+                        out.number("score", item.score);
+                        out.into_value()
+                    })
+                    .collect();
+                sort_by_score(&items);
+                items.into()
+            })
+            .collect())
     }
 
     /// Image classification: raw bytes on the wire, or base64 in JSON when
@@ -1090,11 +1106,6 @@ impl<P: Serialize, T: 'static> IntoFuture for Call<P, T> {
     }
 }
 
-/// Scored labels as typed ones.
-fn typed(list: &[Scored<JsValue>]) -> Vec<Label> {
-    list.iter().map(Scored::to_label).collect()
-}
-
 fn texts(texts: &[&str]) -> Inputs {
     Inputs::Many(texts.iter().map(|t| (*t).to_owned()).collect())
 }
@@ -1143,7 +1154,7 @@ impl InferenceClient {
             let lists = inner
                 .zero_shot(&id, Inputs::One(text), labels, params, options.as_ref())
                 .await?;
-            Ok(lists.first().map(|l| typed(l)).unwrap_or_default())
+            Ok(lists.first().map(answer::labels_of).unwrap_or_default())
         })
     }
 
@@ -1161,7 +1172,7 @@ impl InferenceClient {
             let lists = inner
                 .zero_shot(&id, inputs, labels, params, options.as_ref())
                 .await?;
-            Ok(lists.iter().map(|l| typed(l)).collect())
+            Ok(lists.iter().map(answer::labels_of).collect())
         })
     }
 

@@ -17,7 +17,6 @@ use super::stream::stream_of;
 use crate::client::json::Members;
 use crate::client::tasks::{AtProvider, Params, Payload, QueryAnswer, TaskInput};
 use crate::client::Inner;
-use crate::protocol::answer::Scored;
 use crate::protocol::document::Document;
 use crate::protocol::error::Error;
 use crate::protocol::model::validate_model_id;
@@ -82,20 +81,6 @@ impl Via {
             Via::Options(options) => Ok(read::client(&options)?.inner),
         }
     }
-}
-
-/// `[{label, score}]`, fresh objects (the labels are the answer's strings).
-fn scored(list: &[Scored<JsValue>]) -> JsValue {
-    let out: Array = list
-        .iter()
-        .map(|item| {
-            let out = Members::new();
-            out.set("label", &item.label);
-            out.number("score", item.score);
-            out.into_value()
-        })
-        .collect();
-    out.into()
 }
 
 /// The model of a chat request, for tagging its errors (when it has one).
@@ -173,7 +158,6 @@ async fn perform(
                 .zero_shot(model, inputs, labels, params, options.as_ref())
                 .boxed_local()
                 .await?;
-            let found = found.iter().map(|list| scored(list)).collect();
             lists(found, many)
         }
         Job::ClassifyImage { image, params, .. } => {

@@ -450,6 +450,13 @@ mod tests {
         assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:37 PST", 0), None);
         // The weekday must be the date's.
         assert_eq!(retry_after_ms("Mon, 06 Nov 1994 08:49:37 GMT", 0), None);
+        // A day past the month's end is read as the day it rolls into, when
+        // the weekday is that day's (date_header; httpdate refused it).
+        assert_eq!(
+            retry_after_ms("Fri, 31 Apr 2026 00:00:00 GMT", 0),
+            retry_after_ms("Fri, 01 May 2026 00:00:00 GMT", 0)
+        );
+        assert_eq!(retry_after_ms("Thu, 31 Apr 2026 00:00:00 GMT", 0), None);
     }
 
     #[test]

@@ -1,9 +1,6 @@
 //! Typed results, read from every answer shape seen on the wire, and the
 //! errors upstream reports inside a 2xx answer.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use serde::{Deserialize, Serialize};
 
 use super::document::Document;
@@ -183,78 +180,18 @@ fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Scored<D>>>> {
     }
 }
 
-/// Sorts by score, highest first; equal scores keep their order.
-pub fn by_score(list: &mut [Label]) {
-    let owned = list.iter_mut().map(std::mem::take).collect();
-    for (slot, label) in list.iter_mut().zip(sort_by_score(owned, |l| l.score)) {
-        *slot = label;
-    }
-}
-
-/// `list` sorted by `score`, highest first; equal scores keep their order.
-///
-/// By the standard library's `BinaryHeap` (a heap sort), with each item's
-/// place as the tie-break: its slice sorts were 1.4 KB (unstable) and 1.7 KB
-/// (stable: driftsort, with its merges) more of the gzipped browser client,
-/// for lists of a few labels each.
-fn sort_by_score<T>(list: Vec<T>, score: fn(&T) -> f64) -> Vec<T> {
-    let heap: BinaryHeap<Ranked<T>> = list
-        .into_iter()
-        .enumerate()
-        .map(|(place, item)| Ranked {
-            score: score(&item),
-            place,
-            item,
-        })
-        .collect();
-    heap.into_sorted_vec().into_iter().map(|r| r.item).collect()
-}
-
-/// An item, its score and its place in the answer, ordered as the result
-/// lists them.
-struct Ranked<T> {
-    score: f64,
-    place: usize,
-    item: T,
-}
-
-impl<T> Ord for Ranked<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then(self.place.cmp(&other.place))
-    }
-}
-
-impl<T> PartialOrd for Ranked<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T> PartialEq for Ranked<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl<T> Eq for Ranked<T> {}
-
-/// A zero-shot answer: one list per input, each sorted by score, from the
+/// A zero-shot answer: one list per input, in the answer's order, from the
 /// old `{sequence, labels, scores}` shape (or a list of them) or the new
-/// `[{label, score}]` one.
+/// `[{label, score}]` one. The client sorts each by score with the
+/// platform's stable sort (`client::json::sort_by_score`).
 pub fn zero_shot<D: Document>(doc: &D, inputs: usize) -> Result<Vec<Vec<Scored<D>>>, Error> {
     if let Some(err) = embedded(doc) {
         return Err(err);
     }
-    let mut lists = zero_shot_lists(doc)
+    let lists = zero_shot_lists(doc)
         .ok_or_else(|| bad_response(Task::ZeroShot, "{labels, scores} or [{label, score}]"))?;
     if lists.len() != inputs {
         return Err(count_mismatch(Task::ZeroShot, lists.len(), inputs));
-    }
-    for list in &mut lists {
-        *list = sort_by_score(std::mem::take(list), |item| item.score);
     }
     Ok(lists)
 }
@@ -310,27 +247,6 @@ mod tests {
             label: label.into(),
             score,
         }
-    }
-
-    #[test]
-    fn by_score_is_highest_first_and_stable() {
-        let mut list = vec![
-            l("a", 0.1),
-            l("b", 0.5),
-            l("c", 0.1),
-            l("d", 0.9),
-            l("e", 0.5),
-            l("f", -0.0),
-            l("g", 0.0),
-        ];
-        by_score(&mut list);
-        let order: Vec<&str> = list.iter().map(|l| l.label.as_str()).collect();
-        assert_eq!(order, ["d", "b", "e", "a", "c", "g", "f"]);
-        let mut empty: Vec<Label> = Vec::new();
-        by_score(&mut empty);
-        let mut one = vec![l("x", 1.0)];
-        by_score(&mut one);
-        assert_eq!(one, [l("x", 1.0)]);
     }
 
     #[test]
@@ -407,14 +323,14 @@ mod tests {
     }
 
     #[test]
-    fn zero_shot_both_shapes_sorted() {
+    fn zero_shot_both_shapes_in_the_answers_order() {
         let old = zero_shot(
             &doc(r#"{"sequence":"s","labels":["a","b"],"scores":[0.2,0.8]}"#),
             1,
         )
         .map(typed)
         .unwrap();
-        assert_eq!(old, vec![vec![l("b", 0.8), l("a", 0.2)]]);
+        assert_eq!(old, vec![vec![l("a", 0.2), l("b", 0.8)]]);
         let new = zero_shot(
             &doc(r#"[{"label":"a","score":0.2},{"label":"b","score":0.8}]"#),
             1,
@@ -429,14 +345,11 @@ mod tests {
         .map(typed)
         .unwrap();
         assert_eq!(many, vec![vec![l("a", 1.0)], vec![l("b", 1.0)]]);
-        // Equal scores keep upstream's order.
-        let ties = zero_shot(
-            &doc(r#"[{"label":"x","score":0.5},{"label":"y","score":0.5},{"label":"z","score":0.9}]"#),
-            1,
-        )
-        .map(typed)
-        .unwrap();
-        assert_eq!(ties, vec![vec![l("z", 0.9), l("x", 0.5), l("y", 0.5)]]);
+        let err = zero_shot(&doc(r#"[{"label":"a","score":1}]"#), 2).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "the zero-shot-classification answer has 1 results for 2 inputs"
+        );
     }
 
     #[test]

@@ -67,14 +67,6 @@ test("each caller of a shared call gets its own result: what one does to it no o
     assert.deepEqual(third, before, `${task}: the third caller's result is its own`);
     assert.notEqual(second, third, task);
   }
-
-  up.reset();
-  const batched = client({ batch: { windowMs: 20, maxSize: 16 }, dedupe: false });
-  const lists = await Promise.all([batched.textClassification(SST2, "same"), batched.textClassification(SST2, "same")]);
-  assert.equal(up.requests.length, 1, "one batch");
-  const kept = structuredClone(lists[1]);
-  lists[0][0].score = -1;
-  assert.deepEqual(lists[1], kept, "a batch's callers each get their own list");
 });
 
 test("a classification list is upstream's as it came, members it adds included", async () => {

@@ -198,6 +198,17 @@ describe("zeroShot", () => {
     ]);
   });
 
+  test("equal scores keep upstream's order, in either shape", async () => {
+    up.fault({ body: '[{"label":"x","score":0.5},{"label":"y","score":0.5},{"label":"z","score":0.9},{"label":"w","score":0.5}]' });
+    assert.deepEqual((await client().zeroShot(MNLI, "t", ["w", "x", "y", "z"])).map((l) => l.label), ["z", "x", "y", "w"]);
+    up.fault({ body: '{"sequence":"t","labels":["x","y","z"],"scores":[0.1,0.1,0.8]}' });
+    assert.deepEqual(await client().zeroShot(MNLI, "t", ["x", "y", "z"]), [
+      { label: "z", score: 0.8 },
+      { label: "x", score: 0.1 },
+      { label: "y", score: 0.1 },
+    ]);
+  });
+
   test("an array of texts: one request, one sorted list per text, params kept", async () => {
     const texts = ["refund please", "how do I log in?"];
     const result = await client().zeroShot(MNLI, texts, ["refund", "faq"], { multi_label: true });
