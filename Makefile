@@ -97,12 +97,13 @@ test-demo: build build-worker
 # read by date_header (no SystemTime round trip: 2,490) and wasm-opt's
 # -ocimfs=10 (3,330). Then 1,185 more (84,562): the functions ordered for
 # gzip (scripts/order-functions.mjs), date_header at opt-level 2, and
-# classification lists given back as they came; then 937 more (83,625): the
-# deadlines' thread-local built at compile time and zero-shot labels sorted by
-# the platform's sort. Issue 11's
+# classification lists given back as they came; then 1,065 more: the
+# deadlines' thread-local built at compile time, zero-shot labels sorted by
+# the platform's sort and the headers written straight into fetch's object
+# (83,497). Issue 11's
 # cap is 81920 and its target 65536;
 # docs/architecture.md says where the bytes go.
-SIZE_BUDGET := 83700
+SIZE_BUDGET := 83500
 
 size: build
 	@node scripts/size.mjs --max $(SIZE_BUDGET)

@@ -9,7 +9,7 @@ use web_sys::Blob;
 use super::attempts::{run, AttemptEnd, Facts, Plan, Setup};
 use super::options::Resolved;
 use super::providers::Routed;
-use super::transport::{send, Incoming, JsonFailure, Outgoing};
+use super::transport::{headers_object, send, Incoming, JsonFailure, Outgoing};
 use super::Inner;
 use crate::protocol::answer::bad_response;
 use crate::protocol::error::{error_from_answer, Error, ErrorCode};
@@ -197,20 +197,21 @@ impl Inner {
             None => &self.tasks,
         };
         let stream = request.reading == Reading::Stream;
-        let mut headers = Vec::with_capacity(options.headers.len() + 4);
+        // In order, a later one replacing an earlier: the caller's headers
+        // over the content type and `accept`, the organisation billed over
+        // the caller's, and (per attempt) the token over any `Authorization`.
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(options.headers.len() + 3);
         if let Some(content_type) = request.body.content_type() {
-            headers.push(("content-type".to_owned(), content_type.to_owned()));
+            headers.push(("content-type", content_type));
         }
         if stream {
-            headers.push(("accept".to_owned(), "text/event-stream".to_owned()));
+            headers.push(("accept", "text/event-stream"));
         }
         for (name, value) in &options.headers {
-            headers.retain(|(n, _)| n != name);
-            headers.push((name.clone(), value.clone()));
+            headers.push((name, value));
         }
         if let Some(bill_to) = &self.bill_to {
-            headers.retain(|(n, _)| n != "x-hf-bill-to");
-            headers.push(("x-hf-bill-to".to_owned(), bill_to.clone()));
+            headers.push(("x-hf-bill-to", bill_to));
         }
         let body = request.body.value();
         let secrets = self.secrets_of(options);
@@ -226,12 +227,9 @@ impl Inner {
         };
         let outcome = run::<_, (), _, _>(setup, |plan: Plan<'_>| {
             let token = plan.target.token.as_ref().or(self.token.as_ref());
-            let mut headers = headers.clone();
-            if let Some(token) = token {
-                // The token wins over any Authorization among the caller's headers.
-                headers.retain(|(n, _)| n != "authorization");
-                headers.push(("authorization".to_owned(), token.authorization()));
-            }
+            let authorization = token.map(Token::authorization);
+            let authorization = authorization.as_deref().map(|a| ("authorization", a));
+            let headers = headers_object(&headers, authorization);
             let target = plan.target;
             let own = request.routed.map(|r| &r.requests[plan.index]);
             let url = match (own, request.path) {

@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 use super::attempts::Route;
 use super::call::Body;
 use super::options::{EndpointTarget, Resolved};
-use super::transport::{send, JsonFailure, Outgoing};
+use super::transport::{headers_object, send, JsonFailure, Outgoing};
 use super::{check_not_dedicated, Inner};
 use crate::protocol::error::{error_from_answer, Error, ErrorCode};
 use crate::protocol::model::chat_url;
@@ -18,6 +18,7 @@ use crate::protocol::provider::{
     check_supported, choose, is_hf_inference_only, read_mappings, Mapping, AUTO, HF_INFERENCE,
 };
 use crate::protocol::task::Task;
+use crate::protocol::token::Token;
 
 /// The Hub's mappings per model. A list searched in order rather than a
 /// `HashMap`: it holds a handful of entries, and std's map (hashing and
@@ -90,11 +91,8 @@ impl Inner {
             "{}/api/models/{model}?expand[]=inferenceProviderMapping",
             self.hub_url
         );
-        let headers: Vec<(String, String)> = self
-            .token
-            .iter()
-            .map(|t| ("authorization".to_owned(), t.authorization()))
-            .collect();
+        let authorization = self.token.as_ref().map(Token::authorization);
+        let headers = headers_object(&[], authorization.as_deref().map(|a| ("authorization", a)));
         let incoming = send(Outgoing {
             url: &url,
             headers: &headers,

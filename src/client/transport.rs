@@ -52,8 +52,9 @@ pub(crate) fn now_ms() -> u64 {
 pub(crate) struct Outgoing<'a> {
     /// The full URL.
     pub url: &'a str,
-    /// Header names and values, already checked.
-    pub headers: &'a [(String, String)],
+    /// The headers as the JS object `fetch` takes ([`headers_object`]),
+    /// already checked.
+    pub headers: &'a Object,
     /// A string, `Uint8Array`, `ArrayBuffer` or `Blob`, sent untouched;
     /// `undefined` sends a GET without a body instead.
     pub body: &'a JsValue,
@@ -230,17 +231,7 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
     } else {
         "POST"
     });
-    if !outgoing.headers.is_empty() {
-        let headers = Object::new();
-        for (name, value) in outgoing.headers {
-            let _ = Reflect::set(
-                &headers,
-                &JsValue::from_str(name),
-                &JsValue::from_str(value),
-            );
-        }
-        init.set_headers(&headers);
-    }
+    init.set_headers(outgoing.headers);
     init.set_body(outgoing.body);
     if let Some(signal) = &signal {
         init.set_signal(Some(signal));
@@ -255,6 +246,17 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
         response,
         guard,
     })
+}
+
+/// Headers as the JS object `fetch` takes: each `(name, value)` in order,
+/// then `last`, a later one replacing an earlier of the same (lower-case)
+/// name.
+pub(crate) fn headers_object(headers: &[(&str, &str)], last: Option<(&str, &str)>) -> Object {
+    let object = Object::new();
+    for (name, value) in headers.iter().copied().chain(last) {
+        let _ = Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value));
+    }
+    object
 }
 
 /// Why a body could not be read as JSON.

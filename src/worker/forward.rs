@@ -13,7 +13,7 @@ use super::log::LogLine;
 use super::rules::Cors;
 use crate::client::attempts::{run, AttemptEnd, Facts, Route as Targets, Setup};
 use crate::client::options::EndpointTarget;
-use crate::client::transport::{send, Outgoing};
+use crate::client::transport::{headers_object, send, Outgoing};
 use crate::policy::random::SplitMix64;
 use crate::policy::retry::RetryConfig;
 use crate::protocol::error::{error_from_answer, Error, ErrorAnswer, ErrorCode};
@@ -93,9 +93,9 @@ impl Forward<'_> {
         };
         let last = RefCell::new((None::<String>, None::<u64>));
         let outcome = run(setup, |plan| {
-            let mut headers = Vec::with_capacity(self.headers.len() + 1);
-            headers.extend_from_slice(&self.headers);
-            headers.push(self.upstreams.authorization(plan.target).clone());
+            let (name, value) = self.upstreams.authorization(plan.target);
+            let own: Vec<(&str, &str)> = self.headers.iter().map(|(n, v)| (&**n, &**v)).collect();
+            let headers = headers_object(&own, Some((name, value)));
             let url = format!("{}{}", plan.target.url.trim_end_matches('/'), self.path);
             *last.borrow_mut() = (Some(plan.target.name.clone()), None);
             let secrets = plan.target.token.as_slice();
