@@ -9,7 +9,7 @@
 // order wasm-opt leaves is the order the functions were compiled in, which
 // scatters alike functions across the module: build.sh runs this between
 // two wasm-opt passes (the second writes the code as wasm-opt -Oz writes
-// it), and the gzipped client comes out 1.4 KB smaller
+// it), and the gzipped client comes out 1.6 KB smaller
 // (docs/architecture.md, "Where the bytes go"). No wasm tool orders by
 // anything but name or call count (`--reorder-functions-by-name`,
 // `--reorder-functions`, both larger here), so this uses binaryen's module
@@ -40,7 +40,9 @@ for (let i = 0; i < total; i++) {
 }
 if (defined.length === 0) fail(`no function defined in ${input}`);
 
-// Array.prototype.sort is stable: ties keep the compiled order.
+// Array.prototype.sort is stable: ties keep the compiled order. A signature is
+// binaryen's type id, the same from run to run for the binaryen package.json
+// pins (another version may order the groups, and so the size, otherwise).
 const ordered = [...defined].sort(
   (a, b) => a.params - b.params || a.results - b.results || a.vars.length - b.vars.length || a.size - b.size,
 );

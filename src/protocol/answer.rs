@@ -1,5 +1,7 @@
-//! Typed results, read from every answer shape seen on the wire, and the
-//! errors upstream reports inside a 2xx answer.
+//! Answers checked in every shape seen on the wire (the classification
+//! lists given back as they came, zero-shot's labels read in the answer's
+//! order), their typed reading for the Rust API, and the errors upstream
+//! reports inside a 2xx answer.
 
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +121,7 @@ pub fn image_classification<D: Document>(doc: &D) -> Result<D, Error> {
 }
 
 /// A label as the answer holds it (its text not copied out) and its score.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scored<D> {
     /// The label, a string of the document.
     pub label: D,
