@@ -92,9 +92,10 @@ impl Forward<'_> {
             providers: false,
         };
         let last = RefCell::new((None::<String>, None::<u64>));
+        // The request's own headers, borrowed once for every attempt.
+        let own: Vec<(&str, &str)> = self.headers.iter().map(|(n, v)| (&**n, &**v)).collect();
         let outcome = run(setup, |plan| {
             let (name, value) = self.upstreams.authorization(plan.target);
-            let own: Vec<(&str, &str)> = self.headers.iter().map(|(n, v)| (&**n, &**v)).collect();
             let headers = headers_object(&own, Some((name, value)));
             let url = format!("{}{}", plan.target.url.trim_end_matches('/'), self.path);
             *last.borrow_mut() = (Some(plan.target.name.clone()), None);
