@@ -26,6 +26,7 @@ import binaryen from "binaryen";
 
 const [input, glue, output] = process.argv.slice(2);
 const MODULE = "./hf_inference_wasm_bg.js";
+const SHORT_MODULE = "a";
 
 /** Stops the build with `message`. */
 function fail(message) {
@@ -71,7 +72,7 @@ for (const info of imports) {
   if (found !== 1 || source.split(info.base).length !== 2) fail(`${info.base} is ${found} times a key of ${glue}, expected once`);
   source = source.replace(key, `$1${name}$2`);
   module.removeFunction(info.name);
-  module.addFunctionImport(info.name, info.module, name, info.params, info.results);
+  module.addFunctionImport(info.name, SHORT_MODULE, name, info.params, info.results);
 }
 
 const exports = [];
@@ -98,6 +99,11 @@ for (const info of exports) {
   module[add[info.kind]](info.value, name);
 }
 
+{
+  const key = `"${MODULE}": import0`;
+  if (source.split(key).length !== 2) fail(`${key} is not once in ${glue}`);
+  source = source.replace(key, `${SHORT_MODULE}: import0`);
+}
 // Every hashed name of wasm-bindgen's is gone from the glue.
 const left = source.match(/\b__wbg_\w+_[0-9a-f]{16}\b/);
 if (left) fail(`${left[0]} is left in ${glue}`);

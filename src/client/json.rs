@@ -33,14 +33,14 @@ impl Document for JsValue {
         if !Document::is_object(self) {
             return Vec::new();
         }
-        js_sys::Object::entries(self.unchecked_ref())
-            .iter()
-            .map(|pair| {
-                let key = Reflect::get_u32(&pair, 0).ok().and_then(|k| k.as_string());
-                let value = Reflect::get_u32(&pair, 1).unwrap_or(JsValue::UNDEFINED);
-                (key.unwrap_or_default(), value)
-            })
-            .collect()
+        let pairs = js_sys::Object::entries(self.unchecked_ref());
+        let mut entries = Vec::with_capacity(pairs.length() as usize);
+        for pair in pairs.iter() {
+            let key = Reflect::get_u32(&pair, 0).ok().and_then(|k| k.as_string());
+            let value = Reflect::get_u32(&pair, 1).unwrap_or(JsValue::UNDEFINED);
+            entries.push((key.unwrap_or_default(), value));
+        }
+        entries
     }
 
     fn as_text(&self) -> Option<String> {

@@ -287,17 +287,19 @@ impl ClientBuilder {
                 Some(list) if list.is_empty() => {
                     return Err(Error::invalid_input(name, "must not be an empty array"))
                 }
-                Some(list) => list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, endpoint)| {
-                        if is_list {
-                            EndpointTarget::check(endpoint, &format!("{name}[{i}]"), false)
+                Some(list) => {
+                    // A loop, not `collect::<Result<_, _>>()`: each such
+                    // chain is its own copy of the iterator code in the wasm.
+                    let mut targets = Vec::with_capacity(list.len());
+                    for (i, endpoint) in list.iter().enumerate() {
+                        targets.push(if is_list {
+                            EndpointTarget::check(endpoint, &format!("{name}[{i}]"), false)?
                         } else {
-                            EndpointTarget::check(endpoint, name, true)
-                        }
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
+                            EndpointTarget::check(endpoint, name, true)?
+                        });
+                    }
+                    targets
+                }
             };
             Ok(Route::new(targets))
         };
@@ -331,10 +333,9 @@ impl ClientBuilder {
             batch.check()?;
         }
         let defaults = self.options.over(&Resolved::default());
-        let mut secrets: Vec<Token> = Vec::new();
-        let endpoint_tokens = tasks.targets.iter().chain(&chat.targets).map(|t| &t.token);
-        for token in std::iter::once(&token).chain(endpoint_tokens).flatten() {
-            secrets.push(token.clone());
+        let mut secrets: Vec<Token> = token.iter().cloned().collect();
+        for target in tasks.targets.iter().chain(&chat.targets) {
+            secrets.extend(target.token.clone());
         }
         call::add_header_credentials(&defaults.headers, &mut secrets);
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
@@ -391,11 +392,8 @@ impl InferenceClient {
                 .headers
                 .iter()
                 .any(|(n, _)| n == "authorization")
-            || inner
-                .tasks
-                .targets
+            || [&inner.tasks, &inner.chat]
                 .iter()
-                .chain(&inner.chat.targets)
-                .any(|t| t.token.is_some())
+                .any(|route| route.targets.iter().any(|t| t.token.is_some()))
     }
 }

@@ -165,17 +165,16 @@ impl Inner {
     {
         let names: Vec<&str> = providers.iter().map(|(p, _)| p.as_str()).collect();
         let route = self.route_over(&names, false);
-        let requests = providers
-            .iter()
-            .zip(&route.targets)
-            .map(|((provider, model_id), target)| {
-                build(&Destination {
-                    provider,
-                    model_id,
-                    base: &target.url,
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        // Loops rather than `collect::<Result<_, _>>()`: each such chain is
+        // its own copy of the iterator machinery in the wasm.
+        let mut requests = Vec::with_capacity(providers.len());
+        for ((provider, model_id), target) in providers.iter().zip(&route.targets) {
+            requests.push(build(&Destination {
+                provider,
+                model_id,
+                base: &target.url,
+            })?);
+        }
         Ok(Routed { route, requests })
     }
 
@@ -197,17 +196,14 @@ impl Inner {
         }
         let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let route = self.route_over(&names, true);
-        let requests = wanted
-            .iter()
-            .zip(&route.targets)
-            .map(|(provider, target)| {
-                let suffixed = match provider.as_str() {
-                    AUTO => model.to_owned(),
-                    named => format!("{model}:{named}"),
-                };
-                Ok((chat_url(&target.url), body_for(&suffixed)?))
-            })
-            .collect::<Result<_, Error>>()?;
+        let mut requests = Vec::with_capacity(wanted.len());
+        for (provider, target) in wanted.iter().zip(&route.targets) {
+            let suffixed = match provider.as_str() {
+                AUTO => model.to_owned(),
+                named => format!("{model}:{named}"),
+            };
+            requests.push((chat_url(&target.url), body_for(&suffixed)?));
+        }
         Ok(Some(Routed { route, requests }))
     }
 }

@@ -14,7 +14,7 @@ use js_sys::{Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::ReadableStreamDefaultReader;
+use web_sys::{ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder};
 
 use super::call::Secrets;
 use super::json;
@@ -28,6 +28,10 @@ use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SsePars
 pub(crate) struct EventSource {
     reader: Option<ReadableStreamDefaultReader>,
     guard: Option<BodyGuard>,
+    /// The platform's lossy UTF-8 decoder (see `protocol::sse`) and its
+    /// `{stream: true}`; `None` if it could not be made (the glue itself
+    /// needs a `TextDecoder`, so never where the client loads).
+    decoder: Option<(TextDecoder, TextDecodeOptions)>,
     parser: SseParser,
     queue: VecDeque<SseEvent>,
     /// What every error inside the stream reports.
@@ -60,6 +64,11 @@ impl EventSource {
         EventSource {
             reader,
             guard: Some(guard),
+            decoder: TextDecoder::new().ok().map(|decoder| {
+                let options = TextDecodeOptions::new();
+                options.set_stream(true);
+                (decoder, options)
+            }),
             parser: SseParser::new(),
             queue: VecDeque::new(),
             status,
@@ -161,7 +170,12 @@ impl EventSource {
                 .map(|d| d.is_truthy())
                 .unwrap_or(true);
             if done {
-                // A last event without its blank line still counts.
+                // A character cut short by the end is U+FFFD; a last event
+                // without its blank line still counts.
+                if let Some(rest) = self.decoder.as_ref().and_then(|(d, _)| d.decode().ok()) {
+                    let events = self.parser.feed_text(&rest);
+                    self.queue.extend(events);
+                }
                 let last = self.parser.finish();
                 self.reader = None;
                 self.queue.extend(last);
@@ -174,7 +188,20 @@ impl EventSource {
             let chunk =
                 Reflect::get(&result, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
             if let Some(bytes) = chunk.dyn_ref::<Uint8Array>() {
-                let events = self.parser.feed(&bytes.to_vec());
+                let text = self.decoder.as_ref().and_then(|(decoder, options)| {
+                    decoder
+                        .decode_with_buffer_source_and_options(bytes, options)
+                        .ok()
+                });
+                let Some(text) = text else {
+                    self.close();
+                    let error = Error::new(
+                        ErrorCode::BadResponse,
+                        "the stream could not be decoded as UTF-8",
+                    );
+                    return Some(Err(self.facts(error)));
+                };
+                let events = self.parser.feed_text(&text);
                 self.queue.extend(events);
             }
         }

@@ -9,10 +9,10 @@ use std::rc::Rc;
 use futures_util::future::{ready, FutureExt, LocalBoxFuture};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::{AbortController, AbortSignal};
 
 use super::error::to_js_error;
+use super::functions::promise_of;
 use crate::client::stream::{Chunks, EventSource};
 use crate::protocol::error::{Error, ErrorCode};
 
@@ -41,24 +41,27 @@ impl StreamSource {
     pub fn pull(&mut self) -> Promise {
         let chunks = self.chunks.clone();
         let signal = self.cancel.as_ref().map(AbortController::signal);
-        future_to_promise(async move {
-            let Some(mut source) = chunks.borrow_mut().take() else {
-                return Ok(JsValue::UNDEFINED);
-            };
-            let item = source.next().await;
-            // Cancelled while opening or reading: the end, not an error.
-            if signal.as_ref().is_some_and(AbortSignal::aborted) {
-                return Ok(JsValue::UNDEFINED);
-            }
-            match item {
-                Some(Ok(chunk)) => {
-                    *chunks.borrow_mut() = Some(source);
-                    Ok(chunk)
+        promise_of(
+            async move {
+                let Some(mut source) = chunks.borrow_mut().take() else {
+                    return Ok(JsValue::UNDEFINED);
+                };
+                let item = source.next().await;
+                // Cancelled while opening or reading: the end, not an error.
+                if signal.as_ref().is_some_and(AbortSignal::aborted) {
+                    return Ok(JsValue::UNDEFINED);
                 }
-                Some(Err(error)) => Err(to_js_error(&error)),
-                None => Ok(JsValue::UNDEFINED),
+                match item {
+                    Some(Ok(chunk)) => {
+                        *chunks.borrow_mut() = Some(source);
+                        Ok(chunk)
+                    }
+                    Some(Err(error)) => Err(to_js_error(&error)),
+                    None => Ok(JsValue::UNDEFINED),
+                }
             }
-        })
+            .boxed_local(),
+        )
     }
 
     /// Cancels the call: its request is aborted and its connection closed.

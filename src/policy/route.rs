@@ -130,19 +130,23 @@ impl Router {
         excluded: &[usize],
         random: &mut dyn Random,
     ) -> usize {
-        let all: Vec<usize> = (0..self.endpoints.len())
-            .filter(|i| !excluded.contains(i))
-            .collect();
-        let untried: Vec<usize> = all
-            .iter()
-            .copied()
-            .filter(|i| self.available(*i, now_ms) && !tried.contains(i))
-            .collect();
+        // One loop filling the three lists (three `filter().collect()`s
+        // were three copies of the collecting code in the wasm).
+        let (mut all, mut available, mut untried) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..self.endpoints.len() {
+            if excluded.contains(&i) {
+                continue;
+            }
+            all.push(i);
+            if self.available(i, now_ms) {
+                available.push(i);
+                if !tried.contains(&i) {
+                    untried.push(i);
+                }
+            }
+        }
         let candidates = if untried.is_empty() {
-            all.iter()
-                .copied()
-                .filter(|i| self.available(*i, now_ms))
-                .collect()
+            available
         } else {
             untried
         };

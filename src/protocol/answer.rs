@@ -171,15 +171,21 @@ fn zero_shot_lists<D: Document>(doc: &D) -> Option<Vec<Vec<Scored<D>>>> {
         return labels_and_scores(doc).map(|list| vec![list]);
     };
     let old = !items.is_empty() && items.iter().all(|i| i.member("labels").is_some());
+    // Loops rather than `collect::<Option<_>>()`: each such chain is its
+    // own copy of the iterator code in the wasm.
+    let mut lists = Vec::with_capacity(items.len());
     if old {
-        items.iter().map(labels_and_scores).collect()
+        for item in &items {
+            lists.push(labels_and_scores(item)?);
+        }
     } else {
-        items
-            .iter()
-            .map(scored)
-            .collect::<Option<_>>()
-            .map(|flat| vec![flat])
+        let mut flat = Vec::with_capacity(items.len());
+        for item in &items {
+            flat.push(scored(item)?);
+        }
+        lists.push(flat);
     }
+    Some(lists)
 }
 
 /// A zero-shot answer: one list per input, in the answer's order, from the

@@ -86,14 +86,19 @@ pub fn read_mappings<D: Document>(doc: &D) -> Vec<Mapping> {
             task: text("task").unwrap_or_default(),
         })
     };
+    // Loops rather than `filter_map().collect()`: each chain is its own
+    // copy of the iterator code in the wasm.
+    let mut mappings = Vec::new();
     if let Some(list) = mapping.elements() {
-        return list.iter().filter_map(|item| entry(None, item)).collect();
+        for item in &list {
+            mappings.extend(entry(None, item));
+        }
+    } else {
+        for (name, value) in mapping.entries() {
+            mappings.extend(entry(Some(name), &value));
+        }
     }
-    mapping
-        .entries()
-        .into_iter()
-        .filter_map(|(name, value)| entry(Some(name), &value))
-        .collect()
+    mappings
 }
 
 /// The Hub's name of a task, as its mappings name it.

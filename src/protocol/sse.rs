@@ -1,10 +1,18 @@
 //! An incremental server-sent-events parser, and what each event of an
 //! inference stream means.
 //!
-//! Bytes may be split anywhere (inside a line, between `\r` and `\n`, inside a
-//! multi-byte character): complete lines are decoded, the rest waits for the
-//! next chunk. Lines end with `\n`, `\r\n` or `\r`; `data:` takes an optional
-//! single space; several `data:` lines join with `\n`; `:` lines are comments.
+//! Text may be split anywhere (inside a line, between `\r` and `\n`): complete
+//! lines are read, the rest waits for the next chunk. Lines end with `\n`,
+//! `\r\n` or `\r`; `data:` takes an optional single space; several `data:`
+//! lines join with `\n`; `:` lines are comments.
+//!
+//! Decoding is the caller's, as the WHATWG EventSource decodes before it
+//! parses: the browser client feeds the text of the platform's
+//! `TextDecoder` (UTF-8, lossy, the leading byte-order mark dropped, a
+//! character split between chunks kept for the next), which keeps the
+//! standard library's lossy UTF-8 decoder (1 KB of the wasm) out of the
+//! client; the proxy feeds bytes through [`SseParser::feed`], which decodes
+//! them the same way with `core::str::from_utf8`'s errors.
 //!
 //! Written here rather than taken from a crate: the SSE crates on crates.io
 //! (eventsource-stream and its kin) parse with `nom` over a `Stream` of
@@ -27,12 +35,16 @@ pub struct SseEvent {
 /// Parser state between chunks.
 #[derive(Debug, Default)]
 pub struct SseParser {
-    line: Vec<u8>,
+    line: String,
     after_cr: bool,
-    started: bool,
     data: String,
     has_data: bool,
     event: Option<String>,
+    /// [`SseParser::feed`]'s state: whether bytes came yet (a leading
+    /// byte-order mark is dropped), and the first bytes of a character
+    /// split between chunks.
+    bytes_started: bool,
+    partial: Vec<u8>,
 }
 
 impl SseParser {
@@ -41,19 +53,66 @@ impl SseParser {
         SseParser::default()
     }
 
-    /// Feeds the next bytes; returns the events they complete.
-    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+    /// Feeds the next text, already decoded; returns the events it completes.
+    pub fn feed_text(&mut self, text: &str) -> Vec<SseEvent> {
         let mut events = Vec::new();
-        for &b in bytes {
-            match b {
-                b'\n' if self.after_cr => self.after_cr = false,
-                b'\n' | b'\r' => {
-                    self.after_cr = b == b'\r';
+        // By character rather than by slices of `text`: slicing a `str`
+        // links its boundary check's panic, with `char`'s `Debug`.
+        for c in text.chars() {
+            match c {
+                '\n' if self.after_cr => self.after_cr = false,
+                '\n' | '\r' => {
+                    self.after_cr = c == '\r';
                     self.end_line(&mut events);
                 }
                 _ => {
                     self.after_cr = false;
-                    self.line.push(b);
+                    self.line.push(c);
+                }
+            }
+        }
+        events
+    }
+
+    /// Feeds the next bytes of a UTF-8 stream; returns the events they
+    /// complete. They are decoded as the platform's `TextDecoder` does: a
+    /// leading byte-order mark dropped, each invalid sequence read as
+    /// U+FFFD (as `String::from_utf8_lossy` does), a character split
+    /// between chunks joined.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        let mut joined = core::mem::take(&mut self.partial);
+        joined.extend_from_slice(bytes);
+        let mut rest = joined.as_slice();
+        if !self.bytes_started {
+            if rest.len() < 3 && b"\xEF\xBB\xBF".starts_with(rest) {
+                // Too few bytes yet to tell a byte-order mark.
+                self.partial = joined;
+                return Vec::new();
+            }
+            self.bytes_started = true;
+            rest = rest.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(rest);
+        }
+        let mut events = Vec::new();
+        loop {
+            match core::str::from_utf8(rest) {
+                Ok(text) => {
+                    events.extend(self.feed_text(text));
+                    break;
+                }
+                Err(error) => {
+                    let (valid, after) = rest.split_at(error.valid_up_to());
+                    events.extend(self.feed_text(core::str::from_utf8(valid).unwrap_or_default()));
+                    match error.error_len() {
+                        Some(invalid) => {
+                            events.extend(self.feed_text("\u{FFFD}"));
+                            rest = &after[invalid..];
+                        }
+                        None => {
+                            // The start of a character the next chunk ends.
+                            self.partial = after.to_vec();
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -61,9 +120,15 @@ impl SseParser {
     }
 
     /// The end of the stream: a last event not closed by a blank line still
-    /// counts (some servers end without one).
+    /// counts (some servers end without one), and a character cut short by
+    /// the end is U+FFFD.
     pub fn finish(&mut self) -> Vec<SseEvent> {
         let mut events = Vec::new();
+        // A character cut short, or the start of a byte-order mark and no
+        // more: one U+FFFD, as a maximal invalid sequence.
+        if !core::mem::take(&mut self.partial).is_empty() {
+            self.line.push('\u{FFFD}');
+        }
         if !self.line.is_empty() {
             self.end_line(&mut events);
         }
@@ -72,31 +137,24 @@ impl SseParser {
     }
 
     fn end_line(&mut self, events: &mut Vec<SseEvent>) {
-        let mut line = core::mem::take(&mut self.line);
-        self.read_line(&mut line, events);
+        let line = core::mem::take(&mut self.line);
+        self.read_line(&line, events);
         // Emptied but kept: its capacity serves the next line.
-        line.clear();
         self.line = line;
+        self.line.clear();
     }
 
-    fn read_line(&mut self, line: &mut Vec<u8>, events: &mut Vec<SseEvent>) {
-        if !self.started {
-            self.started = true;
-            if line.starts_with(b"\xEF\xBB\xBF") {
-                line.drain(..3);
-            }
-        }
+    fn read_line(&mut self, line: &str, events: &mut Vec<SseEvent>) {
         if line.is_empty() {
             self.dispatch(events);
             return;
         }
-        if line[0] == b':' {
+        if line.starts_with(':') {
             return; // a comment (keep-alive)
         }
-        let text = String::from_utf8_lossy(line);
-        let (field, value) = match text.split_once(':') {
+        let (field, value) = match line.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (text.as_ref(), ""),
+            None => (line, ""),
         };
         match field {
             "data" => {
@@ -217,6 +275,66 @@ mod tests {
         );
         assert_eq!(data(&p.finish()), ["last"]);
         assert_eq!(p.finish(), vec![]);
+    }
+
+    /// The data of `bytes` fed in two chunks cut at `cut`, then finished.
+    fn fed_in_two(bytes: &[u8], cut: usize) -> Vec<SseEvent> {
+        let mut p = SseParser::new();
+        let mut events = p.feed(&bytes[..cut]);
+        events.extend(p.feed(&bytes[cut..]));
+        events.extend(p.finish());
+        events
+    }
+
+    #[test]
+    fn bytes_are_decoded_as_from_utf8_lossy_wherever_cut() {
+        // Invalid sequences of every kind: a lone continuation, a lead
+        // without its continuations, an overlong form, a surrogate, a code
+        // point past U+10FFFF, and a character cut short by the end.
+        let line: &[u8] =
+            b"a\x80b\xE2\x82c\xC0\xAFd\xED\xA0\x80e\xF4\x90\x80\x80f\xF0\x9F\x98\x80g";
+        let mut bytes = b"data: ".to_vec();
+        bytes.extend_from_slice(line);
+        bytes.extend_from_slice(b"\n\ndata: \xF0\x9F\x98");
+        let expected = [
+            String::from_utf8_lossy(line).into_owned(),
+            "\u{FFFD}".to_owned(),
+        ];
+        for cut in 0..=bytes.len() {
+            assert_eq!(data(&fed_in_two(&bytes, cut)), expected, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn one_leading_byte_order_mark_is_dropped_wherever_cut() {
+        let bytes = b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\ndata: y\n\n";
+        for cut in 0..=bytes.len() {
+            // The second mark is text: its line's field is not `data`.
+            assert_eq!(data(&fed_in_two(bytes, cut)), ["y"], "cut at {cut}");
+        }
+        // A mark's first bytes and nothing else: one U+FFFD, an unknown field.
+        let mut p = SseParser::new();
+        assert_eq!(p.feed(b"\xEF\xBB"), vec![]);
+        assert_eq!(p.finish(), vec![]);
+        // Text is taken as decoded: a mark in it is a character.
+        let mut p = SseParser::new();
+        assert_eq!(data(&p.feed_text("\u{FEFF}data: x\n\ndata: y\n\n")), ["y"]);
+    }
+
+    #[test]
+    fn text_split_anywhere_gives_the_events_of_its_bytes() {
+        let text = "data: caf\u{e9}\r\n\r\n: c\revent: e\rdata:\u{1F600}\n\ndata: [DONE]\r\n\r\n";
+        let whole = fed_in_two(text.as_bytes(), 0);
+        assert_eq!(data(&whole), ["caf\u{e9}", "\u{1F600}", "[DONE]"]);
+        assert_eq!(whole[1].event.as_deref(), Some("e"));
+        for (cut, _) in text.char_indices() {
+            let mut p = SseParser::new();
+            let (head, tail) = text.split_at(cut);
+            let mut events = p.feed_text(head);
+            events.extend(p.feed_text(tail));
+            events.extend(p.finish());
+            assert_eq!(events, whole, "cut at {cut}");
+        }
     }
 
     #[test]

@@ -25,23 +25,22 @@ pub(crate) fn replaced(text: &str, needle: &str, with: &str) -> String {
     if needle.is_empty() {
         return text.to_owned();
     }
-    let (bytes, needle) = (text.as_bytes(), needle.as_bytes());
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at..].starts_with(needle) {
-            out.extend_from_slice(with.as_bytes());
-            at += needle.len();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if rest.as_bytes().starts_with(needle.as_bytes()) {
+            out.push_str(with);
+            // A whole `&str` matched: the rest starts on a character.
+            rest = rest.get(needle.len()..).unwrap_or_default();
         } else {
-            out.push(bytes[at]);
-            at += 1;
+            // Character by character, with no slicing of `text` whose
+            // boundary check would link a panic message.
+            let mut chars = rest.chars();
+            out.extend(chars.next());
+            rest = chars.as_str();
         }
     }
-    // Whole UTF-8 sequences were replaced by a whole string, so `out` is
-    // UTF-8 and the lossy reading replaces nothing. It is the reading the
-    // wasm has already; `String::from_utf8`'s was 0.5 KB more, and slicing
-    // `text` would bring a boundary check's panic message.
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// `parts` joined by `separator`, as `[&str]::join` writes them.
