@@ -20,7 +20,10 @@
 // glue's import object, an export the glue reaches otherwise than as
 // `wasm.<name>`, no import from the glue at all, or a hashed name left in
 // the glue stops the build. (`memory` keeps its name: callers of
-// `initSync` may read the instance's memory.)
+// `initSync` may read the instance's memory.) The imports' module,
+// `./hf_inference_wasm_bg.js`, written once per import in the wasm, is named
+// `a` as well (105 bytes of the gzipped client); the glue's one key for it
+// must be found exactly once.
 import { readFileSync, writeFileSync } from "node:fs";
 import binaryen from "binaryen";
 

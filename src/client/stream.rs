@@ -18,7 +18,7 @@ use web_sys::{ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder};
 
 use super::call::Secrets;
 use super::json;
-use super::transport::{BodyGuard, ABORTED_MESSAGE};
+use super::transport::{when_settled, BodyGuard, ABORTED_MESSAGE};
 use crate::protocol::completion::{CompletionStream, TgiChunk};
 use crate::protocol::document::Document;
 use crate::protocol::error::{embedded, Error, ErrorCode};
@@ -101,10 +101,7 @@ impl EventSource {
         if let Some(reader) = self.reader.take() {
             // The cancellation's promise rejects once the request is
             // aborted: awaited here, so that no rejection goes unhandled.
-            let cancelled = JsFuture::from(reader.cancel());
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = cancelled.await;
-            });
+            when_settled(JsFuture::from(reader.cancel()), drop);
         }
         self.guard = None;
     }

@@ -415,7 +415,10 @@ fn inputs_of(inputs: &Inputs) -> JsValue {
 
 /// Strings as a JS array.
 fn strings(texts: &[String]) -> JsValue {
-    let list: js_sys::Array = texts.iter().map(|t| JsValue::from_str(t)).collect();
+    let list = js_sys::Array::new();
+    for text in texts {
+        list.push(&JsValue::from_str(text));
+    }
     list.into()
 }
 
@@ -688,22 +691,19 @@ impl Inner {
             .map_err(|e| answered.error(e))?;
         // Fresh `{label, score}` objects (the labels are the answer's
         // strings), sorted: each caller's own.
-        Ok(lists
-            .iter()
-            .map(|list| {
-                let items: js_sys::Array = list
-                    .iter()
-                    .map(|item| {
-                        let out = Members::new();
-                        out.set("label", &item.label);
-                        out.number("score", item.score);
-                        out.into_value()
-                    })
-                    .collect();
-                sort_by_score(&items);
-                items.into()
-            })
-            .collect())
+        let mut sorted = Vec::with_capacity(lists.len());
+        for list in &lists {
+            let items = js_sys::Array::new();
+            for item in list {
+                let out = Members::new();
+                out.set("label", &item.label);
+                out.number("score", item.score);
+                items.push(&out.into_value());
+            }
+            sort_by_score(&items);
+            sorted.push(items.into());
+        }
+        Ok(sorted)
     }
 
     /// Image classification: raw bytes on the wire, or base64 in JSON when
@@ -855,10 +855,10 @@ impl Inner {
         let doc = document(&answered);
         // A provider's embeddings: `{data: [{embedding}]}`, read as number[][].
         let embeddings = doc.member("data").and_then(|d| d.elements()).map(|items| {
-            let list: js_sys::Array = items
-                .iter()
-                .map(|item| item.member("embedding").unwrap_or(JsValue::NULL))
-                .collect();
+            let list = js_sys::Array::new();
+            for item in &items {
+                list.push(&item.member("embedding").unwrap_or(JsValue::NULL));
+            }
             JsValue::from(list)
         });
         let result = read_answer(pipeline, embeddings.as_ref().unwrap_or(doc))

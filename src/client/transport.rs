@@ -129,16 +129,23 @@ impl Guard {
             Some(at) => match select(answer, Deadline::at(at)).await {
                 Either::Left((settled, _)) => settled,
                 Either::Right(((), pending)) => {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Ok(value) = pending.await {
-                            late(value);
-                        }
-                    });
+                    when_settled(pending, late);
                     return Err(self.timeout());
                 }
             },
         })
     }
+}
+
+/// Gives `then` the value of `pending` once it resolves (nothing if it
+/// rejects), awaited on its own task: the one spawned future type of the
+/// client (each type is its own copy of the executor's spawn in the wasm).
+pub(crate) fn when_settled(pending: JsFuture, then: fn(JsValue)) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(value) = pending.await {
+            then(value);
+        }
+    });
 }
 
 /// `message (cause)` of a JS error, e.g. `fetch failed (ECONNREFUSED)`.

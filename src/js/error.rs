@@ -36,18 +36,17 @@ fn details(error: &Error) -> Result<JsValue, ()> {
     details.number("attempts", f64::from(error.attempts()));
     details.some_number("retryAfterMs", safe_some(error.retry_after_ms())?);
     if !error.failures().is_empty() {
-        let failures: Array = error
-            .failures()
-            .iter()
-            .map(|f| {
-                let failure = Members::new();
-                failure.text("provider", &f.provider);
-                failure.some_number("status", f.status.map(f64::from));
-                failure.text("code", f.code.as_str());
-                failure.text("message", &f.message);
-                failure.into_value()
-            })
-            .collect();
+        // Pushed in a loop: each `collect::<Array>()` is its own copy of
+        // js-sys's `Extend` in the wasm.
+        let failures = Array::new();
+        for f in error.failures() {
+            let failure = Members::new();
+            failure.text("provider", &f.provider);
+            failure.some_number("status", f.status.map(f64::from));
+            failure.text("code", f.code.as_str());
+            failure.text("message", &f.message);
+            failures.push(&failure.into_value());
+        }
         details.set("failures", &failures);
     }
     Ok(details.into_value())

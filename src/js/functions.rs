@@ -91,7 +91,11 @@ fn chat_model(request: &JsValue) -> Option<String> {
 /// One list for one text, one list per text for several.
 fn lists(mut lists: Vec<JsValue>, many: bool) -> JsValue {
     if many {
-        lists.into_iter().collect::<Array>().into()
+        let array = Array::new();
+        for list in &lists {
+            array.push(list);
+        }
+        array.into()
     } else {
         lists.pop().unwrap_or_else(|| Array::new().into())
     }
