@@ -31,7 +31,10 @@ pub(crate) struct Route {
 impl Route {
     /// A route over `targets` (at least one).
     pub fn new(targets: Vec<EndpointTarget>) -> Route {
-        let weights: Vec<f64> = targets.iter().map(|t| t.weight).collect();
+        let mut weights = Vec::with_capacity(targets.len());
+        for target in &targets {
+            weights.push(target.weight);
+        }
         Route {
             router: RefCell::new(Router::new(&weights, BreakerConfig::default())),
             targets,

@@ -91,7 +91,9 @@ fn fire() {
         let mut next: Option<u64> = None;
         for (_, (at, waker)) in d.waiting.iter_mut() {
             if *at <= now {
-                wakers.extend(waker.take());
+                if let Some(waker) = waker.take() {
+                    wakers.push(waker);
+                }
             } else {
                 next = Some(next.map_or(*at, |n| n.min(*at)));
             }

@@ -168,8 +168,14 @@ impl ClientBuilder {
     }
 
     /// Several task endpoints, chosen by weight among the healthy ones.
-    pub fn endpoints(mut self, endpoints: impl IntoIterator<Item = Endpoint>) -> ClientBuilder {
-        self.endpoints = Some(endpoints.into_iter().collect());
+    pub fn endpoints(self, endpoints: impl IntoIterator<Item = Endpoint>) -> ClientBuilder {
+        self.endpoint_list(endpoints.into_iter().collect())
+    }
+
+    /// [`ClientBuilder::endpoints`] from a list: the JS API's, which keeps
+    /// the generic collecting out of the wasm.
+    pub(crate) fn endpoint_list(mut self, endpoints: Vec<Endpoint>) -> ClientBuilder {
+        self.endpoints = Some(endpoints);
         self.endpoint_is_list = true;
         self
     }
@@ -183,11 +189,14 @@ impl ClientBuilder {
     }
 
     /// Several chat endpoints.
-    pub fn chat_endpoints(
-        mut self,
-        endpoints: impl IntoIterator<Item = Endpoint>,
-    ) -> ClientBuilder {
-        self.chat_endpoints = Some(endpoints.into_iter().collect());
+    pub fn chat_endpoints(self, endpoints: impl IntoIterator<Item = Endpoint>) -> ClientBuilder {
+        self.chat_endpoint_list(endpoints.into_iter().collect())
+    }
+
+    /// [`ClientBuilder::chat_endpoints`] from a list (see
+    /// [`ClientBuilder::endpoint_list`]).
+    pub(crate) fn chat_endpoint_list(mut self, endpoints: Vec<Endpoint>) -> ClientBuilder {
+        self.chat_endpoints = Some(endpoints);
         self.chat_is_list = true;
         self
     }
@@ -333,9 +342,16 @@ impl ClientBuilder {
             batch.check()?;
         }
         let defaults = self.options.over(&Resolved::default());
-        let mut secrets: Vec<Token> = token.iter().cloned().collect();
-        for target in tasks.targets.iter().chain(&chat.targets) {
-            secrets.extend(target.token.clone());
+        let mut secrets: Vec<Token> = Vec::new();
+        if let Some(token) = &token {
+            secrets.push(token.clone());
+        }
+        for route in [&tasks, &chat] {
+            for target in &route.targets {
+                if let Some(token) = &target.token {
+                    secrets.push(token.clone());
+                }
+            }
         }
         call::add_header_credentials(&defaults.headers, &mut secrets);
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;

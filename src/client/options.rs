@@ -315,8 +315,14 @@ impl CallOptions {
 
     /// Providers tried in order: a retryable failure or a 402 from one sends
     /// the next attempt to the next, under the same retry budget.
-    pub fn providers(mut self, names: impl IntoIterator<Item = String>) -> CallOptions {
-        self.provider = Some(names.into_iter().collect());
+    pub fn providers(self, names: impl IntoIterator<Item = String>) -> CallOptions {
+        self.provider_list(names.into_iter().collect())
+    }
+
+    /// [`CallOptions::providers`] from a list: the JS API's, which keeps the
+    /// generic collecting out of the wasm.
+    pub(crate) fn provider_list(mut self, names: Vec<String>) -> CallOptions {
+        self.provider = Some(names);
         self
     }
 
@@ -359,7 +365,9 @@ impl CallOptions {
     /// These options over the client's `defaults`, resolved for a call.
     pub(crate) fn over(&self, defaults: &Resolved) -> Resolved {
         let mut resolved = defaults.clone();
-        resolved.signals.extend(self.signals.iter().cloned());
+        for signal in &self.signals {
+            resolved.signals.push(signal.clone());
+        }
         if self.timeout_ms.is_some() {
             resolved.timeout_ms = self.timeout_ms;
         }

@@ -135,19 +135,17 @@ impl Inner {
         }
         let own = if chat { &self.chat } else { &self.tasks };
         let own = &own.targets[0];
-        let targets = providers
-            .iter()
-            .map(|provider| {
-                let mut target = EndpointTarget::default_at(&own.url);
-                if chat || *provider == HF_INFERENCE {
-                    target.token = own.token.clone();
-                } else {
-                    target.url = format!("{}/{provider}", self.router_url);
-                }
-                target.name = (*provider).to_owned();
-                target
-            })
-            .collect();
+        let mut targets = Vec::with_capacity(providers.len());
+        for provider in providers {
+            let mut target = EndpointTarget::default_at(&own.url);
+            if chat || *provider == HF_INFERENCE {
+                target.token = own.token.clone();
+            } else {
+                target.url = format!("{}/{provider}", self.router_url);
+            }
+            target.name = (*provider).to_owned();
+            targets.push(target);
+        }
         let route = Rc::new(Route::ordered(targets));
         insert_bounded(&self.provider_routes, key, route.clone());
         route

@@ -623,7 +623,11 @@ impl Inner {
             .await?;
         let lists = answer::text_classification(document(&answered), count)
             .map_err(|e| answered.error(e))?;
-        Ok(lists.iter().map(|list| own(&answered, list)).collect())
+        let mut owned = Vec::with_capacity(lists.len());
+        for list in &lists {
+            owned.push(own(&answered, list));
+        }
+        Ok(owned)
     }
 
     async fn batched(
@@ -666,7 +670,11 @@ impl Inner {
         let lists = answer::text_classification(document(&answered), count.get())
             .map_err(|e| answered.error(e))?;
         // Each caller of a batch reads its own list of the answer: no copy.
-        Ok(lists.get(index).cloned().into_iter().collect())
+        let mut own = Vec::with_capacity(1);
+        if let Some(list) = lists.get(index) {
+            own.push(list.clone());
+        }
+        Ok(own)
     }
 
     /// Zero-shot classification: one list per text, sorted by score.

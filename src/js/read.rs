@@ -286,7 +286,7 @@ impl CallFields {
                     "must be a provider name or an array of them",
                 )?,
             };
-            options = options.providers(names);
+            options = options.provider_list(names);
         }
         if !absent(&self.headers) {
             if !is_plain_object(&self.headers) {
@@ -338,14 +338,14 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
     let mut builder: ClientBuilder = InferenceClient::builder();
     if let Some((list, is_list)) = endpoints(&options.endpoint, "endpoint")? {
         builder = if is_list {
-            builder.endpoints(list)
+            builder.endpoint_list(list)
         } else {
             builder.endpoint(list[0].url.clone())
         };
     }
     if let Some((list, is_list)) = endpoints(&options.chat_endpoint, "chatEndpoint")? {
         builder = if is_list {
-            builder.chat_endpoints(list)
+            builder.chat_endpoint_list(list)
         } else {
             builder.chat_endpoint(list[0].url.clone())
         };

@@ -60,16 +60,17 @@ impl Router {
     /// A router over endpoints of these weights (non-positive or non-finite
     /// weights count as 1).
     pub fn new(weights: &[f64], config: BreakerConfig) -> Router {
+        let mut endpoints = Vec::with_capacity(weights.len());
+        for &w in weights {
+            endpoints.push(EndpointHealth {
+                weight: if w.is_finite() && w > 0.0 { w } else { 1.0 },
+                consecutive_failures: 0,
+                breaker: Breaker::Closed,
+            });
+        }
         Router {
             config,
-            endpoints: weights
-                .iter()
-                .map(|w| EndpointHealth {
-                    weight: if w.is_finite() && *w > 0.0 { *w } else { 1.0 },
-                    consecutive_failures: 0,
-                    breaker: Breaker::Closed,
-                })
-                .collect(),
+            endpoints,
             ordered: false,
         }
     }
@@ -164,7 +165,10 @@ impl Router {
     }
 
     fn weighted(&self, candidates: &[usize], random: &mut dyn Random) -> usize {
-        let total: f64 = candidates.iter().map(|i| self.endpoints[*i].weight).sum();
+        let mut total = 0.0;
+        for &i in candidates {
+            total += self.endpoints[i].weight;
+        }
         let mut point = random.next_f64() * total;
         for &i in candidates {
             point -= self.endpoints[i].weight;

@@ -52,7 +52,11 @@ pub fn validate_model_id_named(model: &str, argument: &str) -> Result<(), Error>
                 format!("U+{:04X}", u32::from(bad))
             } else {
                 // By hand: `char`'s `Display` would be one more formatter.
-                ['\'', bad, '\''].iter().collect()
+                let mut quoted = String::with_capacity(6);
+                quoted.push('\'');
+                quoted.push(bad);
+                quoted.push('\'');
+                quoted
             };
             return refuse(&format!(
                 "contains {shown}; only letters, digits, '-', '_', '.' and one '/' are allowed"

@@ -91,11 +91,15 @@ pub fn read_mappings<D: Document>(doc: &D) -> Vec<Mapping> {
     let mut mappings = Vec::new();
     if let Some(list) = mapping.elements() {
         for item in &list {
-            mappings.extend(entry(None, item));
+            if let Some(found) = entry(None, item) {
+                mappings.push(found);
+            }
         }
     } else {
         for (name, value) in mapping.entries() {
-            mappings.extend(entry(Some(name), &value));
+            if let Some(found) = entry(Some(name), &value) {
+                mappings.push(found);
+            }
         }
     }
     mappings

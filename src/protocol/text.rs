@@ -36,7 +36,9 @@ pub(crate) fn replaced(text: &str, needle: &str, with: &str) -> String {
             // Character by character, with no slicing of `text` whose
             // boundary check would link a panic message.
             let mut chars = rest.chars();
-            out.extend(chars.next());
+            if let Some(c) = chars.next() {
+                out.push(c);
+            }
             rest = chars.as_str();
         }
     }
