@@ -12,9 +12,30 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use js_sys::{Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder};
+use web_sys::ReadableStreamDefaultReader;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The platform's `TextDecoder` (UTF-8, not fatal: invalid bytes are
+    /// U+FFFD), bound here rather than through web-sys: its `decode` gives a
+    /// JS string, read by the string reading the wasm has anyway, where
+    /// web-sys's returns a `String` through one more copy of the glue's.
+    #[wasm_bindgen(js_name = TextDecoder)]
+    type Utf8Decoder;
+
+    #[wasm_bindgen(constructor, js_class = TextDecoder, catch)]
+    fn new() -> Result<Utf8Decoder, JsValue>;
+
+    // Neither throws: a `Uint8Array` is always a valid input.
+    #[wasm_bindgen(method, js_class = TextDecoder, js_name = decode)]
+    fn decode_chunk(this: &Utf8Decoder, chunk: &Uint8Array, options: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(method, js_class = TextDecoder, js_name = decode)]
+    fn decode_end(this: &Utf8Decoder) -> JsValue;
+}
 
 use super::call::Secrets;
 use super::json;
@@ -31,7 +52,7 @@ pub(crate) struct EventSource {
     /// The platform's lossy UTF-8 decoder (see `protocol::sse`) and its
     /// `{stream: true}`; `None` if it could not be made (the glue itself
     /// needs a `TextDecoder`, so never where the client loads).
-    decoder: Option<(TextDecoder, TextDecodeOptions)>,
+    decoder: Option<(Utf8Decoder, JsValue)>,
     parser: SseParser,
     queue: VecDeque<SseEvent>,
     /// What every error inside the stream reports.
@@ -64,10 +85,10 @@ impl EventSource {
         EventSource {
             reader,
             guard: Some(guard),
-            decoder: TextDecoder::new().ok().map(|decoder| {
-                let options = TextDecodeOptions::new();
-                options.set_stream(true);
-                (decoder, options)
+            decoder: Utf8Decoder::new().ok().map(|decoder| {
+                let options = js_sys::Object::new();
+                let _ = Reflect::set(&options, &JsValue::from_str("stream"), &JsValue::TRUE);
+                (decoder, options.into())
             }),
             parser: SseParser::new(),
             queue: VecDeque::new(),
@@ -169,7 +190,11 @@ impl EventSource {
             if done {
                 // A character cut short by the end is U+FFFD; a last event
                 // without its blank line still counts.
-                if let Some(rest) = self.decoder.as_ref().and_then(|(d, _)| d.decode().ok()) {
+                if let Some(rest) = self
+                    .decoder
+                    .as_ref()
+                    .and_then(|(d, _)| d.decode_end().as_string())
+                {
                     let events = self.parser.feed_text(&rest);
                     self.queue.extend(events);
                 }
@@ -186,9 +211,7 @@ impl EventSource {
                 Reflect::get(&result, &JsValue::from_str("value")).unwrap_or(JsValue::UNDEFINED);
             if let Some(bytes) = chunk.dyn_ref::<Uint8Array>() {
                 let text = self.decoder.as_ref().and_then(|(decoder, options)| {
-                    decoder
-                        .decode_with_buffer_source_and_options(bytes, options)
-                        .ok()
+                    decoder.decode_chunk(bytes, options).as_string()
                 });
                 let Some(text) = text else {
                     self.close();

@@ -36,6 +36,17 @@ use crate::protocol::token::{redact_each, Token};
 extern "C" {
     #[wasm_bindgen(js_name = fetch, catch)]
     fn fetch_with_init(url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
+
+    /// An answer's `Headers`, bound here for a `get` giving the JS value (a
+    /// string or null), read by the string reading the wasm has anyway:
+    /// web-sys's gives an `Option<String>` through one more copy of the
+    /// glue's.
+    #[wasm_bindgen(js_name = Headers)]
+    type AnswerHeaders;
+
+    // It does not throw for the valid header names it is asked for.
+    #[wasm_bindgen(method, js_class = Headers, js_name = get)]
+    fn header_value(this: &AnswerHeaders, name: &str) -> JsValue;
 }
 
 /// The message of an abort by the caller's signal.
@@ -282,7 +293,11 @@ impl Incoming {
 
     /// A header of the answer.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.response.headers().get(name).ok().flatten()
+        self.response
+            .headers()
+            .unchecked_into::<AnswerHeaders>()
+            .header_value(name)
+            .as_string()
     }
 
     /// `x-request-id`.

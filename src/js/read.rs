@@ -440,8 +440,10 @@ pub(crate) fn prompt(value: &JsValue) -> Result<String, Error> {
 /// Binary input: a `Blob`, an `ArrayBuffer` or a `Uint8Array` (a Node
 /// `Buffer` is one); `None` for anything else.
 pub(crate) fn bytes(value: &JsValue) -> Option<Bytes> {
-    if let Some(blob) = value.dyn_ref::<Blob>() {
-        let own = blob.type_();
+    if value.is_instance_of::<Blob>() {
+        // Read as a member: the string reading every member takes, where
+        // `Blob::type_` would bring one more copy of the glue's.
+        let own = field(value, "type").as_string().unwrap_or_default();
         return Some(Bytes {
             value: value.clone(),
             blob_type: (!own.is_empty()).then_some(own),
