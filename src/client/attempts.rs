@@ -113,9 +113,8 @@ pub(crate) async fn sleep(ms: u64, signals: &[AbortSignal]) -> bool {
     if signals.iter().any(AbortSignal::aborted) {
         return false;
     }
-    if ms == 0 {
-        return true;
-    }
+    // Armed even at 0: the timer fires once the tasks queued now have run,
+    // which is what a batch's window of 0 is for (batch.rs).
     let timer = TimeoutFuture::new(ms.min(MAX_TIMER_MS) as u32);
     if signals.is_empty() {
         timer.await;

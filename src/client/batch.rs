@@ -5,10 +5,10 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use futures_channel::oneshot;
-use futures_util::future::{select, FutureExt, LocalBoxFuture, Shared};
-use gloo_timers::future::TimeoutFuture;
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use web_sys::AbortController;
 
+use super::attempts::sleep;
 use super::call::Answered;
 use crate::protocol::error::Error;
 
@@ -21,12 +21,22 @@ pub(crate) type BatchAnswer = Shared<LocalBoxFuture<'static, Result<Rc<Answered>
 pub(crate) type BatchCount = Rc<Cell<usize>>;
 
 /// An open batch: the texts gathered so far, the trigger that sends it
-/// before its window ends (when full), and its answer.
+/// before its window ends (when full, or dropped), and its answer. The
+/// trigger is an `AbortController` that the window's wait watches: the wait
+/// between attempts is the same, so the wasm holds one such wait.
 struct Batch {
     texts: Rc<RefCell<Vec<String>>>,
-    go: oneshot::Sender<()>,
+    go: Option<AbortController>,
     answer: BatchAnswer,
     count: BatchCount,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if let Some(go) = &self.go {
+            go.abort();
+        }
+    }
 }
 
 /// The open batches of one client, by model and parameters. A list
@@ -59,7 +69,8 @@ impl Batches {
         let mut open = self.open.borrow_mut();
         if position(&open, &key).is_none() {
             let texts = Rc::new(RefCell::new(Vec::new()));
-            let (go, ready) = oneshot::channel::<()>();
+            let go = AbortController::new().ok();
+            let ready: Vec<_> = go.iter().map(AbortController::signal).collect();
             let gathered = texts.clone();
             let batches = Rc::downgrade(self);
             let closing_key = key.clone();
@@ -67,7 +78,7 @@ impl Batches {
             let sent = count.clone();
             let answer = async move {
                 // The window ends, or the batch fills (or is dropped).
-                select(TimeoutFuture::new(window_ms), ready).await;
+                sleep(u64::from(window_ms), &ready).await;
                 if let Some(batches) = batches.upgrade() {
                     let mut open = batches.open.borrow_mut();
                     if let Some(at) = position(&open, &closing_key)
@@ -99,9 +110,9 @@ impl Batches {
         };
         let (answer, count) = (batch.answer.clone(), batch.count.clone());
         if index + 1 >= max_size {
-            // Full: it goes now, and the next text opens another batch.
-            let (_, batch) = open.swap_remove(at);
-            let _ = batch.go.send(());
+            // Full: it goes now (dropped, its trigger fires), and the next
+            // text opens another batch.
+            open.swap_remove(at);
         }
         (index, answer, count)
     }

@@ -17,7 +17,12 @@ impl Document for JsValue {
     }
 
     fn elements(&self) -> Option<Vec<JsValue>> {
-        self.dyn_ref::<Array>().map(Array::to_vec)
+        let array = self.dyn_ref::<Array>()?;
+        let mut elements = Vec::with_capacity(array.length() as usize);
+        for element in array.iter() {
+            elements.push(element);
+        }
+        Some(elements)
     }
 
     fn member(&self, key: &str) -> Option<JsValue> {

@@ -147,9 +147,11 @@ impl Bytes {
         })
     }
 
-    /// The first `upto` bytes (all with `None`), copied into Rust.
-    async fn read(&self, upto: Option<u32>, argument: &str) -> Result<Vec<u8>, Error> {
-        Ok(self.view(upto, argument).await?.to_vec())
+    /// The first bytes, to sniff their type.
+    async fn head(&self, argument: &str) -> Result<Vec<u8>, Error> {
+        Ok(head_of(
+            &self.view(Some(SNIFF_BYTES as u32), argument).await?,
+        ))
     }
 
     /// The bytes as standard base64 with padding (the JSON form that
@@ -165,7 +167,7 @@ impl Bytes {
         let content_type = match self.blob_type {
             Some(own) => Some(own),
             None => {
-                let head = self.read(Some(SNIFF_BYTES as u32), argument).await?;
+                let head = self.head(argument).await?;
                 let sniffed = sniff_image_type(&head).or_else(|| sniff_audio_type(&head));
                 sniffed.map(str::to_owned)
             }
@@ -253,9 +255,21 @@ fn image_answer(task: Task, answered: &Answered) -> Result<JsValue, Error> {
         .and_then(|b| b.as_text())
         .and_then(|text| bytes_of_base64(&text).ok())
         .ok_or_else(bad)?;
-    let head = bytes.subarray(0, SNIFF_BYTES as u32).to_vec();
+    let head = head_of(&bytes);
     let kind = sniff_image_type(&head).unwrap_or("image/jpeg");
     blob_of(&bytes, kind).map(JsValue::from).ok_or_else(bad)
+}
+
+/// The first bytes of `bytes`, to sniff their type: read one by one, as
+/// `Uint8Array::to_vec` checks its copy with an `assert_eq!` whose message
+/// brings `usize`'s `Debug` and `u32`'s `Display` into the wasm.
+fn head_of(bytes: &Uint8Array) -> Vec<u8> {
+    let n = bytes.length().min(SNIFF_BYTES as u32);
+    let mut head = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        head.push(bytes.get_index(i));
+    }
+    head
 }
 
 /// The route of the providers that serve text generation as chat.

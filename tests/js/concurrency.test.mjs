@@ -173,6 +173,16 @@ test("a batch waits its window for company, then goes; a failed batch fails each
   for (const err of errors) assert.deepEqual([err.code, err.message, err.status], ["UPSTREAM_ERROR", "boom", 500]);
 });
 
+test("a window of 0 still gathers the calls made in the same tick", async () => {
+  // The window's timer is armed even at 0: it fires once the calls queued
+  // now have joined (a wait of 0 that returned at once sent each alone).
+  const batched = client({ batch: { windowMs: 0, maxSize: 100 } });
+  const lists = await Promise.all(["one", "two", "three"].map((t) => batched.textClassification(SST2, t)));
+  assert.equal(up.requests.length, 1);
+  assert.deepEqual(up.requests[0].json, { inputs: ["one", "two", "three"] });
+  assert.deepEqual(lists.map((l) => l.length), [2, 2, 2]);
+});
+
 test("bad batch settings are refused by name", () => {
   assert.throws(() => client({ batch: { maxSize: 0 } }), (e) => e.code === "INVALID_INPUT" && e.message === "batch.maxSize: must be a whole number from 1 to 256");
   assert.throws(() => client({ batch: "fast" }), (e) => e.message === "batch: must be an object");
