@@ -110,7 +110,21 @@ fn fire() {
 }
 
 thread_local! {
-    static PER_REQUEST_TIMERS: bool = in_workers();
+    // Whether timers are per request, once known: a `const` cell read by
+    // hand rather than a lazy thread-local (one copy fewer of the standard
+    // library's lazy initialisation in the wasm).
+    static PER_REQUEST_TIMERS: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether each deadline arms its own timer (in Cloudflare Workers).
+fn per_request_timers() -> bool {
+    PER_REQUEST_TIMERS.with(|known| {
+        known.get().unwrap_or_else(|| {
+            let per_request = in_workers();
+            known.set(Some(per_request));
+            per_request
+        })
+    })
 }
 
 /// Whether this runs in Cloudflare Workers (`navigator.userAgent`).
@@ -134,12 +148,10 @@ pub(crate) struct Deadline {
 impl Deadline {
     /// A deadline at `at`.
     pub fn at(at: u64) -> Deadline {
-        let own = PER_REQUEST_TIMERS
-            .with(|per_request| *per_request)
-            .then(|| {
-                let ms = at.saturating_sub(now_ms()).min(MAX_TIMER_MS) as u32;
-                gloo_timers::future::TimeoutFuture::new(ms)
-            });
+        let own = per_request_timers().then(|| {
+            let ms = at.saturating_sub(now_ms()).min(MAX_TIMER_MS) as u32;
+            gloo_timers::future::TimeoutFuture::new(ms)
+        });
         Deadline { at, key: None, own }
     }
 }

@@ -204,9 +204,15 @@ pub struct ProviderFailure {
 impl Error {
     /// An error with only a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error::with_message(code, message.into())
+    }
+
+    /// [`Error::new`] past its conversion: the one copy of the error's
+    /// construction, whatever type the message came as.
+    fn with_message(code: ErrorCode, message: String) -> Error {
         Error(Box::new(Details {
             code,
-            message: message.into(),
+            message,
             status: None,
             model: None,
             request_id: None,
