@@ -17,6 +17,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
+use super::call::Secrets;
+use super::json;
+use super::transport::{when_settled, BodyGuard, ABORTED_MESSAGE};
+use crate::protocol::completion::{CompletionStream, TgiChunk};
+use crate::protocol::document::Document;
+use crate::protocol::error::{embedded, Error, ErrorCode};
+use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
+
 #[wasm_bindgen]
 extern "C" {
     /// The platform's `TextDecoder` (UTF-8, not fatal: invalid bytes are
@@ -36,14 +44,6 @@ extern "C" {
     #[wasm_bindgen(method, js_class = TextDecoder, js_name = decode)]
     fn decode_end(this: &Utf8Decoder) -> JsValue;
 }
-
-use super::call::Secrets;
-use super::json;
-use super::transport::{when_settled, BodyGuard, ABORTED_MESSAGE};
-use crate::protocol::completion::{CompletionStream, TgiChunk};
-use crate::protocol::document::Document;
-use crate::protocol::error::{embedded, Error, ErrorCode};
-use crate::protocol::sse::{event_error, event_kind, EventKind, SseEvent, SseParser};
 
 /// The events of one streamed answer, read as they arrive.
 pub(crate) struct EventSource {

@@ -262,7 +262,7 @@ fn image_answer(task: Task, answered: &Answered) -> Result<JsValue, Error> {
 
 /// The first bytes of `bytes`, to sniff their type: read one by one, as
 /// `Uint8Array::to_vec` checks its copy with an `assert_eq!` whose message
-/// brings `usize`'s `Debug` and `u32`'s `Display` into the wasm.
+/// brings `usize`'s `Debug` into the wasm.
 fn head_of(bytes: &Uint8Array) -> Vec<u8> {
     let n = bytes.length().min(SNIFF_BYTES as u32);
     let mut head = Vec::with_capacity(n as usize);
