@@ -69,6 +69,9 @@ impl Batches {
         let mut open = self.open.borrow_mut();
         if position(&open, &key).is_none() {
             let texts = Rc::new(RefCell::new(Vec::new()));
+            // Every runtime the client loads in has `AbortController` (each
+            // attempt with a timeout uses one); without it, a full batch
+            // would wait out its window rather than go at once.
             let go = AbortController::new().ok();
             let ready: Vec<_> = go.iter().map(AbortController::signal).collect();
             let gathered = texts.clone();

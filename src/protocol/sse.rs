@@ -80,13 +80,21 @@ impl SseParser {
     /// U+FFFD (as `String::from_utf8_lossy` does), a character split
     /// between chunks joined.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
-        let mut joined = core::mem::take(&mut self.partial);
-        joined.extend_from_slice(bytes);
-        let mut rest = joined.as_slice();
+        // Joined to what the last chunk left only when it left something:
+        // most chunks are read where they are.
+        let joined;
+        let mut rest = if self.partial.is_empty() {
+            bytes
+        } else {
+            let mut carried = core::mem::take(&mut self.partial);
+            carried.extend_from_slice(bytes);
+            joined = carried;
+            joined.as_slice()
+        };
         if !self.bytes_started {
             if rest.len() < 3 && b"\xEF\xBB\xBF".starts_with(rest) {
                 // Too few bytes yet to tell a byte-order mark.
-                self.partial = joined;
+                self.partial = rest.to_vec();
                 return Vec::new();
             }
             self.bytes_started = true;
@@ -307,15 +315,37 @@ mod tests {
 
     #[test]
     fn one_leading_byte_order_mark_is_dropped_wherever_cut() {
+        let bytes = b"\xEF\xBB\xBFdata: x\n\ndata: y\n\n";
+        for cut in 0..=bytes.len() {
+            assert_eq!(data(&fed_in_two(bytes, cut)), ["x", "y"], "cut at {cut}");
+        }
+        let mut p = SseParser::new();
+        let mut events = Vec::new();
+        for byte in bytes {
+            events.extend(p.feed(std::slice::from_ref(byte)));
+        }
+        events.extend(p.finish());
+        assert_eq!(data(&events), ["x", "y"], "fed byte by byte");
         let bytes = b"\xEF\xBB\xBF\xEF\xBB\xBFdata: x\n\ndata: y\n\n";
         for cut in 0..=bytes.len() {
             // The second mark is text: its line's field is not `data`.
             assert_eq!(data(&fed_in_two(bytes, cut)), ["y"], "cut at {cut}");
         }
-        // A mark's first bytes and nothing else: one U+FFFD, an unknown field.
+        // A mark's first bytes, then no more: one U+FFFD, read as data here.
         let mut p = SseParser::new();
-        assert_eq!(p.feed(b"\xEF\xBB"), vec![]);
-        assert_eq!(p.finish(), vec![]);
+        assert_eq!(p.feed(b"data: \xEF\xBB"), vec![]);
+        assert_eq!(data(&p.finish()), ["\u{FFFD}"]);
+        // A mark's first bytes, then other bytes: one U+FFFD starting the
+        // line, whose field is then not `data`.
+        let mut p = SseParser::new();
+        assert_eq!(p.feed(b"\xEF"), vec![]);
+        assert_eq!(
+            p.feed(b"\xBBdata: z\n\ndata: w\n\n"),
+            vec![SseEvent {
+                event: None,
+                data: "w".into()
+            }]
+        );
         // Text is taken as decoded: a mark in it is a character.
         let mut p = SseParser::new();
         assert_eq!(data(&p.feed_text("\u{FEFF}data: x\n\ndata: y\n\n")), ["y"]);

@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
 
 import { packageSuite } from "../support/package-suite.mjs";
 
@@ -188,4 +189,35 @@ test("nothing is sent before the first next(), and bad requests reject it with n
 test("the router's model:provider suffix is sent as is", async () => {
   await client().chatCompletion({ model: `${LLAMA}:fireworks-ai`, messages: [{ role: "user", content: "hi" }] });
   assert.equal(up.requests[0].json.model, `${LLAMA}:fireworks-ai`);
+});
+
+test("a stream's bytes are decoded whole: a mark, characters and an invalid byte split between chunks", async () => {
+  // Written chunk by chunk, each after a pause, so that the client reads
+  // them apart: the byte-order mark and two characters cut in the middle,
+  // and a byte that is no UTF-8 at all.
+  const text = (s) => Buffer.from(s, "utf8");
+  const chunks = [
+    Buffer.from([0xef, 0xbb]),
+    Buffer.concat([Buffer.from([0xbf]), text('data: {"choices":[{"delta":{"content":"caf'), Buffer.from([0xc3])]),
+    Buffer.concat([Buffer.from([0xa9]), text(' \u{1F600}'.slice(0, 1)), Buffer.from([0xf0, 0x9f])]),
+    Buffer.concat([Buffer.from([0x98, 0x80]), text(' '), Buffer.from([0x80]), text('"}}]}\n\n')]),
+    text("data: [DONE]\n\n"),
+  ];
+  const server = createServer(async (req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    for (const chunk of chunks) {
+      res.write(chunk);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    res.end();
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const c = new hf.InferenceClient({ chatEndpoint: `http://127.0.0.1:${server.address().port}` });
+    const got = await collect(c.chatCompletionStream({ model: LLAMA, messages: MESSAGES }));
+    assert.deepEqual(got, [{ choices: [{ delta: { content: "caf\u00e9 \u{1F600} \uFFFD" } }] }]);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });
