@@ -25,7 +25,8 @@ pub(crate) type BatchCount = Rc<Cell<usize>>;
 /// trigger is an `AbortController` that the window's wait watches: the wait
 /// between attempts is the same, so the wasm holds one such wait.
 struct Batch {
-    texts: Rc<RefCell<Vec<String>>>,
+    /// Taken and put back (never borrowed across anything).
+    texts: Rc<Cell<Vec<String>>>,
     go: Option<AbortController>,
     answer: BatchAnswer,
     count: BatchCount,
@@ -67,8 +68,10 @@ impl Batches {
         send: impl FnOnce(Vec<String>) -> LocalBoxFuture<'static, Result<Rc<Answered>, Error>> + 'static,
     ) -> (usize, BatchAnswer, BatchCount) {
         let mut open = self.open.borrow_mut();
-        if position(&open, &key).is_none() {
-            let texts = Rc::new(RefCell::new(Vec::new()));
+        let at = if let Some(at) = position(&open, &key) {
+            at
+        } else {
+            let texts = Rc::new(Cell::new(Vec::new()));
             // Every runtime the client loads in has `AbortController` (each
             // attempt with a timeout uses one); without it, a full batch
             // would wait out its window rather than go at once.
@@ -102,15 +105,14 @@ impl Batches {
                 answer,
                 count,
             };
-            open.push((key.clone(), batch));
-        }
-        let at = position(&open, &key).expect("just inserted");
-        let batch = &open[at].1;
-        let index = {
-            let mut texts = batch.texts.borrow_mut();
-            texts.push(text);
-            texts.len() - 1
+            open.push((key, batch));
+            open.len() - 1
         };
+        let batch = &open[at].1;
+        let mut texts = batch.texts.take();
+        texts.push(text);
+        let index = texts.len() - 1;
+        batch.texts.set(texts);
         let (answer, count) = (batch.answer.clone(), batch.count.clone());
         if index + 1 >= max_size {
             // Full: it goes now (dropped, its trigger fires), and the next

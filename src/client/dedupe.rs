@@ -25,25 +25,30 @@ pub(crate) type SharedAnswer = Shared<Work>;
 /// The calls in flight of one client.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    /// Key → slot in `calls`.
-    keys: RefCell<Option<Map>>,
+    /// Key → slot in `calls` (made on first use; the two JS maps are kept
+    /// in cells taken and put back, which a `RefCell`'s borrows would only
+    /// add panics to).
+    keys: Cell<Option<Map>>,
     /// Callers hold a call alive; this only finds it.
     calls: RefCell<Slab<WeakShared<Work>>>,
-    ids: RefCell<Option<WeakMap>>,
+    ids: Cell<Option<WeakMap>>,
     next_id: Cell<u32>,
 }
 
 impl InFlight {
     /// A number for a JS object, the same for as long as the object lives.
     pub fn object_id(&self, object: &js_sys::Object) -> u32 {
-        let mut ids = self.ids.borrow_mut();
-        let ids = ids.get_or_insert_with(WeakMap::new);
-        if let Some(id) = ids.get(object).as_f64() {
-            return id as u32;
-        }
-        let id = self.next_id.get().wrapping_add(1);
-        self.next_id.set(id);
-        ids.set(object, &JsValue::from(id));
+        let ids = self.ids.take().unwrap_or_default();
+        let id = match ids.get(object).as_f64() {
+            Some(id) => id as u32,
+            None => {
+                let id = self.next_id.get().wrapping_add(1);
+                self.next_id.set(id);
+                ids.set(object, &JsValue::from(id));
+                id
+            }
+        };
+        self.ids.set(Some(ids));
         id
     }
 
@@ -51,7 +56,8 @@ impl InFlight {
     /// `start` makes. The entry goes when that call settles (a later
     /// identical call asks again) or when every caller drops it.
     pub fn share(self: &Rc<Self>, key: JsString, start: impl FnOnce() -> Work) -> SharedAnswer {
-        let map = self.keys.borrow_mut().get_or_insert_with(Map::new).clone();
+        let map = self.keys.take().unwrap_or_default();
+        self.keys.set(Some(map.clone()));
         if let Some(slot) = map.get(&key).as_f64() {
             if let Some(shared) = self
                 .calls
@@ -102,7 +108,8 @@ impl Drop for Forget {
                 calls.remove(self.slot);
             }
         }
-        let map = in_flight.keys.borrow().clone();
+        let map = in_flight.keys.take();
+        in_flight.keys.set(map.clone());
         if let Some(map) = map {
             if map.get(&self.key).as_f64() == Some(self.slot as f64) {
                 map.delete(&self.key);

@@ -3,7 +3,7 @@
 //! (pkg-template/inference_stream.js), which gives it `Symbol.asyncIterator`
 //! (wasm-bindgen cannot give a class one) and serialises `next()` calls.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use futures_util::future::{ready, FutureExt, LocalBoxFuture};
@@ -30,7 +30,9 @@ extern "C" {
 /// puts it back if the stream goes on and was not cancelled meanwhile.
 #[wasm_bindgen]
 pub struct StreamSource {
-    chunks: Rc<RefCell<Option<Chunks>>>,
+    // A `Cell` taken and put back, as a `RefCell`'s borrows would only add
+    // their panics: nothing holds the source across a borrow.
+    chunks: Rc<Cell<Option<Chunks>>>,
     cancel: Option<AbortController>,
 }
 
@@ -43,7 +45,7 @@ impl StreamSource {
         let signal = self.cancel.as_ref().map(AbortController::signal);
         promise_of(
             async move {
-                let Some(mut source) = chunks.borrow_mut().take() else {
+                let Some(mut source) = chunks.take() else {
                     return Ok(JsValue::UNDEFINED);
                 };
                 let item = source.next().await;
@@ -53,7 +55,7 @@ impl StreamSource {
                 }
                 match item {
                     Some(Ok(chunk)) => {
-                        *chunks.borrow_mut() = Some(source);
+                        chunks.set(Some(source));
                         Ok(chunk)
                     }
                     Some(Err(error)) => Err(to_js_error(&error)),
@@ -69,7 +71,7 @@ impl StreamSource {
         if let Some(cancel) = &self.cancel {
             cancel.abort();
         }
-        self.chunks.borrow_mut().take();
+        self.chunks.take();
     }
 }
 
@@ -88,7 +90,7 @@ pub(crate) fn stream_of(
         .boxed_local(),
     };
     let source = StreamSource {
-        chunks: Rc::new(RefCell::new(Some(Chunks::new(opened)))),
+        chunks: Rc::new(Cell::new(Some(Chunks::new(opened)))),
         cancel,
     };
     JsInferenceStream::new(source.into()).into()
