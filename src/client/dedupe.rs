@@ -25,30 +25,24 @@ pub(crate) type SharedAnswer = Shared<Work>;
 /// The calls in flight of one client.
 #[derive(Default)]
 pub(crate) struct InFlight {
-    /// Key → slot in `calls` (made on first use; the two JS maps are kept
-    /// in cells taken and put back, which a `RefCell`'s borrows would only
-    /// add panics to).
-    keys: Cell<Option<Map>>,
+    /// Key → slot in `calls`. (A JS object is used through `&self`: the two
+    /// maps need no cell.)
+    keys: Map,
     /// Callers hold a call alive; this only finds it.
     calls: RefCell<Slab<WeakShared<Work>>>,
-    ids: Cell<Option<WeakMap>>,
+    ids: WeakMap,
     next_id: Cell<u32>,
 }
 
 impl InFlight {
     /// A number for a JS object, the same for as long as the object lives.
     pub fn object_id(&self, object: &js_sys::Object) -> u32 {
-        let ids = self.ids.take().unwrap_or_default();
-        let id = match ids.get(object).as_f64() {
-            Some(id) => id as u32,
-            None => {
-                let id = self.next_id.get().wrapping_add(1);
-                self.next_id.set(id);
-                ids.set(object, &JsValue::from(id));
-                id
-            }
-        };
-        self.ids.set(Some(ids));
+        if let Some(id) = self.ids.get(object).as_f64() {
+            return id as u32;
+        }
+        let id = self.next_id.get().wrapping_add(1);
+        self.next_id.set(id);
+        self.ids.set(object, &JsValue::from(id));
         id
     }
 
@@ -56,9 +50,7 @@ impl InFlight {
     /// `start` makes. The entry goes when that call settles (a later
     /// identical call asks again) or when every caller drops it.
     pub fn share(self: &Rc<Self>, key: JsString, start: impl FnOnce() -> Work) -> SharedAnswer {
-        let map = self.keys.take().unwrap_or_default();
-        self.keys.set(Some(map.clone()));
-        if let Some(slot) = map.get(&key).as_f64() {
+        if let Some(slot) = self.keys.get(&key).as_f64() {
             if let Some(shared) = self
                 .calls
                 .borrow()
@@ -84,7 +76,7 @@ impl InFlight {
         .shared();
         if let Some(weak) = shared.downgrade() {
             self.calls.borrow_mut().insert(weak);
-            map.set(&key, &JsValue::from(slot as u32));
+            self.keys.set(&key, &JsValue::from(slot as u32));
         }
         shared
     }
@@ -108,12 +100,9 @@ impl Drop for Forget {
                 calls.remove(self.slot);
             }
         }
-        let map = in_flight.keys.take();
-        in_flight.keys.set(map.clone());
-        if let Some(map) = map {
-            if map.get(&self.key).as_f64() == Some(self.slot as f64) {
-                map.delete(&self.key);
-            }
+        let map = &in_flight.keys;
+        if map.get(&self.key).as_f64() == Some(self.slot as f64) {
+            map.delete(&self.key);
         }
     }
 }

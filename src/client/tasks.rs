@@ -684,11 +684,11 @@ impl Inner {
         let lists = answer::text_classification(document(&answered), count.get())
             .map_err(|e| answered.error(e))?;
         // Each caller of a batch reads its own list of the answer: no copy.
-        let mut own = Vec::with_capacity(1);
-        if let Some(list) = lists.get(index) {
-            own.push(list.clone());
+        let mut list = Vec::with_capacity(1);
+        if let Some(found) = lists.get(index) {
+            list.push(found.clone());
         }
-        Ok(own)
+        Ok(list)
     }
 
     /// Zero-shot classification: one list per text, sorted by score.
