@@ -2,7 +2,6 @@
 //! the server-sent-events parser, one event's JSON at a time. Dropping a
 //! stream cancels its request and closes the connection.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -54,7 +53,9 @@ pub(crate) struct EventSource {
     /// needs a `TextDecoder`, so never where the client loads).
     decoder: Option<(Utf8Decoder, JsValue)>,
     parser: SseParser,
-    queue: VecDeque<SseEvent>,
+    /// The events of the last chunk not yet handed out: refilled only when
+    /// empty, so a `Vec`'s iterator serves (a `VecDeque` was 1 KB of wasm).
+    queue: std::vec::IntoIter<SseEvent>,
     /// What every error inside the stream reports.
     status: u16,
     request_id: Option<String>,
@@ -91,7 +92,7 @@ impl EventSource {
                 (decoder, options.into())
             }),
             parser: SseParser::new(),
-            queue: VecDeque::new(),
+            queue: Vec::new().into_iter(),
             status,
             request_id,
             attempts,
@@ -118,7 +119,7 @@ impl EventSource {
 
     /// Ends the stream: cancels the body and aborts the request.
     fn close(&mut self) {
-        self.queue.clear();
+        self.queue = Vec::new().into_iter();
         if let Some(reader) = self.reader.take() {
             // The cancellation's promise rejects once the request is
             // aborted: awaited here, so that no rejection goes unhandled.
@@ -131,7 +132,7 @@ impl EventSource {
     /// error that ends the stream.
     pub async fn next(&mut self) -> Option<Result<JsValue, Error>> {
         loop {
-            if let Some(event) = self.queue.pop_front() {
+            if let Some(event) = self.queue.next() {
                 match event_kind(&event) {
                     EventKind::Skip => continue,
                     EventKind::Done => {
@@ -190,18 +191,18 @@ impl EventSource {
             if done {
                 // A character cut short by the end is U+FFFD; a last event
                 // without its blank line still counts.
-                if let Some(rest) = self
+                let mut events = match self
                     .decoder
                     .as_ref()
                     .and_then(|(d, _)| d.decode_end().as_string())
                 {
-                    let events = self.parser.feed_text(&rest);
-                    self.queue.extend(events);
-                }
-                let last = self.parser.finish();
+                    Some(rest) => self.parser.feed_text(&rest),
+                    None => Vec::new(),
+                };
+                events.append(&mut self.parser.finish());
                 self.reader = None;
-                self.queue.extend(last);
-                if self.queue.is_empty() {
+                self.queue = events.into_iter();
+                if self.queue.as_slice().is_empty() {
                     self.close();
                     return None;
                 }
@@ -221,8 +222,7 @@ impl EventSource {
                     );
                     return Some(Err(self.facts(error)));
                 };
-                let events = self.parser.feed_text(&text);
-                self.queue.extend(events);
+                self.queue = self.parser.feed_text(&text).into_iter();
             }
         }
     }
