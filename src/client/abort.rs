@@ -4,12 +4,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use futures_channel::oneshot;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, AbortSignal};
+
+use super::timer::Alarm;
 
 /// `abort` listeners on some signals, removed on drop.
 pub(crate) struct Listeners {
@@ -51,22 +53,18 @@ impl Drop for Listeners {
 
 /// Resolves when any of the signals aborts.
 pub(crate) struct AbortWait {
-    receiver: oneshot::Receiver<()>,
+    aborted: Rc<Alarm>,
     _listeners: Listeners,
 }
 
 impl AbortWait {
     /// Waits for any of `signals` (never resolves without any).
     pub fn new(signals: &[AbortSignal]) -> AbortWait {
-        let (sender, receiver) = oneshot::channel();
-        let mut sender = Some(sender);
-        let listeners = Listeners::new(signals, move || {
-            if let Some(sender) = sender.take() {
-                let _ = sender.send(());
-            }
-        });
+        let aborted = Rc::new(Alarm::default());
+        let rung = aborted.clone();
+        let listeners = Listeners::new(signals, move || rung.ring());
         AbortWait {
-            receiver,
+            aborted,
             _listeners: listeners,
         }
     }
@@ -75,11 +73,7 @@ impl AbortWait {
 impl Future for AbortWait {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match Pin::new(&mut self.receiver).poll(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(()),
-            // The sender lives as long as the listeners: not reached.
-            Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
-        }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.aborted.poll(cx)
     }
 }

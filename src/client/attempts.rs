@@ -7,12 +7,11 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use futures_util::future::{select, Either};
-use gloo_timers::future::TimeoutFuture;
 use web_sys::AbortSignal;
 
 use super::abort::AbortWait;
-use super::deadline::MAX_TIMER_MS;
 use super::options::{AttemptInfo, EndpointTarget, Observer};
+use super::timer::Sleep;
 use super::transport::{now_ms, ABORTED_MESSAGE};
 use crate::policy::call::{CallPolicy, Next, Outcome};
 use crate::policy::random::SplitMix64;
@@ -115,7 +114,7 @@ pub(crate) async fn sleep(ms: u64, signals: &[AbortSignal]) -> bool {
     }
     // Armed even at 0: the timer fires once the tasks queued now have run,
     // which is what a batch's window of 0 is for (batch.rs).
-    let timer = TimeoutFuture::new(ms.min(MAX_TIMER_MS) as u32);
+    let timer = Sleep::new(ms);
     if signals.is_empty() {
         timer.await;
         return true;

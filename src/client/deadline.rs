@@ -20,19 +20,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::timer::{clear_timeout, set_timeout, Sleep, MAX_TIMER_MS};
 use super::transport::now_ms;
-
-/// Longest wait `setTimeout` takes without firing at once.
-pub(crate) const MAX_TIMER_MS: u64 = 0x7FFF_FFFF;
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
-}
 
 /// The pending deadlines of this thread and the one timer they share.
 struct Deadlines {
@@ -142,16 +131,13 @@ pub(crate) struct Deadline {
     at: u64,
     key: Option<usize>,
     /// The deadline's own timer, where timers cannot be shared.
-    own: Option<gloo_timers::future::TimeoutFuture>,
+    own: Option<Sleep>,
 }
 
 impl Deadline {
     /// A deadline at `at`.
     pub fn at(at: u64) -> Deadline {
-        let own = per_request_timers().then(|| {
-            let ms = at.saturating_sub(now_ms()).min(MAX_TIMER_MS) as u32;
-            gloo_timers::future::TimeoutFuture::new(ms)
-        });
+        let own = per_request_timers().then(|| Sleep::new(at.saturating_sub(now_ms())));
         Deadline { at, key: None, own }
     }
 }

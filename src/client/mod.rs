@@ -31,6 +31,7 @@ mod providers;
 mod results;
 pub(crate) mod stream;
 pub(crate) mod tasks;
+pub(crate) mod timer;
 pub(crate) mod transport;
 
 use std::cell::RefCell;

@@ -18,7 +18,6 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
-use gloo_timers::callback::Timeout;
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -26,8 +25,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Blob, ReadableStream, RequestInit, Response};
 
 use super::abort::Listeners;
-use super::deadline::{Deadline, MAX_TIMER_MS};
+use super::deadline::Deadline;
 use super::json;
+use super::timer::Timeout;
 use crate::policy::retry::{compute_time_ms, retry_after_ms};
 use crate::protocol::error::{Error, ErrorAnswer, ErrorBody, ErrorCode};
 use crate::protocol::token::{redact_each, Token};
@@ -219,10 +219,13 @@ pub(crate) async fn send(outgoing: Outgoing<'_>) -> Result<Incoming, Error> {
     let timer = match (abort_timeout, &controller) {
         (Some(ms), Some(controller)) => {
             let (controller, timed_out) = (controller.clone(), timed_out.clone());
-            Some(Timeout::new(ms.min(MAX_TIMER_MS) as u32, move || {
-                timed_out.set(true);
-                controller.abort();
-            }))
+            Some(Timeout::new(
+                ms,
+                Closure::new(move || {
+                    timed_out.set(true);
+                    controller.abort();
+                }),
+            ))
         }
         _ => None,
     };
@@ -390,9 +393,8 @@ impl Incoming {
     /// it. The time limit covered the wait for the answer's headers and ends
     /// here.
     pub fn into_body(mut self) -> (Option<ReadableStream>, BodyGuard) {
-        if let Some(timer) = self.guard.timer.take() {
-            timer.cancel();
-        }
+        // Dropped, the timer is cleared.
+        self.guard.timer = None;
         self.guard.deadline_at = None;
         let body = self.response.body();
         (body, BodyGuard { guard: self.guard })

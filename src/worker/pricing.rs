@@ -12,7 +12,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
@@ -20,6 +19,7 @@ use super::forward::Forward;
 use super::handler::{state, Settings};
 use super::log::LogLine;
 use super::usage::prices::RouterPrices;
+use crate::client::timer::Sleep;
 use crate::client::transport::now_ms;
 use crate::policy::retry::RetryConfig;
 
@@ -37,7 +37,7 @@ const FETCH_TIMEOUT_MS: u64 = 5_000;
 const WAIT_MS: u64 = 6_000;
 
 /// How often a settlement waiting for another's fetch looks again.
-const POLL_MS: u32 = 20;
+const POLL_MS: u64 = 20;
 
 /// The isolate's table (and until when it is used), and until when a fetch
 /// under way is waited for.
@@ -70,7 +70,7 @@ pub(super) async fn router_prices(settings: Rc<Settings>) -> Rc<RouterPrices> {
         match pricing.fetching_until.get() {
             Some(until) if now < until => {
                 waited = true;
-                TimeoutFuture::new(POLL_MS).await;
+                Sleep::new(POLL_MS).await;
             }
             // Another's fetch outlasted the wait: priced at the estimate
             // (an empty table), not made to wait for a fetch of its own.

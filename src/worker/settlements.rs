@@ -10,18 +10,18 @@
 
 use std::cell::{Cell, RefCell};
 
-use gloo_timers::future::TimeoutFuture;
 use worker::Env;
 
 use super::meter::{call, Settlement};
 use super::outbox::{Outbox, State};
+use crate::client::timer::Sleep;
 use crate::client::transport::now_ms;
 
 /// How long a settlement waits for others to go with.
-const GATHER_MS: u32 = 5;
+const GATHER_MS: u64 = 5;
 
 /// How often a settlement that another request's call carries looks again.
-const POLL_MS: u32 = 5;
+const POLL_MS: u64 = 5;
 
 /// Calls a request makes for its own settlement before giving it up (its
 /// reservation then expires and is charged at its estimate).
@@ -47,12 +47,12 @@ pub(super) fn key() -> u64 {
 /// a call carrying it was answered, or this request gave up on it.
 pub(super) async fn send(env: &Env, object: &str, settlement: Settlement) {
     let ticket = OUTBOX.with(|o| o.borrow_mut().put(object, settlement));
-    TimeoutFuture::new(GATHER_MS).await;
+    Sleep::new(GATHER_MS).await;
     let mut tries = 0;
     loop {
         match OUTBOX.with(|o| o.borrow().state(ticket, now_ms())) {
             State::Gone => return,
-            State::Sending => TimeoutFuture::new(POLL_MS).await,
+            State::Sending => Sleep::new(POLL_MS).await,
             State::Waiting if tries == TRIES => {
                 OUTBOX.with(|o| o.borrow_mut().drop_ticket(ticket));
                 return;
