@@ -12,7 +12,24 @@ use std::rc::{Rc, Weak};
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared, WeakShared};
 use js_sys::{JsString, Map, WeakMap};
 use slab::Slab;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `Map` or a `WeakMap`, whose `get`, `set` and `delete` are the same
+    /// in JS: bound once for both (js-sys binds each class's own).
+    pub(crate) type Keyed;
+
+    #[wasm_bindgen(method)]
+    fn get(this: &Keyed, key: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(method)]
+    fn set(this: &Keyed, key: &JsValue, value: &JsValue);
+
+    #[wasm_bindgen(method)]
+    fn delete(this: &Keyed, key: &JsValue) -> bool;
+}
 
 use super::call::Answered;
 use crate::protocol::error::Error;
@@ -23,15 +40,26 @@ type Work = LocalBoxFuture<'static, Result<Rc<Answered>, Error>>;
 pub(crate) type SharedAnswer = Shared<Work>;
 
 /// The calls in flight of one client.
-#[derive(Default)]
 pub(crate) struct InFlight {
-    /// Key → slot in `calls`. (A JS object is used through `&self`: the two
-    /// maps need no cell.)
-    keys: Map,
+    /// Key → slot in `calls`, a `Map`. (A JS object is used through `&self`:
+    /// the two maps need no cell.)
+    keys: Keyed,
     /// Callers hold a call alive; this only finds it.
     calls: RefCell<Slab<WeakShared<Work>>>,
-    ids: WeakMap,
+    /// Object → its id, a `WeakMap`.
+    ids: Keyed,
     next_id: Cell<u32>,
+}
+
+impl Default for InFlight {
+    fn default() -> InFlight {
+        InFlight {
+            keys: Map::new().unchecked_into(),
+            calls: RefCell::default(),
+            ids: WeakMap::new().unchecked_into(),
+            next_id: Cell::new(0),
+        }
+    }
 }
 
 impl InFlight {

@@ -41,9 +41,8 @@ impl Document for JsValue {
         let pairs = js_sys::Object::entries(self.unchecked_ref());
         let mut entries = Vec::with_capacity(pairs.length() as usize);
         for pair in pairs.iter() {
-            let key = Reflect::get_u32(&pair, 0).ok().and_then(|k| k.as_string());
-            let value = Reflect::get_u32(&pair, 1).unwrap_or(JsValue::UNDEFINED);
-            entries.push((key.unwrap_or_default(), value));
+            let (key, value) = pair_of(&pair);
+            entries.push((key.as_string().unwrap_or_default(), value));
         }
         entries
     }
@@ -83,6 +82,13 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Option<JsValue> {
 
 /// `JSON.stringify(value)`; `None` when it cannot be written (a cycle, a
 /// BigInt, or nothing to write).
+/// The key and value of one of `Object.entries`' `[key, value]` pairs, read
+/// by `Array`'s indexing (the binding its `iter` uses: no second one).
+pub(crate) fn pair_of(entry: &JsValue) -> (JsValue, JsValue) {
+    let pair: &Array = entry.unchecked_ref();
+    (pair.get_unchecked(0), pair.get_unchecked(1))
+}
+
 pub(crate) fn stringify(value: &JsValue) -> Option<js_sys::JsString> {
     JSON::stringify(value).ok().filter(|s| s.is_string())
 }

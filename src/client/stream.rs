@@ -78,10 +78,10 @@ impl EventSource {
         model: String,
         secrets: Secrets,
     ) -> EventSource {
-        let reader = body.and_then(|b| {
+        // `getReader()` without a mode always gives a default reader.
+        let reader = body.map(|b| {
             b.get_reader()
-                .dyn_into::<ReadableStreamDefaultReader>()
-                .ok()
+                .unchecked_into::<ReadableStreamDefaultReader>()
         });
         EventSource {
             reader,

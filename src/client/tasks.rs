@@ -7,7 +7,7 @@ use std::future::{Future, IntoFuture};
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt, LocalBoxFuture};
-use js_sys::{JsString, Object, Reflect, Uint8Array};
+use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
 use serde::{Serialize, Serializer};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
@@ -66,8 +66,7 @@ impl Params {
     pub fn copy(&self) -> JsValue {
         let copy = Object::new();
         for entry in Object::entries(self.0.unchecked_ref()).iter() {
-            let key = Reflect::get_u32(&entry, 0).unwrap_or(JsValue::UNDEFINED);
-            let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+            let (key, value) = super::json::pair_of(&entry);
             let _ = Reflect::set(&copy, &key, &value);
         }
         copy.into()
@@ -142,7 +141,7 @@ impl Bytes {
             Uint8Array::new(&self.value)
         };
         Ok(match upto {
-            Some(n) => view.subarray(0, n.min(view.length())),
+            Some(n) => view.subarray(0, n.min(view.unchecked_ref::<Array>().length())),
             None => view,
         })
     }
@@ -262,12 +261,14 @@ fn image_answer(task: Task, answered: &Answered) -> Result<JsValue, Error> {
 
 /// The first bytes of `bytes`, to sniff their type: read one by one, as
 /// `Uint8Array::to_vec` checks its copy with an `assert_eq!` whose message
-/// brings `usize`'s `Debug` into the wasm.
+/// brings `usize`'s `Debug` into the wasm. Read through `Array`'s bindings
+/// (`length` and indexing are the same in JS): no second pair of them.
 fn head_of(bytes: &Uint8Array) -> Vec<u8> {
-    let n = bytes.length().min(SNIFF_BYTES as u32);
+    let view: &Array = bytes.unchecked_ref();
+    let n = view.length().min(SNIFF_BYTES as u32);
     let mut head = Vec::with_capacity(n as usize);
     for i in 0..n {
-        head.push(bytes.get_index(i));
+        head.push(view.get_unchecked(i).as_f64().unwrap_or_default() as u8);
     }
     head
 }

@@ -179,8 +179,13 @@ fn describe(error: &JsValue) -> String {
 /// A late answer nobody waits for any more: its body is cancelled, which
 /// frees its connection.
 fn discard_response(value: JsValue) {
-    if let Some(body) = value.dyn_ref::<Response>().and_then(Response::body) {
-        let _ = body.cancel();
+    // What `fetch` resolves with is a `Response`.
+    if let Some(body) = value.unchecked_ref::<Response>().body() {
+        // `cancel()` through the reader's binding, the one streams use (a
+        // stream and its reader cancel alike): no second binding.
+        let _ = body
+            .unchecked_ref::<web_sys::ReadableStreamDefaultReader>()
+            .cancel();
     }
 }
 

@@ -293,11 +293,8 @@ impl CallFields {
                 return Err(refuse(argument, "headers", "must be an object"));
             }
             for entry in Object::entries(self.headers.unchecked_ref()).iter() {
-                let name = Reflect::get_u32(&entry, 0)
-                    .ok()
-                    .and_then(|n| n.as_string())
-                    .unwrap_or_default();
-                let value = Reflect::get_u32(&entry, 1).unwrap_or(JsValue::UNDEFINED);
+                let (name, value) = crate::client::json::pair_of(&entry);
+                let name = name.as_string().unwrap_or_default();
                 let value = value.as_string().ok_or_else(|| {
                     Error::invalid_input(&format!("{argument}.headers.{name}"), "must be a string")
                 })?;
