@@ -88,7 +88,7 @@ pub(crate) type Secrets = Rc<[Token]>;
 pub(crate) fn add_header_credentials(headers: &[(String, String)], secrets: &mut Vec<Token>) {
     for (name, value) in headers {
         let secret = match name.as_str() {
-            "authorization" => value.split_once(' ').map_or(value.as_str(), |(_, s)| s),
+            "authorization" => text::split_once_at(value, b' ').map_or(value.as_str(), |(_, s)| s),
             "x-api-key" => value,
             _ => continue,
         };

@@ -189,7 +189,7 @@ impl Inner {
         let Some(wanted) = &options.provider else {
             return Ok(None);
         };
-        if model.contains(':') {
+        if crate::protocol::text::has_byte(model, b':') {
             return Ok(None);
         }
         let names: Vec<&str> = wanted.iter().map(String::as_str).collect();

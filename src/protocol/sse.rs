@@ -157,11 +157,13 @@ impl SseParser {
             self.dispatch(events);
             return;
         }
-        if line.starts_with(':') {
+        // `&str` patterns: their prefix checks are the byte comparison the
+        // wasm has anyway, where a `char` pattern's are their own code.
+        if line.starts_with(":") {
             return; // a comment (keep-alive)
         }
-        let (field, value) = match line.split_once(':') {
-            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+        let (field, value) = match super::text::split_once_at(line, b':') {
+            Some((field, value)) => (field, value.strip_prefix(" ").unwrap_or(value)),
             None => (line, ""),
         };
         match field {

@@ -7,7 +7,10 @@
 //! client for seven searches of a few bytes each in short texts (content
 //! types, an error message, the tokens to redact); the generic join, 0.5 KB.
 //! These do the same with core's byte-slice comparisons, which the wasm has
-//! anyway; each is tested against the `str` method it replaces.
+//! anyway; each is tested against the `str` method it replaces. So do the
+//! searches for one ASCII character: a `char` pattern brings core's
+//! `CharSearcher` and `memchr`, 1 KB of the wasm for the few `:`, `/` and
+//! `@` of model ids, URLs and SSE lines.
 
 /// Whether `needle` occurs in `haystack` (as `str::contains` with a `&str`).
 pub(crate) fn contains(haystack: &str, needle: &str) -> bool {
@@ -45,6 +48,20 @@ pub(crate) fn replaced(text: &str, needle: &str, with: &str) -> String {
     out
 }
 
+/// Whether the ASCII byte `byte` occurs in `text` (as `str::contains` with
+/// that `char`).
+pub(crate) fn has_byte(text: &str, byte: u8) -> bool {
+    text.bytes().any(|b| b == byte)
+}
+
+/// `text` split around the first ASCII byte `separator` (as `str::split_once`
+/// with that `char`).
+pub(crate) fn split_once_at(text: &str, separator: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == separator)?;
+    // An ASCII byte is a whole character: both ends are on boundaries.
+    Some((text.get(..at)?, text.get(at + 1..)?))
+}
+
 /// `parts` joined by `separator`, as `[&str]::join` writes them.
 pub(crate) fn joined(parts: &[&str], separator: &str) -> String {
     let mut text = String::new();
@@ -65,6 +82,14 @@ mod tests {
     fn joined_is_join() {
         for parts in [&[][..], &["a"], &["a", "", "b"], &["", ""]] {
             assert_eq!(joined(parts, ", "), parts.join(", "));
+        }
+    }
+
+    #[test]
+    fn byte_searches_are_str_char_searches() {
+        for text in ["", ":", "a:b", "a:b:c", "::", "é:é", "no colon", "ab:"] {
+            assert_eq!(split_once_at(text, b':'), text.split_once(':'), "{text:?}");
+            assert_eq!(has_byte(text, b':'), text.contains(':'), "{text:?}");
         }
     }
 
