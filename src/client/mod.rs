@@ -124,17 +124,19 @@ pub(crate) struct Inner {
 /// ```
 #[derive(Clone, Default)]
 pub struct ClientBuilder {
-    token: Option<String>,
-    endpoints: Option<Vec<Endpoint>>,
-    endpoint_is_list: bool,
-    chat_endpoints: Option<Vec<Endpoint>>,
-    chat_is_list: bool,
-    router_url: Option<String>,
-    hub_url: Option<String>,
-    bill_to: Option<String>,
-    options: CallOptions,
-    dedupe: Option<bool>,
-    batch: Option<BatchOptions>,
+    // Set in place by the JS API's reading of its options (`js/read.rs`):
+    // each by-value setter would move the whole builder.
+    pub(crate) token: Option<String>,
+    pub(crate) endpoints: Option<Vec<Endpoint>>,
+    pub(crate) endpoint_is_list: bool,
+    pub(crate) chat_endpoints: Option<Vec<Endpoint>>,
+    pub(crate) chat_is_list: bool,
+    pub(crate) router_url: Option<String>,
+    pub(crate) hub_url: Option<String>,
+    pub(crate) bill_to: Option<String>,
+    pub(crate) options: CallOptions,
+    pub(crate) dedupe: Option<bool>,
+    pub(crate) batch: Option<BatchOptions>,
 }
 
 impl core::fmt::Debug for ClientBuilder {

@@ -4,11 +4,14 @@
 //! must be a whole number from 1 to 100`); the client's builder checks the
 //! ranges the Rust API shares.
 
+use std::rc::Rc;
+
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortSignal, Blob};
 
 use crate::client::json::{safe_number, safe_some, Members};
+use crate::client::options::Retry;
 use crate::client::tasks::{Bytes, Params};
 use crate::client::{
     AttemptInfo, BatchOptions, CallOptions, ClientBuilder, Endpoint, InferenceClient, RetryOptions,
@@ -159,21 +162,19 @@ fn endpoints(value: &JsValue, argument: &str) -> Result<Option<(Vec<Endpoint>, b
         }
         let url = member_string(&item, &name, "url")?
             .ok_or_else(|| refuse(&name, "url", "is required"))?;
-        let mut endpoint = Endpoint::new(url).dedicated(field(&item, "dedicated").is_truthy());
+        // Set in place, as `read` does the call options.
+        let mut endpoint = Endpoint::new(url);
+        endpoint.dedicated = field(&item, "dedicated").is_truthy();
         let weight = field(&item, "weight");
         if !absent(&weight) {
             // Its range is the builder's to check.
             let weight = weight
                 .as_f64()
                 .ok_or_else(|| refuse(&name, "weight", "must be a positive number"))?;
-            endpoint = endpoint.weight(weight);
+            endpoint.weight = weight;
         }
-        if let Some(label) = member_string(&item, &name, "name")? {
-            endpoint = endpoint.name(label);
-        }
-        if let Some(token) = member_string(&item, &name, "token")? {
-            endpoint = endpoint.token(token);
-        }
+        endpoint.name = member_string(&item, &name, "name")?;
+        endpoint.token = member_string(&item, &name, "token")?;
         list.push(endpoint);
     }
     Ok(Some((list, true)))
@@ -244,13 +245,15 @@ impl CallFields {
     /// The call options these fields set, their types checked (their ranges
     /// are `CallOptions::check`'s); errors name `argument.field`.
     fn read(&self, argument: &str) -> Result<CallOptions, Error> {
+        // Set member by member in place: each of the builder's by-value
+        // setters would move the whole struct.
         let mut options = CallOptions::new();
         if !absent(&self.signal) {
             let signal = self
                 .signal
                 .dyn_ref::<AbortSignal>()
                 .ok_or_else(|| refuse(argument, "signal", "must be an AbortSignal"))?;
-            options = options.signal(signal.clone());
+            options.signals.push(signal.clone());
         }
         if !absent(&self.timeout_ms) {
             let ms = self.timeout_ms.as_f64().ok_or_else(|| {
@@ -262,19 +265,19 @@ impl CallFields {
             })?;
             // Below 1 (or NaN) truncates to 0, past u32::MAX stays past it:
             // both refused by the check.
-            options = options.timeout_ms(ms.trunc() as u64);
+            options.timeout_ms = Some(ms.trunc() as u64);
         }
         if self.retry.as_bool() == Some(false) {
-            options = options.no_retry();
+            options.retry = Some(Retry::Off);
         } else if !absent(&self.retry) {
-            options = options.retry(retry(&self.retry, &format!("{argument}.retry"))?);
+            options.retry = Some(Retry::On(retry(&self.retry, &format!("{argument}.retry"))?));
         }
         if !absent(&self.on_attempt) {
             let function = self
                 .on_attempt
                 .dyn_ref::<Function>()
                 .ok_or_else(|| refuse(argument, "onAttempt", "must be a function"))?;
-            options = options.on_attempt(observer(function.clone()));
+            options.on_attempt = Some(Rc::new(observer(function.clone())));
         }
         if !absent(&self.provider) {
             let argument = format!("{argument}.provider");
@@ -286,7 +289,7 @@ impl CallFields {
                     "must be a provider name or an array of them",
                 )?,
             };
-            options = options.provider_list(names);
+            options.provider = Some(names);
         }
         if !absent(&self.headers) {
             if !is_plain_object(&self.headers) {
@@ -298,7 +301,7 @@ impl CallFields {
                 let value = value.as_string().ok_or_else(|| {
                     Error::invalid_input(&format!("{argument}.headers.{name}"), "must be a string")
                 })?;
-                options = options.header(name, value);
+                options.headers.push((name, value));
             }
         }
         Ok(options)
@@ -333,36 +336,23 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
     };
     let options = JsOptions::of(object);
     let mut builder: ClientBuilder = InferenceClient::builder();
+    // Set in place, as `read` does the call options.
     if let Some((list, is_list)) = endpoints(&options.endpoint, "endpoint")? {
-        builder = if is_list {
-            builder.endpoint_list(list)
-        } else {
-            builder.endpoint(list[0].url.clone())
-        };
+        builder.endpoints = Some(list);
+        builder.endpoint_is_list = is_list;
     }
     if let Some((list, is_list)) = endpoints(&options.chat_endpoint, "chatEndpoint")? {
-        builder = if is_list {
-            builder.chat_endpoint_list(list)
-        } else {
-            builder.chat_endpoint(list[0].url.clone())
-        };
+        builder.chat_endpoints = Some(list);
+        builder.chat_is_list = is_list;
     }
-    if let Some(token) = string(&options.token, "token")? {
-        builder = builder.token(token);
-    }
-    if let Some(url) = string(&options.router_url, "routerUrl")? {
-        builder = builder.router_url(url);
-    }
-    if let Some(url) = string(&options.hub_url, "hubUrl")? {
-        builder = builder.hub_url(url);
-    }
-    if let Some(bill_to) = string(&options.bill_to, "billTo")? {
-        builder = builder.bill_to(bill_to);
-    }
+    builder.token = string(&options.token, "token")?;
+    builder.router_url = string(&options.router_url, "routerUrl")?;
+    builder.hub_url = string(&options.hub_url, "hubUrl")?;
+    builder.bill_to = string(&options.bill_to, "billTo")?;
     // Checked by `build`, with the rest.
-    builder = builder.options(options.call.read("options")?);
+    builder.options = options.call.read("options")?;
     if options.dedupe.as_bool() == Some(false) {
-        builder = builder.dedupe(false);
+        builder.dedupe = Some(false);
     }
     if !absent(&options.batch) && options.batch.as_bool() != Some(false) {
         if !is_plain_object(&options.batch) {
@@ -381,7 +371,7 @@ pub(crate) fn client(value: &JsValue) -> Result<InferenceClient, Error> {
                     refuse("batch", key, &problem)
                 })
         };
-        builder = builder.batch(BatchOptions {
+        builder.batch = Some(BatchOptions {
             window_ms: number(
                 &field(&options.batch, "windowMs"),
                 "windowMs",
