@@ -173,10 +173,10 @@ impl Inner {
     fn secrets_of(&self, options: &Resolved) -> Secrets {
         let mut own = Vec::new();
         add_header_credentials(&options.headers, &mut own);
-        own.retain(|t| !self.secrets.contains(t));
-        if own.is_empty() {
+        if own.iter().all(|t| self.secrets.contains(t)) {
             return self.secrets.clone();
         }
+        // Duplicates are harmless here: each secret is only redacted.
         for token in self.secrets.iter() {
             own.push(token.clone());
         }

@@ -25,7 +25,12 @@ use super::transport::now_ms;
 
 /// The pending deadlines of this thread and the one timer they share.
 struct Deadlines {
-    waiting: Slab<(u64, Option<Waker>)>,
+    /// The waker of each pending deadline: the very `Slab` type the shared
+    /// futures of de-duplication keep their wakers in, so the wasm holds
+    /// one copy of its code.
+    waiting: Slab<Option<Waker>>,
+    /// When each of them passes, by the same key (grown with the slab).
+    ats: Vec<u64>,
     /// When the armed timer fires, and its id.
     armed: Option<(u64, JsValue)>,
     /// The timer's callback, made once.
@@ -37,6 +42,7 @@ thread_local! {
     static DEADLINES: RefCell<Deadlines> = const {
         RefCell::new(Deadlines {
             waiting: Slab::new(),
+            ats: Vec::new(),
             armed: None,
             callback: None,
         })
@@ -78,13 +84,15 @@ fn fire() {
         let now = now_ms();
         let mut wakers = Vec::new();
         let mut next: Option<u64> = None;
-        for (_, (at, waker)) in d.waiting.iter_mut() {
-            if *at <= now {
+        let Deadlines { waiting, ats, .. } = &mut *d;
+        for (key, waker) in waiting.iter_mut() {
+            let at = ats.get(key).copied().unwrap_or_default();
+            if at <= now {
                 if let Some(waker) = waker.take() {
                     wakers.push(waker);
                 }
             } else {
-                next = Some(next.map_or(*at, |n| n.min(*at)));
+                next = Some(next.map_or(at, |n| n.min(at)));
             }
         }
         if let Some(at) = next {
@@ -158,12 +166,21 @@ impl Future for Deadline {
             let mut d = d.borrow_mut();
             let key = match self.key {
                 Some(key) => {
-                    if let Some(entry) = d.waiting.get_mut(key) {
-                        entry.1 = Some(cx.waker().clone());
+                    if let Some(waker) = d.waiting.get_mut(key) {
+                        *waker = Some(cx.waker().clone());
                     }
                     key
                 }
-                None => d.waiting.insert((at, Some(cx.waker().clone()))),
+                None => {
+                    let key = d.waiting.insert(Some(cx.waker().clone()));
+                    // A slab's new key is a freed one or the next past its
+                    // end, so `ats` grows in step with it.
+                    match d.ats.get_mut(key) {
+                        Some(slot) => *slot = at,
+                        None => d.ats.push(at),
+                    }
+                    key
+                }
             };
             d.arm(at, now);
             key

@@ -446,8 +446,11 @@ impl Resolved {
     /// case-insensitive).
     pub fn set_header(&mut self, name: &str, value: &str) {
         let name = name.to_ascii_lowercase();
-        self.headers.retain(|(n, _)| *n != name);
-        self.headers.push((name, value.to_owned()));
+        // Replaced in place: one entry per name, as a retain and push gave.
+        match self.headers.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = value.to_owned(),
+            None => self.headers.push((name, value.to_owned())),
+        }
     }
 }
 
