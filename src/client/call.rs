@@ -79,8 +79,10 @@ pub(crate) struct Answered {
 
 /// Every token a client holds (its own, its endpoints', and credentials
 /// among its headers): upstream text that ends up in an error is cleared of
-/// each of them.
-pub(crate) type Secrets = Rc<[Token]>;
+/// each of them. An `Rc<Vec<_>>` rather than an `Rc<[_]>`: building a
+/// shared slice from a `Vec` copies it through code of its own per type
+/// (with `Rc<[Mapping]>`, 0.7 KB of the gzipped client).
+pub(crate) type Secrets = Rc<Vec<Token>>;
 
 /// Adds to `secrets` the credentials a caller put among `headers`
 /// (`authorization` without its scheme, `x-api-key`) and `secrets` lacks,
@@ -180,7 +182,7 @@ impl Inner {
         for token in self.secrets.iter() {
             own.push(token.clone());
         }
-        own.into()
+        Rc::new(own)
     }
 
     /// Sends `request` under the retry policy of `options`. Upstream's words

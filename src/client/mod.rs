@@ -367,7 +367,7 @@ impl ClientBuilder {
                 hub_cache: Default::default(),
                 provider_routes: Default::default(),
                 token,
-                secrets: secrets.into(),
+                secrets: Rc::new(secrets),
                 bill_to: self.bill_to,
                 defaults,
                 dedupe: self.dedupe.unwrap_or(true),

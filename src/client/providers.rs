@@ -22,8 +22,8 @@ use crate::protocol::token::Token;
 
 /// The Hub's mappings per model. A list searched in order rather than a
 /// `HashMap`: it holds a handful of entries, and std's map (hashing and
-/// its table) would add kilobytes to the wasm.
-pub(crate) type HubCache = RefCell<Vec<(String, Rc<[Mapping]>)>>;
+/// its table) would add kilobytes to the wasm. `Rc<Vec<_>>`, as `Secrets`.
+pub(crate) type HubCache = RefCell<Vec<(String, Rc<Vec<Mapping>>)>>;
 /// A route per list of providers.
 pub(crate) type ProviderRoutes = RefCell<Vec<(String, Rc<Route>)>>;
 
@@ -83,7 +83,11 @@ impl Inner {
     }
 
     /// What the Hub maps `model` to (`/api/models/{model}?expand[]=...`).
-    async fn hub_mappings(&self, model: &str, options: &Resolved) -> Result<Rc<[Mapping]>, Error> {
+    async fn hub_mappings(
+        &self,
+        model: &str,
+        options: &Resolved,
+    ) -> Result<Rc<Vec<Mapping>>, Error> {
         if let Some(found) = cached(&self.hub_cache, model) {
             return Ok(found);
         }
@@ -120,7 +124,7 @@ impl Inner {
                 "the Hub's answer about the model is not JSON",
             ),
         })?;
-        let mappings: Rc<[Mapping]> = read_mappings(&doc).into();
+        let mappings = Rc::new(read_mappings(&doc));
         insert_bounded(&self.hub_cache, model.to_owned(), mappings.clone());
         Ok(mappings)
     }
