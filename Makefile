@@ -111,7 +111,7 @@ test-demo: build build-worker
 # JS maps made with the client. Issue
 # 11's cap is 81920 and its target 65536; docs/architecture.md says where
 # the bytes go.
-SIZE_BUDGET := 76400
+SIZE_BUDGET := 76200
 
 size: build
 	@node scripts/size.mjs --max $(SIZE_BUDGET)

@@ -76,7 +76,10 @@ impl Batches {
             // attempt with a timeout uses one); without it, a full batch
             // would wait out its window rather than go at once.
             let go = AbortController::new().ok();
-            let ready: Vec<_> = go.iter().map(AbortController::signal).collect();
+            let mut ready = Vec::new();
+            if let Some(go) = &go {
+                ready.push(go.signal());
+            }
             let gathered = texts.clone();
             let batches = Rc::downgrade(self);
             let closing_key = key.clone();

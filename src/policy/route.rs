@@ -60,10 +60,29 @@ impl Router {
     /// A router over endpoints of these weights (non-positive or non-finite
     /// weights count as 1).
     pub fn new(weights: &[f64], config: BreakerConfig) -> Router {
-        let mut endpoints = Vec::with_capacity(weights.len());
-        for &w in weights {
+        let mut router = Router::closed(weights.len(), config);
+        for (endpoint, &w) in router.endpoints.iter_mut().zip(weights) {
+            endpoint.weight = if w.is_finite() && w > 0.0 { w } else { 1.0 };
+        }
+        router
+    }
+
+    /// A router over `count` endpoints tried in their order: the first
+    /// healthy one the call has not tried.
+    pub fn ordered(count: usize, config: BreakerConfig) -> Router {
+        Router {
+            ordered: true,
+            ..Router::closed(count, config)
+        }
+    }
+
+    /// `count` endpoints of weight 1, every breaker closed (without a
+    /// `vec![1.0; count]` of weights, whose filling is code of its own).
+    fn closed(count: usize, config: BreakerConfig) -> Router {
+        let mut endpoints = Vec::with_capacity(count);
+        for _ in 0..count {
             endpoints.push(EndpointHealth {
-                weight: if w.is_finite() && w > 0.0 { w } else { 1.0 },
+                weight: 1.0,
                 consecutive_failures: 0,
                 breaker: Breaker::Closed,
             });
@@ -72,15 +91,6 @@ impl Router {
             config,
             endpoints,
             ordered: false,
-        }
-    }
-
-    /// A router over `count` endpoints tried in their order: the first
-    /// healthy one the call has not tried.
-    pub fn ordered(count: usize, config: BreakerConfig) -> Router {
-        Router {
-            ordered: true,
-            ..Router::new(&vec![1.0; count], config)
         }
     }
 

@@ -209,14 +209,23 @@ pub fn choose(
     if let Some(provider) = unsupported_pair {
         return Err(unsupported(&provider, task));
     }
-    let mut served: Vec<&str> = mappings.iter().map(|m| m.task.as_str()).collect();
-    served.dedup();
+    // Loops, not `collect()` and `dedup()`: each is its own copy of the
+    // standard library's code in the wasm. Repeats in a row go, as `dedup`.
+    let mut served: Vec<&str> = Vec::new();
+    for mapping in mappings {
+        if served.last() != Some(&mapping.task.as_str()) {
+            served.push(&mapping.task);
+        }
+    }
     let served = if served.is_empty() {
         "no task at all".to_owned()
     } else {
         super::text::joined(&served, ", ")
     };
-    let asked: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let mut asked: Vec<&str> = Vec::with_capacity(wanted.len());
+    for name in wanted {
+        asked.push(name);
+    }
     Err(Error::new(
         ErrorCode::NoProvider,
         format!(
