@@ -80,8 +80,6 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Option<JsValue> {
         .ok()
 }
 
-/// `JSON.stringify(value)`; `None` when it cannot be written (a cycle, a
-/// BigInt, or nothing to write).
 /// The key and value of one of `Object.entries`' `[key, value]` pairs, read
 /// by `Array`'s indexing (the binding its `iter` uses: no second one).
 pub(crate) fn pair_of(entry: &JsValue) -> (JsValue, JsValue) {
@@ -89,6 +87,8 @@ pub(crate) fn pair_of(entry: &JsValue) -> (JsValue, JsValue) {
     (pair.get_unchecked(0), pair.get_unchecked(1))
 }
 
+/// `JSON.stringify(value)`; `None` when it cannot be written (a cycle, a
+/// BigInt, or nothing to write).
 pub(crate) fn stringify(value: &JsValue) -> Option<js_sys::JsString> {
     JSON::stringify(value).ok().filter(|s| s.is_string())
 }
