@@ -171,14 +171,8 @@ impl ClientBuilder {
     }
 
     /// Several task endpoints, chosen by weight among the healthy ones.
-    pub fn endpoints(self, endpoints: impl IntoIterator<Item = Endpoint>) -> ClientBuilder {
-        self.endpoint_list(endpoints.into_iter().collect())
-    }
-
-    /// [`ClientBuilder::endpoints`] from a list: the JS API's, which keeps
-    /// the generic collecting out of the wasm.
-    pub(crate) fn endpoint_list(mut self, endpoints: Vec<Endpoint>) -> ClientBuilder {
-        self.endpoints = Some(endpoints);
+    pub fn endpoints(mut self, endpoints: impl IntoIterator<Item = Endpoint>) -> ClientBuilder {
+        self.endpoints = Some(endpoints.into_iter().collect());
         self.endpoint_is_list = true;
         self
     }
@@ -192,14 +186,11 @@ impl ClientBuilder {
     }
 
     /// Several chat endpoints.
-    pub fn chat_endpoints(self, endpoints: impl IntoIterator<Item = Endpoint>) -> ClientBuilder {
-        self.chat_endpoint_list(endpoints.into_iter().collect())
-    }
-
-    /// [`ClientBuilder::chat_endpoints`] from a list (see
-    /// [`ClientBuilder::endpoint_list`]).
-    pub(crate) fn chat_endpoint_list(mut self, endpoints: Vec<Endpoint>) -> ClientBuilder {
-        self.chat_endpoints = Some(endpoints);
+    pub fn chat_endpoints(
+        mut self,
+        endpoints: impl IntoIterator<Item = Endpoint>,
+    ) -> ClientBuilder {
+        self.chat_endpoints = Some(endpoints.into_iter().collect());
         self.chat_is_list = true;
         self
     }

@@ -315,14 +315,8 @@ impl CallOptions {
 
     /// Providers tried in order: a retryable failure or a 402 from one sends
     /// the next attempt to the next, under the same retry budget.
-    pub fn providers(self, names: impl IntoIterator<Item = String>) -> CallOptions {
-        self.provider_list(names.into_iter().collect())
-    }
-
-    /// [`CallOptions::providers`] from a list: the JS API's, which keeps the
-    /// generic collecting out of the wasm.
-    pub(crate) fn provider_list(mut self, names: Vec<String>) -> CallOptions {
-        self.provider = Some(names);
+    pub fn providers(mut self, names: impl IntoIterator<Item = String>) -> CallOptions {
+        self.provider = Some(names.into_iter().collect());
         self
     }
 
