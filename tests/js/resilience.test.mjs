@@ -113,7 +113,7 @@ test("a stalled upstream times out, then the retry succeeds", async () => {
   assert.equal(up.requests.length, 2);
 });
 
-test("an abort during the backoff sleep rejects with ABORTED within 100 ms and leaves no timer", async () => {
+test("an abort during the backoff sleep rejects with ABORTED at once, not after the 5 s wait, and leaves no timer", async () => {
   const before = timers();
   up.fault({ status: 429, headers: { "retry-after": "5" }, body: "{}" });
   const controller = new AbortController();
@@ -135,7 +135,8 @@ test("an abort during the backoff sleep rejects with ABORTED within 100 ms and l
   assert.equal(err.code, "ABORTED");
   assert.equal(err.attempts, 1);
   assert.equal(err.status, 429);
-  assert.ok(took < 100, `rejected ${took} ms after the abort`);
+  // Far under the 5 s wait, with room for a loaded machine.
+  assert.ok(took < 1000, `rejected ${took} ms after the abort`);
   assert.equal(up.requests.length, 1);
   assert.equal(timers(), before, "a timer was left behind");
 });
