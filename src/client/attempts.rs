@@ -240,7 +240,14 @@ where
         match (end, next) {
             (AttemptEnd::Done(value, _), _) => return Ok((value, attempts)),
             (AttemptEnd::Failed { .. }, Next::Wait(ms)) => {
-                if !sleep(ms, setup.signals).await {
+                // A wait of 0 (a failover to the next provider) goes on at
+                // once: `sleep` arms its timer even at 0, for batches.
+                let went_on = if ms == 0 {
+                    !setup.signals.iter().any(AbortSignal::aborted)
+                } else {
+                    sleep(ms, setup.signals).await
+                };
+                if !went_on {
                     return Err(aborted(last_status, attempts));
                 }
             }

@@ -440,7 +440,8 @@ impl Resolved {
     /// case-insensitive).
     pub fn set_header(&mut self, name: &str, value: &str) {
         let name = name.to_ascii_lowercase();
-        // Replaced in place: one entry per name, as a retain and push gave.
+        // Replaced in place, keeping its place in the request: every header
+        // comes through here, so each name has one entry.
         match self.headers.iter_mut().find(|(n, _)| *n == name) {
             Some((_, old)) => *old = value.to_owned(),
             None => self.headers.push((name, value.to_owned())),

@@ -196,7 +196,7 @@ impl Inner {
         if crate::protocol::text::has_byte(model, b':') {
             return Ok(None);
         }
-        let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let names = crate::protocol::text::borrowed(wanted);
         let route = self.route_over(&names, true);
         let mut requests = Vec::with_capacity(wanted.len());
         for (provider, target) in wanted.iter().zip(&route.targets) {

@@ -222,15 +222,11 @@ pub fn choose(
     } else {
         super::text::joined(&served, ", ")
     };
-    let mut asked: Vec<&str> = Vec::with_capacity(wanted.len());
-    for name in wanted {
-        asked.push(name);
-    }
     Err(Error::new(
         ErrorCode::NoProvider,
         format!(
             "no provider serves {model} for {hub_name} (asked: {}); the Hub maps it for {served}",
-            super::text::joined(&asked, ", ")
+            super::text::joined(&super::text::borrowed(wanted), ", ")
         ),
     ))
 }

@@ -333,7 +333,7 @@ mod tests {
             // The second mark is text: its line's field is not `data`.
             assert_eq!(data(&fed_in_two(bytes, cut)), ["y"], "cut at {cut}");
         }
-        // A mark's first bytes, then no more: one U+FFFD, read as data here.
+        // A character cut short at the end of the stream: one U+FFFD.
         let mut p = SseParser::new();
         assert_eq!(p.feed(b"data: \xEF\xBB"), vec![]);
         assert_eq!(data(&p.finish()), ["\u{FFFD}"]);

@@ -156,6 +156,17 @@ test("64 concurrent distinct texts with batch {windowMs: 20, maxSize: 16} reach 
   }
 });
 
+test("a full batch goes at once, without waiting out its window", async () => {
+  const batched = client({ batch: { windowMs: 10000, maxSize: 2 } });
+  const started = performance.now();
+  const [a, b] = await Promise.all([batched.textClassification(SST2, "first"), batched.textClassification(SST2, "second")]);
+  // Far under the 10 s window, with room for a loaded machine.
+  assert.ok(performance.now() - started < 5000, `answered after ${performance.now() - started} ms`);
+  assert.equal(up.requests.length, 1);
+  assert.deepEqual(up.requests[0].json, { inputs: ["first", "second"] });
+  assert.deepEqual([a.length, b.length], [2, 2]);
+});
+
 test("a batch waits its window for company, then goes; a failed batch fails each caller", async () => {
   const batched = client({ batch: { windowMs: 30, maxSize: 100 }, retry: false });
   const started = performance.now();

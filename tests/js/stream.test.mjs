@@ -193,13 +193,14 @@ test("the router's model:provider suffix is sent as is", async () => {
 
 test("a stream's bytes are decoded whole: a mark, characters and an invalid byte split between chunks", async () => {
   // Written chunk by chunk, each after a pause, so that the client reads
-  // them apart: the byte-order mark and two characters cut in the middle,
-  // and a byte that is no UTF-8 at all.
+  // them apart (a pause is what makes that likely; should two reads merge,
+  // the cuts they hold go untested, the others still are): the byte-order
+  // mark and two characters cut in the middle, and a byte that is no UTF-8.
   const text = (s) => Buffer.from(s, "utf8");
   const chunks = [
     Buffer.from([0xef, 0xbb]),
     Buffer.concat([Buffer.from([0xbf]), text('data: {"choices":[{"delta":{"content":"caf'), Buffer.from([0xc3])]),
-    Buffer.concat([Buffer.from([0xa9]), text(' \u{1F600}'.slice(0, 1)), Buffer.from([0xf0, 0x9f])]),
+    Buffer.concat([Buffer.from([0xa9]), text(' '), Buffer.from([0xf0, 0x9f])]),
     Buffer.concat([Buffer.from([0x98, 0x80]), text(' '), Buffer.from([0x80]), text('"}}]}\n\n')]),
     text("data: [DONE]\n\n"),
   ];
